@@ -1,0 +1,103 @@
+"""Command line: `python -m autograder [generate|grade] ...`; a thin layer over the library."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from .errors import AutograderError
+from .paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
+
+LOCAL_SUBMISSION = Path(".")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder",
+        description="Autograder for the MyTorch Softmax homework. With no command, grades "
+                    "mytorch/nn/activation.py in the current folder against the visible tests.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="(re)write test_cases/ from the reference solution",
+                         description="Write one YAML fixture per case of the assignment config, computed by the "
+                                     "reference solution and checked against an independent implementation.")
+    gen.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="assignment config (default: %(default)s)")
+    gen.add_argument("--out", type=Path, default=DEFAULT_FIXTURES, help="fixture folder (default: %(default)s)")
+    gen.add_argument("--check", action="store_true", help="write nothing; exit 1 if the fixtures are not up to date")
+
+    grade = sub.add_parser("grade", help="grade a submission and write Gradescope results JSON",
+                           description="Grade a submission folder (or a single .py file). Exits 0 whenever the "
+                                       "results were written, whatever the score.")
+    grade.add_argument("submission", type=Path, help="folder or .py file holding the student's activation.py")
+    grade.add_argument("--results", type=Path, help="where to write Gradescope's results.json")
+    _grading_options(grade)
+    return parser
+
+
+def _grading_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES, help="fixture folder (default: %(default)s)")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+                        help="assignment config to read limits from, if present (default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="print only the total")
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .config import load_assignment
+    from .generate import build_cases, stale_fixtures, write_cases
+
+    assignment = load_assignment(args.config)
+    print(f"Generating {len(assignment.cases)} case(s) from {assignment.problem.reference} ...", flush=True)
+    cases = build_cases(assignment)
+    if args.check:
+        problems = stale_fixtures(cases, args.out)
+        for line in problems:
+            print(f"  {line}")
+        print("Fixtures are up to date." if not problems else f"{len(problems)} fixture file(s) are out of date: "
+              "run `python -m autograder generate`.")
+        return 1 if problems else 0
+    report = write_cases(cases, args.out, log=print)
+    print(f"{len(report.written)} written, {len(report.unchanged)} unchanged, {len(report.removed)} removed, in {args.out}")
+    return 0
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from .config import load_limits
+    from .grade import grade_submission
+    from .report import render
+    from .results import to_gradescope, write_results
+
+    limits = load_limits(args.config)
+    progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    result = grade_submission(args.submission, fixtures=args.fixtures, limits=limits, progress=progress)
+    if args.results:
+        write_results(to_gradescope(result), args.results)
+    if args.quiet:
+        print(f"Total: {result.score:g}/{result.max_score:g}")
+    else:
+        print(render(result))
+        if args.results:
+            print(f"Results written to {args.results}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        args = _parser().parse_args(["grade", str(LOCAL_SUBMISSION), *(argv or [])])
+    try:
+        if args.command == "generate":
+            return cmd_generate(args)
+        return cmd_grade(args)
+    except AutograderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001 - a bug of ours: say so plainly, with the trace for us
+        traceback.print_exc()
+        print("error: the autograder itself failed (see the trace above); please report it", file=sys.stderr)
+        return 3

@@ -1,0 +1,146 @@
+"""Compare what a student's call returned with the fixture, in the order that explains most.
+
+None, then type, then dtype, then shape, then NaN/inf, then values: each
+failure gets its own message with the numbers and where they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .fixtures import Tolerance
+
+SIDE_BY_SIDE_MAX_COLUMNS = 12
+
+
+@dataclass
+class Verdict:
+    """The result of one comparison; ``kind`` names the first thing that was wrong."""
+
+    passed: bool
+    kind: str  # ok | none | type | dtype | shape | nonfinite | values
+    lines: list[str] = field(default_factory=list)
+    bad_rows: list[int] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        return "\n".join(self.lines)
+
+
+def fmt(x: float) -> str:
+    """A number short enough to read and precise enough to compare."""
+    if x == 0 or not np.isfinite(x):
+        return str(float(x))
+    return f"{x:.6g}" if 1e-4 <= abs(x) < 1e6 else f"{x:.4e}"
+
+
+def fmt_row(row: np.ndarray) -> str:
+    """A row of numbers, shortened in the middle when long."""
+    items = [fmt(float(v)) for v in row]
+    if len(items) > SIDE_BY_SIDE_MAX_COLUMNS:
+        items = items[:6] + ["..."] + items[-5:]
+    return "[" + ", ".join(items) + "]"
+
+
+def within(actual: np.ndarray, expected: np.ndarray, tol: Tolerance) -> np.ndarray:
+    """Elementwise closeness mask (same rule as numpy.isclose, written out so it is stated once)."""
+    return np.abs(actual - expected) <= tol.atol + tol.rtol * np.abs(expected)
+
+
+def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.ndarray, tol: Tolerance,
+            *, what: str, show_values: bool) -> Verdict:
+    """Check one returned value against the expected array.
+
+    `what` names the output for messages (e.g. "forward's output A");
+    `show_values` is False for cases whose data students must not see.
+    """
+    kind = returned.get("kind")
+    if kind == "none":
+        return Verdict(False, "none", [f"{what}: your method returned None. Did you forget the `return` statement?"])
+    type_name = str(returned.get("type", "?"))
+    if kind != "ndarray" or type_name != "ndarray":
+        shape = returned.get("shape")
+        hint = " Wrap it with np.array(...)." if type_name in ("list", "tuple") else ""
+        extra = f" of shape {tuple(shape)}" if isinstance(shape, list) and shape else ""
+        return Verdict(False, "type", [f"{what}: expected a numpy.ndarray, but your method returned a {type_name}{extra}.{hint}"])
+    dtype_name = str(returned.get("dtype_name", "?"))
+    if actual is None or actual.dtype.kind != "f" or actual.dtype.itemsize < 4:
+        hint = {
+            "i": " Integer arrays cannot hold probabilities: did you create the output with np.zeros(..., dtype=int) or use integer inputs?",
+            "u": " Integer arrays cannot hold probabilities.",
+            "b": " This is a boolean array: did you return a comparison instead of values?",
+            "c": " Complex numbers appeared: check for a square root or log of negative numbers.",
+        }.get(actual.dtype.kind if actual is not None else "", "")
+        if actual is not None and actual.dtype.kind == "f":
+            hint = " float16 is too imprecise to grade; use float64 (NumPy's default) or float32."
+        return Verdict(False, "dtype", [f"{what}: expected floating-point values (float64 or float32), got dtype {dtype_name}.{hint}"])
+    if actual.shape != expected.shape:
+        return Verdict(False, "shape", [f"{what}: expected shape {expected.shape}, got {actual.shape}.{_shape_hint(actual.shape, expected.shape)}"])
+    actual64 = actual.astype(np.float64)
+    finite = np.isfinite(actual64)
+    if not finite.all():
+        bad = np.argwhere(~finite)
+        r, c = (int(i) for i in bad[0])
+        nan_count, inf_count = int(np.isnan(actual64).sum()), int(np.isinf(actual64).sum())
+        parts = []
+        if nan_count:
+            parts.append(f"{nan_count} NaN")
+        if inf_count:
+            parts.append(f"{inf_count} inf")
+        rows = sorted({int(i) for i in bad[:, 0]})
+        return Verdict(False, "nonfinite", [
+            f"{what}: {' and '.join(parts)} value(s) out of {actual64.size}, first at row {r}, column {c}"
+            f" (rows {_list_rows(rows)} affected)."], bad_rows=rows)
+    ok = within(actual64, expected, tol)
+    if ok.all():
+        return Verdict(True, "ok")
+    diff = np.abs(actual64 - expected)
+    where_abs = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    rel = diff / np.maximum(np.abs(expected), np.finfo(np.float64).tiny)
+    rel_masked = np.where(ok, 0.0, rel)
+    where_rel = np.unravel_index(int(np.argmax(rel_masked)), rel.shape)
+    bad_rows = sorted({int(i) for i in np.argwhere(~ok)[:, 0]}) if actual64.ndim >= 2 else [0]
+    lines = [
+        f"{what}: {int((~ok).sum())} of {ok.size} values are outside the tolerance (rtol={tol.rtol:g}, atol={tol.atol:g}).",
+        f"  largest absolute error {fmt(float(diff[where_abs]))} at {_pos(where_abs)}; "
+        f"largest relative error {fmt(float(rel_masked[where_rel]))} at {_pos(where_rel)}.",
+    ]
+    if actual64.ndim == 2 and actual64.shape[0] > 1:
+        lines.append(f"  rows with wrong values: {_list_rows(bad_rows)} of {actual64.shape[0]}.")
+    if show_values:
+        r = int(where_abs[0]) if actual64.ndim == 2 else None
+        exp_row = expected[r] if r is not None else expected
+        act_row = actual64[r] if r is not None else actual64
+        label = f"row {r}" if r is not None else "values"
+        lines.append(f"  {label} expected: {fmt_row(exp_row)}")
+        lines.append(f"  {label} yours:    {fmt_row(act_row)}")
+    return Verdict(False, "values", lines, bad_rows=bad_rows)
+
+
+def _pos(index: tuple) -> str:
+    idx = tuple(int(i) for i in index)
+    if len(idx) == 2:
+        return f"row {idx[0]}, column {idx[1]}"
+    return f"index {idx}"
+
+
+def _list_rows(rows: list[int], limit: int = 10) -> str:
+    shown = ", ".join(str(r) for r in rows[:limit])
+    return shown + (f", ... ({len(rows)} rows)" if len(rows) > limit else "")
+
+
+def _shape_hint(got: tuple, want: tuple) -> str:
+    if len(want) == 2:
+        n, c = want
+        if got == (c,) or got == (n * c,):
+            return " Your output lost its batch dimension: keep 2-D arrays (use keepdims=True in sums, and avoid .squeeze() / .flatten())."
+        if got == (c, c) or got == (n, c, c):
+            return " That is the shape of the Jacobian: return dLdZ = dLdA @ J for each row, not J itself."
+        if got == (c, n):
+            return " Your output is transposed."
+        if got == (n,) or got == (n, 1) or got == (1, c):
+            return " Looks like a sum over an axis without the rest of the computation (check axis= and keepdims=)."
+    return ""

@@ -1,0 +1,148 @@
+"""Results as dataclasses, and the one function that turns them into Gradescope's JSON.
+
+The JSON is produced by gradescope-utils' ``JSONTestRunner`` over one
+generated unittest method per check, decorated with its weight, number,
+visibility and tags. Its known pitfalls are avoided on purpose: no
+``subTest`` (dropped), no ``setUpClass`` (crashes without output), and the
+test name is set as the method's one-line docstring (where it reads names).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import unittest
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gradescope_utils.autograder_utils.decorators import number, tags, visibility, weight
+from gradescope_utils.autograder_utils.json_test_runner import JSONTestRunner
+
+
+@dataclass
+class CheckResult:
+    """One graded check: one Gradescope test."""
+
+    name: str
+    number: str
+    case: str
+    method: str
+    max_score: float
+    score: float
+    visibility: str
+    tags: tuple[str, ...]
+    message: str = ""  # why it failed (empty when passed)
+    output: str = ""  # what the student's code printed during this check
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.max_score and not self.message
+
+
+@dataclass
+class GradingResult:
+    """A whole submission's result."""
+
+    checks: list[CheckResult]
+    submission_file: str | None = None
+    execution_time: float = 0.0
+    notes: list[str] = field(default_factory=list)  # shown at the top, to everyone: no hidden data here
+
+    @property
+    def score(self) -> float:
+        return sum(c.score for c in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_score for c in self.checks)
+
+
+def _output_text(check: CheckResult) -> str:
+    parts = [check.message] if check.message else []
+    if check.output.strip():
+        parts.append("--- output printed by your code ---\n" + check.output.rstrip("\n"))
+    return "\n\n".join(parts)
+
+
+def _make_method(check: CheckResult):  # noqa: ANN202 - a unittest method
+    text = _output_text(check)
+
+    def method(self: unittest.TestCase) -> None:
+        if not check.passed:
+            raise AssertionError(text)
+        if text:
+            print(text)
+
+    method.__doc__ = check.name.replace("\n", " ")
+    decorated = weight(check.max_score)(number(check.number)(visibility(check.visibility)(tags(*check.tags)(method))))
+    return decorated
+
+
+def summary_lines(result: GradingResult) -> list[str]:
+    """Top-level text: notes and the visible score, with nothing about hidden tests but their count."""
+    visible = [c for c in result.checks if c.visibility == "visible"]
+    lines = list(result.notes)
+    if result.submission_file:
+        lines.append(f"Graded file: {result.submission_file}")
+    lines.append(f"Visible tests: {sum(c.score for c in visible):g}/{sum(c.max_score for c in visible):g} points, "
+                 f"{sum(c.passed for c in visible)} of {len(visible)} passed.")
+    hidden = len(result.checks) - len(visible)
+    if hidden:
+        lines.append(f"{hidden} more test(s) are hidden until grades are released.")
+    return lines
+
+
+def to_gradescope(result: GradingResult) -> dict[str, Any]:
+    """The Gradescope results document for a submission."""
+    methods = {f"test_{i:03d}": _make_method(check) for i, check in enumerate(result.checks)}
+    suite_class = type("GradedChecks", (unittest.TestCase,), methods)
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(suite_class)
+
+    def post_process(data: dict[str, Any]) -> None:
+        data.pop("leaderboard", None)
+        data["score"] = round(sum(t.get("score", 0.0) for t in data["tests"]), 6)
+        data["execution_time"] = round(result.execution_time, 3)
+        data["output"] = "\n".join(summary_lines(result))
+        data["output_format"] = "text"
+        data["test_output_format"] = "text"
+        data["stdout_visibility"] = "hidden"
+        for test, check in zip(data["tests"], result.checks):
+            test["tags"] = list(test.get("tags", []))
+            test.setdefault("output", "")
+            test["output_format"] = "text"
+
+    stream = io.StringIO()
+    JSONTestRunner(stream=stream, visibility=None, failure_prefix="", post_processor=post_process).run(suite)
+    return json.loads(stream.getvalue())
+
+
+def write_results(document: dict[str, Any], path: Path) -> None:
+    """Write the results file in one piece: a temporary file renamed over the target."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2)
+            handle.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def failure_document(message: str) -> dict[str, Any]:
+    """Results for when the grader itself failed: valid, zero, and saying why."""
+    return {
+        "score": 0.0,
+        "execution_time": 0.0,
+        "output": "The autograder could not grade this submission because of an error on our side, "
+                  "not in your code. Please tell the course staff.\n\n" + message,
+        "stdout_visibility": "hidden",
+        "tests": [],
+    }

@@ -1,0 +1,43 @@
+"""Keep the head and the tail of a stream that may be huge, binary or endless."""
+
+from __future__ import annotations
+
+import re
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class OutputTail:
+    """Bytes kept from a worker's stdout/stderr: the first and the last part, and a count of the rest."""
+
+    def __init__(self, limit_chars: int) -> None:
+        self.head_limit = limit_chars * 2 // 3
+        self.tail_limit = limit_chars - self.head_limit
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.head_limit - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail += data
+            if len(self.tail) > self.tail_limit:
+                del self.tail[: len(self.tail) - self.tail_limit]
+
+    @property
+    def cut(self) -> int:
+        """Bytes dropped between head and tail."""
+        return self.total - len(self.head) - len(self.tail)
+
+    def text(self) -> str:
+        """Readable text: invalid UTF-8 and control characters are replaced, the cut is announced."""
+        def clean(raw: bytes) -> str:
+            return _CONTROL.sub("\ufffd", raw.decode("utf-8", errors="replace"))
+
+        if not self.cut:
+            return clean(bytes(self.head + self.tail))
+        return f"{clean(bytes(self.head))}\n... [{self.cut} bytes of output cut] ...\n{clean(bytes(self.tail))}"

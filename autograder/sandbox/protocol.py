@@ -1,0 +1,160 @@
+"""The wire format between grader and worker: a JSON header, then raw array bytes.
+
+Nothing here can run code: headers are JSON, arrays are bytes with a dtype
+from a fixed whitelist and a shape in the header. The reading side enforces
+size caps before it reads, so a worker that sends garbage or floods the
+socket costs a failed test, never a grader crash or a huge allocation.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+from typing import Any
+
+import numpy as np
+
+MAGIC = b"AGW1"
+_LEN = struct.Struct(">I")
+MAX_HEADER_BYTES = 256 * 1024
+
+# dtypes an array may travel as; anything else is described, not sent.
+WIRE_DTYPES = {
+    np.dtype(name).str: np.dtype(name)
+    for name in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                 "float16", "float32", "float64", "complex64", "complex128")
+}
+
+
+class ProtocolError(Exception):
+    """The other side sent something that is not a valid message."""
+
+
+def describe_array(array: np.ndarray) -> dict[str, Any]:
+    """Header entry for an array; ``nbytes`` is 0 when its dtype cannot travel."""
+    dtype = array.dtype
+    sendable = dtype.str in WIRE_DTYPES and dtype.fields is None
+    return {
+        "dtype": dtype.str if sendable else str(dtype),
+        "dtype_name": dtype.name,
+        "shape": [int(s) for s in array.shape],
+        "nbytes": int(array.nbytes) if sendable else 0,
+        "sendable": sendable,
+    }
+
+
+def pack(header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> bytes:
+    """Encode one message. Arrays are listed in header['arrays'] in the order sent."""
+    arrays = arrays or {}
+    header = dict(header)
+    header["arrays"] = {name: describe_array(a) for name, a in arrays.items()}
+    body = json.dumps(header, allow_nan=True).encode("utf-8")
+    parts = [MAGIC, _LEN.pack(len(body)), body]
+    for name, array in arrays.items():
+        if header["arrays"][name]["sendable"]:
+            parts.append(np.ascontiguousarray(array).tobytes(order="C"))
+    return b"".join(parts)
+
+
+def send(sock: socket.socket, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:
+    """Send one message."""
+    sock.sendall(pack(header, arrays))
+
+
+class Reader:
+    """Incremental parser for one message, fed with whatever bytes arrive.
+
+    ``max_array_bytes`` caps each array; the header is capped at
+    MAX_HEADER_BYTES. ``feed`` returns True once the message is complete.
+    """
+
+    def __init__(self, *, max_array_bytes: int) -> None:
+        self.max_array_bytes = max_array_bytes
+        self.buffer = bytearray()
+        self.header: dict[str, Any] | None = None
+        self.arrays: dict[str, np.ndarray] = {}
+        self._pending: list[tuple[str, dict[str, Any]]] = []
+        self.done = False
+
+    def feed(self, data: bytes) -> bool:
+        if self.done:
+            if data:
+                raise ProtocolError("extra bytes after the end of the message")
+            return True
+        self.buffer += data
+        if self.header is None:
+            if len(self.buffer) < len(MAGIC) + _LEN.size:
+                return False
+            if bytes(self.buffer[:4]) != MAGIC:
+                raise ProtocolError("the message does not start with the protocol marker")
+            (size,) = _LEN.unpack(self.buffer[4:8])
+            if size > MAX_HEADER_BYTES:
+                raise ProtocolError(f"header of {size} bytes is over the {MAX_HEADER_BYTES}-byte limit")
+            if len(self.buffer) < 8 + size:
+                return False
+            self.header = self._parse_header(bytes(self.buffer[8:8 + size]))
+            del self.buffer[:8 + size]
+        while self._pending:
+            name, meta = self._pending[0]
+            if len(self.buffer) < meta["nbytes"]:
+                return False
+            raw = bytes(self.buffer[:meta["nbytes"]])
+            del self.buffer[:meta["nbytes"]]
+            self.arrays[name] = np.frombuffer(raw, dtype=WIRE_DTYPES[meta["dtype"]]).reshape(meta["shape"]).copy()
+            self._pending.pop(0)
+        if self.buffer:
+            raise ProtocolError("extra bytes after the end of the message")
+        self.done = True
+        return True
+
+    def _parse_header(self, raw: bytes) -> dict[str, Any]:
+        try:
+            header = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ProtocolError(f"header is not valid JSON ({exc})") from None
+        if not isinstance(header, dict):
+            raise ProtocolError("header is not a JSON object")
+        arrays = header.get("arrays", {})
+        if not isinstance(arrays, dict):
+            raise ProtocolError("header 'arrays' is not an object")
+        for name, meta in arrays.items():
+            if _is_sendable(meta):
+                self._pending.append((name, self._check_meta(name, meta)))
+        return header
+
+    def _check_meta(self, name: str, meta: Any) -> dict[str, Any]:
+        try:
+            dtype = WIRE_DTYPES[meta["dtype"]]
+            shape = [int(s) for s in meta["shape"]]
+            nbytes = int(meta["nbytes"])
+        except (KeyError, TypeError, ValueError):
+            raise ProtocolError(f"array '{name}' has a malformed description") from None
+        if any(s < 0 for s in shape) or len(shape) > 32:
+            raise ProtocolError(f"array '{name}' has an impossible shape {shape}")
+        count = 1
+        for s in shape:
+            count *= s
+        if nbytes != count * dtype.itemsize:
+            raise ProtocolError(f"array '{name}' claims {nbytes} bytes for shape {shape} of {dtype}")
+        if nbytes > self.max_array_bytes:
+            raise ProtocolError(f"array '{name}' is {nbytes} bytes, over the {self.max_array_bytes}-byte limit")
+        return {"dtype": meta["dtype"], "shape": shape, "nbytes": nbytes}
+
+
+def _is_sendable(meta: Any) -> bool:
+    if not isinstance(meta, dict):
+        raise ProtocolError("array description is not an object")
+    return meta.get("sendable") is True
+
+
+def read_message(sock: socket.socket, *, max_array_bytes: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Blocking read of one whole message (used by the worker, which trusts the grader)."""
+    reader = Reader(max_array_bytes=max_array_bytes)
+    while True:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            raise ProtocolError("connection closed before the message was complete")
+        if reader.feed(chunk):
+            assert reader.header is not None
+            return reader.header, reader.arrays

@@ -1,0 +1,204 @@
+"""What runs in the worker process: import the submission, make the calls, send back arrays.
+
+This code runs in a process that also runs student code, so nothing here is
+trusted by the grader: the grader parses what comes back as data and
+compares it with fixtures the worker never saw. The worker receives inputs
+only (for a backward check that includes the reference A, which is itself a
+function of the inputs; see README, "Sandbox").
+"""
+
+from __future__ import annotations
+
+import importlib
+import linecache
+import os
+import reprlib
+import socket
+import sys
+import tempfile
+import time
+import traceback
+from typing import Any, NoReturn
+
+import numpy as np
+
+from . import protocol, system
+
+MAX_MESSAGE_CHARS = 2000
+MAX_FRAMES = 12
+
+
+def main(proto: socket.socket, out_fd: int, spec: dict[str, Any]) -> NoReturn:
+    """Entry point in the freshly forked child; never returns."""
+    code = 0
+    try:
+        workdir = _enter_sandbox(proto, out_fd, spec)
+        _serve(proto, workdir, spec)
+    except BaseException:  # noqa: BLE001 - the process ends here whatever happened
+        code = 70
+        try:
+            traceback.print_exc()
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+        os._exit(code)
+
+
+def _enter_sandbox(proto: socket.socket, out_fd: int, spec: dict[str, Any]) -> str:
+    """Fresh folder, limits, scrubbed environment, dropped privileges, redirected output."""
+    os.setsid()
+    uid, gid = spec.get("uid"), spec.get("gid")
+    workdir = spec["workdir"]  # made, filled and handed over by the zygote
+    target = os.path.join(workdir, "submission")
+    system.apply_limits(spec["limits"], sandboxed_account=uid is not None)
+    os.environ.clear()
+    os.environ.update({
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": workdir,
+        "TMPDIR": workdir,
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    })
+    tempfile.tempdir = workdir
+    if uid is not None:
+        system.drop_privileges(uid, gid)
+    system.no_new_privileges()
+    # stdout/stderr go to the capture pipe; the protocol socket stays the only other descriptor.
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    keep = {0, 1, 2, proto.fileno()}
+    system.close_fds_except(keep)
+    sys.stdin = open(0, "r", closefd=False)
+    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
+    os.chdir(target)
+    sys.dont_write_bytecode = True
+    # Forget where the grader lives: the submission's own folder comes first.
+    grader_root = spec.get("grader_root")
+    sys.path[:] = [os.path.join(target, spec["import_root"])] + [
+        p for p in sys.path if p and p != "." and not (grader_root and p.startswith(grader_root))
+    ]
+    for name in [m for m in sys.modules if m == "autograder" or m.startswith("autograder.")]:
+        del sys.modules[name]
+    return target
+
+
+def _serve(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
+    """Import, then answer the one request, then return."""
+    start = time.perf_counter()
+    try:
+        module = importlib.import_module(spec["module"])
+        cls = getattr(module, spec["class_name"])
+    except BaseException as exc:  # noqa: BLE001 - report everything, even SystemExit at import
+        _flush()
+        protocol.send(proto, {"event": "imported", "ok": False, "error": describe_exception(exc, workdir),
+                              "seconds": time.perf_counter() - start})
+        return
+    _flush()
+    protocol.send(proto, {"event": "imported", "ok": True, "seconds": time.perf_counter() - start})
+    header, arrays = protocol.read_message(proto, max_array_bytes=1 << 30)
+    response, out_arrays = run_steps(cls, header["steps"], arrays, workdir)
+    _flush()
+    protocol.send(proto, response, out_arrays)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - a student may have replaced or closed it
+            pass
+
+
+def run_steps(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
+              workdir: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Make a fresh instance and run the steps; the step marked 'graded' gives the answer."""
+    notes: list[str] = []
+    try:
+        obj = cls()
+    except BaseException as exc:  # noqa: BLE001
+        return {"event": "result", "ok": False, "phase": "construct", "method": "__init__",
+                "error": describe_exception(exc, workdir)}, {}
+    for step in steps:
+        if step["op"] == "set":
+            setattr(obj, step["attr"], inputs[step["from"]].copy())
+            continue
+        method = step["method"]
+        given = [inputs[name].copy() for name in step["args"]]
+        pristine = [g.copy() for g in given]
+        start = time.perf_counter()
+        try:
+            result = getattr(obj, method)(*given)
+        except BaseException as exc:  # noqa: BLE001
+            if step.get("graded"):
+                return {"event": "result", "ok": False, "phase": "call", "method": method,
+                        "error": describe_exception(exc, workdir), "notes": notes}, {}
+            notes.append(f"{method}() raised {type(exc).__name__} before the graded call; grading went on")
+            continue
+        seconds = time.perf_counter() - start
+        if not step.get("graded"):
+            continue
+        mutated = [name for name, g, p in zip(step["args"], given, pristine) if not _same(g, p)]
+        returned, arrays = describe_result(result)
+        return {"event": "result", "ok": True, "method": method, "returned": returned,
+                "mutated": mutated, "seconds": seconds, "notes": notes}, arrays
+    return {"event": "result", "ok": False, "phase": "grader", "method": "",
+            "error": {"type": "GraderError", "message": "no graded step", "frames": []}}, {}
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=True))
+
+
+def describe_result(result: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """What the student returned: an array travels as data, anything else as a description."""
+    if result is None:
+        return {"kind": "none", "type": "NoneType"}, {}
+    if isinstance(result, np.ndarray):
+        array = np.asarray(result)
+        meta = protocol.describe_array(array)
+        return {"kind": "ndarray", "type": type(result).__name__, **meta}, ({"result": array} if meta["sendable"] else {})
+    try:
+        shape = list(np.shape(result))
+    except BaseException:  # noqa: BLE001
+        shape = None
+    return {"kind": "other", "type": type(result).__name__, "repr": reprlib.repr(result)[:200], "shape": shape}, {}
+
+
+def describe_exception(exc: BaseException, workdir: str) -> dict[str, Any]:
+    """Type, message and the traceback frames that are in the student's own files."""
+    frames = []
+    for frame in traceback.extract_tb(exc.__traceback__):
+        filename = os.path.abspath(frame.filename)
+        if not filename.startswith(workdir + os.sep):
+            continue
+        line = linecache.getline(filename, frame.lineno or 0).strip() if frame.lineno else ""
+        frames.append({"file": os.path.relpath(filename, workdir), "line": frame.lineno,
+                       "function": frame.name, "code": line[:200]})
+    if isinstance(exc, SyntaxError) and exc.filename:
+        filename = os.path.abspath(exc.filename)
+        if filename.startswith(workdir + os.sep):
+            frames.append({"file": os.path.relpath(filename, workdir), "line": exc.lineno,
+                           "function": "<module>", "code": (exc.text or "").strip()[:200]})
+    if len(frames) > MAX_FRAMES:
+        frames = frames[:2] + frames[-(MAX_FRAMES - 2):]
+    try:
+        message = str(exc)
+    except BaseException:  # noqa: BLE001
+        message = "<the exception's message could not be shown>"
+    if isinstance(exc, SyntaxError):
+        message = exc.msg or message
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[:MAX_MESSAGE_CHARS] + " ..."
+    return {"type": type(exc).__name__, "message": message, "frames": frames,
+            "not_implemented": isinstance(exc, NotImplementedError)}
