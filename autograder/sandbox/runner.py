@@ -155,7 +155,8 @@ class Sandbox:
         wall = time.monotonic() - started
         self.budget_left -= wall
         outcome.wall_seconds = wall
-        outcome.output = output.text()
+        # paths in tracebacks and warnings read as the student's own, not the sandbox's
+        outcome.output = output.text().replace(os.path.join(str(reply.get("workdir")), "submission") + os.sep, "")
         if reaped:
             outcome.max_rss_kb = int(reaped.get("max_rss_kb") or 0)
             if outcome.kind == "crashed":

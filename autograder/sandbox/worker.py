@@ -85,7 +85,7 @@ def _enter_sandbox(proto: socket.socket, out_fd: int, spec: dict[str, Any]) -> s
     sys.dont_write_bytecode = True
     # Forget where the grader lives: the submission's own folder comes first.
     grader_root = spec.get("grader_root")
-    sys.path[:] = [os.path.join(target, spec["import_root"])] + [
+    sys.path[:] = [os.path.normpath(os.path.join(target, spec["import_root"]))] + [
         p for p in sys.path if p and p != "." and not (grader_root and p.startswith(grader_root))
     ]
     for name in [m for m in sys.modules if m == "autograder" or m.startswith("autograder.")]:

@@ -81,7 +81,7 @@ def serve(ctrl: socket.socket) -> NoReturn:
             if message["op"] == "spawn":
                 pid, fds, workdir = _spawn(ctrl, message)
                 workers[pid] = workdir
-                send_json(ctrl, {"pid": pid}, fds)
+                send_json(ctrl, {"pid": pid, "workdir": workdir}, fds)
                 for fd in fds:
                     os.close(fd)
             elif message["op"] == "reap":

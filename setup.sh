@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, when the autograder image is built
+# (Ubuntu 22.04). Safe to run twice: every step checks or overwrites.
+set -euo pipefail
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+SOURCE="$ROOT/source"
+export DEBIAN_FRONTEND=noninteractive
+
+if ! command -v python3 >/dev/null || ! python3 -c "import venv, ensurepip" 2>/dev/null; then
+  apt-get update -qq
+  apt-get install -y -qq python3 python3-venv python3-pip >/dev/null
+fi
+
+# A private virtual environment with the pinned wheels (no compilers needed).
+python3 -m venv "$ROOT/venv"
+"$ROOT/venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: -r "$SOURCE/requirements.txt"
+
+# The unprivileged account student code runs as (the grader also creates it on demand).
+id autograder-sandbox >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin autograder-sandbox
+
+# Fail the build now, not at the first submission, if the install is broken.
+"$ROOT/venv/bin/python" -c "import numpy, yaml, gradescope_utils; print('autograder ready: numpy', numpy.__version__)"

@@ -1,0 +1,63 @@
+"""run_autograder end to end, in a temporary AUTOGRADER_ROOT, as Gradescope would run it."""
+
+from __future__ import annotations
+
+import json
+
+from helpers import PROJECT, SUBMISSIONS, by_name, failed_names, grade_file, make_root, run_autograder
+
+
+def test_reference_scores_full_marks(tmp_path):
+    results = grade_file(tmp_path, PROJECT / "reference")
+    assert results["score"] == 100
+    assert all(t["status"] == "passed" for t in results["tests"])
+
+
+def test_template_scores_zero_and_says_not_implemented(tmp_path):
+    results = grade_file(tmp_path, PROJECT / "student_template")
+    assert results["score"] == 0
+    first = by_name(results)["writeup_example: forward (A)"]
+    assert "not implemented yet" in first["output"]
+
+
+def test_writeup_code_loses_only_stability_forward(tmp_path):
+    results = grade_file(tmp_path, SUBMISSIONS / "demo")
+    failed = failed_names(results)
+    assert failed == {f"{name}: forward (A)" for name in ("stability_hundreds", "stability_thousands", "hidden_stability")}
+    assert results["score"] == 100 - 15
+
+
+def test_results_follow_gradescope_shape(tmp_path):
+    results = grade_file(tmp_path, SUBMISSIONS / "demo")
+    assert set(results) >= {"score", "execution_time", "output", "tests"}
+    assert isinstance(results["execution_time"], float)
+    assert results["score"] == sum(t["score"] for t in results["tests"])
+    numbers = [t["number"] for t in results["tests"]]
+    assert len(numbers) == len(set(numbers)) == 24
+    for test in results["tests"]:
+        assert set(test) >= {"name", "number", "score", "max_score", "status", "output", "tags", "visibility"}
+        assert test["status"] in ("passed", "failed")
+        assert ("forward" in test["tags"]) != ("backward" in test["tags"])
+        if test["name"].startswith(("stability", "hidden_stability")):
+            assert "stability" in test["tags"]
+    hidden = [t for t in results["tests"] if t["visibility"] == "hidden"]
+    assert hidden and all(t["name"].startswith("hidden_") for t in hidden)
+    assert "hidden_" not in results["output"]
+
+
+def test_missing_file_still_writes_complete_results(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    results = grade_file(tmp_path, empty)
+    assert results["score"] == 0 and len(results["tests"]) == 24
+    assert all("no activation.py found" in t["output"] for t in results["tests"])
+
+
+def test_grader_crash_still_writes_valid_results(tmp_path):
+    root = make_root(tmp_path, PROJECT / "reference")
+    (root / "source" / "autograder" / "grade.py").write_text("raise RuntimeError('broken grader')\n")
+    results, proc = run_autograder(root)
+    assert proc.returncode == 0
+    assert results["score"] == 0 and results["tests"] == []
+    assert "autograder itself failed" in results["output"]
+    json.dumps(results)
