@@ -89,7 +89,7 @@ class Sandbox:
             "gid": self.account.gid if self.account else None,
             "tmp_root": None,
         }
-        self._import_failure: CallOutcome | None = None
+        self._import_failures: dict[tuple[str, str, str], CallOutcome] = {}  # per (import_root, module, class)
         self.zygote_pid, self._ctrl = zygote.start()
 
     # -- lifecycle -------------------------------------------------------
@@ -113,17 +113,24 @@ class Sandbox:
         self.close()
 
     # -- one check ---------------------------------------------------------
-    def run(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], *, call_timeout: float) -> CallOutcome:
-        """Run the steps in a fresh worker and return what came back, whatever happened."""
-        if self._import_failure is not None:
-            return self._import_failure
+    def run(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], *, call_timeout: float,
+            target: tuple[str, str, str] | None = None) -> CallOutcome:
+        """Run the steps in a fresh worker and return what came back, whatever happened.
+
+        `target` is (import_root, module, class_name) when one sandbox grades
+        several classes or files; by default, the one given at construction.
+        """
+        key = target or (self._spec["import_root"], self._spec["module"], self._spec["class_name"])
+        if key in self._import_failures:
+            return self._import_failures[key]
         if self.budget_left <= 0:
             return CallOutcome("budget", detail=f"the time budget of {self.limits.budget:g} s for this submission "
                                                 "was used up by earlier tests, so this test was not run")
         limits = self.limits
         cpu = int(limits.import_timeout + call_timeout) + 2
         spec = dict(self._spec, limits={"cpu_seconds": cpu, "memory_mb": limits.memory_mb,
-                                        "max_file_mb": limits.max_file_mb, "max_processes": limits.max_processes})
+                                        "max_file_mb": limits.max_file_mb, "max_processes": limits.max_processes},
+                    import_root=key[0], module=key[1], class_name=key[2])
         try:
             zygote.send_json(self._ctrl, {"op": "spawn", "spec": spec})
             reply, fds = zygote.recv_json(self._ctrl, max_fds=2)
@@ -162,7 +169,7 @@ class Sandbox:
             if outcome.kind == "crashed":
                 outcome.detail = f"{outcome.detail}: the process running your code {describe_status(reaped['status'])}"
         if outcome.kind in ("import_error", "import_timeout") or (outcome.kind == "crashed" and outcome.phase == "import"):
-            self._import_failure = outcome
+            self._import_failures[key] = outcome
         return outcome
 
     def _talk(self, sock: socket.socket, out_fd: int, output: OutputTail, steps: list[dict[str, Any]],
