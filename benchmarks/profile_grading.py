@@ -1,0 +1,321 @@
+"""Where does grading a correct submission spend its time? A profile, not a benchmark.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/profile_grading.py [--top 25] [SUBMISSION]
+
+It prints three things:
+
+1. start-up: the cost of each import the `grade` command makes, timed in a
+   fresh interpreter (so nothing is cached in memory);
+2. the phases of one grading in this process (config, sandbox start, fixture
+   loading, the checks, results JSON, report) and a cProfile of it;
+3. the life of one check's worker, phase by phase, as medians over all checks.
+   Timestamps are taken with CLOCK_MONOTONIC (shared by all processes) by
+   wrappers installed before the zygote is forked, so the zygote and every
+   worker inherit them. The wrappers only observe: they add three fields to the
+   worker's messages, which the grader ignores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+IMPORT_STEPS = (
+    ("numpy, yaml (the floor)", "import numpy, yaml"),
+    ("autograder.cli", "import autograder.cli"),
+    ("autograder.config", "import autograder.config"),
+    ("autograder.grade (sandbox, compare, fixtures, results)", "import autograder.grade"),
+    ("autograder.report", "import autograder.report, autograder.results"),
+    ("load_limits(assignment.yaml)",
+     "import autograder.paths; autograder.config.load_limits(autograder.paths.DEFAULT_CONFIG)"),
+)
+
+
+def startup_costs() -> list[tuple[str, float]]:
+    """Each import of `python -m autograder grade`, in order, in a fresh interpreter."""
+    code = ["import json, time", "out = []"]
+    for label, stmt in IMPORT_STEPS:
+        code += ["t = time.perf_counter()", stmt, f"out.append(({label!r}, time.perf_counter() - t))"]
+    code.append("print(json.dumps(out))")
+    text = "\n".join(code)
+    runs = []
+    for _ in range(5):
+        done = subprocess.run([sys.executable, "-c", text], cwd=ROOT, capture_output=True, text=True, check=True)
+        runs.append(json.loads(done.stdout))
+    return [(label, statistics.median(r[i][1] for r in runs)) for i, (label, _) in enumerate(runs[0])]
+
+
+WORKER_STEPS = ("apply_limits", "drop_privileges", "no_new_privileges", "close_fds_except")
+
+
+# -- lifecycle instrumentation ------------------------------------------------------------------
+class Lifecycle:
+    """Wrappers that timestamp each phase of a check, in the grader, the zygote and the worker."""
+
+    def __init__(self, zygote_log: Path) -> None:
+        self.grader_pid = os.getpid()
+        self.zygote_log = str(zygote_log)
+        self.checks: list[dict[str, float]] = []  # grader side, one dict per check
+        self.current: dict[str, float] = {}
+        self.forked_at = 0.0  # in a worker: when the zygote called fork
+        self.entered_at = 0.0  # in a worker: when it had entered the sandbox
+        self.zygote_events: dict[str, float] = {}
+        self.worker_parts: dict[str, float] = {}  # in a worker: time in each step of entering the sandbox
+
+    def install(self) -> None:
+        from autograder.sandbox import protocol, runner, system, worker, zygote
+        import shutil
+
+        me = self
+
+        def timed(owner: Any, name: str, key: str, *, where: str) -> None:
+            original = getattr(owner, name)
+
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                if (where == "grader") != (os.getpid() == me.grader_pid):
+                    return original(*args, **kwargs)
+                start = time.monotonic()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    # a worker is the only process with a fork timestamp of its own
+                    bucket = (me.current if where == "grader" else me.worker_parts if me.forked_at
+                              else me.zygote_events)
+                    bucket[key] = bucket.get(key, 0.0) + time.monotonic() - start
+
+            setattr(owner, name, wrapper)
+
+        # grader side
+        send_json, recv_json = zygote.send_json, zygote.recv_json
+
+        def grader_send_json(sock: Any, message: dict[str, Any], fds: Any = None) -> None:
+            if os.getpid() == me.grader_pid and message.get("op") == "spawn":
+                me.current = {"spawn_sent": time.monotonic()}
+                me.checks.append(me.current)
+            elif os.getpid() == me.grader_pid and message.get("op") == "reap":
+                me.current["reap_sent"] = time.monotonic()
+            return send_json(sock, message, fds)
+
+        def grader_recv_json(sock: Any, *, max_fds: int = 0) -> Any:
+            reply = recv_json(sock, max_fds=max_fds)
+            if os.getpid() == me.grader_pid and me.current:
+                me.current["spawn_reply" if max_fds else "reap_reply"] = time.monotonic()
+            return reply
+
+        zygote.send_json, zygote.recv_json = grader_send_json, grader_recv_json
+        receive = runner._receive
+
+        def grader_receive(*args: Any, **kwargs: Any) -> Any:
+            header, arrays, why = receive(*args, **kwargs)
+            now = time.monotonic()
+            if header and header.get("event") == "imported":
+                me.current.update({f"worker:{k}": v for k, v in header.get("bench_parts", {}).items()})
+                me.current.update(imported_received=now, import_s=header.get("seconds", 0.0),
+                                  forked=header.get("bench_forked", 0.0), entered=header.get("bench_entered", 0.0),
+                                  imported_sent=header.get("bench_sent", 0.0))
+            elif header and header.get("event") == "result":
+                me.current.update(result_received=now, call_s=header.get("seconds", 0.0),
+                                  result_sent=header.get("bench_sent", 0.0))
+            return header, arrays, why
+
+        runner._receive = grader_receive
+        timed(runner, "_drain", "drain", where="grader")
+        timed(protocol, "pack", "pack", where="grader")
+
+        # zygote side: its pieces of spawn and reap, logged after each request
+        timed(zygote, "_preload", "preload", where="zygote")
+        timed(zygote.tempfile, "mkdtemp", "mkdtemp", where="zygote")
+        timed(shutil, "copytree", "copytree", where="zygote")
+        timed(shutil, "rmtree", "rmtree", where="zygote")
+        timed(system, "chown_tree", "chown_tree", where="zygote")
+        timed(system, "kill_process_group", "kill_process_group", where="zygote")
+        timed(system, "kill_all_children", "kill_all_children", where="zygote")
+        timed(zygote.time, "sleep", "reap_sleep", where="zygote")
+        real_fork = os.fork
+
+        def fork() -> int:
+            parent, at = os.getpid(), time.monotonic()
+            pid = real_fork()
+            if pid == 0 and parent != me.grader_pid:  # a worker (the zygote itself is forked by the grader)
+                me.forked_at, me.worker_parts = at, {"child_runs": time.monotonic() - at}
+            elif pid and parent != me.grader_pid:
+                me.zygote_events["fork_parent"] = me.zygote_events.get("fork_parent", 0.0) + time.monotonic() - at
+            return pid
+
+        os.fork = fork
+        for name in ("_spawn", "_reap"):
+            timed(zygote, name, name.lstrip("_"), where="zygote")
+        serve_send = zygote.send_json
+
+        def zygote_send_json(sock: Any, message: dict[str, Any], fds: Any = None) -> None:
+            if os.getpid() != me.grader_pid and me.zygote_events:
+                with open(me.zygote_log, "a", encoding="utf-8") as log:
+                    log.write(json.dumps(me.zygote_events) + "\n")
+                me.zygote_events = {}
+            return serve_send(sock, message, fds)
+
+        zygote.send_json = zygote_send_json
+
+        # worker side: when it entered the sandbox, and when it sent each message
+        enter = worker._enter_sandbox
+
+        def worker_enter(*args: Any) -> str:
+            workdir = enter(*args)
+            me.entered_at = time.monotonic()
+            return workdir
+
+        worker._enter_sandbox = worker_enter
+        for name in WORKER_STEPS:
+            timed(system, name, name, where="worker")
+        timed(worker.os, "setsid", "setsid", where="worker")
+        send = protocol.send
+
+        def worker_send(sock: Any, header: dict[str, Any], arrays: Any = None) -> None:
+            if header.get("event") in ("imported", "result"):
+                header = dict(header, bench_forked=me.forked_at, bench_entered=me.entered_at,
+                              bench_sent=time.monotonic(), bench_parts=me.worker_parts)
+            return send(sock, header, arrays)
+
+        protocol.send = worker_send
+
+    def table(self) -> list[tuple[str, float, float]]:
+        """(phase, median ms per check, total ms over all checks)."""
+        zyg = [json.loads(line) for line in Path(self.zygote_log).read_text().splitlines()]
+        spawns = [z for z in zyg if "spawn" in z]
+        reaps = [z for z in zyg if "reap" in z]
+        rows: dict[str, list[float]] = {}
+
+        def add(name: str, value: float) -> None:
+            rows.setdefault(name, []).append(value * 1e3)
+
+        for z in spawns:
+            for key in ("mkdtemp", "copytree", "chown_tree", "fork_parent"):
+                add(f"  zygote: {key}", z.get(key, 0.0))
+            add("  zygote: rest of _spawn (socketpair, pipe)", z["spawn"] - sum(z.get(k, 0.0) for k in
+                                                                           ("mkdtemp", "copytree", "chown_tree", "fork_parent")))
+        for z in reaps:
+            for key in ("reap_sleep", "kill_process_group", "kill_all_children", "rmtree"):
+                add(f"  zygote: {key}", z.get(key, 0.0))
+        for c in self.checks:
+            if "result_received" not in c:
+                continue
+            add("spawn request -> reply (zygote _spawn, grader receives fds)", c["spawn_reply"] - c["spawn_sent"])
+            add("fork -> sandbox entered (setsid, limits, env, setuid, fds, sys.path)", c["entered"] - c["forked"])
+            parts = ("child_runs", "setsid", *WORKER_STEPS)
+            for name in parts:
+                add(f"  worker: {name}", c.get(f"worker:{name}", 0.0))
+            add("  worker: rest of _enter_sandbox (environ, stdio, chdir, sys.path, modules)",
+                c["entered"] - c["forked"] - sum(c.get(f"worker:{name}", 0.0) for name in parts))
+            add("worker imports the submission", c["import_s"])
+            add("'imported' sent -> received by the grader", c["imported_received"] - c["imported_sent"])
+            add("grader sends the request (pack + send)",
+                c["result_sent"] - c["imported_received"] - c["call_s"])  # includes the worker's unpack
+            add("student call (forward / backward)", c["call_s"])
+            add("'result' sent -> received by the grader", c["result_received"] - c["result_sent"])
+            add("grader: reap request -> reply (wait, kill, clean up)", c["reap_reply"] - c["reap_sent"])
+            add("grader: drain output pipe", c.get("drain", 0.0))
+            add("whole check as the grader sees it", c["reap_reply"] + c.get("drain", 0.0) - c["spawn_sent"])
+        return [(name, statistics.median(v), sum(v)) for name, v in rows.items()]
+
+
+def profile_grading(submission: Path, top: int) -> None:
+    from autograder.config import load_limits
+    from autograder.paths import DEFAULT_CONFIG
+    from autograder.report import render
+    from autograder.results import to_gradescope, write_results
+    import autograder.grade as grade
+    from autograder.sandbox import runner
+
+    with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
+        life = Lifecycle(Path(tmp) / "zygote.jsonl")
+        life.install()
+        phases: dict[str, float] = {}
+
+        def phase(name: str, owner: Any, attr: str) -> None:
+            original: Callable[..., Any] = getattr(owner, attr)
+
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                if os.getpid() != life.grader_pid:
+                    return original(*args, **kwargs)
+                start = time.perf_counter()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    phases[name] = phases.get(name, 0.0) + time.perf_counter() - start
+
+            setattr(owner, attr, wrapper)
+
+        phase("locate the submission", grade, "locate")
+        phase("start the sandbox (stage copy, fork zygote)", grade, "Sandbox")
+        phase("load fixtures", grade, "load_cases")
+        phase("checks: sandbox.run", runner.Sandbox, "run")
+        phase("checks: compare + messages", grade, "explain")
+        phase("stop the sandbox", runner.Sandbox, "close")
+        profiler = cProfile.Profile()
+        t0 = time.perf_counter()
+        limits = load_limits(DEFAULT_CONFIG)
+        t1 = time.perf_counter()
+        profiler.enable()
+        result = grade.grade_submission(submission, limits=limits)
+        profiler.disable()
+        t2 = time.perf_counter()
+        document = to_gradescope(result)
+        write_results(document, Path(tmp) / "results.json")
+        t3 = time.perf_counter()
+        render(result)
+        t4 = time.perf_counter()
+        lifecycle = life.table()
+
+    print(f"\n2. One grading of {submission} in this process: score {result.score:g}/{result.max_score:g}, "
+          f"{len(result.checks)} checks")
+    print(f"  {'load_limits (config)':<58} {1e3 * (t1 - t0):8.1f} ms")
+    print(f"  {'grade_submission (under cProfile)':<58} {1e3 * (t2 - t1):8.1f} ms")
+    for name, seconds in phases.items():
+        print(f"    {name:<56} {1e3 * seconds:8.1f} ms")
+    print(f"  {'to_gradescope + write_results':<58} {1e3 * (t3 - t2):8.1f} ms")
+    print(f"  {'render (terminal report)':<58} {1e3 * (t4 - t3):8.1f} ms")
+    stream = io.StringIO()
+    stats = pstats.Stats(profiler, stream=stream)
+    stats.sort_stats("cumulative").print_stats(top)
+    print("\n  cProfile of grade_submission (grader process only), by cumulative time:")
+    print("\n".join("  " + line for line in stream.getvalue().splitlines() if line.strip())[:12000])
+
+    print("\n3. One check's worker, phase by phase (ms; median per check, and total over the grading):")
+    for name, median, total in lifecycle:
+        print(f"  {name:<70} {median:7.2f} {total:8.1f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Profile the grading of one submission.")
+    parser.add_argument("submission", type=Path, nargs="?", default=ROOT / "benchmarks" / "submissions" / "correct.py")
+    parser.add_argument("--top", type=int, default=25, help="cProfile rows to show (default %(default)s)")
+    args = parser.parse_args(argv)
+    print("1. Start-up of `python -m autograder grade`, step by step (median of 5 fresh interpreters):")
+    total = 0.0
+    for label, seconds in startup_costs():
+        total += seconds
+        print(f"  {label:<58} {1e3 * seconds:8.1f} ms")
+    print(f"  {'sum':<58} {1e3 * total:8.1f} ms")
+    profile_grading(args.submission.resolve(), args.top)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
