@@ -24,6 +24,8 @@ class Verdict:
     kind: str  # ok | none | type | dtype | shape | nonfinite | values
     lines: list[str] = field(default_factory=list)
     bad_rows: list[int] = field(default_factory=list)
+    returned_type: str = ""  # the Python type the method returned, e.g. "list"
+    hint: str = ""  # what a wrong shape usually means; diagnose.py shows it unless it names the mistake itself
 
     @property
     def message(self) -> str:
@@ -32,7 +34,9 @@ class Verdict:
 
 def fmt(x: float) -> str:
     """A number short enough to read and precise enough to compare."""
-    if x == 0 or not np.isfinite(x):
+    if x == 0:
+        return "0"
+    if not np.isfinite(x):
         return str(float(x))
     return f"{x:.6g}" if 1e-4 <= abs(x) < 1e6 else f"{x:.4e}"
 
@@ -59,13 +63,13 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
     """
     kind = returned.get("kind")
     if kind == "none":
-        return Verdict(False, "none", [f"{what}: your method returned None. Did you forget the `return` statement?"])
+        return Verdict(False, "none", [f"{what}: your method returned None instead of an array of shape {expected.shape}."])
     type_name = str(returned.get("type", "?"))
     if kind != "ndarray" or type_name != "ndarray":
         shape = returned.get("shape")
-        hint = " Wrap it with np.array(...)." if type_name in ("list", "tuple") else ""
         extra = f" of shape {tuple(shape)}" if isinstance(shape, list) and shape else ""
-        return Verdict(False, "type", [f"{what}: expected a numpy.ndarray, but your method returned a {type_name}{extra}.{hint}"])
+        return Verdict(False, "type", [f"{what}: expected a numpy.ndarray of shape {expected.shape}, "
+                                       f"but your method returned a {type_name}{extra}."], returned_type=type_name)
     dtype_name = str(returned.get("dtype_name", "?"))
     if actual is None or actual.dtype.kind != "f" or actual.dtype.itemsize < 4:
         hint = {
@@ -78,7 +82,8 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
             hint = " float16 is too imprecise to grade; use float64 (NumPy's default) or float32."
         return Verdict(False, "dtype", [f"{what}: expected floating-point values (float64 or float32), got dtype {dtype_name}.{hint}"])
     if actual.shape != expected.shape:
-        return Verdict(False, "shape", [f"{what}: expected shape {expected.shape}, got {actual.shape}.{_shape_hint(actual.shape, expected.shape)}"])
+        return Verdict(False, "shape", [f"{what}: expected shape {expected.shape}, got {actual.shape}."],
+                       hint=_shape_hint(actual.shape, expected.shape))
     actual64 = actual.astype(np.float64)
     finite = np.isfinite(actual64)
     if not finite.all():
@@ -99,7 +104,8 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
         return Verdict(True, "ok")
     diff = np.abs(actual64 - expected)
     where_abs = np.unravel_index(int(np.argmax(diff)), diff.shape)
-    rel = diff / np.maximum(np.abs(expected), np.finfo(np.float64).tiny)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(expected != 0, diff / np.abs(expected), np.inf)
     rel_masked = np.where(ok, 0.0, rel)
     where_rel = np.unravel_index(int(np.argmax(rel_masked)), rel.shape)
     bad_rows = sorted({int(i) for i in np.argwhere(~ok)[:, 0]}) if actual64.ndim >= 2 else [0]
@@ -133,14 +139,30 @@ def _list_rows(rows: list[int], limit: int = 10) -> str:
 
 
 def _shape_hint(got: tuple, want: tuple) -> str:
-    if len(want) == 2:
-        n, c = want
-        if got == (c,) or got == (n * c,):
-            return " Your output lost its batch dimension: keep 2-D arrays (use keepdims=True in sums, and avoid .squeeze() / .flatten())."
-        if got == (c, c) or got == (n, c, c):
-            return " That is the shape of the Jacobian: return dLdZ = dLdA @ J for each row, not J itself."
-        if got == (c, n):
-            return " Your output is transposed."
-        if got == (n,) or got == (n, 1) or got == (1, c):
-            return " Looks like a sum over an axis without the rest of the computation (check axis= and keepdims=)."
+    """What a wrong shape usually means, for the (N, C) outputs of this assignment."""
+    if len(want) != 2:
+        return ""
+    n, c = want
+    if len(got) == 0:
+        return "That is a single number: a sum or maximum over the whole array instead of one value per entry?"
+    if got == (c,) or got == (n * c,):
+        return ("Your output lost its batch dimension: keep 2-D arrays (use keepdims=True in sums, and avoid "
+                ".squeeze() / .flatten() / reshape(-1)).")
+    if got == (c, c):
+        return ("That is the shape of one sample's Jacobian (C, C): backward returns dLdZ, one row per sample "
+                "(dLdA[i] @ J_i), not the Jacobian itself.")
+    if got == (n, c, c):
+        return ("That is the shape of the per-sample Jacobians (N, C, C): backward returns dLdZ, one row per "
+                "sample (dLdA[i] @ J_i), not the Jacobians.")
+    if got == (n, n, c):
+        return ("(N, N, C) is what dLdA @ J gives when J holds all N Jacobians: row i of dLdA must be "
+                "multiplied by J[i] only (a loop, or np.einsum('ij,ijk->ik', dLdA, J)).")
+    if got == (n * c, n * c) or got == (1, n * c):
+        return "That shape comes from treating the flattened batch (N*C values) as one sample: work row by row."
+    if got == (c, n):
+        return "(C, N) is the transposed shape: rows are samples, columns are classes."
+    if got in ((n,), (n, 1)):
+        return "That is one number per row: a sum or maximum over axis=1 without the rest of the computation?"
+    if got in ((1, c),):
+        return "That is one number per column: a sum or maximum over axis=0 (the batch) instead of axis=1?"
     return ""

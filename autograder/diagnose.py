@@ -1,13 +1,382 @@
-"""Hints for recognisable mistakes (extended in issue 5)."""
+"""Hints for recognisable mistakes: "Looks like ..." lines added under the numbers of a failed check.
+
+Three sources, all data-driven so an instructor extends them without
+touching the grader:
+
+- the catalogue (mistakes.py): the student's array is compared with what
+  each mistake would return for the same case;
+- structural recognisers: facts that are not one array, such as a constant
+  factor (with its value), a constant offset, rows that do not sum to 1,
+  some rows right and others not, values right but shaped wrong, NaN on
+  large logits;
+- error signs: patterns in an exception's message that point to a mistake.
+
+A hint never replaces the numbers compare.py gives, and for hidden tests it
+never shows values computed from the hidden inputs (factors, error sizes,
+row numbers and shapes are fine).
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
+
 import numpy as np
 
-from .compare import Verdict
-from .fixtures import Case, Check
+from . import mistakes
+from .compare import Verdict, fmt, within
+from .fixtures import Case, Check, Tolerance
+
+# The catalogue only applies to the class it was written for.
+CATALOGUE_CLASS = "Softmax"
+# A wrong output "matches" a mistake within the case tolerance, loosened to
+# these floors so that a float32 version of the same mistake still matches.
+LOOSE_RTOL = 1e-4
+LOOSE_ATOL = 1e-7
+# exp() overflows above this in float32; logits beyond it make a stability case.
+LARGE_LOGIT = 88.0
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One recognised mistake or fact: `name` is a catalogue name or a structural one."""
+
+    name: str
+    text: str
+
+
+# -- matching ---------------------------------------------------------------------------------
+
+def _loose(tol: Tolerance) -> Tolerance:
+    return Tolerance(rtol=max(10 * tol.rtol, LOOSE_RTOL), atol=max(10 * tol.atol, LOOSE_ATOL))
+
+
+def same_values(x: np.ndarray, y: np.ndarray, tol: Tolerance) -> bool:
+    """Same shape, NaN and inf in the same places, finite values within `tol` of each other."""
+    if x.shape != y.shape:
+        return False
+    fx, fy = np.isfinite(x), np.isfinite(y)
+    if not (np.array_equal(np.isnan(x), np.isnan(y)) and np.array_equal(np.isposinf(x), np.isposinf(y))
+            and np.array_equal(np.isneginf(x), np.isneginf(y))):
+        return False
+    return bool(np.all(within(x[fx], y[fy], tol)))
+
+
+def _comparable(actual: np.ndarray, produced: np.ndarray) -> np.ndarray | None:
+    """`actual` in the produced shape when they differ only by axes of length 1, else None."""
+    if actual.shape == produced.shape:
+        return actual
+    if actual.size == produced.size and np.squeeze(actual).shape == np.squeeze(produced).shape:
+        return actual.reshape(produced.shape)
+    return None
+
+
+def matches(actual: np.ndarray, produced: Any, expected: np.ndarray, tol: Tolerance) -> bool:
+    """True when `actual` is what a mistake produced, and the mistake is visible on this case."""
+    if not isinstance(produced, np.ndarray) or produced.dtype.kind not in "fiu":
+        return False
+    produced = produced.astype(np.float64)
+    if produced.shape == expected.shape and same_values(produced, expected, tol):
+        return False  # the mistake gives the right answer here: it explains nothing
+    shaped = _comparable(actual, produced)
+    return shaped is not None and same_values(shaped, produced, _loose(tol))
+
+
+def _case_arrays(case: Case) -> dict[str, np.ndarray]:
+    arrays = {"Z": case.inputs.get("Z"), "dLdA": case.inputs.get("dLdA"), "A": case.expected.get("A")}
+    return {k: v.copy() for k, v in arrays.items() if v is not None}
+
+
+def _catalogue_applies(case: Case) -> bool:
+    problem = getattr(case, "problem", None)
+    return problem is None or getattr(problem, "class_name", CATALOGUE_CLASS) == CATALOGUE_CLASS
+
+
+def catalogue_matches(check: Check, case: Case, actual: np.ndarray) -> list[mistakes.Mistake]:
+    """The catalogue mistakes whose output for this case is what the student returned."""
+    if not _catalogue_applies(case) or check.output not in case.expected:
+        return []
+    expected = case.expected[check.output]
+    arrays = _case_arrays(case)
+    found = []
+    for mistake in mistakes.CATALOGUE:
+        if mistake.method != check.method:
+            continue
+        try:
+            with np.errstate(all="ignore"):
+                produced = mistake.produce(dict(arrays))
+        except Exception:  # noqa: BLE001 - a faulty catalogue entry must not stop grading
+            continue
+        if matches(actual, produced, expected, case.tolerance):
+            found.append(mistake)
+    return found
+
+
+# -- structural recognisers -------------------------------------------------------------------
+
+@dataclass
+class Context:
+    """What a structural recogniser may look at."""
+
+    check: Check
+    case: Case
+    actual: np.ndarray  # float64
+    expected: np.ndarray
+    verdict: Verdict
+    named: tuple[str, ...]  # catalogue mistakes already recognised
+    dtype: np.dtype  # what the student returned, before conversion to float64
+
+    @property
+    def hidden(self) -> bool:
+        return self.case.hidden
+
+
+def _ratio_name(k: float, n: int, c: int) -> str:
+    for value, name in ((-1.0, "-1: the sign is flipped"), (1.0 / n, f"1/N with N = {n}"), (float(n), f"N = {n}"),
+                        (1.0 / c, f"1/C with C = {c}"), (float(c), f"C = {c}"), (0.5, "1/2"), (2.0, "2")):
+        if value != 1.0 and abs(k - value) <= 1e-6 * abs(value):
+            return f" (= {name})"
+    return ""
+
+
+def _constant_factor(ctx: Context) -> list[str]:
+    a, e = ctx.actual, ctx.expected
+    if ctx.verdict.kind != "values" or a.ndim != 2:
+        return []
+    denominator = float(np.sum(e * e))
+    if denominator == 0:
+        return []
+    k = float(np.sum(a * e)) / denominator
+    if not np.isfinite(k) or abs(k) < 1e-12 or abs(k - 1) < 1e-9 or not np.all(within(a, k * e, ctx.case.tolerance)):
+        return []
+    if abs(k + 1) < 1e-9 and ctx.named:
+        return []  # a named sign error says it already
+    n, c = e.shape
+    return [f"Every value is {fmt(k)} times the expected one{_ratio_name(k, n, c)}."]
+
+
+def _constant_offset(ctx: Context) -> list[str]:
+    a, e = ctx.actual, ctx.expected
+    if ctx.verdict.kind != "values":
+        return []
+    d = float(np.mean(a - e))
+    if d == 0 or not np.all(within(a, e + d, ctx.case.tolerance)):
+        return []
+    return [f"Every value is off by the same amount, {d:+.4g}: is a constant added (or subtracted) somewhere?"]
+
+
+def _row_sums(ctx: Context) -> list[str]:
+    """Forward only: the rows of a softmax sum to 1."""
+    a, e = ctx.actual, ctx.expected
+    if ctx.check.method != "forward" or ctx.verdict.kind != "values" or a.ndim != 2:
+        return []
+    if not np.allclose(e.sum(axis=1), 1.0, rtol=0, atol=1e-9):
+        return []  # not a softmax output: nothing to say
+    sums = a.sum(axis=1)
+    off = np.abs(sums - 1) > 1e-6 * a.shape[1]
+    if not off.any():
+        return []
+    rows = [int(i) for i in np.flatnonzero(off)]
+    proportional = bool(np.all(within(a, sums[:, None] * e, ctx.case.tolerance)))
+    if ctx.hidden:
+        text = f"Each row of A should sum to 1; {len(rows)} of your {a.shape[0]} rows do not."
+    elif len(rows) == 1:
+        text = f"Each row of A should sum to 1; your row {rows[0]} sums to {fmt(float(sums[rows[0]]))}."
+    elif float(sums[off].min()) == float(sums[off].max()):
+        text = f"Each row of A should sum to 1; {len(rows)} of your {a.shape[0]} rows sum to {fmt(float(sums[rows[0]]))}."
+    else:
+        text = (f"Each row of A should sum to 1; {len(rows)} of your {a.shape[0]} rows do not "
+                f"(their sums range from {fmt(float(sums[off].min()))} to {fmt(float(sums[off].max()))}).")
+    if proportional and not ctx.named:
+        text += " Within each row the proportions are right: divide each row by its own sum."
+    return [text]
+
+
+def _rows(ctx: Context) -> list[str]:
+    """Some rows right and others not: what the wrong ones look like (when no mistake was named)."""
+    a = ctx.actual
+    bad = ctx.verdict.bad_rows
+    if ctx.verdict.kind != "values" or a.ndim != 2 or a.shape[0] < 2 or not bad or ctx.named:
+        return []
+    n = a.shape[0]
+    if not np.any(a):
+        return ["Your output is all zeros: is the array created but never filled in?"]
+    good = [r for r in range(n) if r not in set(bad)]
+    if not good:
+        return []
+    if all(not np.any(a[r]) for r in bad):
+        return [f"{_rows_text(good)} right but every wrong row is all zeros: does a loop stop early, or skip rows?"]
+    if good == [0]:
+        return ["Only row 0 is right: the code may treat the batch as a single sample "
+                "(a sum or maximum without axis=1, or values taken from the first row)."]
+    return [f"{_rows_text(good)} right ({len(good)} of {n})."]
+
+
+def _rows_text(rows: list[int]) -> str:
+    if len(rows) == 1:
+        return f"Row {rows[0]} is"
+    return "Rows " + ", ".join(str(r) for r in rows[:10]) + (", ..." if len(rows) > 10 else "") + " are"
+
+
+def _reshaped_values(ctx: Context) -> list[str]:
+    """Right values in the wrong shape, or transposed."""
+    if ctx.verdict.kind != "shape" or ctx.named:
+        return []
+    a, e = ctx.actual, ctx.expected
+    loose = _loose(ctx.case.tolerance)
+    if a.size == e.size and np.squeeze(a).shape == np.squeeze(e).shape and same_values(a.reshape(e.shape), e, loose):
+        return ["The values are right; only the shape is wrong."]
+    if e.ndim == 2 and a.shape == e.shape[::-1] and same_values(a.T, e, loose):
+        return ["The values are right but transposed: rows are samples, columns are classes."]
+    return []
+
+
+def _nonfinite(ctx: Context) -> list[str]:
+    if ctx.verdict.kind != "nonfinite" or ctx.named:
+        return []
+    z = ctx.case.inputs.get("Z")
+    large = "stability" in ctx.case.tags or (z is not None and float(np.max(np.abs(z))) > LARGE_LOGIT)
+    if not large:
+        return ["NaN usually comes from 0/0 or inf - inf, inf from a division by zero or exp of a large number."]
+    if ctx.check.method == "forward":
+        precision = " (float32 overflows already above 88)" if ctx.dtype == np.float32 else ""
+        return ["The logits in this test are large: exp(z) overflows to inf above 709 and underflows to 0 below "
+                f"-745{precision}, giving inf/inf or 0/0 = NaN. Subtract each row's maximum before exp(): softmax "
+                "is unchanged by the shift, every exponent becomes <= 0, and the largest term is exactly 1."]
+    return ["The logits in this test are large: if backward recomputes softmax from Z, it overflows there. "
+            "Use self.A, which holds forward's output (backward is graded with the correct A in self.A)."]
+
+
+# Each recogniser sees the context and returns lines; the order is the order shown.
+STRUCTURAL: tuple[Callable[[Context], list[str]], ...] = (
+    _reshaped_values, _nonfinite, _constant_factor, _constant_offset, _row_sums, _rows,
+)
+
+
+# -- recognisers by kind: what is not an array ------------------------------------------------
+
+def _by_kind(verdict: Verdict) -> list[str]:
+    if verdict.kind == "none":
+        return ["returns_none"]
+    if verdict.kind == "type" and verdict.returned_type == "list":
+        return ["returns_list"]
+    return []
+
+
+def _kind_lines(verdict: Verdict) -> list[str]:
+    if verdict.kind == "type" and verdict.returned_type == "tuple":
+        return ["Looks like the method returns several values (a tuple): return only the array."]
+    if verdict.kind == "type" and verdict.returned_type == "matrix":
+        return ["Looks like np.matrix was used: it behaves differently from arrays (* is a matrix product); "
+                "use np.array and @."]
+    return []
+
+
+# -- the entry points -------------------------------------------------------------------------
+
+def diagnose(check: Check, case: Case, actual: np.ndarray | None, verdict: Verdict) -> list[Diagnosis]:
+    """Everything recognised about a failed check, catalogue mistakes first."""
+    if verdict.passed:
+        return []
+    found = [Diagnosis(name, mistakes.named(name).hint) for name in _by_kind(verdict) if name in mistakes.BY_NAME]
+    found += [Diagnosis("kind", line) for line in _kind_lines(verdict)]
+    expected = case.expected.get(check.output)
+    if actual is None or expected is None or actual.dtype.kind not in "fiu" or actual.size == 0:
+        return found
+    actual64 = actual.astype(np.float64)
+    named = catalogue_matches(check, case, actual64)
+    found += [Diagnosis(m.name, m.hint) for m in named]
+    if verdict.kind == "shape" and verdict.hint and not named:
+        found.append(Diagnosis("shape", verdict.hint))
+    ctx = Context(check, case, actual64, expected, verdict, tuple(m.name for m in named), actual.dtype)
+    for recogniser in STRUCTURAL:
+        try:
+            with np.errstate(all="ignore"):
+                lines = recogniser(ctx)
+        except Exception:  # noqa: BLE001 - a faulty recogniser must not stop grading
+            lines = []
+        found += [Diagnosis(recogniser.__name__.strip("_"), line) for line in lines]
+    return found
 
 
 def hints(check: Check, case: Case, actual: np.ndarray | None, verdict: Verdict) -> list[str]:
     """'Looks like ...' lines for a failed check; empty when nothing is recognised."""
-    return []
+    return list(dict.fromkeys(d.text for d in diagnose(check, case, actual, verdict)))
+
+
+def mutation_hint() -> str:
+    """What to say when a method changed its input in place."""
+    return mistakes.named("modifies_input").hint
+
+
+# -- exceptions -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ErrorSign:
+    """An exception that points to a catalogue mistake: type, message pattern, and a test on the numbers."""
+
+    mistake: str
+    exception: str
+    pattern: re.Pattern[str]
+    fits: Callable[[Sequence[int], int, int], bool]  # (numbers in the message, N, C) -> is it this mistake?
+    any_method: bool = False  # also when raised by the other method than the mistake's
+
+
+ERROR_SIGNS: tuple[ErrorSign, ...] = (
+    # dLdA (N, C) @ J (N*C, N*C): "... (size 12 is different from 3)" or "shapes (4,3) and (12,12) not aligned"
+    ErrorSign("raises_in_backward", "ValueError", re.compile(r"size (\d+) is different from (\d+)"),
+              lambda nums, n, c: n > 1 and n * c in nums),
+    ErrorSign("raises_in_backward", "ValueError", re.compile(r"shapes \((\d+),(\d+)\) and \((\d+),(\d+)\) not aligned"),
+              lambda nums, n, c: n > 1 and n * c in nums),
+    # (N, C) op (N,): a row sum or max without keepdims
+    ErrorSign("missing_keepdims", "ValueError",
+              re.compile(r"broadcast together with shapes \((\d+),(\d+)\) \((\d+),\)"),
+              lambda nums, n, c: tuple(nums) == (n, c, n), any_method=True),
+)
+
+
+def error_hints(error: dict[str, Any], method: str, case: Case | None) -> list[str]:
+    """Hints for an exception raised by the student's method."""
+    if case is None or "Z" not in case.inputs or case.inputs["Z"].ndim != 2:
+        return []
+    n, c = case.inputs["Z"].shape
+    message, etype = str(error.get("message", "")), str(error.get("type", ""))
+    found = []
+    for sign in ERROR_SIGNS:
+        mistake = mistakes.BY_NAME.get(sign.mistake)
+        if mistake is None or etype != sign.exception:
+            continue
+        if not sign.any_method and mistake.method != method:
+            continue
+        hit = sign.pattern.search(message)
+        if hit and sign.fits([int(g) for g in hit.groups()], n, c):
+            found.append(mistake.hint)
+    return list(dict.fromkeys(found))
+
+
+# -- across checks ----------------------------------------------------------------------------
+
+def single_sample_note(method: str, n: int) -> str:
+    return (f"Your {method} passes every single-sample test (N = 1) but not this batch of N = {n}: look for a sum "
+            "or maximum without axis=1 (keepdims=True), or values taken from one row only.")
+
+
+def across_checks(graded: Iterable[tuple[Case, Check, Any, Any]]) -> None:
+    """Add notes that need several checks: right for N = 1 only.
+
+    `graded` holds (case, check, outcome, result) with result a CheckResult
+    whose message is extended in place.
+    """
+    graded = list(graded)
+    for method in dict.fromkeys(check.method for _, check, _, _ in graded):
+        rows = [(case, outcome, result) for case, check, outcome, result in graded
+                if check.method == method and "Z" in case.inputs and case.inputs["Z"].ndim == 2]
+        singles = [result for case, _, result in rows if case.inputs["Z"].shape[0] == 1]
+        if not singles or not all(r.passed for r in singles):
+            continue
+        for case, outcome, result in rows:
+            n = case.inputs["Z"].shape[0]
+            if n > 1 and not result.passed and getattr(outcome, "kind", "") in ("ok", "error") \
+                    and "Looks like" not in result.message:
+                result.message += "\n" + single_sample_note(method, n)

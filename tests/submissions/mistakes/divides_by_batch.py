@@ -1,0 +1,14 @@
+import numpy as np
+
+
+class Softmax:
+    def forward(self, Z):
+        exps = np.exp(Z - np.max(Z, axis=1, keepdims=True))
+        self.A = exps / np.sum(exps, axis=1, keepdims=True)
+        return self.A
+
+    def backward(self, dLdA):
+        N = dLdA.shape[0]
+        A = self.A
+        dLdZ = A * (dLdA - np.sum(dLdA * A, axis=1, keepdims=True))
+        return dLdZ / N  # average over the batch

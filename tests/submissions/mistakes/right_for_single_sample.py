@@ -1,0 +1,13 @@
+import numpy as np
+
+
+class Softmax:
+    def forward(self, Z):
+        exps = np.exp(Z - np.max(Z, axis=1, keepdims=True))
+        self.A = exps / np.sum(exps, axis=1, keepdims=True)
+        return self.A
+
+    def backward(self, dLdA):
+        A = self.A
+        dot = np.sum(dLdA * A)
+        return A * (dLdA - dot)

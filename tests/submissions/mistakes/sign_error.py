@@ -1,0 +1,17 @@
+import numpy as np
+
+
+class Softmax:
+    def forward(self, Z):
+        exps = np.exp(Z - np.max(Z, axis=1, keepdims=True))
+        self.A = exps / np.sum(exps, axis=1, keepdims=True)
+        return self.A
+
+    def backward(self, dLdA):
+        N, C = dLdA.shape
+        dLdZ = np.zeros((N, C))
+        for i in range(N):
+            a = self.A[i].reshape(-1, 1)
+            J = a @ a.T - np.diagflat(a)
+            dLdZ[i, :] = dLdA[i, :] @ J
+        return dLdZ
