@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     grade = sub.add_parser("grade", help="grade a submission and write Gradescope results JSON",
                            description="Grade a submission folder (or a single .py file). Exits 0 whenever the "
                                        "results were written, whatever the score.")
-    grade.add_argument("submission", type=Path, help="folder or .py file holding the student's activation.py")
+    grade.add_argument("submission", type=Path, metavar="SUBMISSION",
+                       help="folder or .py file holding the student's activation.py")
     grade.add_argument("--results", type=Path, help="where to write Gradescope's results.json")
     _grading_options(grade)
     return parser
@@ -40,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
 def _grading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES, help="fixture folder (default: %(default)s)")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
-                        help="assignment config to read limits from, if present (default: %(default)s)")
+                        help="assignment config whose limits override the fixtures' own, when the file exists "
+                             "(default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="print only the total")
 
 
@@ -49,7 +51,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .generate import build_cases, stale_fixtures, write_cases
 
     assignment = load_assignment(args.config)
-    print(f"Generating {len(assignment.cases)} case(s) from {assignment.problem.reference} ...", flush=True)
+    print(f"Generating {len(assignment.cases)} case(s) from {assignment.reference}/ ...", flush=True)
     cases = build_cases(assignment)
     if args.check:
         problems = stale_fixtures(cases, args.out)

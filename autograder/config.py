@@ -1,11 +1,14 @@
-"""The assignment config (``autograder/assignment.yaml``): cases, points, tolerances, limits.
+"""The assignment config (``autograder/assignment.yaml``): problems, cases, points, tolerances, limits, policy.
 
 Every value is validated here so that a typo becomes one clear error naming
 the file, the key and what is wrong, instead of a traceback during grading.
+Only ``generate``, ``audit`` and ``package`` need the config: grading reads
+everything it needs from the fixtures (see fixtures.py).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,8 @@ from .errors import ConfigError
 from .fixtures import VISIBILITIES, Tolerance
 
 INPUT_KINDS = ("values", "log_of", "normal", "uniform")
+PROBLEM_KINDS = ("activation", "other")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,21 @@ class Limits:
     output_chars: int = 4000  # captured stdout/stderr kept per test (head and tail)
 
 
+def limits_from_mapping(raw: dict[str, Any], where: str) -> Limits:
+    """Limits from a plain mapping (a fixture's ``limits``); ``where`` prefixes errors."""
+    from .errors import FixtureError
+
+    known = Limits.__dataclass_fields__
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise FixtureError(f"{where}: unknown limit '{key}' (known: {', '.join(known)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise FixtureError(f"{where}: limit '{key}' should be a positive number, found {value!r}")
+        values[key] = int(value) if known[key].type == "int" else float(value)
+    return Limits(**values)
+
+
 @dataclass(frozen=True)
 class InputSpec:
     """How to draw one input array."""
@@ -43,11 +63,49 @@ class InputSpec:
 
 
 @dataclass(frozen=True)
+class MethodSpec:
+    """One graded method of a problem: its inputs, its output, and what runs before it."""
+
+    name: str
+    inputs: tuple[str, ...]  # names of the case's input arrays, passed in this order
+    output: str  # name of the expected array the return value is graded against
+    before: tuple[str, ...] = ()  # methods called first on the same object (ungraded), with their own inputs
+    sets: tuple[tuple[str, str], ...] = ()  # (attribute, expected array): self.attribute = reference value
+    points: float | None = None  # default points per case for this method
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What the students implement: where, which class, and the graded methods in order."""
+
+    name: str
+    file: str  # the student's file, relative to the submission (and to reference/ and the template)
+    class_name: str
+    methods: tuple[MethodSpec, ...]
+    kind: str = "activation"  # activation: (N, C) -> (N, C), backward(dLdA) after forward(Z); enables finite differences
+    independent: str | None = None  # name of an independent implementation generate checks against
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        """method -> expected array it is graded against."""
+        return {m.name: m.output for m in self.methods}
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """Every input any method takes, in first-use order."""
+        return tuple(dict.fromkeys(name for m in self.methods for name in m.inputs))
+
+    def method(self, name: str) -> MethodSpec:
+        return next(m for m in self.methods if m.name == name)
+
+
+@dataclass(frozen=True)
 class CaseSpec:
     """One case as the instructor wrote it in the config."""
 
     name: str
     description: str
+    problem: str
     shape: tuple[int, int]
     seed: int
     inputs: dict[str, InputSpec]
@@ -55,17 +113,38 @@ class CaseSpec:
     tolerance: Tolerance
     visibility: str
     tags: tuple[str, ...]
+    handout: bool  # ship this fixture in the student handout
+    known: dict[str, list] = field(default_factory=dict)  # expected values stated elsewhere (the writeup)
+    known_atol: float = 1e-9
 
 
 @dataclass(frozen=True)
-class Problem:
-    """What the students implement: where, which class, and the checks per method."""
+class SubmissionLimit:
+    """At most ``max`` graded submissions in any ``window_hours`` (see policy.py)."""
 
-    name: str
-    file: str
-    class_name: str
-    reference: str
-    outputs: dict[str, str]  # method -> expected array it is graded against
+    max: int
+    window_hours: float
+
+
+@dataclass(frozen=True)
+class LatePenalty:
+    """Percent of the score taken per started day after the due date (see policy.py)."""
+
+    percent_per_day: float
+    max_percent: float = 100.0
+    grace_minutes: float = 0.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Optional submission policy, applied after grading."""
+
+    submissions: SubmissionLimit | None = None
+    late: LatePenalty | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.submissions is not None or self.late is not None
 
 
 @dataclass(frozen=True)
@@ -73,11 +152,24 @@ class Assignment:
     """A validated assignment config."""
 
     title: str
-    problem: Problem
+    problems: dict[str, Problem]
     limits: Limits
     jacobian_max_entries: int
     cases: tuple[CaseSpec, ...]
+    reference: str = "reference"  # folder laid out like a submission (reference/mytorch/nn/activation.py)
+    template: str = "student_template"  # what students start from, laid out the same way
+    policy: Policy = Policy()
     path: Path | None = field(default=None, compare=False)
+
+    @property
+    def problem(self) -> Problem:
+        """The only problem (for single-problem assignments)."""
+        if len(self.problems) != 1:
+            raise ConfigError(self.path, "problems", "has several problems; name one")
+        return next(iter(self.problems.values()))
+
+
+_NAMES = {dict: "a mapping", list: "a list", str: "text", int: "a whole number", float: "a number", bool: "true/false"}
 
 
 def _get(mapping: dict, key: str, kind: type | tuple, path: Path, where: str, default: Any = ...) -> Any:
@@ -91,8 +183,7 @@ def _get(mapping: dict, key: str, kind: type | tuple, path: Path, where: str, de
     if float in kinds and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        names = {dict: "a mapping", list: "a list", str: "text", int: "a whole number", float: "a number", bool: "true/false"}
-        raise ConfigError(path, full, f"should be {' or '.join(names.get(k, k.__name__) for k in kinds)}, found {value!r}")
+        raise ConfigError(path, full, f"should be {' or '.join(_NAMES.get(k, k.__name__) for k in kinds)}, found {value!r}")
     return value
 
 
@@ -106,6 +197,20 @@ def _positive(value: float, path: Path, key: str) -> float:
     if not value > 0:
         raise ConfigError(path, key, f"must be greater than 0, found {value!r}")
     return value
+
+
+def _names(raw: Any, path: Path, where: str) -> tuple[str, ...]:
+    """A list of identifiers (input names, method names)."""
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise ConfigError(path, where, f"should be a list of names, found {raw!r}")
+    for i, item in enumerate(raw):
+        if not isinstance(item, str) or not _IDENTIFIER.match(item):
+            raise ConfigError(path, f"{where}[{i}]", f"should be a Python identifier, found {item!r}")
+    if len(set(raw)) != len(raw):
+        raise ConfigError(path, where, f"names a value twice: {raw!r}")
+    return tuple(raw)
 
 
 def _tolerance(raw: Any, path: Path, where: str, base: Tolerance | None) -> Tolerance:
@@ -155,39 +260,129 @@ def _input_spec(raw: Any, path: Path, where: str) -> InputSpec:
                      row_offsets=tuple(float(o) for o in offsets))
 
 
-def _case(raw: Any, index: int, path: Path, defaults: dict, problem: Problem) -> CaseSpec:
+def _method(name: str, raw: Any, path: Path, where: str) -> MethodSpec:
+    if not _IDENTIFIER.match(name):
+        raise ConfigError(path, where, "a method name must be a Python identifier")
+    if not isinstance(raw, dict):
+        raise ConfigError(path, where, f"should be a mapping with inputs and output, found {raw!r}")
+    _check_keys(raw, {"inputs", "output", "before", "set", "points"}, path, where)
+    output = _get(raw, "output", str, path, where)
+    if not _IDENTIFIER.match(output):
+        raise ConfigError(path, f"{where}.output", f"should be a Python identifier, found {output!r}")
+    sets_raw = _get(raw, "set", dict, path, where, {})
+    sets = []
+    for attr, source in sets_raw.items():
+        if not isinstance(attr, str) or not _IDENTIFIER.match(attr) or not isinstance(source, str):
+            raise ConfigError(path, f"{where}.set.{attr}", f"should map an attribute name to an expected array's name, "
+                                                          f"found {attr!r}: {source!r}")
+        sets.append((attr, source))
+    points = _get(raw, "points", float, path, where, None)
+    if points is not None and points < 0:
+        raise ConfigError(path, f"{where}.points", f"must not be negative, found {points}")
+    return MethodSpec(name=name, inputs=_names(_get(raw, "inputs", (list, str), path, where), path, f"{where}.inputs"),
+                      output=output, before=_names(_get(raw, "before", (list, str), path, where, []), path, f"{where}.before"),
+                      sets=tuple(sets), points=points)
+
+
+def _problem(name: str, raw: Any, path: Path) -> Problem:
+    where = f"problems.{name}"
+    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+        raise ConfigError(path, where, "a problem name must be letters, digits and underscores")
+    if not isinstance(raw, dict):
+        raise ConfigError(path, where, f"should be a mapping, found {raw!r}")
+    _check_keys(raw, {"file", "class", "methods", "kind", "independent"}, path, where)
+    file = _get(raw, "file", str, path, where)
+    if not file.endswith(".py") or file.startswith("/") or ".." in Path(file).parts:
+        raise ConfigError(path, f"{where}.file", f"should be a relative path to a .py file, found {file!r}")
+    class_name = _get(raw, "class", str, path, where)
+    if not _IDENTIFIER.match(class_name):
+        raise ConfigError(path, f"{where}.class", f"should be a Python class name, found {class_name!r}")
+    methods_raw = _get(raw, "methods", dict, path, where)
+    if not methods_raw:
+        raise ConfigError(path, f"{where}.methods", "needs at least one method")
+    methods = tuple(_method(m, spec, path, f"{where}.methods.{m}") for m, spec in methods_raw.items())
+    outputs = [m.output for m in methods]
+    for i, method in enumerate(methods):
+        mwhere = f"{where}.methods.{method.name}"
+        if method.output in outputs[:i]:
+            raise ConfigError(path, f"{mwhere}.output", f"'{method.output}' is already the output of another method")
+        for before in method.before:
+            if before not in methods_raw or before == method.name:
+                raise ConfigError(path, f"{mwhere}.before", f"'{before}' is not another method of {where}")
+        for attr, source in method.sets:
+            if source not in outputs[:i]:
+                raise ConfigError(path, f"{mwhere}.set.{attr}", f"'{source}' is not the output of a method listed "
+                                                               f"before {method.name} (available: {', '.join(outputs[:i]) or 'none'})")
+    kind = _get(raw, "kind", str, path, where, "activation")
+    if kind not in PROBLEM_KINDS:
+        raise ConfigError(path, f"{where}.kind", f"should be one of {', '.join(PROBLEM_KINDS)}, found {kind!r}")
+    independent = _get(raw, "independent", str, path, where, None)
+    if independent is not None:
+        from .generate import INDEPENDENT_CHECKS
+
+        if independent not in INDEPENDENT_CHECKS:
+            raise ConfigError(path, f"{where}.independent", f"unknown check {independent!r} "
+                                                            f"(known: {', '.join(INDEPENDENT_CHECKS)})")
+    if kind == "activation" and ([m.name for m in methods][:2] != ["forward", "backward"]
+                                 or any(len(m.inputs) != 1 for m in methods[:2])):
+        raise ConfigError(path, f"{where}.kind", "an activation problem has methods forward(Z) and backward(dLdA), in "
+                                                 "that order, one input each (use kind: other for anything else)")
+    return Problem(name=name, file=file, class_name=class_name, methods=methods, kind=kind, independent=independent)
+
+
+def _case(raw: Any, index: int, path: Path, defaults: dict, problems: dict[str, Problem]) -> CaseSpec:
     where = f"cases[{index}]"
     if not isinstance(raw, dict):
         raise ConfigError(path, where, f"should be a mapping, found {raw!r}")
-    _check_keys(raw, {"name", "description", "shape", "seed", "inputs", "points", "tolerance", "visibility", "tags"}, path, where)
+    _check_keys(raw, {"name", "description", "problem", "shape", "seed", "inputs", "points", "tolerance",
+                      "visibility", "tags", "handout", "known", "known_atol"}, path, where)
     name = _get(raw, "name", str, path, where)
     if not name.replace("_", "").isalnum() or not name.isascii():
         raise ConfigError(path, f"{where}.name", f"use letters, digits and underscores only, found {name!r}")
     where = f"cases[{index}] ({name})"
+    problem_name = _get(raw, "problem", str, path, where, next(iter(problems)))  # default: the first problem
+    if problem_name not in problems:
+        raise ConfigError(path, f"{where}.problem", f"'{problem_name}' is not one of the problems ({', '.join(problems)})")
+    problem = problems[problem_name]
     shape = _get(raw, "shape", list, path, where)
     if len(shape) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
         raise ConfigError(path, f"{where}.shape", f"should be [N, C] with positive whole numbers, found {shape!r}")
     inputs_raw = _get(raw, "inputs", dict, path, where)
-    inputs = {k: _input_spec(v, path, f"{where}.inputs.{k}") for k, v in inputs_raw.items()}
-    for required in ("Z", "dLdA"):
-        if required not in inputs:
-            raise ConfigError(path, f"{where}.inputs.{required}", "is required")
-    _check_keys(inputs_raw, {"Z", "dLdA"}, path, f"{where}.inputs")
+    _check_keys(inputs_raw, set(problem.input_names), path, f"{where}.inputs")
+    for required in problem.input_names:
+        if required not in inputs_raw:
+            raise ConfigError(path, f"{where}.inputs.{required}", f"is required (an input of problem {problem_name})")
+    inputs = {k: _input_spec(inputs_raw[k], path, f"{where}.inputs.{k}") for k in problem.input_names}
     points_raw = _get(raw, "points", dict, path, where, {})
     _check_keys(points_raw, set(problem.outputs), path, f"{where}.points")
     points = {}
-    for method in problem.outputs:
-        value = _get(points_raw, method, float, path, f"{where}.points", defaults["points"].get(method, 1.0))
+    for method in problem.methods:
+        fallback = method.points if method.points is not None else defaults["points"].get(method.name, 1.0)
+        value = _get(points_raw, method.name, float, path, f"{where}.points", fallback)
         if value < 0:
-            raise ConfigError(path, f"{where}.points.{method}", f"must not be negative, found {value}")
-        points[method] = value
+            raise ConfigError(path, f"{where}.points.{method.name}", f"must not be negative, found {value}")
+        points[method.name] = value
     visibility = _get(raw, "visibility", str, path, where, defaults["visibility"])
     if visibility not in VISIBILITIES:
         raise ConfigError(path, f"{where}.visibility", f"should be one of {', '.join(VISIBILITIES)}, found {visibility!r}")
+    handout = _get(raw, "handout", bool, path, where, visibility == "visible")
+    if handout and visibility != "visible":
+        raise ConfigError(path, f"{where}.handout", f"a {visibility} case cannot ship in the handout: its values "
+                                                    "would no longer be withheld")
     tags = _get(raw, "tags", list, path, where, [])
+    known = _get(raw, "known", dict, path, where, {})
+    for key, value in known.items():
+        if not isinstance(key, str) or not _IDENTIFIER.match(key):
+            raise ConfigError(path, f"{where}.known.{key}", "should name an expected array (A, dLdZ, J, ...)")
+        if not isinstance(value, list):
+            raise ConfigError(path, f"{where}.known.{key}", "should be a nested list of numbers")
+    known_atol = _get(raw, "known_atol", float, path, where, 1e-9)
+    if known_atol < 0:
+        raise ConfigError(path, f"{where}.known_atol", f"must not be negative, found {known_atol}")
     return CaseSpec(
         name=name,
         description=_get(raw, "description", str, path, where, ""),
+        problem=problem_name,
         shape=(shape[0], shape[1]),
         seed=_get(raw, "seed", int, path, where, index),
         inputs=inputs,
@@ -195,55 +390,99 @@ def _case(raw: Any, index: int, path: Path, defaults: dict, problem: Problem) ->
         tolerance=_tolerance(raw.get("tolerance"), path, f"{where}.tolerance", defaults["tolerance"]),
         visibility=visibility,
         tags=tuple(str(t) for t in tags),
+        handout=handout,
+        known=dict(known),
+        known_atol=known_atol,
     )
+
+
+def _policy(raw: Any, path: Path) -> Policy:
+    if raw is None:
+        return Policy()
+    if not isinstance(raw, dict):
+        raise ConfigError(path, "policy", f"should be a mapping, found {raw!r}")
+    _check_keys(raw, {"submissions", "late"}, path, "policy")
+    limit = None
+    if raw.get("submissions") is not None:
+        sub = _get(raw, "submissions", dict, path, "policy")
+        _check_keys(sub, {"max", "window_hours"}, path, "policy.submissions")
+        count = _get(sub, "max", int, path, "policy.submissions")
+        if count < 1:
+            raise ConfigError(path, "policy.submissions.max", f"must be at least 1, found {count}")
+        hours = _positive(_get(sub, "window_hours", float, path, "policy.submissions"), path, "policy.submissions.window_hours")
+        limit = SubmissionLimit(max=count, window_hours=hours)
+    late = None
+    if raw.get("late") is not None:
+        lraw = _get(raw, "late", dict, path, "policy")
+        _check_keys(lraw, {"percent_per_day", "max_percent", "grace_minutes"}, path, "policy.late")
+        per_day = _get(lraw, "percent_per_day", float, path, "policy.late")
+        most = _get(lraw, "max_percent", float, path, "policy.late", 100.0)
+        grace = _get(lraw, "grace_minutes", float, path, "policy.late", 0.0)
+        for key, value in (("percent_per_day", per_day), ("max_percent", most)):
+            if not 0 <= value <= 100:
+                raise ConfigError(path, f"policy.late.{key}", f"should be a percentage from 0 to 100, found {value}")
+        if grace < 0:
+            raise ConfigError(path, "policy.late.grace_minutes", f"must not be negative, found {grace}")
+        late = LatePenalty(percent_per_day=per_day, max_percent=most, grace_minutes=grace)
+    return Policy(submissions=limit, late=late)
+
+
+def _relative_folder(doc: dict, key: str, default: str, path: Path) -> str:
+    value = _get(doc, key, str, path, "", default)
+    if value.startswith("/") or ".." in Path(value).parts:
+        raise ConfigError(path, key, f"should be a folder relative to the repository root, found {value!r}")
+    return value
 
 
 def parse_assignment(doc: Any, path: Path) -> Assignment:
     """Validate a loaded config document."""
     if not isinstance(doc, dict):
         raise ConfigError(path, "(top level)", "should be a mapping")
-    _check_keys(doc, {"assignment", "problem", "defaults", "limits", "cases"}, path, "")
-    prob = _get(doc, "problem", dict, path, "")
-    _check_keys(prob, {"name", "file", "class", "reference", "outputs"}, path, "problem")
-    outputs = _get(prob, "outputs", dict, path, "problem")
-    for method, out in outputs.items():
-        if not isinstance(out, str):
-            raise ConfigError(path, f"problem.outputs.{method}", f"should name the expected array, found {out!r}")
-    problem = Problem(
-        name=_get(prob, "name", str, path, "problem"),
-        file=_get(prob, "file", str, path, "problem"),
-        class_name=_get(prob, "class", str, path, "problem"),
-        reference=_get(prob, "reference", str, path, "problem"),
-        outputs=dict(outputs),
-    )
+    _check_keys(doc, {"assignment", "reference", "template", "problems", "defaults", "limits", "policy", "cases"}, path, "")
+    problems_raw = _get(doc, "problems", dict, path, "")
+    if not problems_raw:
+        raise ConfigError(path, "problems", "needs at least one problem")
+    problems = {name: _problem(name, raw, path) for name, raw in problems_raw.items()}
     raw_defaults = _get(doc, "defaults", dict, path, "", {})
     _check_keys(raw_defaults, {"tolerance", "points", "visibility", "jacobian_max_entries"}, path, "defaults")
+    default_points = _get(raw_defaults, "points", dict, path, "defaults", {})
+    for method, value in default_points.items():
+        _get(default_points, method, float, path, "defaults.points")
     defaults = {
         "tolerance": _tolerance(raw_defaults.get("tolerance", {"rtol": 1e-5, "atol": 1e-8}), path, "defaults.tolerance", None),
-        "points": _get(raw_defaults, "points", dict, path, "defaults", {}),
+        "points": {k: float(v) for k, v in default_points.items()},
         "visibility": _get(raw_defaults, "visibility", str, path, "defaults", "visible"),
     }
+    if defaults["visibility"] not in VISIBILITIES:
+        raise ConfigError(path, "defaults.visibility", f"should be one of {', '.join(VISIBILITIES)}, "
+                                                       f"found {defaults['visibility']!r}")
     raw_limits = _get(doc, "limits", dict, path, "", {})
     known = Limits.__dataclass_fields__
     _check_keys(raw_limits, set(known), path, "limits")
     limit_values = {}
-    for key, value in raw_limits.items():
+    for key in raw_limits:
         kind = int if known[key].type == "int" else float
         limit_values[key] = _positive(_get(raw_limits, key, kind, path, "limits"), path, f"limits.{key}")
     cases_raw = _get(doc, "cases", list, path, "")
     if not cases_raw:
         raise ConfigError(path, "cases", "needs at least one case")
-    cases = tuple(_case(raw, i, path, defaults, problem) for i, raw in enumerate(cases_raw))
+    cases = tuple(_case(raw, i, path, defaults, problems) for i, raw in enumerate(cases_raw))
     names = [c.name for c in cases]
     for i, name in enumerate(names):
         if name in names[:i]:
             raise ConfigError(path, f"cases[{i}].name", f"'{name}' is used by an earlier case")
+    jacobian_max = _get(raw_defaults, "jacobian_max_entries", int, path, "defaults", 2000)
+    if jacobian_max < 0:
+        raise ConfigError(path, "defaults.jacobian_max_entries", f"must not be negative, found {jacobian_max}")
     return Assignment(
         title=_get(doc, "assignment", str, path, "", "assignment"),
-        problem=problem,
+        problems=problems,
         limits=Limits(**limit_values),
-        jacobian_max_entries=_get(raw_defaults, "jacobian_max_entries", int, path, "defaults", 2000),
+        jacobian_max_entries=jacobian_max,
         cases=cases,
+        reference=_relative_folder(doc, "reference", "reference", path),
+        template=_relative_folder(doc, "template", "student_template", path),
+        policy=_policy(doc.get("policy"), path),
         path=path,
     )
 
@@ -262,8 +501,15 @@ def load_assignment(path: Path) -> Assignment:
     return parse_assignment(doc, path)
 
 
-def load_limits(path: Path) -> Limits:
-    """Limits from the config when it is there (the grader needs nothing else from it)."""
-    if not Path(path).is_file():
-        return Limits()
+def load_limits(path: Path | None) -> Limits | None:
+    """Limits from a config file when it is there; None lets the fixtures' own limits apply."""
+    if path is None or not Path(path).is_file():
+        return None
     return load_assignment(path).limits
+
+
+def load_policy(path: Path | None) -> Policy:
+    """The submission policy from a config file when it is there (none otherwise)."""
+    if path is None or not Path(path).is_file():
+        return Policy()
+    return load_assignment(path).policy

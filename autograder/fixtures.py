@@ -34,12 +34,38 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One thing the worker does: call a method with named inputs, or set an attribute to a reference array."""
+
+    call: str | None = None  # method name
+    args: tuple[str, ...] = ()  # names of input arrays
+    attr: str | None = None  # attribute to set
+    source: str | None = None  # name of the expected array the attribute is set to
+
+    def to_document(self) -> dict[str, Any]:
+        """The step as written in a fixture: {call: M, args: [...]} or {set: ATTR, from: ARRAY}."""
+        if self.call is not None:
+            return {"call": self.call, "args": _FlowRow(self.args)}
+        return {"set": self.attr, "from": self.source}
+
+
+@dataclass(frozen=True)
 class Check:
     """One graded check of a case, e.g. the forward output A."""
 
     method: str  # "forward" or "backward"
     output: str  # name of the expected array, e.g. "A"
     points: float
+    steps: tuple[Step, ...] = ()  # what the worker runs; the last step is the graded call of `method`
+
+
+@dataclass(frozen=True)
+class ProblemRef:
+    """Where the graded class lives in a submission, as the fixture states it."""
+
+    name: str
+    file: str  # e.g. mytorch/nn/activation.py
+    class_name: str  # e.g. Softmax
 
 
 @dataclass
@@ -56,6 +82,9 @@ class Case:
     inputs: dict[str, np.ndarray]
     expected: dict[str, np.ndarray] = field(repr=False)
     path: Path | None = None
+    problem: ProblemRef = ProblemRef("softmax", "mytorch/nn/activation.py", "Softmax")
+    limits: dict[str, float] = field(default_factory=dict)  # resource limits (config.Limits fields)
+    policy: dict[str, Any] = field(default_factory=dict)  # submission policy (see policy.py); empty: none
 
     @property
     def hidden(self) -> bool:
@@ -67,8 +96,16 @@ class _FlowRow(list):
     """A list written on one line."""
 
 
+class _FlowMap(dict):
+    """A mapping written on one line."""
+
+
 def _represent_row(dumper: yaml.SafeDumper, data: _FlowRow) -> yaml.Node:
     return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+
+
+def _represent_map(dumper: yaml.SafeDumper, data: _FlowMap) -> yaml.Node:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=True)
 
 
 class _FixtureDumper(_Dumper):  # type: ignore[misc, valid-type]
@@ -76,6 +113,7 @@ class _FixtureDumper(_Dumper):  # type: ignore[misc, valid-type]
 
 
 _FixtureDumper.add_representer(_FlowRow, _represent_row)
+_FixtureDumper.add_representer(_FlowMap, _represent_map)
 
 
 def _nested(array: np.ndarray) -> Any:
@@ -87,17 +125,29 @@ def _nested(array: np.ndarray) -> Any:
 
 def case_to_document(case: Case) -> dict:
     """The mapping written to a fixture file (plain YAML types only)."""
-    return {
+    doc: dict[str, Any] = {
         "name": case.name,
         "description": case.description,
         "number": case.number,
+        "problem": _FlowMap(name=case.problem.name, file=case.problem.file, **{"class": case.problem.class_name}),
         "visibility": case.visibility,
         "tags": _FlowRow(case.tags),
         "tolerance": {"rtol": case.tolerance.rtol, "atol": case.tolerance.atol},
-        "checks": [{"method": c.method, "output": c.output, "points": c.points} for c in case.checks],
-        "inputs": {k: _nested(v) for k, v in case.inputs.items()},
-        "expected": {k: _nested(v) for k, v in case.expected.items()},
+        "limits": _FlowMap(case.limits),
     }
+    if case.policy:
+        doc["policy"] = {k: _FlowMap(v) for k, v in case.policy.items()}
+    doc["checks"] = [_check_document(c) for c in case.checks]
+    doc["inputs"] = {k: _nested(v) for k, v in case.inputs.items()}
+    doc["expected"] = {k: _nested(v) for k, v in case.expected.items()}
+    return doc
+
+
+def _check_document(check: Check) -> dict[str, Any]:
+    doc: dict[str, Any] = {"method": check.method, "output": check.output, "points": check.points}
+    if check.steps:
+        doc["steps"] = [_FlowMap(s.to_document()) for s in check.steps]
+    return doc
 
 
 def dump_case(case: Case) -> str:
@@ -132,6 +182,8 @@ def _array(value: Any, where: str) -> np.ndarray:
         raise FixtureError(f"{where}: not a rectangular array of numbers ({exc})") from None
     if array.ndim == 0 or array.size == 0:
         raise FixtureError(f"{where}: expected a non-empty nested list of numbers")
+    if not np.isfinite(array).all():
+        raise FixtureError(f"{where}: holds NaN or infinite values (a fixture's numbers must be finite)")
     return array
 
 
@@ -152,15 +204,7 @@ def parse_case(doc: Any, where: Path) -> Case:
         raise FixtureError(f"{where}: tolerance must be finite and non-negative")
     inputs = {k: _array(v, f"{where}: inputs.{k}") for k, v in _require(doc, "inputs", dict, where).items()}
     expected = {k: _array(v, f"{where}: expected.{k}") for k, v in _require(doc, "expected", dict, where).items()}
-    checks = []
-    for i, raw in enumerate(_require(doc, "checks", list, where)):
-        try:
-            check = Check(method=str(raw["method"]), output=str(raw["output"]), points=float(raw["points"]))
-        except (KeyError, TypeError, ValueError):
-            raise FixtureError(f"{where}: checks[{i}] needs 'method', 'output' and numeric 'points'") from None
-        if check.output not in expected:
-            raise FixtureError(f"{where}: checks[{i}] grades '{check.output}' but expected has no '{check.output}'")
-        checks.append(check)
+    checks = tuple(_check(raw, i, inputs, expected, where) for i, raw in enumerate(_require(doc, "checks", list, where)))
     if not checks:
         raise FixtureError(f"{where}: 'checks' is empty")
     tags = _require(doc, "tags", list, where)
@@ -171,11 +215,73 @@ def parse_case(doc: Any, where: Path) -> Case:
         visibility=visibility,
         tags=tuple(str(t) for t in tags),
         tolerance=tolerance,
-        checks=tuple(checks),
+        checks=checks,
         inputs=inputs,
         expected=expected,
         path=where,
+        problem=_problem_ref(_require(doc, "problem", dict, where), where),
+        limits=_limits(doc.get("limits", {}), where),
+        policy=_policy(doc.get("policy", {}), where),
     )
+
+
+def _problem_ref(raw: Mapping, where: Path) -> ProblemRef:
+    try:
+        ref = ProblemRef(name=str(raw["name"]), file=str(raw["file"]), class_name=str(raw["class"]))
+    except KeyError as exc:
+        raise FixtureError(f"{where}: 'problem' needs '{exc.args[0]}' (it has name, file and class)") from None
+    if not ref.file.endswith(".py") or not ref.class_name.isidentifier():
+        raise FixtureError(f"{where}: 'problem' should name a .py file and a class, found {dict(raw)!r}")
+    return ref
+
+
+def _limits(raw: Any, where: Path) -> dict[str, float]:
+    if not isinstance(raw, dict):
+        raise FixtureError(f"{where}: 'limits' should be a mapping, found {type(raw).__name__}")
+    for key, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise FixtureError(f"{where}: limits.{key} should be a positive number, found {value!r}")
+    return dict(raw)
+
+
+def _policy(raw: Any, where: Path) -> dict[str, Any]:
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        raise FixtureError(f"{where}: 'policy' should be a mapping of mappings")
+    return {str(k): dict(v) for k, v in raw.items()}
+
+
+def _check(raw: Any, index: int, inputs: Mapping, expected: Mapping, where: Path) -> Check:
+    """One check and its steps; the steps may only use the case's inputs and other outputs."""
+    here = f"{where}: checks[{index}]"
+    try:
+        method, output, points = str(raw["method"]), str(raw["output"]), float(raw["points"])
+    except (KeyError, TypeError, ValueError):
+        raise FixtureError(f"{here} needs 'method', 'output' and numeric 'points'") from None
+    if output not in expected:
+        raise FixtureError(f"{here} grades '{output}' but expected has no '{output}'")
+    steps_raw = raw.get("steps", [])
+    if not isinstance(steps_raw, list):
+        raise FixtureError(f"{here}: 'steps' should be a list")
+    steps = []
+    for j, step in enumerate(steps_raw):
+        at = f"{here}.steps[{j}]"
+        if isinstance(step, dict) and "call" in step:
+            args = step.get("args", [])
+            if not isinstance(args, list) or any(a not in inputs for a in args):
+                raise FixtureError(f"{at}: 'args' should name inputs of the case ({', '.join(inputs)}), found {args!r}")
+            steps.append(Step(call=str(step["call"]), args=tuple(str(a) for a in args)))
+        elif isinstance(step, dict) and "set" in step:
+            source = step.get("from")
+            if source not in expected:
+                raise FixtureError(f"{at}: 'from' should name an expected array ({', '.join(expected)}), found {source!r}")
+            if source == output:
+                raise FixtureError(f"{at}: sets an attribute to '{output}', the very answer this check grades")
+            steps.append(Step(attr=str(step["set"]), source=str(source)))
+        else:
+            raise FixtureError(f"{at}: a step is either {{call: METHOD, args: [...]}} or {{set: ATTRIBUTE, from: ARRAY}}")
+    if steps and steps[-1].call != method:
+        raise FixtureError(f"{here}: the last step should call '{method}', the graded method")
+    return Check(method=method, output=output, points=points, steps=tuple(steps))
 
 
 def load_case(path: Path) -> Case:

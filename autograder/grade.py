@@ -1,7 +1,9 @@
-"""Grade one submission: locate it, start the sandbox, then load fixtures and run every check.
+"""Grade one submission: start the sandbox, then load fixtures, locate the student's files and run every check.
 
 Order matters: the sandbox (and so every worker) is forked before any
-fixture is read, so no expected answer is ever in a worker's memory.
+fixture is read, so no expected answer is ever in a worker's memory. The
+fixtures say everything else: which file and class each case grades, the
+steps a worker runs, the limits.
 """
 
 from __future__ import annotations
@@ -14,48 +16,74 @@ import numpy as np
 
 from . import diagnose
 from .compare import compare
-from .config import Limits
-from .errors import AutograderError
+from .config import Limits, limits_from_mapping
+from .errors import AutograderError, FixtureError
 from .fixtures import Case, Check, load_cases
 from .locate import Located, locate
 from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
 from .results import CheckResult, GradingResult
 from .sandbox import CallOutcome, Sandbox
 
-CLASS_NAME = "Softmax"
-STUDENT_FILE = "mytorch/nn/activation.py"
+CLASS_NAME = "Softmax"  # used by explain_error; the class each case grades is in its fixture (case.problem)
 # Allowance per Jacobian entry (N*C*C) on top of the call-timeout floor: a
 # pure-Python triple loop takes well under a microsecond per entry.
 SECONDS_PER_ENTRY = 5e-6
 
 
 def steps_for(check: Check, case: Case) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
-    """What the worker does for a check, and the only arrays it is sent.
+    """What the worker does for a check (the fixture's steps), and the only arrays it is sent.
 
-    Backward runs forward first (so state a student keeps, such as self.Z,
-    exists), then puts the reference A in self.A, so a wrong forward does not
-    also cost the backward points.
+    For backward that is: forward first (so state a student keeps, such as
+    self.Z, exists), then the reference A put in self.A, so a wrong forward
+    does not also cost the backward points. The graded output is never sent.
     """
-    if check.method == "forward":
-        return [{"op": "call", "method": "forward", "args": ["Z"], "graded": True}], {"Z": case.inputs["Z"]}
-    if check.method == "backward":
-        steps = [
-            {"op": "call", "method": "forward", "args": ["Z"]},
-            {"op": "set", "attr": "A", "from": "A"},
-            {"op": "call", "method": "backward", "args": ["dLdA"], "graded": True},
-        ]
-        return steps, {"Z": case.inputs["Z"], "dLdA": case.inputs["dLdA"], "A": case.expected["A"]}
-    raise AutograderError(f"{case.path}: unknown method '{check.method}'")
+    if not check.steps:
+        raise FixtureError(f"{case.path}: check '{check.method}' has no steps (regenerate the fixtures)")
+    ops: list[dict[str, Any]] = []
+    arrays: dict[str, np.ndarray] = {}
+    last = len(check.steps) - 1
+    for i, step in enumerate(check.steps):
+        if step.call is not None:
+            op: dict[str, Any] = {"op": "call", "method": step.call, "args": list(step.args)}
+            if i == last:
+                op["graded"] = True
+            ops.append(op)
+            arrays.update((name, case.inputs[name]) for name in step.args)
+        else:
+            assert step.source is not None and step.source != check.output
+            key = step.source if step.source not in case.inputs else f"expected.{step.source}"
+            ops.append({"op": "set", "attr": step.attr, "from": key})
+            arrays[key] = case.expected[step.source]
+    return ops, arrays
 
 
 def call_timeout(case: Case, limits: Limits) -> float:
-    """Wall-clock limit for one call: the floor plus room for slow but honest loops."""
-    n, c = case.inputs["Z"].shape
-    return limits.call_timeout + SECONDS_PER_ENTRY * n * c * c
+    """Wall-clock limit for one call: the floor plus room for slow but honest loops (N*C*C entries)."""
+    first = next(iter(case.inputs.values()))
+    return limits.call_timeout + SECONDS_PER_ENTRY * first.size * first.shape[-1]
 
 
 def check_name(case: Case, check: Check) -> str:
     return f"{case.name}: {check.method} ({check.output})"
+
+
+def fixture_limits(cases: list[Case]) -> Limits:
+    """The limits the fixtures state; they are generated together, so they must agree."""
+    first = cases[0]
+    for case in cases[1:]:
+        if case.limits != first.limits:
+            raise FixtureError(f"{case.path}: its limits differ from those of {first.path} (regenerate the fixtures)")
+    return limits_from_mapping(first.limits, str(first.path))
+
+
+def staging_folder(submission: Path) -> Path | None:
+    """The folder copied into the sandbox: the submission itself, or a single file's folder."""
+    submission = Path(submission)
+    if submission.is_dir():
+        return submission
+    if submission.is_file() and submission.suffix == ".py":
+        return submission.parent
+    return None
 
 
 def _frames_text(error: dict[str, Any]) -> list[str]:
@@ -103,35 +131,44 @@ def explain(outcome: CallOutcome, check: Check, case: Case) -> tuple[bool, str]:
     return verdict.passed and not outcome.mutated, "\n".join(lines)
 
 
-def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES, limits: Limits = Limits(),
+def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES, limits: Limits | None = None,
                      progress: Callable[[str], None] | None = None) -> GradingResult:
-    """Grade a submission folder (or .py file) against every fixture in `fixtures`."""
+    """Grade a submission folder (or .py file) against every fixture in `fixtures`.
+
+    `limits` overrides the limits the fixtures state (None: use theirs).
+    """
     started = time.monotonic()
-    try:
-        located: Located | None = locate(submission, STUDENT_FILE)
-        problem = None
-    except AutograderError as exc:
-        located, problem = None, str(exc)
-    sandbox = None
-    if located is not None:
-        sandbox = Sandbox(located.root, located.import_root, located.module, CLASS_NAME, limits,
-                          grader_root=PROJECT_ROOT)
+    stage = staging_folder(submission)
+    # Fork the zygote first; its limits are set once the fixtures are read.
+    sandbox = Sandbox(stage, ".", "", "", limits or Limits(), grader_root=PROJECT_ROOT) if stage is not None else None
     try:
         cases = load_cases(fixtures)  # only now: the workers' zygote is already forked
+        limits = limits or fixture_limits(cases)
+        if sandbox is not None:
+            sandbox.limits, sandbox.budget_left = limits, limits.budget
+        found: dict[str, Located | str] = {}
+        for case in cases:
+            if case.problem.file not in found:
+                try:
+                    found[case.problem.file] = locate(submission, case.problem.file)
+                except AutograderError as exc:
+                    found[case.problem.file] = str(exc)
         checks: list[CheckResult] = []
         total = sum(len(c.checks) for c in cases)
         for case in cases:
+            located = found[case.problem.file]
             for index, check in enumerate(case.checks, start=1):
                 result = CheckResult(
                     name=check_name(case, check), number=f"{case.number}.{index}", case=case.name,
                     method=check.method, max_score=check.points, score=0.0, visibility=case.visibility,
                     tags=tuple(dict.fromkeys((check.method, *case.tags))),
                 )
-                if sandbox is None:
-                    result.message = f"Not graded: {problem}"
+                if isinstance(located, str) or sandbox is None:
+                    result.message = f"Not graded: {located}"
                 else:
                     steps, inputs = steps_for(check, case)
-                    outcome = sandbox.run(steps, inputs, call_timeout=call_timeout(case, limits))
+                    target = (located.import_root, located.module, case.problem.class_name)
+                    outcome = sandbox.run(steps, inputs, call_timeout=call_timeout(case, limits), target=target)
                     passed, result.message = explain(outcome, check, case)
                     result.score = check.points if passed else 0.0
                     result.output = outcome.output
@@ -142,6 +179,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES, lim
     finally:
         if sandbox is not None:
             sandbox.close()
-    notes = [f"Submission problem: {problem}"] if problem else []
-    return GradingResult(checks=checks, submission_file=located.shown if located else None,
+    notes = [f"Submission problem: {why}" for why in dict.fromkeys(v for v in found.values() if isinstance(v, str))]
+    shown = [v.shown for v in found.values() if not isinstance(v, str)]
+    return GradingResult(checks=checks, submission_file=", ".join(dict.fromkeys(shown)) or None,
                          execution_time=time.monotonic() - started, notes=notes)

@@ -1,0 +1,224 @@
+"""Problems are named in the config, not welded into the grader: a second layer needs only config, reference and stub."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autograder.config import load_assignment, parse_assignment
+from autograder.errors import AutograderError, ConfigError
+from autograder.fixtures import load_cases
+from autograder.generate import build_cases, finite_difference_gap
+from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
+from helpers import PROJECT
+
+RELU_REFERENCE = '''
+
+class ReLU:
+    """Element-wise max(z, 0)."""
+
+    def forward(self, Z):
+        self.A = np.maximum(Z, 0.0)
+        return self.A
+
+    def backward(self, dLdA):
+        return dLdA * (self.A > 0)
+'''
+
+RELU_STUB = '''
+
+class ReLU:
+    def forward(self, Z):
+        raise NotImplementedError("ReLU.forward")
+
+    def backward(self, dLdA):
+        raise NotImplementedError("ReLU.backward")
+'''
+
+RELU_PROBLEM = """
+  relu:
+    file: mytorch/nn/activation.py
+    class: ReLU
+    methods:
+      forward: {inputs: [Z], output: A}
+      backward: {inputs: [dLdA], output: dLdZ, before: [forward]}
+"""
+
+RELU_CASES = """
+  - name: relu_small
+    problem: relu
+    shape: [3, 4]
+    points: {forward: 2, backward: 3}
+    tags: [relu]
+    inputs:
+      Z: {normal: {std: 2}}
+      dLdA: {normal: {}}
+
+  - name: relu_hidden
+    problem: relu
+    shape: [5, 7]
+    visibility: hidden
+    inputs:
+      Z: {uniform: {low: -3, high: 3}}
+      dLdA: {normal: {}}
+"""
+
+
+def cli(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=root, capture_output=True, text=True,
+                          timeout=180)
+
+
+def copy_project(tmp: Path) -> Path:
+    """The parts of the repository an instructor edits, in a temporary folder."""
+    root = tmp / "repo"
+    for part in ("autograder", "reference", "student_template"):
+        shutil.copytree(PROJECT / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def add_relu(root: Path, *, reference: str = RELU_REFERENCE) -> None:
+    """A second problem, as an instructor adds it: reference, template stub, config entries."""
+    with open(root / "reference/mytorch/nn/activation.py", "a") as handle:
+        handle.write(reference)
+    with open(root / "student_template/mytorch/nn/activation.py", "a") as handle:
+        handle.write(RELU_STUB)
+    config = root / "autograder/assignment.yaml"
+    text = config.read_text()
+    text = text.replace("\ndefaults:", RELU_PROBLEM + "\ndefaults:", 1)
+    config.write_text(text.rstrip("\n") + "\n" + RELU_CASES)
+
+
+@pytest.fixture(scope="module")
+def relu_project(tmp_path_factory) -> Path:
+    root = copy_project(tmp_path_factory.mktemp("relu"))
+    add_relu(root)
+    # small limits keep the grading below quick
+    config = root / "autograder/assignment.yaml"
+    config.write_text(config.read_text().replace("budget: 30", "budget: 20"))
+    proc = cli(root, "generate")
+    assert proc.returncode == 0, proc.stderr
+    return root
+
+
+def test_second_problem_gets_its_own_fixtures_naming_file_class_and_steps(relu_project):
+    cases = {c.name: c for c in load_cases(relu_project / "test_cases")}
+    assert len(cases) == 14
+    relu = cases["relu_small"]
+    assert (relu.problem.name, relu.problem.class_name, relu.problem.file) == ("relu", "ReLU", "mytorch/nn/activation.py")
+    assert [c.points for c in relu.checks] == [2.0, 3.0]
+    backward = relu.checks[1]
+    assert [(s.call, s.args) for s in backward.steps] == [("forward", ("Z",)), ("backward", ("dLdA",))]
+    assert "J" not in relu.expected  # the Jacobian extra belongs to softmax's independent check
+    assert (relu.expected["A"] == relu.inputs["Z"].clip(min=0)).all()
+    assert cases["writeup_example"].problem.class_name == "Softmax"
+    assert cases["relu_hidden"].number == 14 and cases["relu_hidden"].visibility == "hidden"
+
+
+def test_second_problem_leaves_softmax_fixtures_unchanged(relu_project):
+    for path in sorted(DEFAULT_FIXTURES.glob("*.yaml")):
+        copy = relu_project / "test_cases" / path.name
+        assert copy.read_text().replace("budget: 20.0", "budget: 30.0") == path.read_text(), path.name
+
+
+def test_second_problem_grades_end_to_end(relu_project, tmp_path):
+    reference = cli(relu_project, "grade", "reference", "--quiet")
+    template = cli(relu_project, "grade", "student_template", "--quiet")
+    assert reference.stdout.strip().splitlines()[-1] == "Total: 113/113", reference.stderr
+    assert template.stdout.strip().splitlines()[-1] == "Total: 0/113", template.stderr
+    # correct softmax, ReLU whose backward forgets the mask: only the ReLU backward checks fail
+    wrong = tmp_path / "wrong" / "mytorch" / "nn"
+    wrong.mkdir(parents=True)
+    source = (relu_project / "reference/mytorch/nn/activation.py").read_text()
+    (wrong / "activation.py").write_text(source.replace("return dLdA * (self.A > 0)", "return dLdA"))
+    proc = cli(relu_project, "grade", str(tmp_path / "wrong"))
+    assert proc.stdout.strip().splitlines()[-1] == "Total: 106/113", proc.stdout
+    failed = [line for line in proc.stdout.splitlines() if "FAILED" in line]
+    assert len(failed) == 2 and all("relu_" in line and "backward (dLdZ)" in line for line in failed), failed
+
+
+def test_grading_needs_no_config(relu_project, tmp_path):
+    """Fixtures say which file and class to grade: a grader without assignment.yaml grades the same."""
+    bare = tmp_path / "bare"
+    shutil.copytree(relu_project / "autograder", bare / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(relu_project / "test_cases", bare / "test_cases")
+    (bare / "autograder" / "assignment.yaml").unlink()
+    proc = cli(bare, "grade", str(relu_project / "reference"), "--quiet")
+    assert proc.stdout.strip().splitlines()[-1] == "Total: 113/113", proc.stderr
+
+
+def test_generate_refuses_a_backward_that_finite_differences_contradict(tmp_path):
+    root = copy_project(tmp_path)
+    add_relu(root, reference=RELU_REFERENCE.replace("return dLdA * (self.A > 0)", "return dLdA * self.A"))
+    proc = cli(root, "generate")
+    assert proc.returncode == 2
+    assert "relu_small" in proc.stderr and "finite differences" in proc.stderr, proc.stderr
+    assert not (root / "test_cases").exists()
+
+
+def test_finite_difference_gap_tells_right_from_wrong():
+    import numpy as np
+
+    Z = np.array([[1.0, -2.0, 0.5], [3000.0, 3001.5, 2999.0]])
+    dLdA = np.array([[0.3, -0.1, 0.2], [1.0, 2.0, -1.0]])
+    softmax = lambda z: np.exp(z - z.max(axis=1, keepdims=True)) / np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True)  # noqa: E731
+    A = softmax(Z)
+    right = A * (dLdA - (dLdA * A).sum(axis=1, keepdims=True))
+    assert finite_difference_gap(softmax, Z, dLdA, right) < 1e-8
+    assert finite_difference_gap(softmax, Z, dLdA, dLdA * A * (1 - A)) > 1e-3
+
+
+def test_committed_fixtures_are_what_generate_writes():
+    proc = cli(PROJECT, "generate", "--check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_writeup_numbers_are_checked_by_generate(tmp_path):
+    doc = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    doc["cases"][0]["known"]["dLdZ"] = [[0.0001, -0.0078, 0.0078]]
+    with pytest.raises(AutograderError, match=r"writeup_example.*known.dLdZ"):
+        build_cases(parse_assignment(doc, tmp_path / "a.yaml"))
+
+
+# -- a wrong problem definition is an error naming the file and the key ------------------
+
+def _problem_edit(edit):
+    doc = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    edit(doc["problems"]["softmax"], doc)
+    return doc
+
+
+BAD_PROBLEMS = [
+    ("before_unknown_method", lambda p, d: p["methods"]["backward"].update(before=["predict"]),
+     "problems.softmax.methods.backward.before"),
+    ("set_from_a_later_output", lambda p, d: p["methods"]["forward"].update(set={"B": "dLdZ"}),
+     "problems.softmax.methods.forward.set.B"),
+    ("missing_class", lambda p, d: p.pop("class"), "problems.softmax.class"),
+    ("file_not_python", lambda p, d: p.update(file="mytorch/nn/activation.txt"), "problems.softmax.file"),
+    ("unknown_independent_check", lambda p, d: p.update(independent="tanh"), "problems.softmax.independent"),
+    ("activation_without_backward", lambda p, d: p["methods"].pop("backward"), "problems.softmax.kind"),
+    ("case_names_unknown_problem", lambda p, d: d["cases"][1].update(problem="relu"), "cases[1] (single_sample).problem"),
+    ("case_misses_an_input", lambda p, d: d["cases"][1]["inputs"].pop("dLdA"), "cases[1] (single_sample).inputs.dLdA"),
+    ("hidden_case_in_handout", lambda p, d: d["cases"][-1].update(handout=True), "cases[11] (hidden_stability).handout"),
+    ("unknown_method_key", lambda p, d: p["methods"]["forward"].update(returns="A"), "problems.softmax.methods.forward.returns"),
+]
+
+
+@pytest.mark.parametrize("edit, key", [b[1:] for b in BAD_PROBLEMS], ids=[b[0] for b in BAD_PROBLEMS])
+def test_wrong_problem_definition_names_file_and_key(tmp_path, edit, key):
+    path = tmp_path / "assignment.yaml"
+    with pytest.raises(ConfigError) as info:
+        parse_assignment(_problem_edit(edit), path)
+    assert str(info.value).startswith(f"{path}: {key}:"), str(info.value)
+
+
+def test_default_config_describes_softmax_as_forward_then_backward_with_reference_A():
+    problem = load_assignment(DEFAULT_CONFIG).problem
+    assert (problem.name, problem.class_name, problem.kind, problem.independent) == ("softmax", "Softmax", "activation", "softmax")
+    backward = problem.method("backward")
+    assert backward.before == ("forward",) and backward.sets == (("A", "A"),) and backward.inputs == ("dLdA",)
