@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("submission", type=Path, metavar="SUBMISSION",
                        help="folder or .py file holding the student's activation.py")
     grade.add_argument("--results", type=Path, help="where to write Gradescope's results.json")
+    grade.add_argument("--metadata", type=Path,
+                       help="Gradescope's submission_metadata.json, for the submission policy (default: the one next "
+                            "to SUBMISSION, as on Gradescope, when there is one)")
     _grading_options(grade)
     return parser
 
@@ -74,15 +77,52 @@ def cmd_grade(args: argparse.Namespace) -> int:
     limits = load_limits(args.config)
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     result = grade_submission(args.submission, fixtures=args.fixtures, limits=limits, progress=progress)
+    document = to_gradescope(result)
+    document, policy_lines = _apply_policy(args, document)
     if args.results:
-        write_results(to_gradescope(result), args.results)
+        write_results(document, args.results)
     if args.quiet:
         print(f"Total: {result.score:g}/{result.max_score:g}")
     else:
         print(render(result))
         if args.results:
             print(f"Results written to {args.results}")
+    for line in policy_lines:
+        print(line)
     return 0
+
+
+def _apply_policy(args: argparse.Namespace, document: dict) -> tuple[dict, list[str]]:
+    """The submission policy, after grading; a policy that cannot be applied is reported, never fatal."""
+    from .config import load_assignment
+    from .fixtures import load_cases
+    from .generate import policy_document
+    from .policy import MetadataError, apply_policy, fixture_policy, load_metadata
+
+    metadata_path = args.metadata
+    if metadata_path is None:
+        beside = Path(args.submission).resolve().parent / "submission_metadata.json"
+        metadata_path = beside if beside.is_file() else None
+    elif not metadata_path.is_file():
+        raise AutograderError(f"{metadata_path}: submission metadata not found (--metadata)")
+    if metadata_path is None:
+        return document, []
+    if args.config is not None and Path(args.config).is_file():
+        policy = policy_document(load_assignment(args.config))
+    else:
+        policy = fixture_policy(load_cases(args.fixtures))
+    if not policy:
+        return document, []
+    try:
+        document = apply_policy(document, policy, load_metadata(metadata_path), str(metadata_path))
+    except MetadataError as exc:
+        note = f"The submission policy could not be applied ({exc}); the score is the graded one."
+        document = dict(document, output=f"{note}\n\n{document.get('output', '')}".rstrip("\n"))
+        return document, [f"Policy: {note}"]
+    policy_info = document["extra_data"]["policy"]
+    shown = [line for line in document["output"].splitlines()[:3] if line.startswith(("Submission limit:", "Late:"))]
+    return document, [f"Policy: {line}" for line in shown] + [f"Score after the policy: {document['score']:g} "
+                                                             f"(graded: {policy_info['graded_score']:g})"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -507,9 +507,3 @@ def load_limits(path: Path | None) -> Limits | None:
         return None
     return load_assignment(path).limits
 
-
-def load_policy(path: Path | None) -> Policy:
-    """The submission policy from a config file when it is there (none otherwise)."""
-    if path is None or not Path(path).is_file():
-        return Policy()
-    return load_assignment(path).policy

@@ -1,0 +1,163 @@
+"""The optional submission policy: a limit per time window and a late penalty, applied after grading."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from autograder.config import parse_assignment
+from autograder.errors import ConfigError
+from autograder.generate import build_case, load_reference_class, policy_document
+from autograder.paths import DEFAULT_CONFIG
+from autograder.policy import MetadataError, apply_policy, decide, parse_time
+from helpers import PROJECT, make_root, run_autograder
+
+LIMIT = {"submissions": {"max": 2, "window_hours": 24.0}}
+LATE = {"late": {"percent_per_day": 10.0, "max_percent": 25.0, "grace_minutes": 15.0}}
+GRADED = {"score": 80.0, "output": "Visible tests: 40/50", "tests": [{"name": "t", "score": 80.0, "max_score": 100.0}]}
+
+
+def metadata(created: str, previous: list[tuple[str, dict | None]] = (), due: str = "2026-03-01T23:59:00-05:00",
+             user_due: str | None = None) -> dict:
+    users = [{"name": "A", "email": "a@example.edu"}]
+    if user_due:
+        users[0]["assignment"] = {"due_date": user_due}
+    return {
+        "created_at": created,
+        "assignment": {"due_date": due, "late_due_date": None, "title": "HW1"},
+        "users": users,
+        "previous_submissions": [{"submission_time": when, "score": (results or {}).get("score", 0.0),
+                                  "results": results or {}} for when, results in previous],
+    }
+
+
+def results(score: float, *, counted: bool = True) -> dict:
+    doc = {"score": score, "output": f"old output {score}", "tests": [{"name": "t", "score": score}]}
+    if not counted:
+        doc["extra_data"] = {"policy": {"counted": False}}
+    return doc
+
+
+def test_within_the_limit_is_graded_and_says_which_submission_it_is():
+    meta = metadata("2026-02-20T12:00:00-05:00", [("2026-02-20T09:00:00-05:00", results(10))])
+    out = apply_policy(GRADED, LIMIT, meta)
+    assert out["score"] == 80.0 and out["tests"] == GRADED["tests"]
+    assert out["output"].startswith("Submission limit: this is graded submission 2 of at most 2 in 24 hours.")
+    assert out["extra_data"]["policy"]["counted"] is True
+    assert GRADED["score"] == 80.0 and "extra_data" not in GRADED  # the input is left alone
+
+
+def test_over_the_limit_keeps_the_latest_counted_results():
+    meta = metadata("2026-02-20T12:00:00-05:00", [
+        ("2026-02-19T08:00:00-05:00", results(5)),      # outside the window: not counted, but its results are older
+        ("2026-02-20T09:00:00-05:00", results(30)),
+        ("2026-02-20T10:00:00-05:00", results(60)),
+        ("2026-02-20T11:00:00-05:00", results(99, counted=False)),  # itself over the limit: neither counts nor is kept
+    ])
+    out = apply_policy(GRADED, LIMIT, meta)
+    assert out["score"] == 60 and out["tests"] == [{"name": "t", "score": 60}]
+    assert "This submission was not graded" in out["output"] and "old output 60" in out["output"]
+    assert out["extra_data"]["policy"] == {"counted": False, "graded_score": 80.0, "late_days": 0,
+                                           "penalty_percent": 0.0, "previous_in_window": 2}
+    assert "80" not in out["output"]  # the new (possibly hidden) score is for staff only
+
+
+def test_the_window_is_measured_from_created_at_so_reruns_agree():
+    previous = [("2026-02-20T09:00:00Z", results(30)), ("2026-02-20T10:00:00.5Z", results(60))]
+    assert decide(LIMIT, metadata("2026-02-21T09:00:01Z", previous)).counted  # the first has left the window
+    assert not decide(LIMIT, metadata("2026-02-21T08:59:59Z", previous)).counted
+    # same metadata, same decision, whenever it is run
+    assert decide(LIMIT, metadata("2026-02-21T08:59:59Z", previous)) == decide(LIMIT, metadata("2026-02-21T08:59:59Z", previous))
+
+
+def test_late_penalty_per_started_day_with_grace_and_cap():
+    due = "2026-03-01T23:59:00-05:00"
+    on_time = decide(LATE, metadata("2026-03-02T00:10:00-05:00", due=due))  # within 15 minutes of grace
+    one_day = decide(LATE, metadata("2026-03-02T01:00:00-05:00", due=due))
+    two_days = decide(LATE, metadata("2026-03-03T00:00:00-05:00", due=due))
+    capped = decide(LATE, metadata("2026-03-09T00:00:00-05:00", due=due))
+    assert (on_time.late_days, on_time.penalty_percent) == (0, 0.0)
+    assert (one_day.late_days, one_day.penalty_percent) == (1, 10.0)
+    assert (two_days.late_days, two_days.penalty_percent) == (2, 20.0)
+    assert (capped.late_days, capped.penalty_percent) == (8, 25.0)
+    out = apply_policy(GRADED, LATE, metadata("2026-03-03T00:00:00-05:00", due=due))
+    assert out["score"] == 64.0
+    assert out["output"].startswith("Late: submitted 2 day(s) after the due date, so 20 % of the score is taken off.")
+
+
+def test_a_students_own_due_date_wins_over_the_assignments():
+    meta = metadata("2026-03-03T00:00:00-05:00", due="2026-03-01T23:59:00-05:00", user_due="2026-03-04T23:59:00-05:00")
+    assert decide(LATE, meta).penalty_percent == 0.0
+
+
+def test_no_policy_changes_nothing():
+    assert apply_policy(GRADED, {}, metadata("2026-03-03T00:00:00Z")) is GRADED
+
+
+@pytest.mark.parametrize("meta, key", [
+    ({}, "created_at"),
+    ({"created_at": "yesterday"}, "created_at"),
+    ({"created_at": "2026-01-01T00:00:00Z", "previous_submissions": [{"score": 1}]}, "previous_submissions[0].submission_time"),
+])
+def test_broken_metadata_names_the_key(meta, key):
+    with pytest.raises(MetadataError) as info:
+        decide({**LIMIT, **LATE}, meta, "meta.json")
+    assert str(info.value).startswith("meta.json: ") and key in str(info.value)
+
+
+def test_times_in_every_format_gradescope_writes():
+    a = parse_time("2018-07-01T14:22:32.365935-07:00", "x")
+    assert parse_time("2018-07-01T21:22:32.365935Z", "x") == a
+    assert parse_time("2018-07-01 21:22:32.3659350 +00:00", "x") == a
+    assert parse_time("2018-07-01T21:22:32.36Z", "x").microsecond == 360000
+
+
+@pytest.mark.parametrize("policy, key", [
+    ({"submissions": {"max": 0, "window_hours": 24}}, "policy.submissions.max"),
+    ({"submissions": {"max": 3}}, "policy.submissions.window_hours"),
+    ({"late": {"percent_per_day": 120}}, "policy.late.percent_per_day"),
+    ({"late": {"percent_per_day": 5, "per_hour": 1}}, "policy.late.per_hour"),
+    ({"limits": {}}, "policy.limits"),
+])
+def test_wrong_policy_config_names_the_key(tmp_path, policy, key):
+    doc = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    doc["policy"] = policy
+    with pytest.raises(ConfigError) as info:
+        parse_assignment(doc, tmp_path / "a.yaml")
+    assert f": {key}:" in str(info.value)
+
+
+def test_policy_travels_in_the_fixtures(tmp_path):
+    doc = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    doc["policy"] = {"submissions": {"max": 3, "window_hours": 12}, "late": {"percent_per_day": 5}}
+    assignment = parse_assignment(doc, tmp_path / "a.yaml")
+    case = build_case(assignment.cases[0], 1, assignment, load_reference_class(assignment))
+    assert case.policy == policy_document(assignment) == {
+        "submissions": {"max": 3, "window_hours": 12.0},
+        "late": {"percent_per_day": 5.0, "max_percent": 100.0, "grace_minutes": 0.0}}
+
+
+def test_run_autograder_applies_the_policy_from_gradescopes_metadata(tmp_path):
+    root = make_root(tmp_path, PROJECT / "reference")
+    config = root / "source" / "autograder" / "assignment.yaml"
+    config.write_text(config.read_text().replace("\ncases:", "\npolicy:\n  late: {percent_per_day: 10}\n\ncases:", 1))
+    meta = metadata("2026-03-03T00:00:00-05:00", due="2026-03-01T23:59:00-05:00")
+    (root / "submission_metadata.json").write_text(json.dumps(meta))
+    document, proc = run_autograder(root)
+    assert proc.returncode == 0, proc.stderr
+    assert document["score"] == 80.0 and sum(t["score"] for t in document["tests"]) == 100
+    assert document["output"].startswith("Late: submitted 2 day(s)")
+    assert document["extra_data"]["policy"]["penalty_percent"] == 20.0
+
+
+def test_unusable_metadata_keeps_the_graded_score_and_says_so(tmp_path):
+    root = make_root(tmp_path, PROJECT / "reference")
+    config = root / "source" / "autograder" / "assignment.yaml"
+    config.write_text(config.read_text().replace("\ncases:", "\npolicy:\n  late: {percent_per_day: 10}\n\ncases:", 1))
+    (root / "submission_metadata.json").write_text(json.dumps({"assignment": {}}))
+    document, proc = run_autograder(root)
+    assert proc.returncode == 0, proc.stderr
+    assert document["score"] == 100
+    assert "could not be applied" in document["output"] and "created_at" in document["output"]
