@@ -62,7 +62,7 @@ def startup_costs() -> list[tuple[str, float]]:
     return [(label, statistics.median(r[i][1] for r in runs)) for i, (label, _) in enumerate(runs[0])]
 
 
-WORKER_STEPS = ("apply_limits", "drop_privileges", "no_new_privileges", "close_fds_except")
+WORKER_STEPS = ("die_with_parent", "apply_limits", "drop_privileges", "no_new_privileges", "close_fds_except")
 
 
 # -- lifecycle instrumentation ------------------------------------------------------------------
@@ -78,23 +78,30 @@ class Lifecycle:
         self.entered_at = 0.0  # in a worker: when it had entered the sandbox
         self.zygote_events: dict[str, float] = {}
         self.worker_parts: dict[str, float] = {}  # in a worker: time in each step of entering the sandbox
+        self.active: set[str] = set()  # keys being timed now (a recursive call is timed once)
 
     def install(self) -> None:
-        from autograder.sandbox import protocol, runner, system, worker, zygote
         import shutil
+
+        from autograder.sandbox import protocol, runner, system, worker, zygote
 
         me = self
 
         def timed(owner: Any, name: str, key: str, *, where: str) -> None:
-            original = getattr(owner, name)
+            """Time calls of owner.name (if it exists here) into the bucket of the process making them."""
+            original = getattr(owner, name, None)
+            if original is None:
+                return
 
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                if (where == "grader") != (os.getpid() == me.grader_pid):
-                    return original(*args, **kwargs)
+                if (where == "grader") != (os.getpid() == me.grader_pid) or key in me.active:
+                    return original(*args, **kwargs)  # another process's business, or a recursive call
+                me.active.add(key)
                 start = time.monotonic()
                 try:
                     return original(*args, **kwargs)
                 finally:
+                    me.active.discard(key)
                     # a worker is the only process with a fork timestamp of its own
                     bucket = (me.current if where == "grader" else me.worker_parts if me.forked_at
                               else me.zygote_events)
@@ -139,15 +146,12 @@ class Lifecycle:
         timed(runner, "_drain", "drain", where="grader")
         timed(protocol, "pack", "pack", where="grader")
 
-        # zygote side: its pieces of spawn and reap, logged after each request
-        timed(zygote, "_preload", "preload", where="zygote")
-        timed(zygote.tempfile, "mkdtemp", "mkdtemp", where="zygote")
-        timed(shutil, "copytree", "copytree", where="zygote")
-        timed(shutil, "rmtree", "rmtree", where="zygote")
-        timed(system, "chown_tree", "chown_tree", where="zygote")
-        timed(system, "kill_process_group", "kill_process_group", where="zygote")
-        timed(system, "kill_all_children", "kill_all_children", where="zygote")
-        timed(zygote.time, "sleep", "reap_sleep", where="zygote")
+        # zygote side: its pieces of spawn and reap, logged after each request (whichever exist in this version)
+        for owner, name in ((zygote, "_preload"), (tempfile, "mkdtemp"), (shutil, "copytree"), (system, "copy_tree"),
+                            (system, "chown_tree"), (system, "set_pipe_size"), (shutil, "rmtree"),
+                            (system, "wait_exit"), (time, "sleep"), (system, "kill_process_group"),
+                            (system, "kill_all_children"), (system, "remove_files_of"), (system, "tasks_of")):
+            timed(owner, name, name, where="zygote")
         real_fork = os.fork
 
         def fork() -> int:
@@ -184,7 +188,7 @@ class Lifecycle:
         worker._enter_sandbox = worker_enter
         for name in WORKER_STEPS:
             timed(system, name, name, where="worker")
-        timed(worker.os, "setsid", "setsid", where="worker")
+        timed(os, "setsid", "setsid", where="worker")
         send = protocol.send
 
         def worker_send(sock: Any, header: dict[str, Any], arrays: Any = None) -> None:
@@ -205,20 +209,22 @@ class Lifecycle:
         def add(name: str, value: float) -> None:
             rows.setdefault(name, []).append(value * 1e3)
 
+        inside_spawn = ("mkdtemp", "copytree", "copy_tree", "chown_tree", "set_pipe_size", "fork_parent")
         for z in spawns:
-            for key in ("mkdtemp", "copytree", "chown_tree", "fork_parent"):
-                add(f"  zygote: {key}", z.get(key, 0.0))
-            add("  zygote: rest of _spawn (socketpair, pipe)", z["spawn"] - sum(z.get(k, 0.0) for k in
-                                                                           ("mkdtemp", "copytree", "chown_tree", "fork_parent")))
+            for key in inside_spawn:
+                if key in z:
+                    add(f"  zygote: {key}", z[key])
+            add("  zygote: rest of _spawn (socketpair, pipe)", z["spawn"] - sum(z.get(k, 0.0) for k in inside_spawn))
         for z in reaps:
-            for key in ("reap_sleep", "kill_process_group", "kill_all_children", "rmtree"):
-                add(f"  zygote: {key}", z.get(key, 0.0))
+            add("  zygote: _reap", z["reap"])
+            for key in sorted(set(z) - {"reap"}):
+                add(f"  zygote: {'  ' if key in ('sleep', 'wait_exit', 'kill_process_group') else ''}{key}", z[key])
         for c in self.checks:
             if "result_received" not in c:
                 continue
             add("spawn request -> reply (zygote _spawn, grader receives fds)", c["spawn_reply"] - c["spawn_sent"])
             add("fork -> sandbox entered (setsid, limits, env, setuid, fds, sys.path)", c["entered"] - c["forked"])
-            parts = ("child_runs", "setsid", *WORKER_STEPS)
+            parts = [k[len("worker:"):] for k in c if k.startswith("worker:")]
             for name in parts:
                 add(f"  worker: {name}", c.get(f"worker:{name}", 0.0))
             add("  worker: rest of _enter_sandbox (environ, stdio, chdir, sys.path, modules)",
@@ -285,6 +291,8 @@ def profile_grading(submission: Path, top: int) -> None:
 
     print(f"\n2. One grading of {submission} in this process: score {result.score:g}/{result.max_score:g}, "
           f"{len(result.checks)} checks")
+    for check in [c for c in result.checks if not c.passed][:3]:
+        print(f"  FAILED {check.name}: {check.message.splitlines()[0] if check.message else ''}")
     print(f"  {'load_limits (config)':<58} {1e3 * (t1 - t0):8.1f} ms")
     print(f"  {'grade_submission (under cProfile)':<58} {1e3 * (t2 - t1):8.1f} ms")
     for name, seconds in phases.items():
