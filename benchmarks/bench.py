@@ -171,6 +171,18 @@ def _memory_gb() -> float | None:
         return None
 
 
+def code_version() -> str:
+    """The commit measured, marked when the grader or fixtures differ from it (shared working trees)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "autograder", "test_cases"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (head + (" + uncommitted changes" if dirty else "")) if head else "unknown"
+
+
 def machine_info() -> dict[str, Any]:
     """What the figures were measured on."""
     try:
@@ -193,6 +205,7 @@ def machine_info() -> dict[str, Any]:
         "numpy": np.__version__,
         "pyyaml": yaml.__version__ + (" (libyaml)" if getattr(yaml, "__with_libyaml__", False) else " (pure Python)"),
         "scipy": scipy_version,
+        "code": code_version(),
         "load_average_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
 
@@ -309,7 +322,7 @@ def report(figures: dict[str, Any]) -> list[str]:
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), {m['memory_gb']} GB; {m['os']}",
         f"Versions: Python {m['python']}, NumPy {m['numpy']}, PyYAML {m['pyyaml']}, SciPy {m['scipy'] or 'not installed'}",
-        f"Date: {m['date']}; load average {_load(m['load_average_start'])} at start, {_load(figures['load_average_end'])} at end",
+        f"Code: {m['code']}; date: {m['date']}; load average {_load(m['load_average_start'])} at start, {_load(figures['load_average_end'])} at end",
         "",
         f"Process times (median of {p['floor']['runs']} interleaved runs; spread = (max - min) / median):",
     ]
