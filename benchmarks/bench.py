@@ -75,6 +75,7 @@ class Run:
     score: float | None = None
     max_score: float | None = None
     grader_seconds: float | None = None  # execution_time the grader itself reported
+    first_failure: str = ""  # name and message of the first failed test, to explain an unexpected score
 
 
 @dataclass
@@ -103,6 +104,7 @@ class Series:
             "scores": sorted({r.score for r in self.runs if r.score is not None}),
             "failed_runs": len(failed),
             "failure_output": failed[0].output[-1500:] if failed else "",
+            "first_failed_test": next((r.first_failure for r in self.runs if r.first_failure), ""),
             "grader_reported_s": statistics.median([r.grader_seconds for r in self.runs if r.grader_seconds is not None])
             if any(r.grader_seconds is not None for r in self.runs) else None,
             "tree_max_rss_mb": max(r.max_rss_mb for r in self.runs),
@@ -150,6 +152,9 @@ def run_grading(submission: Path, *, config: Path | None, timeout: float, probe:
             run.score = float(doc["score"])
             run.max_score = float(sum(t.get("max_score", 0) for t in doc["tests"]))
             run.grader_seconds = float(doc.get("execution_time", 0.0))
+            failed = [t for t in doc["tests"] if t.get("status") == "failed"]
+            if failed:
+                run.first_failure = f"{failed[0].get('name')}: {str(failed[0].get('output', ''))[:800]}"
     return run
 
 
@@ -402,7 +407,7 @@ def sanity_problems(figures: dict[str, Any]) -> list[str]:
     p = figures["processes"]
     if p["correct"]["scores"] != [p["correct"]["max_score"]]:
         problems.append(f"the correct submission scored {p['correct']['scores']} out of {p['correct']['max_score']}, "
-                        "not always full marks")
+                        f"not always full marks; a failed test said:\n{p['correct']['first_failed_test'].rstrip()}")
     for name in ("hang", "crash_at_import"):
         if p[name]["scores"] != [0.0]:
             problems.append(f"the {name} submission scored {p[name]['scores']}, not always 0")
