@@ -41,6 +41,15 @@ def fmt(x: float) -> str:
     return f"{x:.6g}" if 1e-4 <= abs(x) < 1e6 else f"{x:.4e}"
 
 
+def fmt_coarse(x: float) -> str:
+    """Two significant digits: an error's size without the digits that would let one rebuild hidden values."""
+    if x == 0:
+        return "0"
+    if not np.isfinite(x):
+        return str(float(x))
+    return f"{x:.2g}"
+
+
 def fmt_row(row: np.ndarray) -> str:
     """A row of numbers, shortened in the middle when long."""
     items = [fmt(float(v)) for v in row]
@@ -102,6 +111,7 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
     ok = within(actual64, expected, tol)
     if ok.all():
         return Verdict(True, "ok")
+    size = fmt if show_values else fmt_coarse
     diff = np.abs(actual64 - expected)
     where_abs = np.unravel_index(int(np.argmax(diff)), diff.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -111,8 +121,8 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
     bad_rows = sorted({int(i) for i in np.argwhere(~ok)[:, 0]}) if actual64.ndim >= 2 else [0]
     lines = [
         f"{what}: {int((~ok).sum())} of {ok.size} values are outside the tolerance (rtol={tol.rtol:g}, atol={tol.atol:g}).",
-        f"  largest absolute error {fmt(float(diff[where_abs]))} at {_pos(where_abs)}; "
-        f"largest relative error {fmt(float(rel_masked[where_rel]))} at {_pos(where_rel)}.",
+        f"  largest absolute error {size(float(diff[where_abs]))} at {_pos(where_abs)}; "
+        f"largest relative error {size(float(rel_masked[where_rel]))} at {_pos(where_rel)}.",
     ]
     if actual64.ndim == 2 and actual64.shape[0] > 1:
         lines.append(f"  rows with wrong values: {_list_rows(bad_rows)} of {actual64.shape[0]}.")

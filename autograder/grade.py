@@ -8,13 +8,14 @@ steps a worker runs, the limits.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from . import diagnose
+from . import diagnose, efficiency
 from .compare import compare
 from .config import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
@@ -94,26 +95,38 @@ def _frames_text(error: dict[str, Any]) -> list[str]:
     return lines
 
 
-def explain_error(outcome: CallOutcome) -> str:
-    """An exception in student code, in words, with their own frames."""
+def explain_error(outcome: CallOutcome, case: Case | None = None) -> str:
+    """An exception in student code, in words, with their own frames and a hint when it is recognisable.
+
+    For a hidden case, numbers with a fraction or exponent are removed from
+    the exception's message: student code may put hidden inputs there.
+    """
     error = outcome.error or {}
-    etype, message = error.get("type", "Error"), error.get("message", "")
+    etype, message = error.get("type", "Error"), str(error.get("message", ""))
+    if case is not None and case.hidden:
+        message = _HIDDEN_NUMBER.sub("#", message)
+    class_name = getattr(getattr(case, "problem", None), "class_name", CLASS_NAME)
     if outcome.phase == "import":
         head = f"Your file could not be imported: {etype}: {message}"
     elif error.get("not_implemented"):
-        return f"{CLASS_NAME}.{outcome.method} is not implemented yet (it raises NotImplementedError)."
+        return f"{class_name}.{outcome.method} is not implemented yet (it raises NotImplementedError)."
     elif outcome.phase == "construct":
-        head = f"Creating {CLASS_NAME}() raised {etype}: {message}"
+        head = f"Creating {class_name}() raised {etype}: {message}"
     else:
-        head = f"{CLASS_NAME}.{outcome.method} raised {etype}: {message}"
+        head = f"{class_name}.{outcome.method} raised {etype}: {message}"
     frames = _frames_text(error)
-    return "\n".join([head] + (["Traceback (your code only):"] + frames if frames else []))
+    hints = diagnose.error_hints(error, outcome.method, case) if outcome.phase == "call" else []
+    return "\n".join([head] + (["Traceback (your code only):"] + frames if frames else []) + hints)
+
+
+# A number with a fraction or an exponent (array values, not shapes or line numbers).
+_HIDDEN_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+(?=[eE]))(?:[eE][-+]?\d+)?|\b(?:nan|inf)\b")
 
 
 def explain(outcome: CallOutcome, check: Check, case: Case) -> tuple[bool, str]:
-    """Pass/fail and the message for one check."""
+    """Pass/fail and the message for one check: what is wrong, the numbers, where, and a hint."""
     if outcome.kind in ("error", "import_error"):
-        return False, explain_error(outcome)
+        return False, explain_error(outcome, case)
     if outcome.kind != "ok":
         return False, outcome.detail[:1].upper() + outcome.detail[1:] + "."
     assert outcome.returned is not None
@@ -121,14 +134,16 @@ def explain(outcome: CallOutcome, check: Check, case: Case) -> tuple[bool, str]:
     verdict = compare(outcome.returned, outcome.array, case.expected[check.output], case.tolerance,
                       what=what, show_values=not case.hidden)
     lines = list(verdict.lines)
-    if verdict.passed and outcome.mutated:
-        lines.append(f"{check.method} changed its input {', '.join(outcome.mutated)} in place. Callers reuse their "
-                     "arrays, so a layer must not modify what it is given: work on a copy or build a new array.")
+    if outcome.mutated:
+        lines.append(f"{check.method} modified its input {', '.join(outcome.mutated)} in place (the array it was "
+                     "given is different after the call).")
+        lines.append(diagnose.mutation_hint())
+    passed = verdict.passed and not outcome.mutated
     if not verdict.passed:
         lines.extend(diagnose.hints(check, case, outcome.array, verdict))
-    for note in outcome.notes:
-        lines.append(f"Note: {note}.")
-    return verdict.passed and not outcome.mutated, "\n".join(lines)
+    if not passed:  # a passed check has no message (a message marks a test failed in Gradescope)
+        lines.extend(f"Note: {note}." for note in outcome.notes)
+    return passed, "\n".join(lines)
 
 
 def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES, limits: Limits | None = None,
@@ -154,6 +169,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES, lim
                 except AutograderError as exc:
                     found[case.problem.file] = str(exc)
         checks: list[CheckResult] = []
+        graded: list[tuple[Case, Check, CallOutcome, CheckResult]] = []  # for the notes across checks
         total = sum(len(c.checks) for c in cases)
         for case in cases:
             located = found[case.problem.file]
@@ -173,9 +189,12 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES, lim
                     result.score = check.points if passed else 0.0
                     result.output = outcome.output
                     result.seconds = outcome.seconds
+                    graded.append((case, check, outcome, result))
                 checks.append(result)
                 if progress:
                     progress(f"[{len(checks)}/{total}] {result.name}: {'passed' if result.passed else 'failed'}")
+        diagnose.across_checks(graded)  # notes that need several checks (right for N = 1 only)
+        checks.extend(efficiency.informational_checks(graded, cases))  # zero points, after every graded check
     finally:
         if sandbox is not None:
             sandbox.close()
