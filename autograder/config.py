@@ -8,6 +8,7 @@ everything it needs from the fixtures (see fixtures.py).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,6 +185,8 @@ def _get(mapping: dict, key: str, kind: type | tuple, path: Path, where: str, de
         value = float(value)
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         raise ConfigError(path, full, f"should be {' or '.join(_NAMES.get(k, k.__name__) for k in kinds)}, found {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(path, full, f"should be a finite number, found {value!r}")
     return value
 
 
@@ -214,8 +217,7 @@ def _names(raw: Any, path: Path, where: str) -> tuple[str, ...]:
 
 
 def _tolerance(raw: Any, path: Path, where: str, base: Tolerance | None) -> Tolerance:
-    if raw is None:
-        assert base is not None
+    if raw is None and base is not None:
         return base
     if not isinstance(raw, dict):
         raise ConfigError(path, where, f"should be a mapping with rtol and atol, found {raw!r}")
@@ -249,9 +251,11 @@ def _input_spec(raw: Any, path: Path, where: str) -> InputSpec:
         _check_keys(params, allowed, path, f"{where}.{kind}")
         for key in params:
             _get(params, key, float, path, f"{where}.{kind}")
+        if params.get("std", 0.0) < 0 or params.get("low", 0.0) > params.get("high", 1.0):
+            raise ConfigError(path, f"{where}.{kind}", f"needs std >= 0 and low <= high, found {params!r}")
     offsets = _get(raw, "row_offsets", list, path, where, [])
     for i, off in enumerate(offsets):
-        if isinstance(off, bool) or not isinstance(off, (int, float)):
+        if isinstance(off, bool) or not isinstance(off, (int, float)) or not math.isfinite(off):
             raise ConfigError(path, f"{where}.row_offsets[{i}]", f"should be a number, found {off!r}")
     step = _get(raw, "step", float, path, where, None)
     if step is not None:
@@ -376,6 +380,8 @@ def _case(raw: Any, index: int, path: Path, defaults: dict, problems: dict[str, 
             raise ConfigError(path, f"{where}.known.{key}", "should name an expected array (A, dLdZ, J, ...)")
         if not isinstance(value, list):
             raise ConfigError(path, f"{where}.known.{key}", "should be a nested list of numbers")
+    if _get(raw, "seed", int, path, where, 0) < 0:
+        raise ConfigError(path, f"{where}.seed", f"must not be negative, found {raw['seed']}")
     known_atol = _get(raw, "known_atol", float, path, where, 1e-9)
     if known_atol < 0:
         raise ConfigError(path, f"{where}.known_atol", f"must not be negative, found {known_atol}")

@@ -257,6 +257,8 @@ def _check(raw: Any, index: int, inputs: Mapping, expected: Mapping, where: Path
         method, output, points = str(raw["method"]), str(raw["output"]), float(raw["points"])
     except (KeyError, TypeError, ValueError):
         raise FixtureError(f"{here} needs 'method', 'output' and numeric 'points'") from None
+    if not (math.isfinite(points) and points >= 0):
+        raise FixtureError(f"{here}: 'points' should be a finite number, at least 0, found {points}")
     if output not in expected:
         raise FixtureError(f"{here} grades '{output}' but expected has no '{output}'")
     steps_raw = raw.get("steps", [])

@@ -165,7 +165,10 @@ def known_gap(spec: CaseSpec, case: Case) -> tuple[str, float] | None:
     """The worst disagreement with the config's stated values (name, gap), or None when none are stated."""
     worst: tuple[str, float] | None = None
     for name, values in spec.known.items():
-        stated = np.array(values, dtype=np.float64)
+        try:
+            stated = np.array(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise AutograderError(f"case '{spec.name}': known.{name} is not a rectangular nested list of numbers") from None
         actual = case.expected.get(name)
         if actual is None:
             raise AutograderError(f"case '{spec.name}': known.{name} names no array of the fixture "
