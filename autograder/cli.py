@@ -37,8 +37,43 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--metadata", type=Path,
                        help="Gradescope's submission_metadata.json, for the submission policy (default: the one next "
                             "to SUBMISSION, as on Gradescope, when there is one)")
+    grade.add_argument("--no-policy", action="store_true", help="do not apply the submission policy")
     _grading_options(grade)
+
+    audit = sub.add_parser("audit", help="check before release that the tests tell right from wrong",
+                           description="Check the fixtures against the config, an independent implementation, finite "
+                                       "differences and the writeup's numbers; grade the reference (full marks), the "
+                                       "template (zero) and a catalogue of typical wrong implementations (each must "
+                                       "lose points). Exits 1 when anything is off.")
+    audit.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="assignment config (default: %(default)s)")
+    audit.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES, help="fixture folder (default: %(default)s)")
+    audit.add_argument("--jobs", type=_positive_int, default=None, help="submissions graded at once (default: one per core)")
+    audit.add_argument("--only", action="append", default=[], metavar="MUTANT",
+                       help="grade only this mutant of the catalogue (repeat for several; default: all)")
+
+    regrade = sub.add_parser("regrade", help="grade every submission of a Gradescope export into a CSV and a JSON summary",
+                             description="Grade every submission folder of DIR (a Gradescope export: one folder per "
+                                         "submission, with submission_metadata.yml when present), each in a process "
+                                         "of its own exactly as `grade` does, several at once. Writes regrade.csv "
+                                         "(one row per submission, one column per test) and regrade.json.")
+    regrade.add_argument("export", type=Path, metavar="DIR", help="folder holding one folder per submission")
+    regrade.add_argument("--out", type=Path, default=None, help="where to write regrade.csv and regrade.json "
+                                                                "(default: DIR)")
+    regrade.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES, help="fixture folder (default: %(default)s)")
+    regrade.add_argument("--config", type=Path, default=None,
+                         help="assignment config whose limits override the fixtures' own (default: the fixtures' limits)")
+    regrade.add_argument("--jobs", type=_positive_int, default=None, help="submissions graded at once (default: one per core)")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"should be a whole number, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"should be at least 1, found {value}")
+    return value
 
 
 def _grading_options(parser: argparse.ArgumentParser) -> None:
@@ -105,7 +140,7 @@ def _apply_policy(args: argparse.Namespace, document: dict) -> tuple[dict, list[
         metadata_path = beside if beside.is_file() else None
     elif not metadata_path.is_file():
         raise AutograderError(f"{metadata_path}: submission metadata not found (--metadata)")
-    if metadata_path is None:
+    if metadata_path is None or args.no_policy:
         return document, []
     if args.config is not None and Path(args.config).is_file():
         policy = policy_document(load_assignment(args.config))
@@ -125,14 +160,42 @@ def _apply_policy(args: argparse.Namespace, document: dict) -> tuple[dict, list[
                                                              f"(graded: {policy_info['graded_score']:g})"]
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .audit import run_audit
+    from .regrade import ProgressBar
+
+    for path, what in ((args.config, "config"), (args.fixtures, "fixture folder")):
+        if not path.exists():
+            raise AutograderError(f"{path}: {what} not found")
+    print(f"Auditing {args.config} against {args.fixtures} ...", flush=True)
+    report = run_audit(args.config, args.fixtures, only=args.only, jobs=args.jobs, progress=ProgressBar())
+    print(report.render())
+    return 0 if report.passed else 1
+
+
+def cmd_regrade(args: argparse.Namespace) -> int:
+    from .regrade import ProgressBar, regrade
+
+    out = args.out or args.export
+    doc = regrade(args.export, out, fixtures=args.fixtures, config=args.config, jobs=args.jobs, progress=ProgressBar())
+    overall = doc["overall"]
+    print(f"Regraded {overall['count']} submission(s) in {overall['seconds']:.1f} s with {overall['jobs']} job(s): "
+          f"{overall['submissions_per_minute']} submissions per minute.")
+    print(f"Mean score {overall['mean_score']:g}; {overall['changed']} score(s) differ from the export's; "
+          f"{overall['errors']} grader error(s).")
+    print(f"Wrote {out / 'regrade.csv'} and {out / 'regrade.json'}")
+    return 0
+
+
+COMMANDS = {"generate": cmd_generate, "grade": cmd_grade, "audit": cmd_audit, "regrade": cmd_regrade}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command is None:
         args = _parser().parse_args(["grade", str(LOCAL_SUBMISSION), *(argv or [])])
     try:
-        if args.command == "generate":
-            return cmd_generate(args)
-        return cmd_grade(args)
+        return COMMANDS[args.command](args)
     except AutograderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
