@@ -31,46 +31,60 @@ class ProtocolError(Exception):
     """The other side sent something that is not a valid message."""
 
 
-def describe_array(array: np.ndarray) -> dict[str, Any]:
-    """Header entry for an array; ``nbytes`` is 0 when its dtype cannot travel."""
+def describe_array(array: np.ndarray, *, max_bytes: int | None = None) -> dict[str, Any]:
+    """Header entry for an array; ``nbytes`` is 0 when it cannot travel (dtype, or over `max_bytes`)."""
     dtype = array.dtype
     sendable = dtype.str in WIRE_DTYPES and dtype.fields is None
-    return {
+    too_large = sendable and max_bytes is not None and array.nbytes > max_bytes
+    meta = {
         "dtype": dtype.str if sendable else str(dtype),
         "dtype_name": dtype.name,
         "shape": [int(s) for s in array.shape],
-        "nbytes": int(array.nbytes) if sendable else 0,
-        "sendable": sendable,
+        "nbytes": int(array.nbytes) if sendable and not too_large else 0,
+        "sendable": sendable and not too_large,
     }
+    if too_large:
+        meta["too_large"] = int(array.nbytes)
+    return meta
 
 
-def pack(header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> bytes:
-    """Encode one message. Arrays are listed in header['arrays'] in the order sent."""
+def _parts(header: dict[str, Any], arrays: dict[str, np.ndarray] | None) -> list[Any]:
     arrays = arrays or {}
     header = dict(header)
     header["arrays"] = {name: describe_array(a) for name, a in arrays.items()}
     body = json.dumps(header, allow_nan=True).encode("utf-8")
-    parts = [MAGIC, _LEN.pack(len(body)), body]
+    parts: list[Any] = [MAGIC + _LEN.pack(len(body)) + body]
     for name, array in arrays.items():
         if header["arrays"][name]["sendable"]:
-            parts.append(np.ascontiguousarray(array).tobytes(order="C"))
-    return b"".join(parts)
+            # the array's own buffer, not a copy: a large result must not double the worker's memory
+            parts.append(memoryview(np.ascontiguousarray(array)).cast("B"))
+    return parts
+
+
+def pack(header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> bytes:
+    """Encode one message. Arrays are listed in header['arrays'] in the order sent."""
+    return b"".join(bytes(part) for part in _parts(header, arrays))
 
 
 def send(sock: socket.socket, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:
     """Send one message."""
-    sock.sendall(pack(header, arrays))
+    for part in _parts(header, arrays):
+        sock.sendall(part)
 
 
 class Reader:
     """Incremental parser for one message, fed with whatever bytes arrive.
 
-    ``max_array_bytes`` caps each array; the header is capped at
-    MAX_HEADER_BYTES. ``feed`` returns True once the message is complete.
+    ``max_array_bytes`` caps the arrays (all of them together); the header
+    is capped at MAX_HEADER_BYTES, and anything malformed raises
+    ProtocolError before a byte of it is stored. ``feed`` returns True once
+    the message is complete; bytes after it are kept in ``rest``.
     """
 
     def __init__(self, *, max_array_bytes: int) -> None:
-        self.max_array_bytes = max_array_bytes
+        self.max_array_bytes = max_array_bytes  # for all arrays of the message together
+        self.announced = 0
+        self.rest = bytearray()  # bytes that came after the message
         self.buffer = bytearray()
         self.header: dict[str, Any] | None = None
         self.arrays: dict[str, np.ndarray] = {}
@@ -79,8 +93,7 @@ class Reader:
 
     def feed(self, data: bytes) -> bool:
         if self.done:
-            if data:
-                raise ProtocolError("extra bytes after the end of the message")
+            self.rest += data
             return True
         self.buffer += data
         if self.header is None:
@@ -99,20 +112,21 @@ class Reader:
             name, meta = self._pending[0]
             if len(self.buffer) < meta["nbytes"]:
                 return False
-            raw = bytes(self.buffer[:meta["nbytes"]])
+            flat = np.frombuffer(self.buffer, dtype=WIRE_DTYPES[meta["dtype"]],
+                                 count=meta["nbytes"] // WIRE_DTYPES[meta["dtype"]].itemsize)
+            self.arrays[name] = flat.reshape(meta["shape"]).copy()
+            del flat
             del self.buffer[:meta["nbytes"]]
-            self.arrays[name] = np.frombuffer(raw, dtype=WIRE_DTYPES[meta["dtype"]]).reshape(meta["shape"]).copy()
             self._pending.pop(0)
-        if self.buffer:
-            raise ProtocolError("extra bytes after the end of the message")
+        self.rest, self.buffer = self.buffer, bytearray()  # the start of the next message, if any
         self.done = True
         return True
 
     def _parse_header(self, raw: bytes) -> dict[str, Any]:
         try:
             header = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ProtocolError(f"header is not valid JSON ({exc})") from None
+        except (UnicodeDecodeError, ValueError, RecursionError, MemoryError) as exc:
+            raise ProtocolError(f"header is not valid JSON ({type(exc).__name__})") from None
         if not isinstance(header, dict):
             raise ProtocolError("header is not a JSON object")
         arrays = header.get("arrays", {})
@@ -137,8 +151,10 @@ class Reader:
             count *= s
         if nbytes != count * dtype.itemsize:
             raise ProtocolError(f"array '{name}' claims {nbytes} bytes for shape {shape} of {dtype}")
-        if nbytes > self.max_array_bytes:
-            raise ProtocolError(f"array '{name}' is {nbytes} bytes, over the {self.max_array_bytes}-byte limit")
+        self.announced += nbytes
+        if self.announced > self.max_array_bytes:
+            raise ProtocolError(f"array '{name}' of {nbytes} bytes brings the message over the "
+                                f"{self.max_array_bytes}-byte limit")
         return {"dtype": meta["dtype"], "shape": shape, "nbytes": nbytes}
 
 

@@ -3,7 +3,10 @@
 ``Sandbox`` must be started before any fixture is loaded: it forks the
 zygote, and every worker is forked from that clean copy. It is the only
 place that knows about time: per-call timeouts and the submission's total
-budget.
+budget. Every wait here has a deadline, so neither a worker nor a stuck
+zygote can hold the grader: once the budget is spent, remaining tests fail
+at once, and if the zygote stops answering, it is killed and the remaining
+tests fail with that reason.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import selectors
 import shutil
 import signal
 import socket
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -25,14 +29,34 @@ from ..config import Limits
 from . import protocol, system, zygote
 from .capture import OutputTail
 
-MAX_RESULT_BYTES = 64 * 1024 * 1024
+MAX_RESULT_BYTES = 64 * 1024 * 1024  # largest array a worker may send back
+ZYGOTE_REPLY_SECONDS = 10.0  # the zygote answers within this, or is declared broken
+EXIT_GRACE_SECONDS = 0.25  # a worker that answered (or hung up) gets this long to end by itself
+DRAIN_SECONDS = 0.2  # reading what is left in the output pipe once every writer is dead
+CLOSE_SECONDS = 5.0  # the zygote's own clean-up at the end
+EARLY_REQUEST_BYTES = 64 * 1024  # inputs up to this size are sent before the import is done
+STAGE_MAX_FILE_BYTES = 4 * 1024 * 1024  # larger files of a submission are not copied into the sandbox
+STAGE_MAX_TOTAL_BYTES = 16 * 1024 * 1024
+STAGE_IGNORED = {"__pycache__", ".git", "__MACOSX", ".ipynb_checkpoints", ".venv", "venv"}
+# what a worker ending by a signal most likely means
+SIGNAL_WORDS = {
+    "SIGSEGV": "a segmentation fault (SIGSEGV): an invalid memory access, e.g. in ctypes or a C extension",
+    "SIGXCPU": "the CPU-time limit (SIGXCPU)",
+    "SIGXFSZ": "the file-size limit (SIGXFSZ): it tried to write a file larger than {max_file_mb} MB",
+    "SIGKILL": "SIGKILL, sent by your own code or by the system (out of memory?)",
+    "SIGABRT": "an abort (SIGABRT), e.g. a failed check in a C library",
+    "SIGBUS": "a bus error (SIGBUS)",
+    "SIGFPE": "a floating-point exception (SIGFPE)",
+    "SIGILL": "an illegal instruction (SIGILL)",
+}
 
 
 @dataclass
 class CallOutcome:
     """Everything the grader learns from one worker: data, never code."""
 
-    kind: str  # ok | error | import_error | import_timeout | timeout | crashed | protocol | budget | sandbox
+    # ok | error | import_error | import_timeout | timeout | crashed | protocol | too_large | budget | sandbox
+    kind: str
     detail: str = ""  # human-readable reason for the non-ok kinds
     returned: dict[str, Any] | None = None  # description of what the graded call returned
     array: np.ndarray | None = None
@@ -47,38 +71,77 @@ class CallOutcome:
     max_rss_kb: int = 0
 
 
-def describe_status(status: int) -> str:
+def describe_status(status: int, limits: Limits | None = None) -> str:
     """A wait status in words, naming the likely limit."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else f"signal {sig}"
-        why = {
-            "SIGSEGV": "a segmentation fault",
-            "SIGXCPU": "the CPU-time limit",
-            "SIGXFSZ": "the file-size limit",
-            "SIGKILL": "SIGKILL (a hard limit or the system's out-of-memory killer)",
-            "SIGABRT": "an abort",
-            "SIGBUS": "a bus error",
-            "SIGFPE": "a floating-point exception",
-        }.get(name, name)
-        return f"was killed by {why} ({name})"
+        words = SIGNAL_WORDS.get(name, name).format(max_file_mb=limits.max_file_mb if limits else "?")
+        return f"was killed by {words}"
     if os.WIFEXITED(status):
-        return f"exited with status {os.WEXITSTATUS(status)}"
+        return f"exited with status {os.WEXITSTATUS(status)} (os._exit() or exit() from C code?)"
     return f"ended with wait status {status}"
 
 
+def stage_submission(source: Path, target: Path) -> list[str]:
+    """Copy a submission for the sandbox: regular files and folders only, never following links.
+
+    A symbolic link could otherwise make the grader (root) copy files the
+    student must not read, such as the fixtures. Returns what was left out.
+    """
+    skipped: list[str] = []
+    total = 0
+
+    def copy(src: Path, dst: Path, rel: str) -> None:
+        nonlocal total
+        os.mkdir(dst, 0o700)
+        for entry in sorted(os.scandir(src), key=lambda e: e.name):
+            shown = f"{rel}{entry.name}"
+            if entry.name in STAGE_IGNORED or entry.name.endswith(".pyc"):
+                continue
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(info.st_mode):
+                copy(Path(entry.path), dst / entry.name, shown + "/")
+            elif not stat.S_ISREG(info.st_mode):
+                skipped.append(f"{shown} (a link or special file)")
+            elif info.st_size > STAGE_MAX_FILE_BYTES or total + info.st_size > STAGE_MAX_TOTAL_BYTES:
+                skipped.append(f"{shown} (too large: {info.st_size} bytes)")
+            else:
+                fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+                with os.fdopen(fd, "rb") as handle, open(dst / entry.name, "wb") as out:
+                    shutil.copyfileobj(handle, out)
+                total += info.st_size
+
+    if source.is_dir():
+        copy(source, target, "")
+    else:
+        os.mkdir(target, 0o700)
+    return skipped
+
+
 class Sandbox:
-    """Runs checks of one submission, each in a fresh, limited, unprivileged worker."""
+    """Runs checks of one submission, each in a fresh, limited, unprivileged worker.
+
+    ``limits`` and ``budget_left`` may be set after construction (before
+    the first ``run``), once the fixtures that state them are read.
+    """
 
     def __init__(self, stage_from: Path, import_root: str, module: str, class_name: str, limits: Limits,
                  *, grader_root: Path | None = None) -> None:
         self.limits = limits
         self.account = system.sandbox_account()
         self.budget_left = limits.budget
-        self._stage_parent = Path(tempfile.mkdtemp(prefix="autograder-stage-"))
-        stage = self._stage_parent / "submission"
-        shutil.copytree(stage_from, stage, symlinks=False,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".git"))
+        self._broken: str | None = None
+        self._closed = False
+        self._reap_pending = False  # a reap request whose reply is still to be read
+        # <tmp>/autograder-XXXX (0711) holds the pristine copy (stage/, 0700) and one folder per worker
+        self._parent = Path(tempfile.mkdtemp(prefix="autograder-"))
+        os.chmod(self._parent, 0o711)
+        stage = self._parent / "stage"
+        self.skipped = stage_submission(Path(stage_from), stage)
+        owner = self.account.uid if self.account else os.getuid()
+        # RLIMIT_NPROC counts every process of the account: allow max_processes more than it runs now
+        self._nproc_base = system.tasks_of(owner)
         self._spec = {
             "stage": str(stage),
             "import_root": import_root,
@@ -87,30 +150,94 @@ class Sandbox:
             "grader_root": str(grader_root) if grader_root else None,
             "uid": self.account.uid if self.account else None,
             "gid": self.account.gid if self.account else None,
-            "tmp_root": None,
+            "tmp_root": str(self._parent),
+            "max_result_bytes": MAX_RESULT_BYTES,
         }
         self._import_failures: dict[tuple[str, str, str], CallOutcome] = {}  # per (import_root, module, class)
-        self.zygote_pid, self._ctrl = zygote.start()
+        # Should the zygote die, its workers and their descendants are handed to us, not to init.
+        self._children_before = set(system.children(os.getpid()))
+        self._was_subreaper = system.is_subreaper()
+        system.become_subreaper()
+        self.zygote_pid, self._ctrl = zygote.start(self.account.uid if self.account else None)
 
     # -- lifecycle -------------------------------------------------------
     def close(self) -> None:
-        """Stop the zygote (which kills anything left) and remove the staged copy."""
-        try:
-            zygote.send_json(self._ctrl, {"op": "exit"})
-        except OSError:
-            pass
+        """Stop the zygote (which kills anything left), make sure nothing survives, remove the copies."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._broken is None:
+            try:
+                self._ctrl.settimeout(CLOSE_SECONDS)
+                if self._reap_pending:
+                    self._ctrl.recv()
+                self._ctrl.send({"op": "exit"})
+            except (OSError, ValueError):
+                pass
         self._ctrl.close()
-        try:
-            os.waitpid(self.zygote_pid, 0)
-        except ChildProcessError:
-            pass
-        shutil.rmtree(self._stage_parent, ignore_errors=True)
+        if system.wait_exit(self.zygote_pid, CLOSE_SECONDS) is None:
+            self._kill_zygote()
+        # anything orphaned and handed to us (the zygote was killed, or died) goes too
+        system.kill_all_children(spare=self._children_before)
+        if not self._was_subreaper:
+            system.become_subreaper(False)
+        shutil.rmtree(self._parent, ignore_errors=True)
 
     def __enter__(self) -> "Sandbox":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _kill_zygote(self) -> None:
+        try:
+            os.kill(self.zygote_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        system.wait_exit(self.zygote_pid, 60.0)
+        system.kill_all_children(spare=self._children_before)
+
+    def _zygote_failed(self, what: str) -> None:
+        """The zygote did not answer: stop it and everything it started; no further test can run."""
+        self._broken = (f"the sandbox process that starts your code stopped working ({what}), so this test "
+                        "could not be run")
+        self._kill_zygote()
+
+    def _ask(self, message: dict[str, Any]) -> tuple[dict[str, Any] | None, list[int]]:
+        """One request to the zygote and its reply, or (None, []) and a broken sandbox."""
+        try:
+            self._ctrl.settimeout(ZYGOTE_REPLY_SECONDS)
+            self._ctrl.send(message)
+            if self._reap_pending:  # the reply to the previous reap comes first
+                self._reap_pending = False
+                if self._ctrl.recv() is None:
+                    raise EOFError("it has ended")
+            reply = self._ctrl.recv()
+            fds = self._ctrl.take_fds()
+        except TimeoutError:
+            self._zygote_failed(f"no answer within {ZYGOTE_REPLY_SECONDS:g} s")
+            return None, []
+        except EOFError:
+            self._zygote_failed("it has ended")
+            return None, []
+        except (OSError, ValueError) as exc:
+            self._zygote_failed(f"{type(exc).__name__}: {exc}")
+            return None, []
+        if reply is None:
+            for fd in fds:
+                os.close(fd)
+            self._zygote_failed("it has ended")
+            return None, []
+        return reply, fds
+
+    def _reap_later(self, pid: int) -> None:
+        """Ask the zygote to reap a worker; its reply is read with the next request."""
+        try:
+            self._ctrl.settimeout(ZYGOTE_REPLY_SECONDS)
+            self._ctrl.send({"op": "reap", "pid": pid, "grace": EXIT_GRACE_SECONDS})
+            self._reap_pending = True
+        except OSError as exc:
+            self._zygote_failed(f"{type(exc).__name__}: {exc}")
 
     # -- one check ---------------------------------------------------------
     def run(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], *, call_timeout: float,
@@ -119,86 +246,129 @@ class Sandbox:
 
         `target` is (import_root, module, class_name) when one sandbox grades
         several classes or files; by default, the one given at construction.
+        Everything this takes, the zygote's work included, is charged to the budget.
         """
         key = target or (self._spec["import_root"], self._spec["module"], self._spec["class_name"])
         if key in self._import_failures:
             return self._import_failures[key]
+        if self._broken is not None:
+            return CallOutcome("sandbox", detail=self._broken)
         if self.budget_left <= 0:
             return CallOutcome("budget", detail=f"the time budget of {self.limits.budget:g} s for this submission "
                                                 "was used up by earlier tests, so this test was not run")
-        limits = self.limits
-        cpu = int(limits.import_timeout + call_timeout) + 2
-        spec = dict(self._spec, limits={"cpu_seconds": cpu, "memory_mb": limits.memory_mb,
-                                        "max_file_mb": limits.max_file_mb, "max_processes": limits.max_processes},
-                    import_root=key[0], module=key[1], class_name=key[2])
+        started = time.monotonic()
         try:
-            zygote.send_json(self._ctrl, {"op": "spawn", "spec": spec})
-            reply, fds = zygote.recv_json(self._ctrl, max_fds=2)
-        except OSError as exc:
-            return CallOutcome("sandbox", detail=f"the sandbox could not start a worker ({exc})")
-        if reply is None or len(fds) != 2:
+            outcome = self._run(steps, inputs, call_timeout, key, started)
+        finally:
+            self.budget_left -= time.monotonic() - started
+        outcome.wall_seconds = time.monotonic() - started
+        if outcome.kind in ("import_error", "import_timeout") or (outcome.kind == "crashed" and outcome.phase == "import"):
+            if self.skipped and outcome.kind == "import_error" and outcome.error is not None:
+                outcome.error["message"] += ("\n(Not copied into the sandbox: " + "; ".join(self.skipped[:5]) +
+                                             (" ..." if len(self.skipped) > 5 else "") + ".)")
+            self._import_failures[key] = outcome
+        return outcome
+
+    def _run(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
+             key: tuple[str, str, str], started: float) -> CallOutcome:
+        limits = self.limits
+        spec = dict(self._spec, import_root=key[0], module=key[1], class_name=key[2], limits={
+            "cpu_seconds": int(limits.import_timeout + call_timeout) + 2,
+            "memory_mb": limits.memory_mb,
+            "max_file_mb": limits.max_file_mb,
+            "nproc": self._nproc_base + limits.max_processes if self._nproc_base >= 0 else 0,
+        })
+        reply, fds = self._ask({"op": "spawn", "spec": spec})
+        if reply is None:
+            return CallOutcome("sandbox", detail=self._broken or "")
+        if "error" in reply or len(fds) != 2:
             for fd in fds:
                 os.close(fd)
-            return CallOutcome("sandbox", detail="the sandbox stopped unexpectedly")
-        pid = reply["pid"]
+            return CallOutcome("sandbox", detail=f"the sandbox could not prepare a worker for this test "
+                                                 f"({str(reply.get('error', 'no channels'))[:200]})")
+        pid = int(reply["pid"])
         sock = socket.socket(fileno=fds[0])
         out_fd = fds[1]
+        os.set_blocking(out_fd, False)
         output = OutputTail(limits.output_chars)
-        started = time.monotonic()
-        outcome: CallOutcome | None = None
+        outcome = CallOutcome("sandbox", detail="the grader was interrupted")
+        reaped: dict[str, Any] | None = None
         try:
             outcome = self._talk(sock, out_fd, output, steps, inputs, call_timeout, started)
         finally:
-            # a worker that answered gets a moment to exit by itself; a hung one is killed at once
-            grace = 0.5 if outcome is not None and outcome.kind in ("ok", "error", "import_error") else 0.0
-            try:
-                zygote.send_json(self._ctrl, {"op": "reap", "pid": pid, "grace": grace})
-                reaped, _ = zygote.recv_json(self._ctrl)
-            except OSError:
-                reaped = None
             sock.close()
-            _drain(out_fd, output, deadline=time.monotonic() + 0.5)
+            if outcome.kind in ("ok", "error", "import_error", "too_large"):
+                # It has said all it will say (its output was flushed before its answer): the zygote
+                # reaps it, with a moment to end by itself, while the grader compares. The zygote
+                # answers requests in order, so it is gone before the next worker starts.
+                _drain(out_fd, output, deadline=0.0)
+                self._reap_later(pid)
+            else:
+                # A worker that hung up gets a moment to end by itself (to learn how it ended);
+                # a hung one is killed at once. Then the rest of its output is read.
+                grace = EXIT_GRACE_SECONDS if outcome.kind == "crashed" else 0.0
+                reaped, _ = self._ask({"op": "reap", "pid": pid, "grace": grace})
+                _drain(out_fd, output, deadline=time.monotonic() + DRAIN_SECONDS)
             os.close(out_fd)
-        wall = time.monotonic() - started
-        self.budget_left -= wall
-        outcome.wall_seconds = wall
         # paths in tracebacks and warnings read as the student's own, not the sandbox's
         outcome.output = output.text().replace(os.path.join(str(reply.get("workdir")), "submission") + os.sep, "")
         if reaped:
             outcome.max_rss_kb = int(reaped.get("max_rss_kb") or 0)
             if outcome.kind == "crashed":
-                outcome.detail = f"{outcome.detail}: the process running your code {describe_status(reaped['status'])}"
-        if outcome.kind in ("import_error", "import_timeout") or (outcome.kind == "crashed" and outcome.phase == "import"):
-            self._import_failures[key] = outcome
+                if reaped.get("exited"):
+                    where = "while importing your file" if outcome.phase == "import" else "during the call"
+                    outcome.detail = (f"the process running your code {describe_status(int(reaped['status']), limits)} "
+                                      f"{where}")
+                else:
+                    outcome.detail = ("your code closed the connection between its process and the grader (did it "
+                                      "close a file descriptor it had not opened?) and kept running, so it was stopped")
+        if outcome.kind == "error" and outcome.error and outcome.error.get("memory"):
+            outcome.error["message"] = (f"{outcome.error['message']} (your code may use at most {limits.memory_mb} MB "
+                                        "of memory; an array of the expected size needs far less)").strip()
         return outcome
 
     def _talk(self, sock: socket.socket, out_fd: int, output: OutputTail, steps: list[dict[str, Any]],
               inputs: dict[str, np.ndarray], call_timeout: float, started: float) -> CallOutcome:
         budget_end = started + self.budget_left
+        request = {"steps": steps}
+        early = sum(a.nbytes for a in inputs.values()) <= EARLY_REQUEST_BYTES
+        if early:  # small: it waits in the socket while the worker imports, which saves a round trip
+            try:
+                protocol.send(sock, request, inputs)
+            except OSError:
+                pass  # the worker is gone already; the import phase below says how
         # 1. the import
-        deadline = min(started + self.limits.import_timeout, budget_end)
-        header, _, why = _receive(sock, out_fd, output, deadline, max_array_bytes=0)
+        carry = bytearray()
+        deadline = min(time.monotonic() + self.limits.import_timeout, budget_end)
+        header, _, why = _receive(sock, out_fd, output, deadline, max_array_bytes=0, carry=carry)
         if header is None:
             return self._failure(why, "import", deadline == budget_end,
-                                 f"importing your code took longer than {self.limits.import_timeout:g} s")
+                                 f"importing your file took longer than {self.limits.import_timeout:g} s, so it was "
+                                 "stopped (an endless loop or a long computation at the top level?)")
         if header.get("event") != "imported":
-            return CallOutcome("protocol", detail="the worker sent an unexpected message during import", phase="import")
+            return CallOutcome("protocol", phase="import",
+                               detail="the process running your code sent an unexpected message during the import")
         if not header.get("ok"):
             return CallOutcome("import_error", phase="import", error=_error(header.get("error")))
         # 2. the call
         call_start = time.monotonic()
         deadline = min(call_start + call_timeout, budget_end)
         try:
-            sock.settimeout(max(0.1, deadline - call_start))
-            protocol.send(sock, {"steps": steps}, inputs)
-            sock.settimeout(None)
+            if not early:
+                sock.settimeout(max(0.05, deadline - call_start))
+                protocol.send(sock, request, inputs)
+                sock.settimeout(None)
+        except TimeoutError:
+            header, arrays, why = None, {}, "timeout"
         except OSError:
-            header, why = None, "eof"
+            header, arrays, why = None, {}, "eof"
         else:
-            header, arrays, why = _receive(sock, out_fd, output, deadline, max_array_bytes=MAX_RESULT_BYTES)
+            header, arrays, why = _receive(sock, out_fd, output, deadline, max_array_bytes=MAX_RESULT_BYTES,
+                                           carry=carry)
         if header is None:
             return self._failure(why, "call", deadline == budget_end,
-                                 f"the call did not return within its time limit of {call_timeout:.3g} s")
+                                 f"the call did not return within its time limit of {call_timeout:.3g} s, so it was "
+                                 "stopped (an endless loop, or far too slow?)")
         return _parse_result(header, arrays)
 
     def _failure(self, why: str, phase: str, budget_hit: bool, timeout_text: str) -> CallOutcome:
@@ -208,48 +378,92 @@ class Sandbox:
                                                                  "this submission ran out while this test was running")
             return CallOutcome("import_timeout" if phase == "import" else "timeout", phase=phase, detail=timeout_text)
         if why.startswith("protocol:"):
-            return CallOutcome("protocol", phase=phase, detail="the worker's reply was not valid " + why[len("protocol:"):])
-        where = "while importing your code" if phase == "import" else "during the call"
-        return CallOutcome("crashed", phase=phase, detail=f"the worker stopped {where}")
+            return CallOutcome("protocol", phase=phase, detail="the reply from the process running your code was not "
+                               "valid (" + why[len("protocol:"):] + "); did your code write to a file descriptor "
+                               "it had not opened?")
+        return CallOutcome("crashed", phase=phase, detail="the process running your code stopped")
 
 
 def _error(raw: Any) -> dict[str, Any]:
     """Keep only well-formed fields of an error description."""
     if not isinstance(raw, dict):
-        return {"type": "Error", "message": "", "frames": [], "not_implemented": False}
+        return {"type": "Error", "message": "", "frames": [], "not_implemented": False, "memory": False}
     frames = []
     for frame in raw.get("frames") or []:
         if isinstance(frame, dict):
-            frames.append({"file": str(frame.get("file", "?"))[:200], "line": frame.get("line") if isinstance(frame.get("line"), int) else None,
+            frames.append({"file": str(frame.get("file", "?"))[:200],
+                           "line": frame.get("line") if type(frame.get("line")) is int else None,
                            "function": str(frame.get("function", "?"))[:100], "code": str(frame.get("code", ""))[:200]})
     return {"type": str(raw.get("type", "Error"))[:100], "message": str(raw.get("message", ""))[:2000],
-            "frames": frames[:12], "not_implemented": raw.get("not_implemented") is True}
+            "frames": frames[:12], "not_implemented": raw.get("not_implemented") is True,
+            "memory": raw.get("memory") is True}
+
+
+def _returned(raw: dict[str, Any], array: np.ndarray | None) -> dict[str, Any]:
+    """A clean description of the returned value; what the array itself says wins over the header."""
+    shape = raw.get("shape")
+    if isinstance(shape, list) and len(shape) <= 32 and all(type(s) is int for s in shape):
+        shape = list(shape)
+    else:
+        shape = None
+    clean: dict[str, Any] = {"kind": raw["kind"], "type": str(raw.get("type", "?"))[:100], "shape": shape}
+    if raw["kind"] == "ndarray":
+        clean.update(dtype=str(raw.get("dtype", "?"))[:50], dtype_name=str(raw.get("dtype_name", "?"))[:50],
+                     sendable=raw.get("sendable") is True)
+        if array is not None:
+            clean.update(dtype=array.dtype.str, dtype_name=array.dtype.name, shape=list(array.shape), sendable=True)
+    elif raw["kind"] == "other":
+        clean["repr"] = str(raw.get("repr", ""))[:200]
+    return clean
 
 
 def _parse_result(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> CallOutcome:
     if header.get("event") != "result":
-        return CallOutcome("protocol", phase="call", detail="the worker sent an unexpected message")
+        return CallOutcome("protocol", phase="call", detail="the process running your code sent an unexpected message")
     notes = [str(n)[:300] for n in header.get("notes") or [] if isinstance(n, str)][:5]
     method = str(header.get("method", ""))[:50]
     if not header.get("ok"):
         phase = header.get("phase") if header.get("phase") in ("construct", "call") else "call"
         return CallOutcome("error", phase=phase, method=method, error=_error(header.get("error")), notes=notes)
-    returned = header.get("returned")
-    if not isinstance(returned, dict) or returned.get("kind") not in ("none", "ndarray", "other"):
-        return CallOutcome("protocol", phase="call", detail="the worker's reply did not describe a result")
-    mutated = [str(m)[:50] for m in header.get("mutated") or [] if isinstance(m, str)]
-    seconds = header.get("seconds")
+    raw = header.get("returned")
+    if not isinstance(raw, dict) or raw.get("kind") not in ("none", "ndarray", "other"):
+        return CallOutcome("protocol", phase="call", detail="the reply from the process running your code did not "
+                                                            "describe a result")
     array = arrays.get("result")
-    if returned["kind"] == "ndarray" and returned.get("sendable") and array is None:
-        return CallOutcome("protocol", phase="call", detail="the worker announced an array but sent none")
+    returned = _returned(raw, array)
+    mutated = [str(m)[:50] for m in header.get("mutated") or [] if isinstance(m, str)][:10]
+    seconds = header.get("seconds")
+    if returned["kind"] == "ndarray" and array is None and type(raw.get("too_large")) is int:
+        shape = tuple(returned["shape"] or ())
+        return CallOutcome("too_large", phase="call", method=method, detail=(
+            f"{method or 'the method'} returned an array of shape {shape} and dtype {returned['dtype_name']} "
+            f"({raw['too_large'] / 2**20:.0f} MB): far larger than any expected answer, so it was not graded"))
+    if returned["kind"] == "ndarray" and returned["sendable"] and array is None:
+        return CallOutcome("protocol", phase="call", detail="the process running your code announced an array but "
+                                                            "sent none")
     return CallOutcome("ok", phase="call", method=method, returned=returned, array=array, mutated=mutated,
                        seconds=float(seconds) if isinstance(seconds, (int, float)) else 0.0, notes=notes)
 
 
-def _receive(sock: socket.socket, out_fd: int, output: OutputTail, deadline: float, *,
-             max_array_bytes: int) -> tuple[dict[str, Any] | None, dict[str, np.ndarray], str]:
-    """Read one message while draining output; (header, arrays, "") or (None, {}, why)."""
+def _receive(sock: socket.socket, out_fd: int, output: OutputTail, deadline: float, *, max_array_bytes: int,
+             carry: bytearray | None = None) -> tuple[dict[str, Any] | None, dict[str, np.ndarray], str]:
+    """Read one message while draining output; (header, arrays, "") or (None, {}, why).
+
+    `carry` holds bytes read past the previous message (a worker may send two
+    messages back to back); it is consumed first and refilled with what comes
+    after this one.
+    """
+    carry = carry if carry is not None else bytearray()
     reader = protocol.Reader(max_array_bytes=max_array_bytes)
+    if carry:
+        data, carry[:] = bytes(carry), b""
+        try:
+            if reader.feed(data):
+                carry += reader.rest
+                assert reader.header is not None
+                return reader.header, reader.arrays, ""
+        except protocol.ProtocolError as exc:
+            return None, {}, f"protocol:{exc}"
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_READ, "proto")
     out_open = True
@@ -267,7 +481,7 @@ def _receive(sock: socket.socket, out_fd: int, output: OutputTail, deadline: flo
                     chunk = _read(out_fd)
                     if chunk:
                         output.add(chunk)
-                    elif out_open:
+                    elif chunk == b"" and out_open:
                         selector.unregister(out_fd)
                         out_open = False
                     continue
@@ -279,6 +493,7 @@ def _receive(sock: socket.socket, out_fd: int, output: OutputTail, deadline: flo
                     return None, {}, "eof"
                 try:
                     if reader.feed(chunk):
+                        carry += reader.rest
                         assert reader.header is not None
                         return reader.header, reader.arrays, ""
                 except protocol.ProtocolError as exc:
@@ -287,24 +502,30 @@ def _receive(sock: socket.socket, out_fd: int, output: OutputTail, deadline: flo
         selector.close()
 
 
-def _read(fd: int) -> bytes:
+def _read(fd: int) -> bytes | None:
+    """Up to 1 MB from the (non-blocking) output pipe; b"" at its end, None when nothing is there now."""
     try:
-        return os.read(fd, 1 << 16)
+        return os.read(fd, 1 << 20)
+    except BlockingIOError:
+        return None
     except OSError:
         return b""
 
 
 def _drain(fd: int, output: OutputTail, *, deadline: float) -> None:
-    """Collect what is left in the output pipe (all writers are dead by now)."""
+    """Collect what is in the output pipe, waiting for more until its end or the deadline."""
     selector = selectors.DefaultSelector()
     selector.register(fd, selectors.EVENT_READ)
     try:
-        while (remaining := deadline - time.monotonic()) > 0:
-            if not selector.select(remaining):
-                return
+        while True:
             chunk = _read(fd)
-            if not chunk:
+            if chunk:
+                output.add(chunk)
+                continue
+            if chunk == b"":
                 return
-            output.add(chunk)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                return
     finally:
         selector.close()

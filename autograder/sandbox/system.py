@@ -1,25 +1,39 @@
-"""Operating-system mechanics of the sandbox: accounts, limits, descriptors, process clean-up.
+"""Operating-system mechanics of the sandbox: accounts, limits, descriptors, waiting, process clean-up.
 
 Linux gets every defence; other POSIX systems (a student's Mac) get what
-they support: separate process, limits that exist there, process-group kill.
+they support: separate process, the limits that exist there, process-group
+kill. Nothing here runs student code.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import errno
 import os
 import pwd
 import resource
+import select
+import shutil
 import signal
+import stat
 import subprocess
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 SANDBOX_USER = os.environ.get("AUTOGRADER_SANDBOX_USER", "autograder-sandbox")
 
+# World-writable folders where student code could leave files behind (to fill a
+# disk or memory-backed tmpfs, or to pass data from one test to a later one).
+SHARED_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
+
+_PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_GET_CHILD_SUBREAPER = 37
 _PR_SET_NO_NEW_PRIVS = 38
+_F_SETPIPE_SZ = 1031
+
+_libc: Any = None
 
 
 @dataclass(frozen=True)
@@ -31,24 +45,40 @@ class Account:
     gid: int
 
 
-def _prctl(option: int, value: int) -> bool:
+def _prctl(option: int, *args: Any) -> int | None:
+    """prctl(2) on Linux; None where it does not exist."""
+    global _libc
     if not os.path.exists("/proc/self"):
-        return False
+        return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.prctl(option, value, 0, 0, 0) == 0
+        if _libc is None:  # the running program's own symbols: no library search (which can start ldconfig)
+            _libc = ctypes.CDLL(None, use_errno=True)
+        values = list(args) + [0] * (4 - len(args))
+        return int(_libc.prctl(option, *values))
     except (OSError, AttributeError):
-        return False
+        return None
 
 
-def become_subreaper() -> bool:
+def become_subreaper(enable: bool = True) -> bool:
     """Orphaned descendants (double forks, setsid) become our children, so we can kill them."""
-    return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    return _prctl(_PR_SET_CHILD_SUBREAPER, int(enable)) == 0
+
+
+def is_subreaper() -> bool:
+    value = ctypes.c_int(0)
+    if _prctl(_PR_GET_CHILD_SUBREAPER, ctypes.addressof(value)) != 0:
+        return False
+    return bool(value.value)
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> bool:
+    """Ask the kernel to send `sig` to this process when its parent dies (Linux)."""
+    return _prctl(_PR_SET_PDEATHSIG, sig) == 0
 
 
 def no_new_privileges() -> bool:
     """Setuid programs can no longer raise this process's privileges."""
-    return _prctl(_PR_SET_NO_NEW_PRIVS, 1)
+    return _prctl(_PR_SET_NO_NEW_PRIVS, 1) == 0
 
 
 def sandbox_account(create: bool = True) -> Account | None:
@@ -81,10 +111,37 @@ def sandbox_account(create: bool = True) -> Account | None:
 def drop_privileges(uid: int, gid: int) -> None:
     """Become the sandbox account for good (groups, gid, then uid)."""
     os.setgroups([])
-    os.setgid(gid)
-    os.setuid(uid)
-    if os.getuid() != uid or os.geteuid() != uid:
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid):
         raise RuntimeError("could not drop privileges")
+
+
+def copy_tree(src: str, dst: str, uid: int | None, gid: int | None) -> None:
+    """Copy a folder of regular files (symlinks and special files are skipped), owned by uid:gid when given.
+
+    Leaner than shutil.copytree + chown: no metadata copy, one chown per
+    entry done on the open descriptor.
+    """
+    os.mkdir(dst, 0o755)
+    if uid is not None:
+        os.chown(dst, uid, gid)
+    for entry in os.scandir(src):
+        if entry.is_symlink():
+            continue
+        target = os.path.join(dst, entry.name)
+        if entry.is_dir():
+            copy_tree(entry.path, target, uid, gid)
+        elif entry.is_file():
+            with open(entry.path, "rb") as source:
+                out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                try:
+                    if uid is not None:
+                        os.fchown(out, uid, gid)
+                    while chunk := source.read(1 << 20):
+                        os.write(out, chunk)
+                finally:
+                    os.close(out)
 
 
 def chown_tree(path: str, uid: int, gid: int) -> None:
@@ -95,23 +152,64 @@ def chown_tree(path: str, uid: int, gid: int) -> None:
             os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
 
 
-def apply_limits(limits: dict[str, Any], *, sandboxed_account: bool) -> None:
-    """Hard limits on CPU time, memory, file size and (for the sandbox account) processes."""
-    def cap(which: int, value: int) -> None:
-        try:
-            resource.setrlimit(which, (value, value))
-        except (ValueError, OSError):
-            soft, hard = resource.getrlimit(which)
-            if hard == resource.RLIM_INFINITY or value <= hard:
-                resource.setrlimit(which, (value, hard))
+def address_space_bytes() -> int:
+    """This process's current virtual size (0 when unknown)."""
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            return int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
-    cap(resource.RLIMIT_CPU, int(limits["cpu_seconds"]))
-    if hasattr(resource, "RLIMIT_AS"):
-        cap(resource.RLIMIT_AS, int(limits["memory_mb"]) * 1024 * 1024)
+
+def tasks_of(uid: int) -> int:
+    """Threads of all processes owned by `uid` (what RLIMIT_NPROC counts), read from /proc; -1 without /proc."""
+    count = 0
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return -1
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{name}").st_uid != uid:
+                continue
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                stat_line = handle.read()
+            count += int(stat_line[stat_line.rfind(b")") + 2:].split()[17])
+        except (OSError, ValueError, IndexError):
+            continue
+    return count
+
+
+def apply_limits(limits: dict[str, Any]) -> None:
+    """Limits on CPU time, memory, file size and processes, applied in the worker before student code runs.
+
+    - CPU: the soft limit sends SIGXCPU (named in the message), the hard one a second later SIGKILL.
+    - memory: ``memory_mb`` of address space on top of what the worker already maps when it
+      starts (Python and NumPy, ~150 MB), so the allowance does not depend on the machine.
+    - processes: RLIMIT_NPROC counts every process and thread of the account; ``nproc`` is the
+      absolute value to set (the caller adds what the account already runs when it is shared).
+    """
+    def cap(which: int, soft: int, hard: int | None = None) -> None:
+        hard = soft if hard is None else hard
+        current_soft, current_hard = resource.getrlimit(which)
+        if current_hard != resource.RLIM_INFINITY:
+            hard = min(hard, current_hard)
+            soft = min(soft, hard)
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError):
+            pass
+
+    cpu = int(limits["cpu_seconds"])
+    cap(resource.RLIMIT_CPU, cpu, cpu + 1)
+    if hasattr(resource, "RLIMIT_AS") and limits.get("memory_mb"):
+        cap(resource.RLIMIT_AS, address_space_bytes() + int(limits["memory_mb"]) * 1024 * 1024)
     cap(resource.RLIMIT_FSIZE, int(limits["max_file_mb"]) * 1024 * 1024)
     cap(resource.RLIMIT_CORE, 0)
-    if sandboxed_account and hasattr(resource, "RLIMIT_NPROC"):
-        cap(resource.RLIMIT_NPROC, int(limits["max_processes"]))
+    if hasattr(resource, "RLIMIT_NPROC") and limits.get("nproc"):
+        cap(resource.RLIMIT_NPROC, int(limits["nproc"]))
 
 
 def close_fds_except(keep: set[int]) -> None:
@@ -128,9 +226,27 @@ def close_fds_except(keep: set[int]) -> None:
                 pass
 
 
-def _children(pid: int) -> list[int]:
-    """Direct children of a process, read from /proc."""
-    found = []
+def set_pipe_size(fd: int, size: int) -> None:
+    """Make a pipe's buffer larger (Linux), so a chatty worker needs fewer reads; best effort."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, size)
+    except (OSError, ImportError, ValueError):
+        pass
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of a process: /proc/PID/task/*/children when the kernel has it, else a /proc scan."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+        for task in tasks:
+            with open(f"/proc/{pid}/task/{task}/children", "rb") as handle:
+                found.extend(int(c) for c in handle.read().split())
+        return found
+    except (OSError, ValueError):
+        pass
     try:
         names = os.listdir("/proc")
     except OSError:
@@ -140,14 +256,55 @@ def _children(pid: int) -> list[int]:
             continue
         try:
             with open(f"/proc/{name}/stat", "rb") as handle:
-                stat = handle.read()
+                stat_line = handle.read()
         except OSError:
             continue
         # the command name may contain spaces and parentheses: split after the last ')'
-        fields = stat[stat.rfind(b")") + 2:].split()
+        fields = stat_line[stat_line.rfind(b")") + 2:].split()
         if len(fields) > 1 and int(fields[1]) == pid:
             found.append(int(name))
     return found
+
+
+_children = children  # older name, kept for callers outside this package
+
+
+def wait_exit(pid: int, timeout: float) -> tuple[int, Any] | None:
+    """Wait up to `timeout` seconds for a child to end; (wait status, rusage), or None if it still runs.
+
+    Blocks on a pidfd where the kernel has them (no polling latency);
+    elsewhere polls with a short, growing sleep.
+    """
+    deadline = time.monotonic() + timeout
+    pidfd = -1
+    if hasattr(os, "pidfd_open"):
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            pidfd = -1
+    try:
+        pause = 0.0002
+        while True:
+            try:
+                done, status, usage = os.wait4(pid, os.WNOHANG)
+            except ChildProcessError:
+                return 0, None
+            if done:
+                return status, usage
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if pidfd >= 0:
+                try:
+                    select.select([pidfd], [], [], remaining)
+                except InterruptedError:
+                    pass
+            else:
+                time.sleep(min(pause, remaining))
+                pause = min(pause * 2, 0.01)
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
 
 
 def kill_process_group(pgid: int) -> None:
@@ -157,20 +314,56 @@ def kill_process_group(pgid: int) -> None:
         pass
 
 
-def kill_all_children(*, spare: set[int] = frozenset()) -> None:  # type: ignore[assignment]
-    """Kill and reap every child of this process (a subreaper: orphans included) until none is left."""
+def kill_all_children(*, spare: Iterable[int] = ()) -> int:
+    """Kill and reap every child of this process (a subreaper: orphans included) until none is left.
+
+    Returns how many were killed. Grandchildren whose parent dies here are
+    handed to us by the kernel and caught on the next round.
+    """
     me = os.getpid()
-    for _ in range(1000):
-        children = [c for c in _children(me) if c not in spare]
-        if not children:
-            return
-        for child in children:
+    spared = set(spare)
+    killed = 0
+    for _ in range(10000):
+        found = [c for c in children(me) if c not in spared]
+        if not found:
+            break
+        for child in found:
             try:
                 os.kill(child, signal.SIGKILL)
+                killed += 1
             except (ProcessLookupError, PermissionError):
                 pass
-        for child in children:
+        for child in found:
             try:
                 os.waitpid(child, 0)
             except ChildProcessError:
                 pass
+    return killed
+
+
+def remove_files_of(uid: int, folders: Iterable[str] = SHARED_TMP_DIRS) -> list[str]:
+    """Delete what `uid` left at the top of world-writable folders; returns the paths removed.
+
+    Only called when every process of that account is dead, so nothing can
+    race the deletion; symlinks are removed, never followed.
+    """
+    removed = []
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+                if info.st_uid != uid:
+                    continue
+                if stat.S_ISDIR(info.st_mode):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+                removed.append(entry.path)
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:
+                    continue
+    return removed

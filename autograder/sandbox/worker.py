@@ -26,6 +26,7 @@ from . import protocol, system
 
 MAX_MESSAGE_CHARS = 2000
 MAX_FRAMES = 12
+_HIDDEN: list[Any] = []
 
 
 def main(proto: socket.socket, out_fd: int, spec: dict[str, Any]) -> NoReturn:
@@ -51,11 +52,12 @@ def main(proto: socket.socket, out_fd: int, spec: dict[str, Any]) -> NoReturn:
 
 def _enter_sandbox(proto: socket.socket, out_fd: int, spec: dict[str, Any]) -> str:
     """Fresh folder, limits, scrubbed environment, dropped privileges, redirected output."""
-    os.setsid()
+    os.setsid()  # own session and process group: one killpg reaches everything that stays in it
+    system.die_with_parent()  # if the zygote is killed, so is this worker
     uid, gid = spec.get("uid"), spec.get("gid")
     workdir = spec["workdir"]  # made, filled and handed over by the zygote
     target = os.path.join(workdir, "submission")
-    system.apply_limits(spec["limits"], sandboxed_account=uid is not None)
+    system.apply_limits(spec["limits"])
     os.environ.clear()
     os.environ.update({
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -81,6 +83,7 @@ def _enter_sandbox(proto: socket.socket, out_fd: int, spec: dict[str, Any]) -> s
     sys.stdin = open(0, "r", closefd=False)
     sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
     sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
+    sys.__stdout__, sys.__stderr__, sys.__stdin__ = sys.stdout, sys.stderr, sys.stdin
     os.chdir(target)
     sys.dont_write_bytecode = True
     # Forget where the grader lives: the submission's own folder comes first.
@@ -88,8 +91,9 @@ def _enter_sandbox(proto: socket.socket, out_fd: int, spec: dict[str, Any]) -> s
     sys.path[:] = [os.path.normpath(os.path.join(target, spec["import_root"]))] + [
         p for p in sys.path if p and p != "." and not (grader_root and p.startswith(grader_root))
     ]
-    for name in [m for m in sys.modules if m == "autograder" or m.startswith("autograder.")]:
-        del sys.modules[name]
+    # The grader's own package must not shadow a folder of the submission with the same name. The
+    # modules are kept alive here (this code still runs from them) and not freed, which would be slow.
+    _HIDDEN.extend(sys.modules.pop(name) for name in [m for m in sys.modules if m.partition(".")[0] == "autograder"])
     return target
 
 
@@ -107,7 +111,8 @@ def _serve(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
     _flush()
     protocol.send(proto, {"event": "imported", "ok": True, "seconds": time.perf_counter() - start})
     header, arrays = protocol.read_message(proto, max_array_bytes=1 << 30)
-    response, out_arrays = run_steps(cls, header["steps"], arrays, workdir)
+    response, out_arrays = run_steps(cls, header["steps"], arrays, workdir,
+                                     max_result_bytes=int(spec.get("max_result_bytes", 1 << 26)))
     _flush()
     protocol.send(proto, response, out_arrays)
 
@@ -120,8 +125,8 @@ def _flush() -> None:
             pass
 
 
-def run_steps(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
-              workdir: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def run_steps(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], workdir: str, *,
+              max_result_bytes: int = 1 << 26) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Make a fresh instance and run the steps; the step marked 'graded' gives the answer."""
     notes: list[str] = []
     try:
@@ -149,7 +154,7 @@ def run_steps(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarr
         if not step.get("graded"):
             continue
         mutated = [name for name, g, p in zip(step["args"], given, pristine) if not _same(g, p)]
-        returned, arrays = describe_result(result)
+        returned, arrays = describe_result(result, max_result_bytes)
         return {"event": "result", "ok": True, "method": method, "returned": returned,
                 "mutated": mutated, "seconds": seconds, "notes": notes}, arrays
     return {"event": "result", "ok": False, "phase": "grader", "method": "",
@@ -160,25 +165,35 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=True))
 
 
-def describe_result(result: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """What the student returned: an array travels as data, anything else as a description."""
+def describe_result(result: Any, max_bytes: int = 1 << 26) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """What the student returned: an array travels as data, anything else as a description.
+
+    An array larger than `max_bytes` is described but not sent (the grader
+    would refuse it, and copying it could exhaust the worker's memory).
+    """
     if result is None:
         return {"kind": "none", "type": "NoneType"}, {}
     if isinstance(result, np.ndarray):
         array = np.asarray(result)
-        meta = protocol.describe_array(array)
+        meta = protocol.describe_array(array, max_bytes=max_bytes)
         return {"kind": "ndarray", "type": type(result).__name__, **meta}, ({"result": array} if meta["sendable"] else {})
     try:
         shape = list(np.shape(result))
     except BaseException:  # noqa: BLE001
         shape = None
-    return {"kind": "other", "type": type(result).__name__, "repr": reprlib.repr(result)[:200], "shape": shape}, {}
+    try:
+        text = reprlib.repr(result)[:200]
+    except BaseException:  # noqa: BLE001 - a student's __repr__ may raise
+        text = "<unprintable>"
+    return {"kind": "other", "type": type(result).__name__, "repr": text, "shape": shape}, {}
 
 
 def describe_exception(exc: BaseException, workdir: str) -> dict[str, Any]:
     """Type, message and the traceback frames that are in the student's own files."""
     frames = []
     for frame in traceback.extract_tb(exc.__traceback__):
+        if not frame.filename or frame.filename.startswith("<"):  # <frozen importlib._bootstrap>, <string>
+            continue
         filename = os.path.abspath(frame.filename)
         if not filename.startswith(workdir + os.sep):
             continue
@@ -201,4 +216,4 @@ def describe_exception(exc: BaseException, workdir: str) -> dict[str, Any]:
     if len(message) > MAX_MESSAGE_CHARS:
         message = message[:MAX_MESSAGE_CHARS] + " ..."
     return {"type": type(exc).__name__, "message": message, "frames": frames,
-            "not_implemented": isinstance(exc, NotImplementedError)}
+            "not_implemented": isinstance(exc, NotImplementedError), "memory": isinstance(exc, MemoryError)}

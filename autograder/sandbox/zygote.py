@@ -6,29 +6,38 @@ request kills and reaps it together with anything it left behind. Because
 it was forked before fixtures were loaded, no worker's memory holds an
 expected answer; because workers are forked, not started, a check costs
 milliseconds, not a Python start-up.
+
+The zygote only ever talks to the grader (its control socket is closed in
+every worker) and answers one request at a time: ``spawn``, ``reap``,
+``exit``. If the grader goes away, it kills everything and exits.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import select
 import shutil
 import signal
 import socket
 import tempfile
-import time
 from typing import Any, NoReturn
 
 from . import system, worker
 
 # Modules a worker may need after it has lost the right to read the Python
 # installation (a root-only interpreter, as on some servers): import them now.
+# Loading them once here also spares every worker the cost.
 PRELOAD = ("numpy", "numpy.linalg", "numpy.random", "numpy.fft", "math", "cmath", "itertools", "functools",
            "collections", "copy", "typing", "dataclasses", "abc", "enum", "operator", "warnings", "time",
            "random", "statistics", "traceback", "linecache", "tokenize", "reprlib", "json", "importlib.util",
            "importlib.machinery", "pprint", "numbers", "decimal", "fractions", "string", "re", "contextlib",
            "textwrap", "inspect", "pickle", "struct", "array", "heapq", "bisect", "io", "os.path", "pathlib",
            "signal", "threading", "gc", "weakref", "unittest", "unittest.mock", "multiprocessing", "subprocess")
+
+OUTPUT_PIPE_BYTES = 1 << 20  # a chatty worker fills this before it has to wait for the grader
+MAX_MESSAGE_BYTES = 1 << 20  # control messages are small JSON lines
 
 
 def _preload() -> None:
@@ -41,77 +50,180 @@ def _preload() -> None:
             pass
 
 
-def send_json(sock: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
-    data = json.dumps(message).encode() + b"\n"
-    if fds:
-        socket.send_fds(sock, [data], fds)
-    else:
-        sock.sendall(data)
+class Channel:
+    """Newline-delimited JSON messages over a stream socket, with descriptors passed alongside.
 
+    Requests and replies may arrive back to back in one read (the grader
+    sends a ``spawn`` before reading the previous ``reap`` reply), so the
+    channel keeps what it has read beyond the current message.
+    """
 
-def recv_json(sock: socket.socket, *, max_fds: int = 0) -> tuple[dict[str, Any] | None, list[int]]:
-    """One newline-terminated JSON message (the zygote channel carries one at a time)."""
-    chunks, fds = [], []
-    while True:
-        if max_fds:
-            data, new_fds, _flags, _addr = socket.recv_fds(sock, 65536, max_fds)
-            fds.extend(new_fds)
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._buffer = bytearray()
+        self._fds: list[int] = []
+
+    def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
+        data = json.dumps(message).encode() + b"\n"
+        if fds:
+            socket.send_fds(self.sock, [data], fds)
         else:
-            data = sock.recv(65536)
-        if not data:
-            return None, fds
-        chunks.append(data)
-        if data.endswith(b"\n"):
-            return json.loads(b"".join(chunks)), fds
+            self.sock.sendall(data)
+
+    def recv(self) -> dict[str, Any] | None:
+        """The next message; None when the other side has gone away or sent nonsense.
+
+        Honours the socket's timeout (raises TimeoutError, an OSError).
+        """
+        while b"\n" not in self._buffer:
+            if len(self._buffer) > MAX_MESSAGE_BYTES:
+                return None
+            data, fds, _flags, _addr = socket.recv_fds(self.sock, 65536, 8)
+            self._fds.extend(fds)
+            if not data:
+                return None
+            self._buffer += data
+        line, _, rest = bytes(self._buffer).partition(b"\n")
+        self._buffer = bytearray(rest)
+        return json.loads(line)
+
+    def take_fds(self) -> list[int]:
+        """Descriptors received so far (they come with the reply that carries them)."""
+        fds, self._fds = self._fds, []
+        return fds
+
+    def close(self) -> None:
+        for fd in self.take_fds():
+            os.close(fd)
+        self.sock.close()
+
+    def settimeout(self, seconds: float | None) -> None:
+        self.sock.settimeout(seconds)
+
+    def pending(self) -> bool:
+        """Is a message (or part of one) waiting to be read?"""
+        if self._buffer:
+            return True
+        return bool(select.select([self.sock], [], [], 0)[0])
 
 
-def serve(ctrl: socket.socket) -> NoReturn:
+def serve(ctrl: Channel, account_uid: int | None) -> NoReturn:
     """The zygote's loop; runs in the forked child until the grader says exit or goes away."""
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        system.close_fds_except({0, 1, 2, ctrl.fileno()})
+        system.close_fds_except({0, 1, 2, ctrl.sock.fileno()})
         system.become_subreaper()
         _preload()
+        # Objects that exist now are never collected in a worker: a worker's garbage
+        # collection then leaves the shared pages alone, which keeps fork and exit cheap.
+        gc.collect()
+        gc.freeze()
         workers: dict[int, str] = {}
+        folders = _Folders()
         while True:
-            message, _ = recv_json(ctrl)
-            if message is None or message["op"] == "exit":
+            message = ctrl.recv()
+            if message is None or message.get("op") == "exit":
                 break
             if message["op"] == "spawn":
-                pid, fds, workdir = _spawn(ctrl, message)
+                try:
+                    pid, fds, workdir = _spawn(ctrl, message, folders)
+                except OSError as exc:
+                    ctrl.send({"error": f"{type(exc).__name__}: {exc}"})
+                    continue
                 workers[pid] = workdir
-                send_json(ctrl, {"pid": pid, "workdir": workdir}, fds)
+                ctrl.send({"pid": pid, "workdir": workdir}, fds)
                 for fd in fds:
                     os.close(fd)
+                folders.empty_trash()  # while the new worker starts up
             elif message["op"] == "reap":
                 pid = message["pid"]
                 result = _reap(pid, float(message.get("grace", 0.0)))
                 if pid in workers:
-                    shutil.rmtree(workers.pop(pid), ignore_errors=True)
-                send_json(ctrl, result)
-    except BaseException:  # noqa: BLE001
+                    folders.discard(workers.pop(pid))
+                if account_uid is not None:
+                    result["removed"] = len(system.remove_files_of(account_uid))
+                ctrl.send(result)
+                if not ctrl.pending():
+                    folders.prepare()  # while the grader compares
+    except BaseException:  # noqa: BLE001 - whatever happened, clean up below
         code = 1
     finally:
         system.kill_all_children()
+        if account_uid is not None:
+            system.remove_files_of(account_uid)
         os._exit(code)
 
 
-def _spawn(ctrl: socket.socket, message: dict[str, Any]) -> tuple[int, list[int], str]:
-    spec = message["spec"]
-    workdir = tempfile.mkdtemp(prefix="autograder-run-", dir=spec.get("tmp_root"))
-    shutil.copytree(spec["stage"], os.path.join(workdir, "submission"), symlinks=False)
-    if spec.get("uid") is not None:
-        system.chown_tree(workdir, spec["uid"], spec["gid"])
-    spec = dict(spec, workdir=workdir)
+class _Folders:
+    """Each worker's fresh folder holding a copy of the submission.
+
+    Made ahead of time when the zygote is idle and removed once the next
+    worker has started (never while a process of the account is alive that
+    could reach it: a folder's name is random and its parent cannot be
+    listed by the account).
+    """
+
+    def __init__(self) -> None:
+        self.spec: dict[str, Any] | None = None
+        self.ready: tuple[tuple[Any, ...], str] | None = None
+        self.trash: list[str] = []
+
+    @staticmethod
+    def _key(spec: dict[str, Any]) -> tuple[Any, ...]:
+        return spec["stage"], spec.get("uid"), spec.get("gid"), spec.get("tmp_root")
+
+    def _make(self, spec: dict[str, Any]) -> str:
+        uid, gid = spec.get("uid"), spec.get("gid")
+        workdir = tempfile.mkdtemp(prefix="run-", dir=spec.get("tmp_root"))
+        try:
+            if uid is not None:
+                os.chown(workdir, uid, gid)
+            system.copy_tree(spec["stage"], os.path.join(workdir, "submission"), uid, gid)
+        except OSError:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        return workdir
+
+    def take(self, spec: dict[str, Any]) -> str:
+        self.spec = spec
+        ready, self.ready = self.ready, None
+        if ready is not None:
+            if ready[0] == self._key(spec):
+                return ready[1]
+            self.trash.append(ready[1])
+        return self._make(spec)
+
+    def prepare(self) -> None:
+        if self.spec is not None and self.ready is None:
+            try:
+                self.ready = (self._key(self.spec), self._make(self.spec))
+            except OSError:
+                pass
+
+    def discard(self, workdir: str) -> None:
+        self.trash.append(workdir)
+
+    def empty_trash(self) -> None:
+        while self.trash:
+            shutil.rmtree(self.trash.pop(), ignore_errors=True)
+
+
+def _spawn(ctrl: Channel, message: dict[str, Any], folders: _Folders) -> tuple[int, list[int], str]:
+    workdir = folders.take(message["spec"])
+    spec = dict(message["spec"], workdir=workdir)
     parent_sock, child_sock = socket.socketpair()
     out_read, out_write = os.pipe()
+    system.set_pipe_size(out_read, OUTPUT_PIPE_BYTES)
     pid = os.fork()
     if pid == 0:  # the worker
-        parent_sock.close()
-        os.close(out_read)
-        ctrl.close()
-        worker.main(child_sock, out_write, spec)
+        try:
+            parent_sock.close()
+            os.close(out_read)
+            ctrl.close()
+            worker.main(child_sock, out_write, spec)
+        finally:
+            os._exit(70)
     child_sock.close()
     os.close(out_write)
     fd = parent_sock.detach()
@@ -120,39 +232,34 @@ def _spawn(ctrl: socket.socket, message: dict[str, Any]) -> tuple[int, list[int]
 
 def _reap(pid: int, grace: float) -> dict[str, Any]:
     """Wait up to `grace` seconds for the worker to end, then kill it and everything it started."""
-    deadline = time.monotonic() + grace
-    status, usage = None, None
-    while True:
-        try:
-            done, status_raw, usage_raw = os.wait4(pid, os.WNOHANG)
-        except ChildProcessError:
-            done, status_raw, usage_raw = pid, 0, None
-        if done:
-            status, usage = status_raw, usage_raw
-            break
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(0.005)
+    waited = system.wait_exit(pid, grace)
+    exited = waited is not None
     system.kill_process_group(pid)
-    if status is None:
+    if waited is None:
         try:
-            _, status, usage = os.wait4(pid, 0)
-        except ChildProcessError:
-            status = 0
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        waited = system.wait_exit(pid, 60.0) or (0, None)
+    status, usage = waited
     system.kill_all_children()
     return {
         "status": status,
+        "exited": exited,  # False: it was still running when the grace ran out, and we killed it
         "max_rss_kb": getattr(usage, "ru_maxrss", 0) if usage else 0,
         "cpu_seconds": (usage.ru_utime + usage.ru_stime) if usage else 0.0,
     }
 
 
-def start() -> tuple[int, socket.socket]:
-    """Fork the zygote; returns its pid and the grader's end of the control socket."""
+def start(account_uid: int | None = None) -> tuple[int, Channel]:
+    """Fork the zygote; returns its pid and the grader's end of the control channel."""
     ours, theirs = socket.socketpair()
     pid = os.fork()
     if pid == 0:
-        ours.close()
-        serve(theirs)
+        try:
+            ours.close()
+            serve(Channel(theirs), account_uid)
+        finally:
+            os._exit(1)
     theirs.close()
-    return pid, ours
+    return pid, Channel(ours)
