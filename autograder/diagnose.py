@@ -385,9 +385,12 @@ def error_hints(error: dict[str, Any], method: str, case: Case | None) -> list[s
 
 # -- across checks ----------------------------------------------------------------------------
 
-def single_sample_note(method: str, n: int) -> str:
-    return (f"Your {method} passes every single-sample test (N = 1) but not this batch of N = {n}: look for a sum "
-            "or maximum without axis=1 (keepdims=True), or values taken from one row only.")
+def single_sample_note(method: str, n: int, *, advice: bool = True) -> str:
+    """The fact that a method is right for N = 1 only, with where to look unless a line above says it."""
+    fact = f"Your {method} passes every single-sample test (N = 1) but not this batch of N = {n}"
+    if not advice:
+        return fact + "."
+    return fact + ": look for a sum or maximum without axis=1 (keepdims=True), or values taken from one row only."
 
 
 def across_checks(graded: Iterable[tuple[Case, Check, Any, Any]]) -> None:
@@ -407,4 +410,5 @@ def across_checks(graded: Iterable[tuple[Case, Check, Any, Any]]) -> None:
             n = case.inputs["Z"].shape[0]
             if n > 1 and not result.passed and getattr(outcome, "kind", "") in ("ok", "error") \
                     and "Looks like" not in result.message:
-                result.message += "\n" + single_sample_note(method, n)
+                advice = "Only row 0 is right" not in result.message
+                result.message += "\n" + single_sample_note(method, n, advice=advice)
