@@ -107,7 +107,7 @@ def test_wrapped_handout_layout_grades_full_marks_end_to_end(tmp_path):
     assert "HW1/handout/mytorch/nn/activation.py" in results["output"]
 
 
-@pytest.mark.parametrize("relative", ["activation.py", None])
+@pytest.mark.parametrize("relative", ["activation.py", None], ids=["file_at_root", "single_py_file"])
 def test_root_file_and_single_file_grade_full_marks(tmp_path, relative):
     target = put(tmp_path, relative or "solution.py")
     result = grade_submission(tmp_path if relative else target)
@@ -166,3 +166,10 @@ def test_template_is_reported_as_not_implemented(tmp_path):
     result = grade_submission(PROJECT / "student_template")
     assert result.score == 0
     assert all("not implemented" in c.message for c in result.checks)
+
+
+def test_empty_folder_fails_every_test_saying_nothing_was_found(tmp_path):
+    result = grade_submission(tmp_path)
+    assert result.score == 0 and len(result.checks) >= 20
+    assert all(not c.passed and "no .py files" in c.message for c in result.checks)
+    assert any("no .py files" in note for note in result.notes)

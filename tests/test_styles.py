@@ -7,6 +7,7 @@ are added.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +20,12 @@ from autograder.results import CheckResult, GradingResult
 from helpers import PROJECT, SUBMISSIONS
 
 CASES: dict[str, Case] = {case.name: case for case in load_cases(DEFAULT_FIXTURES)}
+
+
+@functools.lru_cache(maxsize=None)
+def grade(path: Path) -> GradingResult:
+    """Grade once per test session: several tests read the same submission's result (none changes it)."""
+    return grade_submission(path)
 
 
 def batch_size(check: CheckResult) -> int:
@@ -45,18 +52,18 @@ CORRECT = [
 
 @pytest.mark.parametrize("name", CORRECT)
 def test_correct_submission_in_any_style_gets_full_marks(name):
-    result = grade_submission(SUBMISSIONS / f"{name}.py")
+    result = grade(SUBMISSIONS / f"{name}.py")
     assert failures(result) == {}
     assert result.score == result.max_score > 0
 
 
 def test_reference_gets_full_marks():
-    result = grade_submission(PROJECT / "reference")
+    result = grade(PROJECT / "reference")
     assert failures(result) == {} and result.score == result.max_score == 100
 
 
 def test_printing_does_not_cost_points_and_is_shown_with_its_test():
-    result = grade_submission(SUBMISSIONS / "debug_prints.py")
+    result = grade(SUBMISSIONS / "debug_prints.py")
     assert result.score == result.max_score
     by_name = {c.name: c for c in graded(result)}
     for check in by_name.values():
@@ -90,7 +97,7 @@ MISTAKES: dict[str, tuple[Path, Rule]] = {
 @pytest.mark.parametrize("name", sorted(MISTAKES))
 def test_mistake_loses_exactly_the_right_points(name):
     path, rule = MISTAKES[name]
-    result = grade_submission(path)
+    result = grade(path)
     should_fail = {c.name for c in graded(result) if rule(c, CASES[c.case])}
     assert should_fail, "the rule selects no check, so this test would prove nothing"
     assert set(failures(result)) == should_fail
@@ -101,12 +108,20 @@ def test_mistake_loses_exactly_the_right_points(name):
 
 
 def test_squeezed_output_is_reported_as_a_shape_problem():
-    message = failures(grade_submission(SUBMISSIONS / "squeezed_shapes.py"))["writeup_example: forward (A)"]
+    message = failures(grade(SUBMISSIONS / "squeezed_shapes.py"))["writeup_example: forward (A)"]
     assert "(1, 3)" in message and "(3,)" in message
 
 
 def test_small_error_is_reported_with_the_tolerance_and_the_numbers():
-    result = grade_submission(SUBMISSIONS / "off_by_0_1_percent.py")
+    result = grade(SUBMISSIONS / "off_by_0_1_percent.py")
     message = failures(result)["writeup_example: forward (A)"]
     assert "1e-05" in message  # the tolerance it missed
     assert "0.7007" in message  # the student's own value (0.7 * 1.001), visible case
+
+
+@pytest.mark.xfail(strict=True, reason="autograder/diagnose.py _constant_factor (line ~163) rounds the factor to 2 "
+                   "significant digits on hidden tests, so a 0.1 % error reads 'Every value is 1 times the expected one'")
+def test_a_small_factor_is_never_shown_as_1_times():
+    result = grade(SUBMISSIONS / "off_by_0_1_percent.py")
+    for name, message in failures(result).items():
+        assert "is 1 times the expected" not in message, (name, message)
