@@ -76,6 +76,7 @@ class Lifecycle:
         self.current: dict[str, float] = {}
         self.forked_at = 0.0  # in a worker: when the zygote called fork
         self.entered_at = 0.0  # in a worker: when it had entered the sandbox
+        self.request_read = 0.0  # in a worker: when it had read the request
         self.zygote_events: dict[str, float] = {}
         self.worker_parts: dict[str, float] = {}  # in a worker: time in each step of entering the sandbox
         self.active: set[str] = set()  # keys being timed now (a recursive call is timed once)
@@ -109,24 +110,19 @@ class Lifecycle:
 
             setattr(owner, name, wrapper)
 
-        # grader side
-        send_json, recv_json = zygote.send_json, zygote.recv_json
+        # grader side: each Sandbox.run is one check; the spawn request and its reply; the two messages
+        me.wrap_run(runner.Sandbox)
+        if hasattr(runner.Sandbox, "_ask"):
+            ask = runner.Sandbox._ask
 
-        def grader_send_json(sock: Any, message: dict[str, Any], fds: Any = None) -> None:
-            if os.getpid() == me.grader_pid and message.get("op") == "spawn":
-                me.current = {"spawn_sent": time.monotonic()}
-                me.checks.append(me.current)
-            elif os.getpid() == me.grader_pid and message.get("op") == "reap":
-                me.current["reap_sent"] = time.monotonic()
-            return send_json(sock, message, fds)
+            def grader_ask(sandbox: Any, message: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+                start = time.monotonic()
+                reply = ask(sandbox, message, *args, **kwargs)
+                if message.get("op") == "spawn":
+                    me.current.update(spawn_sent=start, spawn_reply=time.monotonic())
+                return reply
 
-        def grader_recv_json(sock: Any, *, max_fds: int = 0) -> Any:
-            reply = recv_json(sock, max_fds=max_fds)
-            if os.getpid() == me.grader_pid and me.current:
-                me.current["spawn_reply" if max_fds else "reap_reply"] = time.monotonic()
-            return reply
-
-        zygote.send_json, zygote.recv_json = grader_send_json, grader_recv_json
+            runner.Sandbox._ask = grader_ask
         receive = runner._receive
 
         def grader_receive(*args: Any, **kwargs: Any) -> Any:
@@ -135,23 +131,22 @@ class Lifecycle:
             if header and header.get("event") == "imported":
                 me.current.update({f"worker:{k}": v for k, v in header.get("bench_parts", {}).items()})
                 me.current.update(imported_received=now, import_s=header.get("seconds", 0.0),
-                                  forked=header.get("bench_forked", 0.0), entered=header.get("bench_entered", 0.0),
-                                  imported_sent=header.get("bench_sent", 0.0))
+                                  forked=header.get("bench_forked", 0.0), entered=header.get("bench_entered", 0.0))
             elif header and header.get("event") == "result":
                 me.current.update(result_received=now, call_s=header.get("seconds", 0.0),
-                                  result_sent=header.get("bench_sent", 0.0))
+                                  result_sent=header.get("bench_sent", 0.0),
+                                  request_read=header.get("bench_request_read", 0.0))
             return header, arrays, why
 
         runner._receive = grader_receive
-        timed(runner, "_drain", "drain", where="grader")
-        timed(protocol, "pack", "pack", where="grader")
 
-        # zygote side: its pieces of spawn and reap, logged after each request (whichever exist in this version)
-        for owner, name in ((zygote, "_preload"), (tempfile, "mkdtemp"), (shutil, "copytree"), (system, "copy_tree"),
-                            (system, "chown_tree"), (system, "set_pipe_size"), (shutil, "rmtree"),
-                            (system, "wait_exit"), (time, "sleep"), (system, "kill_process_group"),
-                            (system, "kill_all_children"), (system, "remove_files_of"), (system, "tasks_of")):
-            timed(owner, name, name, where="zygote")
+        # zygote side: whichever of these exist in this version, logged before each reply it sends
+        for owner, name in ((zygote, "_preload"), (zygote, "_spawn"), (zygote, "_reap"), (tempfile, "mkdtemp"),
+                            (shutil, "copytree"), (system, "copy_tree"), (system, "chown_tree"),
+                            (system, "set_pipe_size"), (shutil, "rmtree"), (system, "wait_exit"), (time, "sleep"),
+                            (system, "kill_process_group"), (system, "kill_all_children"),
+                            (system, "remove_files_of"), (system, "tasks_of")):
+            timed(owner, name, name.lstrip("_"), where="zygote")
         real_fork = os.fork
 
         def fork() -> int:
@@ -160,24 +155,35 @@ class Lifecycle:
             if pid == 0 and parent != me.grader_pid:  # a worker (the zygote itself is forked by the grader)
                 me.forked_at, me.worker_parts = at, {"child_runs": time.monotonic() - at}
             elif pid and parent != me.grader_pid:
-                me.zygote_events["fork_parent"] = me.zygote_events.get("fork_parent", 0.0) + time.monotonic() - at
+                me.zygote_events["fork (in the zygote)"] = time.monotonic() - at
             return pid
 
         os.fork = fork
-        for name in ("_spawn", "_reap"):
-            timed(zygote, name, name.lstrip("_"), where="zygote")
-        serve_send = zygote.send_json
 
-        def zygote_send_json(sock: Any, message: dict[str, Any], fds: Any = None) -> None:
-            if os.getpid() != me.grader_pid and me.zygote_events:
+        def flush_zygote_events() -> None:
+            if os.getpid() != me.grader_pid and not me.forked_at and me.zygote_events:
                 with open(me.zygote_log, "a", encoding="utf-8") as log:
                     log.write(json.dumps(me.zygote_events) + "\n")
                 me.zygote_events = {}
-            return serve_send(sock, message, fds)
 
-        zygote.send_json = zygote_send_json
+        if hasattr(zygote, "Channel"):
+            channel_send = zygote.Channel.send
 
-        # worker side: when it entered the sandbox, and when it sent each message
+            def zygote_channel_send(channel: Any, *args: Any, **kwargs: Any) -> None:
+                flush_zygote_events()
+                return channel_send(channel, *args, **kwargs)
+
+            zygote.Channel.send = zygote_channel_send
+        elif hasattr(zygote, "send_json"):
+            send_json = zygote.send_json
+
+            def zygote_send_json(*args: Any, **kwargs: Any) -> None:
+                flush_zygote_events()
+                return send_json(*args, **kwargs)
+
+            zygote.send_json = zygote_send_json
+
+        # worker side: when it entered the sandbox, read the request and sent each message
         enter = worker._enter_sandbox
 
         def worker_enter(*args: Any) -> str:
@@ -189,55 +195,67 @@ class Lifecycle:
         for name in WORKER_STEPS:
             timed(system, name, name, where="worker")
         timed(os, "setsid", "setsid", where="worker")
-        send = protocol.send
+        send, read_message = protocol.send, protocol.read_message
+
+        def worker_read_message(*args: Any, **kwargs: Any) -> Any:
+            message = read_message(*args, **kwargs)
+            if me.forked_at:
+                me.request_read = time.monotonic()
+            return message
 
         def worker_send(sock: Any, header: dict[str, Any], arrays: Any = None) -> None:
-            if header.get("event") in ("imported", "result"):
+            if me.forked_at and header.get("event") in ("imported", "result"):
                 header = dict(header, bench_forked=me.forked_at, bench_entered=me.entered_at,
-                              bench_sent=time.monotonic(), bench_parts=me.worker_parts)
+                              bench_request_read=me.request_read, bench_sent=time.monotonic(),
+                              bench_parts=me.worker_parts)
             return send(sock, header, arrays)
 
-        protocol.send = worker_send
+        protocol.send, protocol.read_message = worker_send, worker_read_message
+
+    def wrap_run(self, sandbox_class: type) -> None:
+        """Each call of Sandbox.run starts a check's record and ends it."""
+        run = sandbox_class.run
+        me = self
+
+        def grader_run(sandbox: Any, *args: Any, **kwargs: Any) -> Any:
+            me.current = {"run_start": time.monotonic()}
+            me.checks.append(me.current)
+            try:
+                return run(sandbox, *args, **kwargs)
+            finally:
+                me.current["run_end"] = time.monotonic()
+
+        sandbox_class.run = grader_run
 
     def table(self) -> list[tuple[str, float, float]]:
-        """(phase, median ms per check, total ms over all checks)."""
-        zyg = [json.loads(line) for line in Path(self.zygote_log).read_text().splitlines()]
-        spawns = [z for z in zyg if "spawn" in z]
-        reaps = [z for z in zyg if "reap" in z]
+        """(phase, median ms per occurrence, total ms over the grading)."""
         rows: dict[str, list[float]] = {}
 
         def add(name: str, value: float) -> None:
             rows.setdefault(name, []).append(value * 1e3)
 
-        inside_spawn = ("mkdtemp", "copytree", "copy_tree", "chown_tree", "set_pipe_size", "fork_parent")
-        for z in spawns:
-            for key in inside_spawn:
-                if key in z:
-                    add(f"  zygote: {key}", z[key])
-            add("  zygote: rest of _spawn (socketpair, pipe)", z["spawn"] - sum(z.get(k, 0.0) for k in inside_spawn))
-        for z in reaps:
-            add("  zygote: _reap", z["reap"])
-            for key in sorted(set(z) - {"reap"}):
-                add(f"  zygote: {'  ' if key in ('sleep', 'wait_exit', 'kill_process_group') else ''}{key}", z[key])
-        for c in self.checks:
-            if "result_received" not in c:
-                continue
-            add("spawn request -> reply (zygote _spawn, grader receives fds)", c["spawn_reply"] - c["spawn_sent"])
-            add("fork -> sandbox entered (setsid, limits, env, setuid, fds, sys.path)", c["entered"] - c["forked"])
+        for line in Path(self.zygote_log).read_text().splitlines():
+            for key, value in json.loads(line).items():
+                add(f"zygote: {key}", value)
+        checks = [c for c in self.checks if "result_received" in c]
+        for c, following in zip(checks, checks[1:] + [{}]):
+            if "spawn_reply" in c:
+                add("grader: spawn request -> reply (and the previous reap's reply)", c["spawn_reply"] - c["spawn_sent"])
+            add("worker: fork -> sandbox entered", c["entered"] - c["forked"])
             parts = [k[len("worker:"):] for k in c if k.startswith("worker:")]
             for name in parts:
-                add(f"  worker: {name}", c.get(f"worker:{name}", 0.0))
-            add("  worker: rest of _enter_sandbox (environ, stdio, chdir, sys.path, modules)",
-                c["entered"] - c["forked"] - sum(c.get(f"worker:{name}", 0.0) for name in parts))
-            add("worker imports the submission", c["import_s"])
-            add("'imported' sent -> received by the grader", c["imported_received"] - c["imported_sent"])
-            add("grader sends the request (pack + send)",
-                c["result_sent"] - c["imported_received"] - c["call_s"])  # includes the worker's unpack
-            add("student call (forward / backward)", c["call_s"])
-            add("'result' sent -> received by the grader", c["result_received"] - c["result_sent"])
-            add("grader: reap request -> reply (wait, kill, clean up)", c["reap_reply"] - c["reap_sent"])
-            add("grader: drain output pipe", c.get("drain", 0.0))
-            add("whole check as the grader sees it", c["reap_reply"] + c.get("drain", 0.0) - c["spawn_sent"])
+                add(f"  worker: {name}", c[f"worker:{name}"])
+            add("  worker: rest of entering (environ, stdio, chdir, sys.path, modules)",
+                c["entered"] - c["forked"] - sum(c[f"worker:{name}"] for name in parts))
+            add("worker: import the submission", c["import_s"])
+            add("worker: imported -> request read", c["request_read"] - c["entered"] - c["import_s"])
+            add("worker: student call (forward / backward)", c["call_s"])
+            add("worker: rest of the steps, result packed and sent", c["result_sent"] - c["request_read"] - c["call_s"])
+            add("grader: result sent -> received", c["result_received"] - c["result_sent"])
+            add("grader: result received -> run() returns (drain, reap)", c["run_end"] - c["result_received"])
+            add("grader: whole Sandbox.run", c["run_end"] - c["run_start"])
+            if following:
+                add("grader: between two runs (compare, messages)", following["run_start"] - c["run_end"])
         return [(name, statistics.median(v), sum(v)) for name, v in rows.items()]
 
 
@@ -305,7 +323,9 @@ def profile_grading(submission: Path, top: int) -> None:
     print("\n  cProfile of grade_submission (grader process only), by cumulative time:")
     print("\n".join("  " + line for line in stream.getvalue().splitlines() if line.strip())[:12000])
 
-    print("\n3. One check's worker, phase by phase (ms; median per check, and total over the grading):")
+    print("\n3. One check's worker, phase by phase (ms; median per occurrence, and total over the grading).\n"
+          "   The zygote's work partly overlaps the grader's and the worker's (it prepares and cleans up between\n"
+          "   requests); 'worker' phases are on the critical path.")
     for name, median, total in lifecycle:
         print(f"  {name:<70} {median:7.2f} {total:8.1f}")
 
