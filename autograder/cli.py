@@ -1,8 +1,13 @@
-"""Command line: `python -m autograder [generate|grade] ...`; a thin layer over the library."""
+"""Command line: `python -m autograder [grade|generate|audit|package|regrade] ...`; a thin layer over the library.
+
+The student handout ships the grading modules only, so there the
+instructors' commands are simply not offered.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import traceback
 from pathlib import Path
@@ -11,6 +16,12 @@ from .errors import AutograderError
 from .paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
 
 LOCAL_SUBMISSION = Path(".")
+INSTRUCTOR_COMMANDS = ("generate", "audit", "package", "regrade")  # each is the module of the same name
+
+
+def available(command: str) -> bool:
+    """Whether an instructor command's module is here (it is not in the student handout)."""
+    return importlib.util.find_spec(f".{command}", __package__) is not None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,7 +31,19 @@ def _parser() -> argparse.ArgumentParser:
                     "mytorch/nn/activation.py in the current folder against the visible tests.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _grade_parser(sub)
+    if available("generate"):
+        _generate_parser(sub)
+    if available("audit"):
+        _audit_parser(sub)
+    if available("package"):
+        _package_parser(sub)
+    if available("regrade"):
+        _regrade_parser(sub)
+    return parser
 
+
+def _generate_parser(sub: argparse._SubParsersAction) -> None:
     gen = sub.add_parser("generate", help="(re)write test_cases/ from the reference solution",
                          description="Write one YAML fixture per case of the assignment config, computed by the "
                                      "reference solution and checked against an independent implementation.")
@@ -28,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", type=Path, default=DEFAULT_FIXTURES, help="fixture folder (default: %(default)s)")
     gen.add_argument("--check", action="store_true", help="write nothing; exit 1 if the fixtures are not up to date")
 
+
+def _grade_parser(sub: argparse._SubParsersAction) -> None:
     grade = sub.add_parser("grade", help="grade a submission and write Gradescope results JSON",
                            description="Grade a submission folder (or a single .py file). Exits 0 whenever the "
                                        "results were written, whatever the score.")
@@ -40,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--no-policy", action="store_true", help="do not apply the submission policy")
     _grading_options(grade)
 
+
+def _audit_parser(sub: argparse._SubParsersAction) -> None:
     audit = sub.add_parser("audit", help="check before release that the tests tell right from wrong",
                            description="Check the fixtures against the config, an independent implementation, finite "
                                        "differences and the writeup's numbers; grade the reference (full marks), the "
@@ -51,6 +78,20 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--only", action="append", default=[], metavar="MUTANT",
                        help="grade only this mutant of the catalogue (repeat for several; default: all)")
 
+
+def _package_parser(sub: argparse._SubParsersAction) -> None:
+    package = sub.add_parser("package", help="write autograder.zip (for Gradescope) and handout.zip (for students)",
+                             description="Write DIR/autograder.zip (setup.sh and run_autograder at its root, the grader, "
+                                         "every fixture) and DIR/handout.zip (the template as mytorch/..., the visible "
+                                         "fixtures, the local runner, a student README). Before writing, checks that "
+                                         "the fixtures are up to date, that the handout holds no reference code and "
+                                         "no withheld fixture or value, and that both zips grade as they should.")
+    package.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write the two zips to")
+    package.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="assignment config (default: %(default)s)")
+    package.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES, help="fixture folder (default: %(default)s)")
+
+
+def _regrade_parser(sub: argparse._SubParsersAction) -> None:
     regrade = sub.add_parser("regrade", help="grade every submission of a Gradescope export into a CSV and a JSON summary",
                              description="Grade every submission folder of DIR (a Gradescope export: one folder per "
                                          "submission, with submission_metadata.yml when present), each in a process "
@@ -63,7 +104,6 @@ def _parser() -> argparse.ArgumentParser:
     regrade.add_argument("--config", type=Path, default=None,
                          help="assignment config whose limits override the fixtures' own (default: the fixtures' limits)")
     regrade.add_argument("--jobs", type=_positive_int, default=None, help="submissions graded at once (default: one per core)")
-    return parser
 
 
 def _positive_int(text: str) -> int:
@@ -129,11 +169,6 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 def _apply_policy(args: argparse.Namespace, document: dict) -> tuple[dict, list[str]]:
     """The submission policy, after grading; a policy that cannot be applied is reported, never fatal."""
-    from .config import load_assignment
-    from .fixtures import load_cases
-    from .generate import policy_document
-    from .policy import MetadataError, apply_policy, fixture_policy, load_metadata
-
     metadata_path = args.metadata
     if metadata_path is None:
         beside = Path(args.submission).resolve().parent / "submission_metadata.json"
@@ -142,7 +177,13 @@ def _apply_policy(args: argparse.Namespace, document: dict) -> tuple[dict, list[
         raise AutograderError(f"{metadata_path}: submission metadata not found (--metadata)")
     if metadata_path is None or args.no_policy:
         return document, []
+    from .fixtures import load_cases
+    from .policy import MetadataError, apply_policy, fixture_policy, load_metadata
+
     if args.config is not None and Path(args.config).is_file():
+        from .config import load_assignment
+        from .generate import policy_document
+
         policy = policy_document(load_assignment(args.config))
     else:
         policy = fixture_policy(load_cases(args.fixtures))
@@ -187,7 +228,16 @@ def cmd_regrade(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"generate": cmd_generate, "grade": cmd_grade, "audit": cmd_audit, "regrade": cmd_regrade}
+def cmd_package(args: argparse.Namespace) -> int:
+    from .package import package
+
+    report = package(args.config, args.fixtures, args.out, log=lambda line: print(line, flush=True))
+    print(report.summary())
+    return 0
+
+
+COMMANDS = {"generate": cmd_generate, "grade": cmd_grade, "audit": cmd_audit, "package": cmd_package,
+            "regrade": cmd_regrade}
 
 
 def main(argv: list[str] | None = None) -> int:

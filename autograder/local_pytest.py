@@ -1,0 +1,91 @@
+"""pytest plugin of the student handout: the visible tests as ordinary pytest tests.
+
+The handout's ``conftest.py`` loads it (``pytest_plugins = ["autograder.local_pytest"]``).
+Each fixture in ``test_cases/`` becomes one pytest test per check, named
+after the case (``test_small_batch_forward``), with the method and the
+case's tags as keywords, so ``-k forward`` or ``-k stability`` select the
+obvious subsets. Tests are graded exactly as ``python -m autograder`` grades
+them (same sandbox, same messages): the selected checks are graded once, at
+the first test, and each test then reports its own result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .fixtures import load_case
+from .grade import check_name, grade_submission
+from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
+from .results import CheckResult
+
+_GRADED = pytest.StashKey[dict]()
+
+
+class CheckFailed(Exception):
+    """A check failed; the message is the grader's feedback."""
+
+
+def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
+    """Fixture files (test_cases/*.yaml) are test files."""
+    if file_path.suffix == ".yaml" and file_path.parent == DEFAULT_FIXTURES:
+        return FixtureFile.from_parent(parent, path=file_path)
+    return None
+
+
+class FixtureFile(pytest.File):
+    """One case: one test per check."""
+
+    def collect(self):  # noqa: ANN201 - pytest's own type
+        case = load_case(self.path)
+        for check in case.checks:
+            item = CheckItem.from_parent(self, name=f"test_{case.name}_{check.method}", check=check_name(case, check))
+            item.extra_keyword_matches.update({check.method, case.name, *case.tags})
+            yield item
+
+
+class CheckItem(pytest.Item):
+    """One graded check of the student's code."""
+
+    def __init__(self, *, check: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.check = check
+
+    def runtest(self) -> None:
+        result = _results(self.session).get(self.check)
+        if result is None:
+            raise CheckFailed(f"{self.check}: not graded")
+        if not result.passed:
+            text = result.message
+            if result.output.strip():
+                text += "\n--- output printed by your code ---\n" + result.output.rstrip("\n")
+            raise CheckFailed(text)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, CheckFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, self.check
+
+
+def _results(session: pytest.Session) -> dict[str, CheckResult]:
+    """Grade every selected check once (one sandbox for all), at the first test that needs it."""
+    stash = session.config.stash
+    if _GRADED not in stash:
+        selected = {item.check for item in session.items if isinstance(item, CheckItem)}
+        result = grade_submission(PROJECT_ROOT, fixtures=DEFAULT_FIXTURES, only=selected)
+        stash[_GRADED] = {c.name: c for c in result.checks}
+    return stash[_GRADED]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The points of the tests that ran, like the last line of `python -m autograder`."""
+    graded = config.stash.get(_GRADED, None)
+    if graded:
+        score = sum(c.score for c in graded.values())
+        total = sum(c.max_score for c in graded.values())
+        terminalreporter.write_line(f"Total: {score:g}/{total:g} (the tests that ran)")

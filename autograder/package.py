@@ -1,0 +1,580 @@
+"""`python -m autograder package --out DIR`: autograder.zip for Gradescope and handout.zip for students.
+
+autograder.zip holds what Gradescope runs and nothing more: ``setup.sh`` and
+``run_autograder`` at its root, the grading modules, every fixture and the
+pinned requirements (no tests, benchmarks, reference or config: the
+fixtures carry the limits and the policy).
+
+handout.zip holds the template as ``mytorch/...``, the visible fixtures the
+config ships, the local runner (the grading modules, with the two that
+contain solution code replaced by stubs: the mistake catalogue keeps its
+hints but not the code that produces each mistake, and the speed note is
+left out), a pytest plugin, and a student README.
+
+Nothing is written until every check passes: the fixtures are what
+``generate`` writes; the handout holds no line of reference code, no
+withheld fixture, and none of their names or values; and both zips, unpacked
+in a temporary folder, grade the template to zero and the reference to full
+marks (the handout by ``python -m autograder`` and ``python -m pytest``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .config import Assignment, load_assignment
+from .errors import AutograderError
+from .fixtures import Case, load_cases
+from .generate import build_cases, stale_fixtures
+from .paths import PROJECT_ROOT
+
+PACKAGE_DIR = PROJECT_ROOT / "autograder"
+# The instructors' tools and inputs: never needed to grade, never shipped.
+INSTRUCTOR_ONLY = {"assignment.yaml", "audit.py", "generate.py", "independent.py", "package.py", "regrade.py"}
+HANDOUT_ONLY = {"local_pytest.py"}
+GRADESCOPE_ROOT_FILES = ("setup.sh", "run_autograder")
+EXECUTABLE = {"setup.sh", "run_autograder"}
+# Requirements Gradescope does not need (setup.sh installs the rest).
+NOT_FOR_GRADESCOPE = {"pytest"}
+# A line of reference code at least this long (spaces collapsed) that the template does not also have is a leak.
+MIN_LEAK_LINE = 16
+# A withheld float counts as a leak when written with at least this many significant digits (no chance match).
+MIN_LEAK_DIGITS = 10
+_FLOAT = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+
+Files = dict[str, tuple[bytes, int]]  # path in the zip -> (content, mode)
+
+
+@dataclass
+class PackageReport:
+    """What package wrote and checked."""
+
+    autograder_zip: Path
+    handout_zip: Path
+    autograder_files: list[str]
+    handout_files: list[str]
+    shipped_cases: list[str]
+    withheld_cases: list[str]
+    checks: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"Wrote {self.autograder_zip} ({len(self.autograder_files)} files: setup.sh, run_autograder, the "
+                 f"grader, {len(self.shipped_cases) + len(self.withheld_cases)} fixtures)",
+                 f"Wrote {self.handout_zip} ({len(self.handout_files)} files: the template, "
+                 f"{len(self.shipped_cases)} visible fixtures, the local runner, README.md; "
+                 f"{len(self.withheld_cases)} fixtures withheld)", "Checked before writing:"]
+        return "\n".join(lines + [f"  {line}" for line in self.checks])
+
+
+# -- what goes in ------------------------------------------------------------------------------
+
+def grader_files(package_dir: Path = PACKAGE_DIR) -> Files:
+    """The grading modules (autograder/**/*.py), without the instructors' tools and the handout's plugin."""
+    files: Files = {}
+    for path in sorted(package_dir.rglob("*.py")):
+        rel = path.relative_to(package_dir)
+        if "__pycache__" in rel.parts or (len(rel.parts) == 1 and rel.name in INSTRUCTOR_ONLY | HANDOUT_ONLY):
+            continue
+        files[f"autograder/{rel.as_posix()}"] = (path.read_bytes(), 0o644)
+    return files
+
+
+def requirements_for_gradescope(text: str) -> str:
+    """The pinned requirements minus what only students and tests use."""
+    kept = [line for line in text.splitlines()
+            if re.split(r"[=<>~! \[]", line.strip(), maxsplit=1)[0].lower() not in NOT_FOR_GRADESCOPE]
+    return "\n".join(kept) + "\n"
+
+
+def autograder_files(cases: list[Case], root: Path = PROJECT_ROOT) -> Files:
+    """Everything in autograder.zip."""
+    files = grader_files(root / "autograder")
+    for name in GRADESCOPE_ROOT_FILES:
+        if not (root / name).is_file():
+            raise AutograderError(f"{root / name}: not found (Gradescope needs it at the root of autograder.zip)")
+        files[name] = ((root / name).read_bytes(), 0o755)
+    files["requirements.txt"] = (requirements_for_gradescope((root / "requirements.txt").read_text()).encode(), 0o644)
+    for case in cases:
+        assert case.path is not None
+        files[f"test_cases/{case.path.name}"] = (case.path.read_bytes(), 0o644)
+    return files
+
+
+SIGNATURES_FILE = "mistake_signatures.npz"
+MAX_SIGNATURE_ENTRIES = 20_000  # larger wrong outputs are left out (the kind-based hints still apply)
+
+
+def signature_key(arrays: dict) -> str:
+    """Which case a set of arrays belongs to: a hash of its inputs (the stub computes the same)."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for name in ("Z", "dLdA"):
+        if name in arrays:
+            digest.update(np.ascontiguousarray(arrays[name], dtype=np.float64).tobytes())
+    return digest.hexdigest()[:24]
+
+
+def mistake_signatures(shipped: list[Case]) -> bytes:
+    """What each catalogue mistake returns on each shipped case, as an .npz of plain arrays.
+
+    The handout cannot compute these (that takes a correct implementation),
+    but needs them to recognise a mistake as Gradescope does. They are wrong
+    answers on inputs the handout ships anyway: no new information.
+    """
+    import numpy as np
+
+    from .mistakes import CATALOGUE
+
+    arrays = {}
+    for case in shipped:
+        given = {k: v for k, v in (("Z", case.inputs.get("Z")), ("dLdA", case.inputs.get("dLdA")),
+                                   ("A", case.expected.get("A"))) if v is not None}
+        if set(given) != {"Z", "dLdA", "A"}:
+            continue
+        key = signature_key(given)
+        for mistake in CATALOGUE:
+            try:
+                with np.errstate(all="ignore"):
+                    produced = mistake.produce({k: v.copy() for k, v in given.items()})
+            except Exception:  # noqa: BLE001 - a faulty entry is simply not recognised in the handout
+                continue
+            if isinstance(produced, np.ndarray) and produced.dtype.kind in "fiu" and produced.size <= MAX_SIGNATURE_ENTRIES:
+                arrays[f"{mistake.name}__{key}"] = produced.astype(np.float64)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def mistakes_stub() -> str:
+    """The catalogue's names and hints, recognising mistakes from stored outputs instead of code (it holds a solution)."""
+    from .mistakes import CATALOGUE
+
+    entries = "".join(f"    Mistake(name={m.name!r}, method={m.method!r},\n            hint={m.hint!r}),\n"
+                      for m in CATALOGUE)
+    return f'''"""The mistake catalogue, handout copy: names, hints, and what each mistake returns on the visible tests.
+
+The full catalogue (instructors' copy) computes what each mistake returns,
+which takes a correct implementation; the handout does not ship one, so
+those outputs were computed when the handout was made and are looked up
+here ({SIGNATURES_FILE}), for the visible tests only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_STORED: dict[str, np.ndarray] | None = None
+
+
+def _key(arrays: dict) -> str:
+    digest = hashlib.sha256()
+    for name in ("Z", "dLdA"):
+        if name in arrays:
+            digest.update(np.ascontiguousarray(arrays[name], dtype=np.float64).tobytes())
+    return digest.hexdigest()[:24]
+
+
+def _stored(name: str, arrays: dict) -> Any:
+    global _STORED
+    if _STORED is None:
+        try:
+            with np.load(Path(__file__).with_name("{SIGNATURES_FILE}"), allow_pickle=False) as data:
+                _STORED = {{k: data[k] for k in data.files}}
+        except (OSError, ValueError):
+            _STORED = {{}}
+    found = _STORED.get(f"{{name}}__{{_key(arrays)}}")
+    return None if found is None else found.copy()
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """One recognisable mistake and the hint shown for it."""
+
+    name: str
+    method: str
+    hint: str
+    mutant: str = field(default="", repr=False)
+
+    def produce(self, arrays: dict) -> Any:
+        """What this mistake returns for a visible test (None when not stored)."""
+        return _stored(self.name, arrays)
+
+
+CATALOGUE: tuple[Mistake, ...] = (
+{entries})
+
+BY_NAME: dict[str, Mistake] = {{m.name: m for m in CATALOGUE}}
+
+
+def named(name: str) -> Mistake:
+    """The catalogue entry called `name` (KeyError if there is none)."""
+    return BY_NAME[name]
+'''
+
+
+EFFICIENCY_STUB = '''"""The speed note, handout copy: left out.
+
+On Gradescope a zero-point note compares backward's speed with a vectorised
+backward; that comparison needs a correct implementation, which the
+handout does not ship.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+NAME = "efficiency: backward (informational)"
+
+
+def informational_checks(graded: Iterable[Any], cases: list[Any]) -> list[Any]:
+    """No speed note in the handout."""
+    return []
+'''
+
+CONFTEST = '''"""Lets `python -m pytest` run the visible tests in test_cases/ (see README.md)."""
+
+pytest_plugins = ["autograder.local_pytest"]
+'''
+
+PYTEST_INI = """[pytest]
+testpaths = test_cases
+addopts = -p no:cacheprovider
+"""
+
+
+def student_readme(assignment: Assignment, shipped: list[Case], withheld: list[Case]) -> str:
+    """The handout's README: install, run, read the results."""
+    files = sorted({p.file for p in assignment.problems.values()})
+    classes = ", ".join(f"`{p.class_name}`" for p in assignment.problems.values())
+    points = sum(c.points for case in shipped for c in case.checks)
+    total = points + sum(c.points for case in withheld for c in case.checks)
+    methods = sorted({c.method for case in shipped for c in case.checks})
+    tags = sorted({t for case in shipped for t in case.tags})
+    return f"""# {assignment.title}: handout
+
+You implement {classes} in {", ".join(f"`{f}`" for f in files)}. The stubs raise
+`NotImplementedError` until you do.
+
+## Set up once
+
+With Python 3.10 or newer, from this folder:
+
+```
+python3 -m venv .venv
+.venv/bin/pip install -r requirements.txt
+```
+
+(Use `.venv\\Scripts\\pip` on Windows; any environment with the packages of
+`requirements.txt` works.)
+
+## Test your code
+
+```
+python -m autograder
+```
+
+grades your {", ".join(f"`{f}`" for f in files)} against the {len(shipped)} visible test cases
+({points:g} of the assignment's {total:g} points): a score table like
+Gradescope's, what is wrong in each failing test (with the numbers and
+where), and a last line `Total: S/M`. Your code runs in a separate process
+with time and memory limits, as on Gradescope; what it prints is shown with
+the test that printed it.
+
+The same tests run under pytest, one pytest test per check, named after the
+case:
+
+```
+python -m pytest                  # every visible test
+python -m pytest -k forward       # forward only ({", ".join(methods)} select by method)
+python -m pytest -k stability     # the large-logit cases
+python -m pytest -k {shipped[0].name if shipped else "NAME"}   # one case
+```
+
+{"Tags you can select with `-k`: " + ", ".join(tags) + "." if tags else ""}
+
+## What Gradescope adds
+
+Gradescope runs these tests and {len(withheld)} more case(s) that are not in
+the handout ({total - points:g} points), graded the same way. Passing every
+visible test is a good sign, not a guarantee: test your code on your own
+inputs too, including batches of several rows and large logits.
+
+The files in `test_cases/` are the visible tests (inputs and expected
+outputs, in YAML). Do not edit `autograder/` or `test_cases/`; Gradescope uses
+its own copy.
+"""
+
+
+def handout_files(assignment: Assignment, shipped: list[Case], withheld: list[Case], root: Path = PROJECT_ROOT) -> Files:
+    """Everything in handout.zip."""
+    template = root / assignment.template
+    if not template.is_dir():
+        raise AutograderError(f"{template}: template folder not found (template in {assignment.path})")
+    files: Files = {}
+    for path in sorted(template.rglob("*")):
+        rel = path.relative_to(template)
+        if path.is_file() and "__pycache__" not in rel.parts and not path.name.endswith(".pyc"):
+            files[rel.as_posix()] = (path.read_bytes(), 0o644)
+    for problem in assignment.problems.values():
+        if problem.file not in files:
+            raise AutograderError(f"{template / problem.file}: the template has no {problem.file} "
+                                  f"(problems.{problem.name}.file)")
+    files.update(grader_files(root / "autograder"))
+    files["autograder/local_pytest.py"] = ((root / "autograder" / "local_pytest.py").read_bytes(), 0o644)
+    files["autograder/mistakes.py"] = (mistakes_stub().encode(), 0o644)
+    files[f"autograder/{SIGNATURES_FILE}"] = (mistake_signatures(shipped), 0o644)
+    files["autograder/efficiency.py"] = (EFFICIENCY_STUB.encode(), 0o644)
+    for case in shipped:
+        assert case.path is not None
+        files[f"test_cases/{case.path.name}"] = (case.path.read_bytes(), 0o644)
+    files["README.md"] = (student_readme(assignment, shipped, withheld).encode(), 0o644)
+    files["conftest.py"] = (CONFTEST.encode(), 0o644)
+    files["pytest.ini"] = (PYTEST_INI.encode(), 0o644)
+    files["requirements.txt"] = ((root / "requirements.txt").read_bytes(), 0o644)
+    return files
+
+
+# -- what must stay out ---------------------------------------------------------------------------
+
+def _normal(line: str) -> str:
+    return " ".join(line.split())
+
+
+def reference_lines(assignment: Assignment, root: Path = PROJECT_ROOT) -> dict[str, str]:
+    """Lines of reference code (normalised -> the file they come from) that the template does not share."""
+    template_lines = {_normal(line) for path in (root / assignment.template).rglob("*.py")
+                      for line in path.read_text(encoding="utf-8", errors="replace").splitlines()}
+    lines = {}
+    for path in sorted((root / assignment.reference).rglob("*.py")):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            text = _normal(line)
+            if len(text) >= MIN_LEAK_LINE and text not in template_lines and not text.startswith("#"):
+                lines.setdefault(text, str(path.relative_to(root)))
+    return lines
+
+
+def find_reference_code(files: Files, lines: dict[str, str]) -> list[str]:
+    """Files of the zip that hold a line of reference code (anywhere in a line, spacing aside)."""
+    found = []
+    for name, (content, _) in sorted(files.items()):
+        text = content.decode("utf-8", errors="replace")
+        hit = next((ref for line in text.splitlines() for ref in lines if ref in _normal(line)), None)
+        if hit is not None:
+            found.append(f"{name} holds a line of {lines[hit]}: {hit!r}")
+    return found
+
+
+def _floats(array_values: Iterable[float]) -> set[str]:
+    tokens = set()
+    for value in array_values:
+        text = repr(float(value))
+        if len(re.sub(r"[^0-9]", "", text.split("e")[0]).strip("0")) >= MIN_LEAK_DIGITS:
+            tokens.add(text)
+    return tokens
+
+
+def find_withheld(files: Files, shipped: list[Case], withheld: list[Case]) -> list[str]:
+    """Withheld fixtures, or their names or values, anywhere in the zip."""
+    found = []
+    shipped_names = {f"test_cases/{c.path.name}" for c in shipped if c.path is not None}
+    for name in files:
+        if name.startswith("test_cases/") and name not in shipped_names:
+            found.append(f"{name} is not a fixture the handout ships")
+    secret_names = {c.name: c for c in withheld if c.name not in {s.name for s in shipped}}
+    secret_values: dict[str, str] = {}
+    secret_rows: dict[tuple, str] = {}
+    for case in withheld:
+        for group in (case.inputs, case.expected):
+            for array in group.values():
+                for token in _floats(array.ravel()):
+                    secret_values.setdefault(token, case.name)
+                if array.ndim >= 2 and array.shape[-1] >= 2:
+                    for row in array.reshape(-1, array.shape[-1]):
+                        secret_rows.setdefault(tuple(float(v) for v in row), case.name)
+    for name, (content, _) in sorted(files.items()):
+        text = content.decode("utf-8", errors="replace")
+        for secret in secret_names:
+            if re.search(rf"\b{re.escape(secret)}\b", text):
+                found.append(f"{name} names the withheld case '{secret}'")
+        for token in _FLOAT.findall(text):
+            if token.lstrip("+") in secret_values:
+                found.append(f"{name} holds {token}, a value of the withheld case '{secret_values[token.lstrip('+')]}'")
+                break
+    for case in shipped:
+        owners = {secret_rows.get(tuple(float(v) for v in row))
+                  for group in (case.inputs, case.expected) for array in group.values()
+                  if array.ndim >= 2 and array.shape[-1] >= 2 for row in array.reshape(-1, array.shape[-1])}
+        for owner in sorted(o for o in owners if o):
+            found.append(f"test_cases/{case.path.name if case.path else case.name} has a row of the withheld case '{owner}'")
+    return found
+
+
+# -- do they work ----------------------------------------------------------------------------------
+
+def _unpack(files: Files, folder: Path) -> None:
+    for name, (content, mode) in files.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        os.chmod(target, mode)
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def smoke_test_handout(files: Files, assignment: Assignment, points: float, root: Path = PROJECT_ROOT) -> tuple[list[str], list[str]]:
+    """Unpack the handout; the local runner and pytest must give the template 0 and the reference full marks."""
+    problems, done = [], []
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env.pop("PYTHONPATH", None)
+    with tempfile.TemporaryDirectory(prefix="autograder-handout-") as tmp:
+        folder = Path(tmp) / "handout"
+        _unpack(files, folder)
+        solved = Path(tmp) / "solved"
+        shutil.copytree(folder, solved)
+        for problem in assignment.problems.values():
+            shutil.copy(root / assignment.reference / problem.file, solved / problem.file)
+        for where, want in ((folder, f"Total: 0/{points:g}"), (solved, f"Total: {points:g}/{points:g}")):
+            who = "template" if where == folder else "reference"
+            proc = subprocess.run([sys.executable, "-m", "autograder"], cwd=where, capture_output=True, text=True,
+                                  env=env, timeout=600)
+            if proc.returncode != 0 or _last_line(proc.stdout) != want:
+                problems.append(f"in the unpacked handout, `python -m autograder` on the {who} ends with "
+                                f"{_last_line(proc.stdout) or _last_line(proc.stderr)!r}, not {want!r}")
+            else:
+                done.append(f"unpacked handout: `python -m autograder` gives the {who} {want[7:]}")
+        if importlib.util.find_spec("pytest") is None:
+            done.append("pytest is not installed here: the handout's pytest run was not tried")
+            return problems, done
+        for where, code in ((folder, 1), (solved, 0)):
+            who = "template" if where == folder else "reference"
+            proc = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=where, capture_output=True, text=True,
+                                  env=env, timeout=600)
+            if proc.returncode != code:
+                problems.append(f"in the unpacked handout, `python -m pytest` on the {who} exits {proc.returncode}, "
+                                f"not {code}: {_last_line(proc.stdout)!r}")
+            else:
+                done.append(f"unpacked handout: `python -m pytest` on the {who}: {_last_line(proc.stdout)}")
+    return problems, done
+
+
+def smoke_test_autograder(files: Files, assignment: Assignment, total: float, root: Path = PROJECT_ROOT) -> tuple[list[str], list[str]]:
+    """Unpack autograder.zip as Gradescope does; run_autograder must give the template 0 and the reference full marks."""
+    problems, done = [], []
+    for folder, want in ((root / assignment.template, 0.0), (root / assignment.reference, total)):
+        who = "template" if want == 0.0 else "reference"
+        with tempfile.TemporaryDirectory(prefix="autograder-zip-") as tmp:
+            base = Path(tmp)
+            _unpack(files, base / "source")
+            shutil.copytree(folder, base / "submission", ignore=shutil.ignore_patterns("__pycache__"))
+            (base / "results").mkdir()
+            env = dict(os.environ, AUTOGRADER_ROOT=str(base), AUTOGRADER_PYTHON=sys.executable)
+            subprocess.run(["bash", str(base / "source" / "run_autograder")], env=env, capture_output=True, timeout=600)
+            try:
+                score = json.loads((base / "results" / "results.json").read_text())["score"]
+            except (OSError, ValueError, KeyError) as exc:
+                problems.append(f"autograder.zip: run_autograder on the {who} wrote no usable results.json ({exc})")
+                continue
+            if abs(score - want) > 1e-9:
+                problems.append(f"autograder.zip: run_autograder gives the {who} {score:g}, not {want:g}")
+            else:
+                done.append(f"unpacked autograder.zip: run_autograder gives the {who} {score:g}/{total:g}")
+    return problems, done
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+def zip_bytes(files: Files) -> bytes:
+    """A deterministic zip: sorted names, fixed timestamps, modes kept."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            content, mode = files[name]
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = (0o100000 | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".zip")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def package(config: Path, fixtures: Path, out: Path, *, root: Path = PROJECT_ROOT,
+            log: Callable[[str], None] = lambda line: None) -> PackageReport:
+    """Build, verify and write both zips; raises AutograderError listing every problem (and writes nothing)."""
+    assignment = load_assignment(config)
+    cases = load_cases(fixtures)
+    log(f"Checking that {fixtures} is what generate writes from {config} ...")
+    stale = stale_fixtures(build_cases(assignment, root), fixtures)
+    if stale:
+        raise AutograderError(f"{fixtures}: fixtures are out of date ({'; '.join(stale)}): run `python -m autograder "
+                              "generate` first")
+    ships = {spec.name: spec.handout for spec in assignment.cases}
+    shipped = [c for c in cases if ships.get(c.name, False)]
+    withheld = [c for c in cases if not ships.get(c.name, False)]
+    checks = [f"{len(cases)} fixtures are what generate writes from the config"]
+    grader = autograder_files(cases, root)
+    handout = handout_files(assignment, shipped, withheld, root)
+    problems = []
+    for name in GRADESCOPE_ROOT_FILES:
+        if name not in grader:
+            problems.append(f"autograder.zip has no {name} at its root")
+    banned = ("tests/", "benchmarks/", f"{assignment.reference}/", f"{assignment.template}/")
+    problems += [f"autograder.zip holds {n}, which Gradescope does not need" for n in grader if n.startswith(banned)]
+    reference_bytes = {p.read_bytes() for p in (root / assignment.reference).rglob("*.py")}
+    problems += [f"autograder.zip holds a copy of a reference file: {n}" for n, (c, _) in grader.items()
+                 if c in reference_bytes and c.strip()]
+    lines = reference_lines(assignment, root)
+    problems += find_reference_code(handout, lines)
+    problems += find_withheld(handout, shipped, withheld)
+    if not problems:
+        checks.append(f"handout.zip: no line of reference code ({len(lines)} lines looked for), no withheld fixture "
+                      f"({len(withheld)}), none of their names or values")
+        log("Grading the template and the reference in the unpacked zips ...")
+        total = sum(c.points for case in cases for c in case.checks)
+        shipped_points = sum(c.points for case in shipped for c in case.checks)
+        for test in (smoke_test_autograder(grader, assignment, total, root),
+                     smoke_test_handout(handout, assignment, shipped_points, root)):
+            problems += test[0]
+            checks += test[1]
+    if problems:
+        raise AutograderError("package refused, nothing was written: " + "; ".join(problems))
+    out.mkdir(parents=True, exist_ok=True)
+    _write_atomic(out / "autograder.zip", zip_bytes(grader))
+    _write_atomic(out / "handout.zip", zip_bytes(handout))
+    return PackageReport(autograder_zip=out / "autograder.zip", handout_zip=out / "handout.zip",
+                         autograder_files=sorted(grader), handout_files=sorted(handout),
+                         shipped_cases=[c.name for c in shipped], withheld_cases=[c.name for c in withheld],
+                         checks=checks)

@@ -1,0 +1,132 @@
+"""The unpacked handout: `python -m autograder` and `python -m pytest` grade the student's file on the visible tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.config import load_assignment
+from autograder.fixtures import load_cases
+from autograder.package import find_reference_code, find_withheld, handout_files, reference_lines
+from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
+from helpers import PROJECT, SUBMISSIONS
+
+STUDENT_FILE = Path("mytorch/nn/activation.py")
+VISIBLE_POINTS = 80
+
+
+def run(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env.pop("PYTHONPATH", None)
+    return subprocess.run([sys.executable, *args], cwd=folder, capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.fixture(scope="module")
+def handout(tmp_path_factory) -> Path:
+    """The handout as package builds it, unpacked (package's own checks are tested in test_package.py)."""
+    assignment = load_assignment(DEFAULT_CONFIG)
+    ships = {spec.name: spec.handout for spec in assignment.cases}
+    cases = load_cases(DEFAULT_FIXTURES)
+    files = handout_files(assignment, [c for c in cases if ships[c.name]], [c for c in cases if not ships[c.name]])
+    folder = tmp_path_factory.mktemp("handout") / "hw1"
+    for name, (content, mode) in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(content)
+        os.chmod(folder / name, mode)
+    return folder
+
+
+def with_solution(handout: Path, tmp_path: Path, source: Path) -> Path:
+    """A copy of the handout whose student file is `source`."""
+    folder = tmp_path / "hw1"
+    shutil.copytree(handout, folder)
+    shutil.copy(source, folder / STUDENT_FILE)
+    return folder
+
+
+def test_local_runner_gives_the_template_zero_with_a_table_and_feedback(handout):
+    proc = run(handout, "-m", "autograder")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.rstrip().splitlines()
+    assert lines[-1] == f"Total: 0/{VISIBLE_POINTS}"
+    assert "Graded file: mytorch/nn/activation.py" in proc.stdout
+    assert sum("FAILED" in line for line in lines) == 20
+    assert "Softmax.forward is not implemented yet" in proc.stdout
+    assert "hidden" not in proc.stdout
+
+
+def test_local_runner_gives_a_correct_solution_full_marks(handout, tmp_path):
+    folder = with_solution(handout, tmp_path, PROJECT / "reference" / STUDENT_FILE)
+    proc = run(folder, "-m", "autograder")
+    assert proc.stdout.rstrip().splitlines()[-1] == f"Total: {VISIBLE_POINTS}/{VISIBLE_POINTS}", proc.stderr
+
+
+@pytest.mark.parametrize("mistake", ["diagonal_only", "wrong_axis", "no_max_subtraction", "squeezed_shapes"])
+def test_handout_feedback_is_gradescopes_on_the_visible_tests(handout, tmp_path, mistake):
+    """Same verdicts and same messages (hints included) as the full grader, test by test."""
+    source = SUBMISSIONS / "mistakes" / f"{mistake}.py"
+    folder = with_solution(handout, tmp_path, source)
+    ours, theirs = tmp_path / "handout.json", tmp_path / "gradescope.json"
+    assert run(folder, "-m", "autograder", "grade", ".", "--results", str(ours), "--quiet").returncode == 0
+    assert run(PROJECT, "-m", "autograder", "grade", str(folder), "--results", str(theirs), "--quiet").returncode == 0
+    local = {t["name"]: t for t in json.loads(ours.read_text())["tests"]}
+    full = {t["name"]: t for t in json.loads(theirs.read_text())["tests"] if t["visibility"] == "visible"}
+    full.pop("efficiency: backward (informational)", None)
+    assert set(local) == set(full) and len(local) == 20
+    for name, test in local.items():
+        assert (test["status"], test["score"], test["output"]) == (full[name]["status"], full[name]["score"],
+                                                                     full[name]["output"]), name
+    assert any("Looks like" in t["output"] for t in local.values()), mistake
+
+
+def test_pytest_fails_every_test_of_the_template_one_per_check(handout):
+    proc = run(handout, "-m", "pytest", "-q", "-rf")
+    assert proc.returncode == 1
+    assert "20 failed" in proc.stdout
+    assert "FAILED test_cases/03_small_batch.yaml::test_small_batch_forward" in proc.stdout
+    assert "Softmax.backward is not implemented yet" in proc.stdout
+    assert f"Total: 0/{VISIBLE_POINTS} (the tests that ran)" in proc.stdout
+
+
+@pytest.mark.parametrize("expression, count", [("forward", 10), ("stability", 4), ("small_batch", 2),
+                                               ("backward and not stability", 8)])
+def test_pytest_k_selects_the_obvious_subsets(handout, expression, count):
+    proc = run(handout, "-m", "pytest", "-q", "--collect-only", "-k", expression)
+    collected = [line for line in proc.stdout.splitlines() if "::test_" in line]
+    assert len(collected) == count, proc.stdout
+    words = expression.split(" and not ")
+    assert all(words[0] in line for line in collected)
+    if len(words) > 1:
+        assert not any(words[1] in line for line in collected)
+
+
+def test_pytest_passes_a_correct_solution_and_runs_only_what_is_selected(handout, tmp_path):
+    folder = with_solution(handout, tmp_path, SUBMISSIONS / "mistakes" / "no_max_subtraction.py")
+    proc = run(folder, "-m", "pytest", "-q", "-k", "not stability or backward")
+    assert proc.returncode == 0, proc.stdout
+    assert "18 passed, 2 deselected" in proc.stdout
+    proc = run(folder, "-m", "pytest", "-q", "-k", "stability and forward")
+    assert proc.returncode == 1 and "2 failed" in proc.stdout and "NaN" in proc.stdout
+    correct = with_solution(handout, tmp_path / "correct", PROJECT / "reference" / STUDENT_FILE)
+    proc = run(correct, "-m", "pytest", "-q")
+    assert proc.returncode == 0 and "20 passed" in proc.stdout
+
+
+def test_handout_has_no_reference_code_or_withheld_values_and_only_the_grading_command(handout):
+    assignment = load_assignment(DEFAULT_CONFIG)
+    files = {str(p.relative_to(handout)): (p.read_bytes(), 0o644) for p in handout.rglob("*") if p.is_file()}
+    cases = load_cases(DEFAULT_FIXTURES)
+    ships = {spec.name: spec.handout for spec in assignment.cases}
+    assert find_reference_code(files, reference_lines(assignment)) == []
+    assert find_withheld(files, [c for c in cases if ships[c.name]], [c for c in cases if not ships[c.name]]) == []
+    assert not (handout / "autograder" / "assignment.yaml").exists()
+    proc = run(handout, "-m", "autograder", "--help")
+    assert "grade" in proc.stdout and not any(c in proc.stdout for c in ("generate", "audit", "package", "regrade"))
+    proc = run(handout, "-m", "autograder", "generate")
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
