@@ -218,6 +218,8 @@ def cmd_regrade(args: argparse.Namespace) -> int:
     from .regrade import ProgressBar, regrade
 
     out = args.out or args.export
+    if not args.fixtures.is_dir():
+        raise AutograderError(f"{args.fixtures}: fixture folder not found (--fixtures)")
     doc = regrade(args.export, out, fixtures=args.fixtures, config=args.config, jobs=args.jobs, progress=ProgressBar())
     overall = doc["overall"]
     print(f"Regraded {overall['count']} submission(s) in {overall['seconds']:.1f} s with {overall['jobs']} job(s): "

@@ -81,8 +81,9 @@ def grade_isolated(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES, confi
             except ValueError as exc:
                 why = f"unreadable results ({exc})"
         else:
+            errors = [line[len("error: "):] for line in proc.stderr.splitlines() if line.startswith("error: ")]
             lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
-            why = lines[-1] if lines else f"exit status {proc.returncode}"
+            why = errors[-1] if errors else lines[-1] if lines else f"exit status {proc.returncode}"
         return failure_document(why), why
 
 
