@@ -119,8 +119,6 @@ def test_small_error_is_reported_with_the_tolerance_and_the_numbers():
     assert "0.7007" in message  # the student's own value (0.7 * 1.001), visible case
 
 
-@pytest.mark.xfail(strict=True, reason="autograder/diagnose.py _constant_factor (line ~163) rounds the factor to 2 "
-                   "significant digits on hidden tests, so a 0.1 % error reads 'Every value is 1 times the expected one'")
 def test_a_small_factor_is_never_shown_as_1_times():
     result = grade(SUBMISSIONS / "off_by_0_1_percent.py")
     for name, message in failures(result).items():
