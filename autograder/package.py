@@ -264,28 +264,38 @@ addopts = -p no:cacheprovider
 
 def student_readme(assignment: Assignment, shipped: list[Case], withheld: list[Case]) -> str:
     """The handout's README: install, run, read the results."""
-    files = sorted({p.file for p in assignment.problems.values()})
+    files = ", ".join(f"`{f}`" for f in sorted({p.file for p in assignment.problems.values()}))
     classes = ", ".join(f"`{p.class_name}`" for p in assignment.problems.values())
     points = sum(c.points for case in shipped for c in case.checks)
     total = points + sum(c.points for case in withheld for c in case.checks)
-    methods = sorted({c.method for case in shipped for c in case.checks})
+    methods = list(dict.fromkeys(c.method for case in shipped for c in case.checks))
     tags = sorted({t for case in shipped for t in case.tags})
+    commands = [("python -m pytest", "every visible test")]
+    commands += [(f"python -m pytest -k {m}", f"the {m} tests") for m in methods]
+    commands += [(f"python -m pytest -k {t}", f"the cases tagged {t}") for t in tags]
+    if shipped:
+        commands.append((f"python -m pytest -k {shipped[0].name}", "one case"))
+    width = max(len(c) for c, _ in commands) + 2
+    examples = [f"{command:<{width}}# {what}" for command, what in commands]
+    hidden = (f"Gradescope runs these tests and {len(withheld)} more case(s) that are not in the handout "
+              f"({total - points:g} points), graded the same way." if withheld else
+              "Gradescope runs the same tests.")
     return f"""# {assignment.title}: handout
 
-You implement {classes} in {", ".join(f"`{f}`" for f in files)}. The stubs raise
-`NotImplementedError` until you do.
+You implement {classes} in {files}. The stubs raise `NotImplementedError`
+until you do.
 
 ## Set up once
 
-With Python 3.10 or newer, from this folder:
+With Python 3.10 or newer, on Linux or macOS (on Windows, use WSL), from
+this folder:
 
 ```
 python3 -m venv .venv
 .venv/bin/pip install -r requirements.txt
 ```
 
-(Use `.venv\\Scripts\\pip` on Windows; any environment with the packages of
-`requirements.txt` works.)
+Any environment with the packages of `requirements.txt` works.
 
 ## Test your code
 
@@ -293,35 +303,28 @@ python3 -m venv .venv
 python -m autograder
 ```
 
-grades your {", ".join(f"`{f}`" for f in files)} against the {len(shipped)} visible test cases
-({points:g} of the assignment's {total:g} points): a score table like
-Gradescope's, what is wrong in each failing test (with the numbers and
-where), and a last line `Total: S/M`. Your code runs in a separate process
-with time and memory limits, as on Gradescope; what it prints is shown with
-the test that printed it.
+grades your {files} against the {len(shipped)} visible test cases ({points:g} of
+the assignment's {total:g} points): a score table like Gradescope's, what is
+wrong in each failing test (with the numbers and where, and a hint when the
+mistake is a known one), and a last line `Total: S/M`. Your code runs in a
+separate process with time and memory limits, as on Gradescope; what it
+prints is shown with the test that printed it.
 
 The same tests run under pytest, one pytest test per check, named after the
-case:
+case and the method (`test_{shipped[0].name if shipped else "CASE"}_{methods[0] if methods else "METHOD"}`):
 
 ```
-python -m pytest                  # every visible test
-python -m pytest -k forward       # forward only ({", ".join(methods)} select by method)
-python -m pytest -k stability     # the large-logit cases
-python -m pytest -k {shipped[0].name if shipped else "NAME"}   # one case
+{chr(10).join(examples)}
 ```
-
-{"Tags you can select with `-k`: " + ", ".join(tags) + "." if tags else ""}
 
 ## What Gradescope adds
 
-Gradescope runs these tests and {len(withheld)} more case(s) that are not in
-the handout ({total - points:g} points), graded the same way. Passing every
-visible test is a good sign, not a guarantee: test your code on your own
-inputs too, including batches of several rows and large logits.
+{hidden} Passing every visible test is a good sign, not a guarantee: test
+your code on inputs of your own too.
 
 The files in `test_cases/` are the visible tests (inputs and expected
-outputs, in YAML). Do not edit `autograder/` or `test_cases/`; Gradescope uses
-its own copy.
+outputs, in YAML). Do not edit `autograder/` or `test_cases/`: Gradescope
+uses its own copy.
 """
 
 
