@@ -160,8 +160,10 @@ def _constant_factor(ctx: Context) -> list[str]:
     if abs(k + 1) < 1e-9 and ctx.named:
         return []  # a named sign error says it already
     n, c = e.shape
-    # the factor describes the student's code, not the hidden data: shown in full everywhere
-    return [f"Every value is {fmt(k)} times the expected one{_ratio_name(k, n, c)}."]
+    shown = f"{k:.2g}" if ctx.hidden else fmt(k)
+    if shown.lstrip("-") == "1":  # two digits would hide a small factor such as 1.001
+        shown = f"{k:.4g}"
+    return [f"Every value is {shown} times the expected one{_ratio_name(k, n, c)}."]
 
 
 def _constant_offset(ctx: Context) -> list[str]:
