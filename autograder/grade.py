@@ -190,6 +190,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES, lim
                     target = (located.import_root, located.module, case.problem.class_name)
                     outcome = sandbox.run(steps, inputs, call_timeout=call_timeout(case, limits), target=target)
                     passed, result.message = explain(outcome, check, case)
+                    result.passed = passed
                     result.score = check.points if passed else 0.0
                     result.output = outcome.output
                     result.seconds = outcome.seconds

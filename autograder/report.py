@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from .results import GradingResult
+from .results import CheckResult, GradingResult
+
+
+def _section(title: str, checks: list[CheckResult], show_output: bool) -> list[str]:
+    if not checks:
+        return []
+    lines = ["", title, "-" * len(title)]
+    for c in checks:
+        lines.append(f"{c.number} {c.name}")
+        lines.extend("    " + line for line in c.message.splitlines())
+        if show_output and c.output.strip():
+            lines.append("    --- output printed by your code ---")
+            lines.extend("    " + line for line in c.output.rstrip("\n").splitlines()[:40])
+    return lines
 
 
 def render(result: GradingResult, *, show_output: bool = True) -> str:
@@ -17,17 +30,8 @@ def render(result: GradingResult, *, show_output: bool = True) -> str:
         status = "passed" if c.passed else "FAILED"
         shown = "" if c.visibility == "visible" else f" ({c.visibility})"
         lines.append(f"{c.number:>5}  {c.name:<{width}}  {c.score:>5g}/{c.max_score:<5g}  {status}{shown}")
-    failed = [c for c in result.checks if not c.passed]
-    if failed:
-        lines.append("")
-        lines.append("Failures")
-        lines.append("--------")
-    for c in failed:
-        lines.append(f"{c.number} {c.name}")
-        lines.extend("    " + line for line in c.message.splitlines())
-        if show_output and c.output.strip():
-            lines.append("    --- output printed by your code ---")
-            lines.extend("    " + line for line in c.output.rstrip("\n").splitlines()[:40])
-        lines.append("")
+    lines += _section("Failures", [c for c in result.checks if not c.passed], show_output)
+    lines += _section("Notes", [c for c in result.checks if c.passed and c.message], show_output)
+    lines.append("")
     lines.append(f"Total: {result.score:g}/{result.max_score:g}")
     return "\n".join(lines)

@@ -34,13 +34,10 @@ class CheckResult:
     score: float
     visibility: str
     tags: tuple[str, ...]
-    message: str = ""  # why it failed (empty when passed)
+    passed: bool = False
+    message: str = ""  # why it failed, or a note on a passed (e.g. informational) check
     output: str = ""  # what the student's code printed during this check
     seconds: float = 0.0
-
-    @property
-    def passed(self) -> bool:
-        return self.score >= self.max_score and not self.message
 
 
 @dataclass
