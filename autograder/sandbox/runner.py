@@ -31,7 +31,7 @@ from .capture import OutputTail
 
 MAX_RESULT_BYTES = 64 * 1024 * 1024  # largest array a worker may send back
 ZYGOTE_REPLY_SECONDS = 10.0  # the zygote answers within this, or is declared broken
-EXIT_GRACE_SECONDS = 0.25  # a worker that answered (or hung up) gets this long to end by itself
+EXIT_GRACE_SECONDS = 0.1  # a worker that answered (or hung up) gets this long to end by itself
 DRAIN_SECONDS = 0.2  # reading what is left in the output pipe once every writer is dead
 CLOSE_SECONDS = 5.0  # the zygote's own clean-up at the end
 EARLY_REQUEST_BYTES = 64 * 1024  # inputs up to this size are sent before the import is done
@@ -40,7 +40,7 @@ STAGE_MAX_TOTAL_BYTES = 16 * 1024 * 1024
 STAGE_IGNORED = {"__pycache__", ".git", "__MACOSX", ".ipynb_checkpoints", ".venv", "venv"}
 # what a worker ending by a signal most likely means
 SIGNAL_WORDS = {
-    "SIGSEGV": "a segmentation fault (SIGSEGV): an invalid memory access, e.g. in ctypes or a C extension",
+    "SIGSEGV": "a segmentation fault (SIGSEGV), an invalid memory access (in ctypes or a C extension?)",
     "SIGXCPU": "the CPU-time limit (SIGXCPU)",
     "SIGXFSZ": "the file-size limit (SIGXFSZ): it tried to write a file larger than {max_file_mb} MB",
     "SIGKILL": "SIGKILL, sent by your own code or by the system (out of memory?)",
@@ -159,6 +159,8 @@ class Sandbox:
         self._was_subreaper = system.is_subreaper()
         system.become_subreaper()
         self.zygote_pid, self._ctrl = zygote.start(self.account.uid if self.account else None)
+        # readable when the zygote dies, so a wait for a worker ends at once (Linux 5.3+; else -1)
+        self._zygote_fd = _pidfd(self.zygote_pid)
 
     # -- lifecycle -------------------------------------------------------
     def close(self) -> None:
@@ -175,7 +177,10 @@ class Sandbox:
             except (OSError, ValueError):
                 pass
         self._ctrl.close()
-        if system.wait_exit(self.zygote_pid, CLOSE_SECONDS) is None:
+        if self._zygote_fd >= 0:
+            os.close(self._zygote_fd)
+            self._zygote_fd = -1
+        if self.zygote_pid > 0 and system.wait_exit(self.zygote_pid, CLOSE_SECONDS) is None:
             self._kill_zygote()
         # anything orphaned and handed to us (the zygote was killed, or died) goes too
         system.kill_all_children(spare=self._children_before)
@@ -190,15 +195,21 @@ class Sandbox:
         self.close()
 
     def _kill_zygote(self) -> None:
-        try:
-            os.kill(self.zygote_pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        system.wait_exit(self.zygote_pid, 60.0)
+        if self.zygote_pid > 0:
+            try:
+                os.kill(self.zygote_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            system.wait_exit(self.zygote_pid, 60.0)
+            self.zygote_pid = -1
         system.kill_all_children(spare=self._children_before)
 
     def _zygote_failed(self, what: str) -> None:
         """The zygote did not answer: stop it and everything it started; no further test can run."""
+        ended = system.wait_exit(self.zygote_pid, 0.0)
+        if ended is not None:
+            what = f"it {describe_status(ended[0]).split(' (')[0]}"
+            self.zygote_pid = -1
         self._broken = (f"the sandbox process that starts your code stopped working ({what}), so this test "
                         "could not be run")
         self._kill_zygote()
@@ -217,7 +228,7 @@ class Sandbox:
         except TimeoutError:
             self._zygote_failed(f"no answer within {ZYGOTE_REPLY_SECONDS:g} s")
             return None, []
-        except EOFError:
+        except (EOFError, BrokenPipeError, ConnectionResetError):
             self._zygote_failed("it has ended")
             return None, []
         except (OSError, ValueError) as exc:
@@ -317,11 +328,14 @@ class Sandbox:
             if outcome.kind == "crashed":
                 if reaped.get("exited"):
                     where = "while importing your file" if outcome.phase == "import" else "during the call"
-                    outcome.detail = (f"the process running your code {describe_status(int(reaped['status']), limits)} "
-                                      f"{where}")
+                    outcome.detail = (f"the process running your code ended {where}: it "
+                                      f"{describe_status(int(reaped['status']), limits)}")
                 else:
                     outcome.detail = ("your code closed the connection between its process and the grader (did it "
                                       "close a file descriptor it had not opened?) and kept running, so it was stopped")
+        elif outcome.kind == "crashed" and self._broken is not None and "sandbox process" not in outcome.detail:
+            outcome.detail = ("the process running your code stopped, and so did the sandbox process that started it "
+                              "(did your code stop it?)")
         if outcome.kind == "error" and outcome.error and outcome.error.get("memory"):
             outcome.error["message"] = (f"{outcome.error['message']} (your code may use at most {limits.memory_mb} MB "
                                         "of memory; an array of the expected size needs far less)").strip()
@@ -340,7 +354,8 @@ class Sandbox:
         # 1. the import
         carry = bytearray()
         deadline = min(time.monotonic() + self.limits.import_timeout, budget_end)
-        header, _, why = _receive(sock, out_fd, output, deadline, max_array_bytes=0, carry=carry)
+        header, _, why = _receive(sock, out_fd, output, deadline, max_array_bytes=0, carry=carry,
+                                  watch=self._zygote_fd)
         if header is None:
             return self._failure(why, "import", deadline == budget_end,
                                  f"importing your file took longer than {self.limits.import_timeout:g} s, so it was "
@@ -364,7 +379,7 @@ class Sandbox:
             header, arrays, why = None, {}, "eof"
         else:
             header, arrays, why = _receive(sock, out_fd, output, deadline, max_array_bytes=MAX_RESULT_BYTES,
-                                           carry=carry)
+                                           carry=carry, watch=self._zygote_fd)
         if header is None:
             return self._failure(why, "call", deadline == budget_end,
                                  f"the call did not return within its time limit of {call_timeout:.3g} s, so it was "
@@ -379,8 +394,11 @@ class Sandbox:
             return CallOutcome("import_timeout" if phase == "import" else "timeout", phase=phase, detail=timeout_text)
         if why.startswith("protocol:"):
             return CallOutcome("protocol", phase=phase, detail="the reply from the process running your code was not "
-                               "valid (" + why[len("protocol:"):] + "); did your code write to a file descriptor "
-                               "it had not opened?")
+                               "valid (" + why[len("protocol:"):] + "): your code may have written to a file "
+                               "descriptor it had not opened")
+        if why == "zygote":
+            return CallOutcome("crashed", phase=phase, detail="the sandbox process that started the process running "
+                                                              "your code stopped (did your code stop it?)")
         return CallOutcome("crashed", phase=phase, detail="the process running your code stopped")
 
 
@@ -445,13 +463,21 @@ def _parse_result(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Call
                        seconds=float(seconds) if isinstance(seconds, (int, float)) else 0.0, notes=notes)
 
 
+def _pidfd(pid: int) -> int:
+    try:
+        return os.pidfd_open(pid)  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return -1
+
+
 def _receive(sock: socket.socket, out_fd: int, output: OutputTail, deadline: float, *, max_array_bytes: int,
-             carry: bytearray | None = None) -> tuple[dict[str, Any] | None, dict[str, np.ndarray], str]:
+             carry: bytearray | None = None, watch: int = -1) -> tuple[dict[str, Any] | None, dict[str, np.ndarray], str]:
     """Read one message while draining output; (header, arrays, "") or (None, {}, why).
 
     `carry` holds bytes read past the previous message (a worker may send two
     messages back to back); it is consumed first and refilled with what comes
-    after this one.
+    after this one. `watch` is the zygote's pidfd: if it dies, waiting ends
+    ("zygote").
     """
     carry = carry if carry is not None else bytearray()
     reader = protocol.Reader(max_array_bytes=max_array_bytes)
@@ -471,12 +497,16 @@ def _receive(sock: socket.socket, out_fd: int, output: OutputTail, deadline: flo
         selector.register(out_fd, selectors.EVENT_READ, "out")
     except (ValueError, OSError):
         out_open = False
+    if watch >= 0:
+        selector.register(watch, selectors.EVENT_READ, "zygote")
     try:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None, {}, "timeout"
             for key, _ in selector.select(remaining):
+                if key.data == "zygote":
+                    return None, {}, "zygote"
                 if key.data == "out":
                     chunk = _read(out_fd)
                     if chunk:

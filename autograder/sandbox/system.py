@@ -53,8 +53,9 @@ def _prctl(option: int, *args: Any) -> int | None:
     try:
         if _libc is None:  # the running program's own symbols: no library search (which can start ldconfig)
             _libc = ctypes.CDLL(None, use_errno=True)
-        values = list(args) + [0] * (4 - len(args))
-        return int(_libc.prctl(option, *values))
+        values = [ctypes.c_ulong(a) if isinstance(a, int) else a for a in args]
+        values += [ctypes.c_ulong(0)] * (4 - len(values))
+        return int(_libc.prctl(ctypes.c_int(option), *values))
     except (OSError, AttributeError):
         return None
 
@@ -66,7 +67,7 @@ def become_subreaper(enable: bool = True) -> bool:
 
 def is_subreaper() -> bool:
     value = ctypes.c_int(0)
-    if _prctl(_PR_GET_CHILD_SUBREAPER, ctypes.addressof(value)) != 0:
+    if _prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(value)) != 0:
         return False
     return bool(value.value)
 

@@ -52,8 +52,8 @@ def main(proto: socket.socket, out_fd: int, spec: dict[str, Any]) -> NoReturn:
 
 def _enter_sandbox(proto: socket.socket, out_fd: int, spec: dict[str, Any]) -> str:
     """Fresh folder, limits, scrubbed environment, dropped privileges, redirected output."""
+    zygote = os.getppid()
     os.setsid()  # own session and process group: one killpg reaches everything that stays in it
-    system.die_with_parent()  # if the zygote is killed, so is this worker
     uid, gid = spec.get("uid"), spec.get("gid")
     workdir = spec["workdir"]  # made, filled and handed over by the zygote
     target = os.path.join(workdir, "submission")
@@ -73,6 +73,9 @@ def _enter_sandbox(proto: socket.socket, out_fd: int, spec: dict[str, Any]) -> s
     if uid is not None:
         system.drop_privileges(uid, gid)
     system.no_new_privileges()
+    # If the zygote is killed, so is this worker (set after the uid change, which clears it).
+    if system.die_with_parent() and os.getppid() != zygote:
+        os._exit(71)
     # stdout/stderr go to the capture pipe; the protocol socket stays the only other descriptor.
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)

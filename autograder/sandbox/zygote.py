@@ -34,7 +34,9 @@ PRELOAD = ("numpy", "numpy.linalg", "numpy.random", "numpy.fft", "math", "cmath"
            "random", "statistics", "traceback", "linecache", "tokenize", "reprlib", "json", "importlib.util",
            "importlib.machinery", "pprint", "numbers", "decimal", "fractions", "string", "re", "contextlib",
            "textwrap", "inspect", "pickle", "struct", "array", "heapq", "bisect", "io", "os.path", "pathlib",
-           "signal", "threading", "gc", "weakref", "unittest", "unittest.mock", "multiprocessing", "subprocess")
+           "signal", "threading", "gc", "weakref", "unittest", "unittest.mock", "multiprocessing", "subprocess",
+           "glob", "fnmatch", "shutil", "tempfile", "ctypes", "stat", "errno", "hashlib", "base64", "csv", "datetime",
+           "platform", "socket", "select", "queue", "logging")
 
 OUTPUT_PIPE_BYTES = 1 << 20  # a chatty worker fills this before it has to wait for the grader
 MAX_MESSAGE_BYTES = 1 << 20  # control messages are small JSON lines

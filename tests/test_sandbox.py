@@ -1,0 +1,440 @@
+"""The sandbox against hostile and faulty submissions, graded end to end through run_autograder.
+
+Every submission in tests/submissions/hostile/ is graded once, in a
+Gradescope-like AUTOGRADER_ROOT (source/, submission/, results/) under a
+world-traversable temporary folder, so that what keeps student code away
+from the grader's files is the sandbox and run_autograder, not the test's
+own folder permissions. Each test checks: a valid results file, the score
+the submission deserves, the message, no change to the grader's files, the
+time taken, and that no process of the sandbox account is left.
+
+When run as root (as on Gradescope), student code runs as a test-only
+account (TEST_ACCOUNT), so "no process left" can be checked exactly; a
+lock keeps two runs of this file from sharing it at the same time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pytest
+import yaml
+
+from helpers import PROJECT, make_root
+
+HOSTILE = Path(__file__).resolve().parent / "submissions" / "hostile"
+TEST_ACCOUNT = "autograder-sbx-test"
+NON_ROOT_UID = 64321  # an unused uid the non-root runs use for the grader itself
+SYSTEM_PYTHON = "/usr/bin/python3.11"
+# Small limits keep the hang tests fast.
+FAST = {"call_timeout": 1, "import_timeout": 1, "budget": 6, "memory_mb": 256, "max_processes": 16}
+MARGIN = 4.0  # seconds beyond the budget for start-up, fixtures, results (on a busy 2-core machine)
+
+IS_ROOT = os.geteuid() == 0
+root_only = pytest.mark.skipif(not IS_ROOT, reason="the privilege drop needs root (as on Gradescope)")
+
+
+# -- fixtures and helpers ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def account() -> Iterator[int | None]:
+    """The test account's uid (created when missing), held under a lock; None when not root."""
+    if not IS_ROOT:
+        yield None
+        return
+    with open(os.path.join(tempfile.gettempdir(), f"{TEST_ACCOUNT}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            pwd.getpwnam(TEST_ACCOUNT)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_ACCOUNT],
+                           check=True, capture_output=True)
+        yield pwd.getpwnam(TEST_ACCOUNT).pw_uid
+
+
+@pytest.fixture()
+def world() -> Iterator[Path]:
+    """A temporary folder anyone may traverse (like /autograder), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="ag-sandbox-test-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def processes_of(uid: int) -> list[str]:
+    """Live (not zombie) processes whose real uid is `uid`, as 'pid cmdline'."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{name}/status").read_text()
+            cmdline = Path(f"/proc/{name}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(fields["Uid"].split()[0]) == uid and not fields.get("State", "").strip().startswith("Z"):
+            found.append(f"{name} {cmdline[:80]}")
+    return found
+
+
+def tree_hash(folder: Path) -> str:
+    """A hash of every file's path and content under `folder` (Python's own caches aside)."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(f"{path.relative_to(folder)}\n".encode())
+        if path.is_file() and not path.is_symlink():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def foreign_files(folder: Path, owner: int) -> list[str]:
+    """Files under `folder` that the grader's user does not own (caches included)."""
+    return [str(p) for p in folder.rglob("*") if p.lstat().st_uid != owner]
+
+
+def set_limits(source: Path, limits: dict[str, float]) -> None:
+    """Change the limits in a copied grader: in every fixture, and in assignment.yaml."""
+    for fixture in sorted((source / "test_cases").glob("*.yaml")):
+        text = fixture.read_text()
+        current = yaml.safe_load(text).get("limits") or {}
+        merged = dict(current, **limits)
+        line = "limits: {" + ", ".join(f"{k}: {v}" for k, v in merged.items()) + "}"
+        text, count = re.subn(r"(?m)^limits:.*$", line, text)
+        assert count == 1, f"{fixture}: no limits line to change"
+        fixture.write_text(text)
+    config = source / "autograder" / "assignment.yaml"
+    text = config.read_text()
+    for key, value in limits.items():
+        text = re.sub(rf"(?m)^(\s+){key}:\s*[^\s#]+", rf"\g<1>{key}: {value}", text)
+    config.write_text(text)
+
+
+def hostile(name: str, folder: Path, **params: Any) -> Path:
+    """A copy of a hostile submission with its test parameters (MARKER, NEEDLES) filled in."""
+    text = (HOSTILE / name).read_text()
+    for key, value in params.items():
+        text, count = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value!r}", text)
+        assert count == 1, f"{name} has no {key} line"
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+@dataclass
+class Graded:
+    """One run of run_autograder and what it left behind."""
+
+    root: Path
+    results: dict[str, Any]
+    proc: subprocess.CompletedProcess
+    seconds: float
+    source_changed: bool
+    left: list[str]  # processes of the sandbox account (or the non-root uid) still alive
+
+    @property
+    def graded(self) -> list[dict[str, Any]]:
+        """The tests that carry points (not informational notes)."""
+        return [t for t in self.results["tests"] if t.get("max_score", 0) > 0]
+
+    def named(self, method: str) -> list[dict[str, Any]]:
+        return [t for t in self.graded if t["name"].endswith(f": {method} ({'A' if method == 'forward' else 'dLdZ'})")]
+
+    @property
+    def outputs(self) -> str:
+        return "\n".join(t.get("output", "") for t in self.results["tests"]) + "\n" + self.results.get("output", "")
+
+    def points(self, method: str) -> float:
+        return sum(t["max_score"] for t in self.named(method))
+
+
+def grade(world: Path, submission: Path, *, limits: dict[str, float] | None = None,
+          setup: Callable[[Path], None] | None = None, as_uid: int | None = None,
+          account_uid: int | None = None) -> Graded:
+    """Build an AUTOGRADER_ROOT in `world`, run run_autograder, and check what every run must satisfy."""
+    root = make_root(world, submission)
+    set_limits(root / "source", dict(FAST, **(limits or {})))
+    if setup:
+        setup(root)
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable,
+               AUTOGRADER_SANDBOX_USER=TEST_ACCOUNT)
+    preexec = None
+    if as_uid is not None:  # the grader itself as a normal user, with a Python that user can run
+        subprocess.run(["chown", "-R", f"{as_uid}:{as_uid}", str(root)], check=True)
+        site = next(p for p in sys.path if p.endswith("site-packages") and Path(p, "numpy").is_dir())
+        env.update(AUTOGRADER_PYTHON=SYSTEM_PYTHON, PYTHONPATH=site, HOME=str(root))
+
+        def preexec() -> None:
+            os.setgroups([])
+            os.setgid(as_uid)
+            os.setuid(as_uid)
+    before = tree_hash(root / "source")
+    start = time.monotonic()
+    proc = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
+                          text=True, timeout=120, preexec_fn=preexec)
+    seconds = time.monotonic() - start
+    watched = as_uid if as_uid is not None else account_uid
+    left = processes_of(watched) if watched is not None else []
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((root / "results" / "results.json").read_text())  # valid JSON, always
+    assert set(results) >= {"score", "tests", "output"}
+    assert results["score"] == pytest.approx(sum(t.get("score", 0) for t in results["tests"]))
+    changed = tree_hash(root / "source") != before or foreign_files(root / "source", as_uid or os.getuid())
+    return Graded(root, results, proc, seconds, bool(changed), left)
+
+
+def expect_clean(run: Graded, budget: float = FAST["budget"]) -> None:
+    """What every hostile run must leave: grader files untouched, no process, within the budget."""
+    assert not run.source_changed, "the grader's files changed"
+    assert not run.left, f"processes left behind: {run.left}"
+    assert run.seconds <= budget + MARGIN, f"took {run.seconds:.1f} s"
+    listed = sorted(p.name for p in (run.root / "results").iterdir())
+    assert listed == ["results.json"], listed
+
+
+def hex_values(*arrays: np.ndarray) -> list[str]:
+    return [np.float64(v).tobytes().hex() for array in arrays for v in np.ravel(array)[:3]]
+
+
+def fixture_docs() -> list[dict[str, Any]]:
+    return [yaml.safe_load(p.read_text()) for p in sorted((PROJECT / "test_cases").glob("*.yaml"))]
+
+
+# -- cheats: zero points, nothing changed -------------------------------------------------------
+@root_only
+def test_runs_as_the_sandbox_account_and_cannot_write_to_the_grader(world, account):
+    run = grade(world, HOSTILE / "tampers_with_grader.py", account_uid=account)
+    expect_clean(run)
+    assert run.results["score"] == 0
+    assert f"uid={account} euid={account}" in run.outputs and "groups=[]" in run.outputs
+    assert "WRITABLE" not in run.outputs
+
+
+@root_only
+def test_forged_results_file_is_never_written(world, account):
+    run = grade(world, HOSTILE / "forges_results.py", account_uid=account)
+    expect_clean(run)
+    assert run.results["score"] == 0 and len(run.graded) >= 20
+    assert "FORGED" not in run.outputs
+    assert "denied:" in run.outputs and str(run.root / "results" / "results.json") in run.outputs
+
+
+def test_exit_at_import_fails_every_test_and_says_how(world, account):
+    run = grade(world, HOSTILE / "exits_at_import.py", account_uid=account)
+    expect_clean(run)
+    assert run.results["score"] == 0
+    for test in run.graded:
+        assert "exited with status 0" in test["output"] and "while importing your file" in test["output"], test
+
+
+def test_monkeypatching_numpy_changes_nothing_in_the_grader(world, account):
+    run = grade(world, HOSTILE / "monkeypatches_allclose.py", account_uid=account)
+    expect_clean(run)
+    assert run.results["score"] == 0
+    assert all("outside the tolerance" in t["output"] for t in run.graded)
+
+
+@root_only
+def test_fixtures_cannot_be_read_not_even_through_a_planted_link(world, account):
+    def plant_links(root: Path) -> None:
+        nn = root / "submission" / "mytorch" / "nn"
+        (nn / "fixtures").symlink_to(root / "source" / "test_cases")
+        (nn / "notes.yaml").symlink_to(root / "source" / "test_cases" / "01_writeup_example.yaml")
+
+    run = grade(world, HOSTILE / "reads_fixtures.py", setup=plant_links, account_uid=account)
+    expect_clean(run)
+    assert run.results["score"] == 0
+    assert "READ" not in run.outputs
+
+
+def test_memory_holds_no_expected_answer(world, account):
+    docs = fixture_docs()
+    hidden = [d for d in docs if d["visibility"] != "visible"]
+    assert hidden, "the fixtures should have hidden cases"
+    needles = hex_values(*[np.array(d["expected"]["dLdZ"]) for d in docs[1:]],
+                         *[np.array(d["expected"]["A"]) for d in hidden])
+    submission = hostile("scans_memory_for_answers.py", world, NEEDLES=needles)
+    run = grade(world, submission, account_uid=account)
+    expect_clean(run)
+    assert run.results["score"] == 0
+    assert "FOUND expected bytes" not in run.outputs
+    assert "FOUND a candidate backward answer" not in run.outputs
+    # a backward test calls forward first, with the reference A at hand (see README): not a forward answer
+    assert not any("FOUND" in t["output"] for t in run.named("forward"))
+
+
+def test_killing_the_grader_is_refused_and_grading_goes_on(world, account):
+    run = grade(world, HOSTILE / "kills_parent.py", account_uid=account)
+    expect_clean(run)
+    assert run.results["score"] == 0
+    assert all("outside the tolerance" in t["output"] for t in run.graded), "every test should have run"
+    if IS_ROOT:
+        assert "could not kill" in run.outputs and "\nkilled" not in run.outputs
+
+
+def test_detached_writer_is_killed_before_it_can_write(world, account):
+    marker_dir = Path(tempfile.mkdtemp(prefix="ag-marker-", dir=world))
+    marker_dir.chmod(0o1777)
+    marker = marker_dir / "survived"
+    run = grade(world, hostile("detached_writer.py", world, MARKER=str(marker)), account_uid=account)
+    expect_clean(run)
+    assert run.results["score"] == 0
+    written = (run.root / "results" / "results.json").read_bytes()
+    time.sleep(1.0)  # the writer sleeps 0.5 s before it acts
+    assert not marker.exists(), "a detached process outlived run_autograder"
+    assert (run.root / "results" / "results.json").read_bytes() == written
+
+
+def test_pickles_are_never_loaded(world, account):
+    marker = world / "unpickled"
+    run = grade(world, hostile("sends_pickle.py", world, MARKER=str(marker)), account_uid=account)
+    expect_clean(run)
+    assert run.results["score"] == 0
+    assert not marker.exists()
+    for test in run.named("forward"):
+        assert "returned a Payload" in test["output"], test
+    for test in run.named("backward"):
+        assert "not valid" in test["output"], test
+
+
+def test_forged_protocol_messages_cost_only_their_own_test(world, account):
+    run = grade(world, HOSTILE / "forges_protocol.py", account_uid=account)
+    expect_clean(run)
+    assert run.results["score"] == run.points("forward") > 0
+    outputs = [t["output"] for t in run.named("backward")]
+    assert all("was not valid" in o for o in outputs), outputs
+    assert any("header is not valid JSON (RecursionError)" in o for o in outputs)
+    assert any("over the 67108864-byte limit" in o for o in outputs)
+
+
+def test_printed_json_does_not_change_the_grade(world, account):
+    run = grade(world, HOSTILE / "prints_json.py", account_uid=account)
+    expect_clean(run)
+    assert run.results["score"] == 0
+    for test in run.graded:
+        assert '"score": 100.0' in test["output"] and "output printed by your code" in test["output"]
+
+
+# -- faults: a valid result, an honest message, within the budget -------------------------------
+def test_hang_at_import_costs_one_import_timeout(world, account):
+    run = grade(world, HOSTILE / "hangs_at_import.py", account_uid=account)
+    expect_clean(run, budget=FAST["import_timeout"])
+    assert run.results["score"] == 0
+    for test in run.graded:
+        assert "Importing your file took longer than 1 s" in test["output"], test
+
+
+def test_hang_in_backward_is_stopped_by_the_call_timeout_then_the_budget(world, account):
+    budget = 3
+    run = grade(world, HOSTILE / "hangs_in_backward.py", limits={"budget": budget}, account_uid=account)
+    expect_clean(run, budget=budget)
+    first_forward, first_backward = run.graded[0], run.graded[1]
+    assert first_forward["status"] == "passed"
+    assert "did not return within its time limit of 1 s" in first_backward["output"]
+    assert all(t["status"] == "failed" for t in run.named("backward"))
+    messages = [t["output"] for t in run.graded if t["status"] == "failed"]
+    assert any("time budget of 3 s" in m for m in messages)
+    assert 0 < run.results["score"] < run.points("forward")
+
+
+def test_memory_hog_gets_a_memory_error_that_names_the_limit(world, account):
+    run = grade(world, HOSTILE / "memory_hog.py", account_uid=account)
+    expect_clean(run)
+    assert run.results["score"] == 0
+    for test in run.graded:
+        assert "MemoryError" in test["output"] and "at most 256 MB" in test["output"], test
+
+
+def test_segfault_costs_only_the_test_it_was_running(world, account):
+    run = grade(world, HOSTILE / "segfaults.py", account_uid=account)
+    expect_clean(run)
+    assert run.results["score"] == run.points("forward") > 0
+    for test in run.named("backward"):
+        assert "ended during the call: it was killed by a segmentation fault (SIGSEGV)" in test["output"], test
+
+
+def test_closed_connection_and_still_running_is_named(world, account):
+    run = grade(world, HOSTILE / "closes_protocol_and_keeps_running.py", account_uid=account)
+    expect_clean(run)
+    assert run.results["score"] == run.points("forward") > 0
+    for test in run.named("backward"):
+        assert "closed the connection" in test["output"] and "kept running" in test["output"], test
+
+
+def test_fork_bomb_is_bounded_and_cleaned_up(world, account):
+    run = grade(world, HOSTILE / "fork_bomb.py", account_uid=account)
+    expect_clean(run)
+    failed = [t for t in run.graded if t["status"] == "failed"]
+    assert len(failed) == 1 and "time limit of 1 s" in failed[0]["output"], failed
+    assert run.results["score"] == sum(t["max_score"] for t in run.graded) - failed[0]["max_score"]
+
+
+# -- honest but unusual: full marks ----------------------------------------------------------------
+def test_output_flood_with_binary_garbage_keeps_full_marks(world, account):
+    run = grade(world, HOSTILE / "floods_output.py", account_uid=account)
+    expect_clean(run)
+    assert run.results["score"] == sum(t["max_score"] for t in run.graded)
+    for test in run.graded:
+        output = test["output"]
+        assert "bytes of output cut" in output and len(output) < 6000, len(output)
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", output), "control characters reached the results"
+        assert "starting" in output and "done" in output  # the head and the tail are kept
+
+
+def test_slow_correct_code_keeps_full_marks(world, account):
+    run = grade(world, HOSTILE / "slow_but_correct.py", limits={"budget": 20}, account_uid=account)
+    expect_clean(run, budget=20)
+    assert run.results["score"] == sum(t["max_score"] for t in run.graded)
+
+
+# -- the grader itself as a normal user (a student's laptop) ---------------------------------------
+non_root_runs = pytest.mark.skipif(not IS_ROOT or not os.access(SYSTEM_PYTHON, os.X_OK),
+                                   reason=f"needs root (to switch to a test uid) and {SYSTEM_PYTHON}")
+
+
+@non_root_runs
+def test_not_root_correct_code_and_cleanup(world):
+    run = grade(world, PROJECT / "reference", as_uid=NON_ROOT_UID)
+    expect_clean(run)
+    assert run.results["score"] == sum(t["max_score"] for t in run.graded) > 0, run.proc.stderr[-2000:]
+
+    marker_dir = Path(tempfile.mkdtemp(prefix="ag-marker-", dir=world))
+    marker_dir.chmod(0o1777)
+    writer = hostile("detached_writer.py", marker_dir, MARKER=str(marker_dir / "survived"))
+    sub = world / "writer"
+    sub.mkdir()
+    run = grade(sub, writer, as_uid=NON_ROOT_UID)
+    expect_clean(run)
+    time.sleep(1.0)
+    assert not (marker_dir / "survived").exists()
+
+    sub = world / "bomb"
+    sub.mkdir()
+    run = grade(sub, HOSTILE / "fork_bomb.py", as_uid=NON_ROOT_UID)
+    expect_clean(run)
+    assert len([t for t in run.graded if t["status"] == "failed"]) == 1
+
+
+@non_root_runs
+def test_not_root_killing_the_grader_still_leaves_valid_results(world):
+    run = grade(world, HOSTILE / "kills_parent.py", as_uid=NON_ROOT_UID)
+    expect_clean(run)
+    # as a normal user, student code can stop the grader (same account): the results say so
+    assert run.results["score"] == 0 and run.results["tests"] == []
+    assert "stopped by signal 9" in run.results["output"], run.results["output"]

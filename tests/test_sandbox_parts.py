@@ -1,0 +1,179 @@
+"""The sandbox's parts, in this process: the wire protocol, output capture, staging, and the
+grader's side when the zygote dies or stops answering (which no submission can cause when
+grading as root, so it is provoked here from outside)."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import struct
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.config import Limits
+from autograder.sandbox import protocol, runner, system
+from autograder.sandbox.capture import OutputTail
+from autograder.sandbox.runner import Sandbox, describe_status, stage_submission
+from helpers import PROJECT
+
+FORWARD = [{"op": "call", "method": "forward", "args": ["Z"], "graded": True}]
+Z = np.array([[1.0, 2.0, 3.0]])
+LIMITS = Limits(call_timeout=2, import_timeout=2, budget=10)
+
+
+# -- protocol ------------------------------------------------------------------------------------
+def frame(header: bytes, data: bytes = b"") -> bytes:
+    return protocol.MAGIC + struct.pack(">I", len(header)) + header + data
+
+
+def test_round_trip_keeps_bits_and_what_follows():
+    array = np.array([[0.1, -2.5e-300, np.nan]], dtype=np.float64)
+    reader = protocol.Reader(max_array_bytes=1 << 20)
+    assert reader.feed(protocol.pack({"event": "result"}, {"result": array}) + b"NEXT")
+    assert reader.arrays["result"].tobytes() == array.tobytes()
+    assert bytes(reader.rest) == b"NEXT"
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"XXXX" + b"\0" * 8, "protocol marker"),
+    (frame(b"[" * 100000 + b"]" * 100000), "RecursionError"),
+    (frame(b"\xff\xfe"), "not valid JSON"),
+    (frame(b"[1, 2]"), "not a JSON object"),
+    (protocol.MAGIC + struct.pack(">I", protocol.MAX_HEADER_BYTES + 1), "over the"),
+    (frame(json.dumps({"arrays": {"a": {"dtype": "|O", "shape": [1], "nbytes": 8, "sendable": True}}}).encode()),
+     "malformed"),
+    (frame(json.dumps({"arrays": {"a": {"dtype": "<f8", "shape": [2], "nbytes": 8, "sendable": True}}}).encode()),
+     "claims 8 bytes"),
+    (frame(json.dumps({"arrays": {name: {"dtype": "<f8", "shape": [100], "nbytes": 800, "sendable": True}
+                                  for name in "abc"}}).encode()), "over the 2000-byte limit"),
+])
+def test_malformed_messages_are_protocol_errors(data, words):
+    with pytest.raises(protocol.ProtocolError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        protocol.Reader(max_array_bytes=2000).feed(data)
+
+
+def test_a_large_result_is_described_not_sent():
+    meta = protocol.describe_array(np.zeros((100, 100)), max_bytes=1000)
+    assert meta["sendable"] is False and meta["too_large"] == 80000 and meta["shape"] == [100, 100]
+
+
+# -- output capture --------------------------------------------------------------------------------
+def test_output_keeps_head_and_tail_and_says_how_much_was_cut():
+    tail = OutputTail(30)
+    tail.add(b"HEAD" + b"x" * 1000)
+    tail.add(b"\x00\x1b[31m" + b"y" * 100 + b"\xffTAIL")
+    text = tail.text()
+    assert text.startswith("HEAD") and text.endswith("TAIL") and "bytes of output cut" in text
+    assert "\x00" not in text and "\x1b" not in text
+    assert tail.total == 1004 + 6 + 100 + 5
+
+
+# -- staging ---------------------------------------------------------------------------------------
+def test_staging_copies_files_only_and_never_follows_links(tmp_path):
+    src = tmp_path / "submission"
+    (src / "mytorch" / "nn").mkdir(parents=True)
+    (src / "mytorch" / "nn" / "activation.py").write_text("x = 1\n")
+    (src / "mytorch" / "nn" / "answers").symlink_to(PROJECT / "test_cases")
+    (src / "secret.yaml").symlink_to(PROJECT / "test_cases" / "01_writeup_example.yaml")
+    (src / "big.npy").write_bytes(b"\0" * (runner.STAGE_MAX_FILE_BYTES + 1))
+    (src / "__pycache__").mkdir()
+    (src / "__pycache__" / "x.pyc").write_bytes(b"")
+    skipped = stage_submission(src, tmp_path / "stage")
+    copied = sorted(str(p.relative_to(tmp_path / "stage")) for p in (tmp_path / "stage").rglob("*"))
+    assert copied == ["mytorch", "mytorch/nn", "mytorch/nn/activation.py"]
+    assert any("answers" in s and "link" in s for s in skipped) and any("big.npy" in s for s in skipped)
+
+
+# -- limits ----------------------------------------------------------------------------------------
+def test_limits_cpu_soft_then_hard_and_memory_on_top_of_the_start_size():
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            before = system.address_space_bytes()
+            system.apply_limits({"cpu_seconds": 7, "memory_mb": 100, "max_file_mb": 1, "nproc": 0})
+            values = [resource.getrlimit(resource.RLIMIT_CPU), resource.getrlimit(resource.RLIMIT_AS)[0] - before,
+                      resource.getrlimit(resource.RLIMIT_FSIZE)]
+            os.write(write, json.dumps(values).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    cpu, extra, fsize = json.loads(os.read(read, 1000))
+    os.waitpid(pid, 0)
+    assert cpu == [7, 8] and fsize == [1 << 20, 1 << 20]
+    assert 99 << 20 <= extra <= 101 << 20
+
+
+def test_status_words_name_the_likely_limit():
+    assert "CPU-time limit" in describe_status(signal.SIGXCPU)  # a raw wait status: killed by that signal
+    assert "segmentation fault" in describe_status(signal.SIGSEGV)
+    assert "exited with status 3" in describe_status(3 << 8)
+
+
+# -- the zygote failing ----------------------------------------------------------------------------
+@pytest.fixture()
+def sandbox(monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    box = Sandbox(PROJECT / "reference", ".", "mytorch.nn.activation", "Softmax", LIMITS)
+    yield box
+    box.close()
+
+
+def own_children() -> list[int]:
+    return system.children(os.getpid())
+
+
+def test_zygote_killed_between_tests_fails_the_rest_honestly(sandbox):
+    assert sandbox.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
+    os.kill(sandbox.zygote_pid, signal.SIGKILL)
+    time.sleep(0.05)
+    for _ in range(2):
+        outcome = sandbox.run(FORWARD, {"Z": Z}, call_timeout=2)
+        assert outcome.kind == "sandbox" and "stopped working (it was killed by SIGKILL" in outcome.detail
+    sandbox.close()
+    assert own_children() == []
+
+
+def test_zygote_that_stops_answering_is_killed_within_the_deadline(sandbox, monkeypatch):
+    monkeypatch.setattr(runner, "ZYGOTE_REPLY_SECONDS", 0.5)
+    assert sandbox.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
+    os.kill(sandbox.zygote_pid, signal.SIGSTOP)
+    start = time.monotonic()
+    outcome = sandbox.run(FORWARD, {"Z": Z}, call_timeout=2)
+    assert time.monotonic() - start < 2
+    assert outcome.kind == "sandbox" and "no answer within 0.5 s" in outcome.detail
+    sandbox.close()
+    assert own_children() == []
+
+
+def test_zygote_killed_during_a_call_takes_its_worker_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    (tmp_path / "activation.py").write_text(
+        "import os, time\n"
+        "class Softmax:\n"
+        "    def forward(self, Z):\n"
+        "        if os.fork() == 0:\n"  # a child that would outlive everyone if nothing killed it
+        "            os.setsid(); time.sleep(60)\n"
+        "        time.sleep(60)\n")
+    box = Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS)
+    killer = threading.Timer(0.5, os.kill, (box.zygote_pid, signal.SIGKILL))
+    try:
+        killer.start()
+        outcome = box.run(FORWARD, {"Z": Z}, call_timeout=5)
+        assert outcome.kind == "crashed" and "sandbox process" in outcome.detail and "stopped" in outcome.detail
+        assert outcome.wall_seconds < 2, outcome
+    finally:
+        box.close()
+    assert own_children() == []
+
+
+def test_close_restores_the_subreaper_setting(sandbox):
+    assert system.is_subreaper()
+    sandbox.close()
+    assert not system.is_subreaper()
