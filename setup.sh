@@ -16,7 +16,13 @@ python3 -m venv "$ROOT/venv"
 "$ROOT/venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: -r "$SOURCE/requirements.txt"
 
 # The unprivileged account student code runs as (the grader also creates it on demand).
+# It must be able to read this Python and its packages, and write none of them.
 id autograder-sandbox >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin autograder-sandbox
+chmod -R a+rX,go-w "$ROOT/venv"
+if command -v runuser >/dev/null && ! runuser -u autograder-sandbox -- "$ROOT/venv/bin/python" -c "import numpy"; then
+  # Grading still works (workers are forked with NumPy loaded), but modules imported later would fail.
+  echo "setup.sh: warning: the autograder-sandbox account cannot run $ROOT/venv/bin/python with numpy" >&2
+fi
 
 # Fail the build now, not at the first submission, if the install is broken.
 "$ROOT/venv/bin/python" -c "import numpy, yaml, gradescope_utils; print('autograder ready: numpy', numpy.__version__)"

@@ -23,7 +23,9 @@ class OutputTail:
         if room > 0:
             self.head += data[:room]
             data = data[room:]
-        if data:
+        if len(data) >= self.tail_limit:  # a big chunk replaces the tail: no copy of what is dropped
+            self.tail = bytearray(data[len(data) - self.tail_limit:])
+        elif data:
             self.tail += data
             if len(self.tail) > self.tail_limit:
                 del self.tail[: len(self.tail) - self.tail_limit]
