@@ -149,6 +149,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from .report import render
     from .results import to_gradescope, write_results
 
+    if args.metadata is not None and not args.metadata.is_file():
+        raise AutograderError(f"{args.metadata}: submission metadata not found (--metadata)")
     limits = load_limits(args.config)
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     result = grade_submission(args.submission, fixtures=args.fixtures, limits=limits, progress=progress)
@@ -173,8 +175,6 @@ def _apply_policy(args: argparse.Namespace, document: dict) -> tuple[dict, list[
     if metadata_path is None:
         beside = Path(args.submission).resolve().parent / "submission_metadata.json"
         metadata_path = beside if beside.is_file() else None
-    elif not metadata_path.is_file():
-        raise AutograderError(f"{metadata_path}: submission metadata not found (--metadata)")
     if metadata_path is None or args.no_policy:
         return document, []
     from .fixtures import load_cases

@@ -328,6 +328,12 @@ uses its own copy.
 """
 
 
+def handout_split(assignment: Assignment, cases: list[Case]) -> tuple[list[Case], list[Case]]:
+    """(the fixtures the handout ships, those it withholds): a case ships when the config says so."""
+    ships = {spec.name: spec.handout for spec in assignment.cases}
+    return [c for c in cases if ships.get(c.name, False)], [c for c in cases if not ships.get(c.name, False)]
+
+
 def handout_files(assignment: Assignment, shipped: list[Case], withheld: list[Case], root: Path = PROJECT_ROOT) -> Files:
     """Everything in handout.zip."""
     template = root / assignment.template
@@ -544,9 +550,7 @@ def package(config: Path, fixtures: Path, out: Path, *, root: Path = PROJECT_ROO
     if stale:
         raise AutograderError(f"{fixtures}: fixtures are out of date ({'; '.join(stale)}): run `python -m autograder "
                               "generate` first")
-    ships = {spec.name: spec.handout for spec in assignment.cases}
-    shipped = [c for c in cases if ships.get(c.name, False)]
-    withheld = [c for c in cases if not ships.get(c.name, False)]
+    shipped, withheld = handout_split(assignment, cases)
     checks = [f"{len(cases)} fixtures are what generate writes from the config"]
     grader = autograder_files(cases, root)
     handout = handout_files(assignment, shipped, withheld, root)

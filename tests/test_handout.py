@@ -13,7 +13,7 @@ import pytest
 
 from autograder.config import load_assignment
 from autograder.fixtures import load_cases
-from autograder.package import find_reference_code, find_withheld, handout_files, reference_lines
+from autograder.package import find_reference_code, find_withheld, handout_files, handout_split, reference_lines
 from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
 from helpers import PROJECT, SUBMISSIONS
 
@@ -31,9 +31,7 @@ def run(folder: Path, *args: str) -> subprocess.CompletedProcess:
 def handout(tmp_path_factory) -> Path:
     """The handout as package builds it, unpacked (package's own checks are tested in test_package.py)."""
     assignment = load_assignment(DEFAULT_CONFIG)
-    ships = {spec.name: spec.handout for spec in assignment.cases}
-    cases = load_cases(DEFAULT_FIXTURES)
-    files = handout_files(assignment, [c for c in cases if ships[c.name]], [c for c in cases if not ships[c.name]])
+    files = handout_files(assignment, *handout_split(assignment, load_cases(DEFAULT_FIXTURES)))
     folder = tmp_path_factory.mktemp("handout") / "hw1"
     for name, (content, mode) in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -121,10 +119,8 @@ def test_pytest_passes_a_correct_solution_and_runs_only_what_is_selected(handout
 def test_handout_has_no_reference_code_or_withheld_values_and_only_the_grading_command(handout):
     assignment = load_assignment(DEFAULT_CONFIG)
     files = {str(p.relative_to(handout)): (p.read_bytes(), 0o644) for p in handout.rglob("*") if p.is_file()}
-    cases = load_cases(DEFAULT_FIXTURES)
-    ships = {spec.name: spec.handout for spec in assignment.cases}
     assert find_reference_code(files, reference_lines(assignment)) == []
-    assert find_withheld(files, [c for c in cases if ships[c.name]], [c for c in cases if not ships[c.name]]) == []
+    assert find_withheld(files, *handout_split(assignment, load_cases(DEFAULT_FIXTURES))) == []
     assert not (handout / "autograder" / "assignment.yaml").exists()
     proc = run(handout, "-m", "autograder", "--help")
     assert "grade" in proc.stdout and not any(c in proc.stdout for c in ("generate", "audit", "package", "regrade"))

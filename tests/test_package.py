@@ -10,12 +10,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
-from autograder.config import load_assignment
+from autograder.config import load_assignment, parse_assignment
 from autograder.errors import AutograderError
 from autograder.fixtures import load_cases
-from autograder.package import (find_reference_code, find_withheld, handout_files, package, reference_lines,
-                                requirements_for_gradescope, zip_bytes)
+from autograder.package import (find_reference_code, find_withheld, handout_files, handout_split, package,
+                                reference_lines, requirements_for_gradescope, zip_bytes)
 from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
 from helpers import PROJECT
 
@@ -85,8 +86,20 @@ def test_gradescope_requirements_drop_only_pytest():
 
 def _split(cases):
     assignment = load_assignment(DEFAULT_CONFIG)
-    ships = {spec.name: spec.handout for spec in assignment.cases}
-    return assignment, [c for c in cases if ships[c.name]], [c for c in cases if not ships[c.name]]
+    return (assignment, *handout_split(assignment, cases))
+
+
+def test_handout_ships_visible_cases_unless_the_config_keeps_one_back(tmp_path):
+    doc = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    doc["cases"][3]["handout"] = False  # two_classes: visible on Gradescope, not in the handout
+    assignment = parse_assignment(doc, tmp_path / "a.yaml")
+    shipped, withheld = handout_split(assignment, load_cases(DEFAULT_FIXTURES))
+    assert [c.name for c in withheld] == ["two_classes", "hidden_batch", "hidden_stability"]
+    assert len(shipped) == 9 and all(c.visibility == "visible" for c in shipped)
+    files = handout_files(assignment, shipped, withheld)
+    assert "test_cases/04_two_classes.yaml" not in files
+    assert find_withheld(files, shipped, withheld) == []
+    assert "3 more case(s)" in files["README.md"][0].decode()
 
 
 def test_reference_code_in_the_handout_is_found():
