@@ -30,6 +30,7 @@ from .errors import AutograderError, FixtureError
 from .fixtures import Case
 
 _FRACTION = re.compile(r"(\.\d+)")
+_OFFSET = re.compile(r"\s*([+-])(\d\d):?(\d\d)$")
 
 
 class MetadataError(AutograderError):
@@ -53,6 +54,7 @@ def parse_time(text: Any, where: str) -> datetime:
         stamp = text
     elif isinstance(text, str):
         cleaned = text.strip().replace("Z", "+00:00").replace(" ", "T", 1)
+        cleaned = _OFFSET.sub(r"\1\2:\3", cleaned)  # "-0500" or " -05:00" -> "-05:00" (Python 3.10 needs that)
         cleaned = _FRACTION.sub(lambda m: (m.group(1) + "000000")[:7], cleaned, count=1)
         try:
             stamp = datetime.fromisoformat(cleaned)

@@ -76,6 +76,16 @@ def test_removing_the_only_tests_that_catch_a_mutant_fails_loudly(tmp_path):
     assert text.splitlines()[-1].startswith("AUDIT FAILED: 1 problem(s)")
 
 
+def test_the_command_exits_1_when_a_mutant_survives(tmp_path):
+    config, fixtures = variant(tmp_path, drop=STABILITY)
+    proc = subprocess.run([sys.executable, "-m", "autograder", "audit", "--config", str(config), "--fixtures",
+                           str(fixtures), "--only", "no_max_subtraction"], cwd=PROJECT, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "  FAIL  no_max_subtraction (softmax.forward) SURVIVES" in proc.stdout
+    assert proc.stdout.rstrip().splitlines()[-1].startswith("AUDIT FAILED")
+
+
 def test_a_mutant_caught_by_one_test_only_is_flagged_with_that_test(tmp_path):
     config, fixtures = variant(tmp_path, drop=STABILITY[1:])
     report = run_audit(config, fixtures, mutants=[mutant("no_max_subtraction")])
