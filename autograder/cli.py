@@ -27,8 +27,8 @@ def available(command: str) -> bool:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
-        description="Autograder for the MyTorch Softmax homework. With no command, grades "
-                    "mytorch/nn/activation.py in the current folder against the visible tests.",
+        description="Autograder for the MyTorch homework. With no command, grades the student's files in the "
+                    "current folder (mytorch/nn/activation.py) against the tests in test_cases/, as `grade .` does.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _grade_parser(sub)

@@ -14,7 +14,7 @@ from autograder.config import load_assignment, parse_assignment
 from autograder.fixtures import dump_case, load_case
 from autograder.generate import build_cases, write_cases
 from autograder.mistakes import CATALOGUE
-from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
+from autograder.paths import DEFAULT_CONFIG
 from helpers import PROJECT
 
 STABILITY = ("stability_hundreds", "stability_thousands", "hidden_stability")
@@ -142,7 +142,9 @@ def test_unknown_mutant_name_is_an_error_listing_the_known_ones():
 
 
 @pytest.mark.parametrize("args, words", [(("audit", "--help"), ("--only", "--jobs", "--config", "--fixtures")),
-                                         (("regrade", "--help"), ("DIR", "--out", "--jobs"))])
+                                         (("regrade", "--help"), ("DIR", "--out", "--jobs")),
+                                         (("package", "--help"), ("--out", "autograder.zip", "handout.zip")),
+                                         (("--help",), ("grade", "generate", "audit", "package", "regrade"))])
 def test_help(args, words):
     proc = subprocess.run([sys.executable, "-m", "autograder", *args], cwd=PROJECT, capture_output=True, text=True)
     assert proc.returncode == 0 and all(w in proc.stdout for w in words)
