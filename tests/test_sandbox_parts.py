@@ -177,3 +177,11 @@ def test_close_restores_the_subreaper_setting(sandbox):
     assert system.is_subreaper()
     sandbox.close()
     assert not system.is_subreaper()
+
+
+def test_large_inputs_are_sent_after_the_import(sandbox):
+    big = np.random.default_rng(0).normal(size=(300, 300))  # 720 KB: more than is sent ahead
+    assert big.nbytes > runner.EARLY_REQUEST_BYTES
+    outcome = sandbox.run(FORWARD, {"Z": big}, call_timeout=2)
+    assert outcome.kind == "ok" and outcome.array is not None
+    assert np.allclose(outcome.array.sum(axis=1), 1.0)

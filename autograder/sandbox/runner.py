@@ -161,7 +161,9 @@ class Sandbox:
         self._children_before = set(system.children(os.getpid()))
         self._was_subreaper = system.is_subreaper()
         system.become_subreaper()
-        self.zygote_pid, self._ctrl = zygote.start(self.account.uid if self.account else None)
+        # the account's files in shared temporary folders are deleted after each test: only a dedicated account's
+        dedicated = self.account is not None and self.account.name == system.SANDBOX_USER
+        self.zygote_pid, self._ctrl = zygote.start(self.account.uid if dedicated else None)
         # readable when the zygote dies, so a wait for a worker ends at once (Linux 5.3+; else -1)
         self._zygote_fd = _pidfd(self.zygote_pid)
 

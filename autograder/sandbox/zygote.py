@@ -17,7 +17,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import select
 import shutil
 import signal
 import socket
@@ -102,12 +101,6 @@ class Channel:
     def settimeout(self, seconds: float | None) -> None:
         self.sock.settimeout(seconds)
 
-    def pending(self) -> bool:
-        """Is a message (or part of one) waiting to be read?"""
-        if self._buffer:
-            return True
-        return bool(select.select([self.sock], [], [], 0)[0])
-
 
 def serve(ctrl: Channel, account_uid: int | None) -> NoReturn:
     """The zygote's loop; runs in the forked child until the grader says exit or goes away."""
@@ -137,7 +130,9 @@ def serve(ctrl: Channel, account_uid: int | None) -> NoReturn:
                 ctrl.send({"pid": pid, "workdir": workdir}, fds)
                 for fd in fds:
                     os.close(fd)
-                folders.empty_trash()  # while the new worker starts up
+                # while the new worker runs: the next test's folder, and away with the last one's
+                folders.prepare()
+                folders.empty_trash()
             elif message["op"] == "reap":
                 pid = message["pid"]
                 result = _reap(pid, float(message.get("grace", 0.0)))
@@ -146,8 +141,6 @@ def serve(ctrl: Channel, account_uid: int | None) -> NoReturn:
                 if account_uid is not None:
                     result["removed"] = len(system.remove_files_of(account_uid))
                 ctrl.send(result)
-                if not ctrl.pending():
-                    folders.prepare()  # while the grader compares
     except BaseException:  # noqa: BLE001 - whatever happened, clean up below
         code = 1
     finally:
@@ -160,10 +153,9 @@ def serve(ctrl: Channel, account_uid: int | None) -> NoReturn:
 class _Folders:
     """Each worker's fresh folder holding a copy of the submission.
 
-    Made ahead of time when the zygote is idle and removed once the next
-    worker has started (never while a process of the account is alive that
-    could reach it: a folder's name is random and its parent cannot be
-    listed by the account).
+    The next one is made while the current worker runs, and the last one is
+    removed then too: no worker can reach a folder but its own, since a
+    folder's name is random and their parent cannot be listed by the account.
     """
 
     def __init__(self) -> None:
