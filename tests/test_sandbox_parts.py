@@ -185,3 +185,22 @@ def test_large_inputs_are_sent_after_the_import(sandbox):
     outcome = sandbox.run(FORWARD, {"Z": big}, call_timeout=2)
     assert outcome.kind == "ok" and outcome.array is not None
     assert np.allclose(outcome.array.sum(axis=1), 1.0)
+
+
+def test_closing_the_connection_and_returning_is_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    (tmp_path / "activation.py").write_text(
+        "import os\n"
+        "class Softmax:\n"
+        "    def forward(self, Z):\n"
+        "        for fd in range(3, 64):\n"
+        "            try:\n"
+        "                os.close(fd)\n"
+        "            except OSError:\n"
+        "                pass\n"
+        "        return Z\n")
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        outcome = box.run(FORWARD, {"Z": Z}, call_timeout=2)
+        assert outcome.kind == "crashed" and "could not send its answer back" in outcome.detail, outcome
+        assert box.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "crashed"  # every test gets a fresh worker
+    assert own_children() == []

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Limits
-from . import protocol, system, zygote
+from . import protocol, system, worker, zygote
 from .capture import OutputTail
 
 MAX_RESULT_BYTES = 64 * 1024 * 1024  # largest array a worker may send back
@@ -71,11 +71,17 @@ class CallOutcome:
     max_rss_kb: int = 0
 
 
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
 def describe_status(status: int, limits: Limits | None = None) -> str:
     """A wait status in words, naming the likely limit."""
     if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else f"signal {sig}"
+        name = _signal_name(os.WTERMSIG(status))
         words = SIGNAL_WORDS.get(name, name).format(max_file_mb=limits.max_file_mb if limits else "?")
         return f"was killed by {words}"
     if os.WIFEXITED(status):
@@ -211,9 +217,13 @@ class Sandbox:
 
     def _zygote_failed(self, what: str) -> None:
         """The zygote did not answer: stop it and everything it started; no further test can run."""
-        ended = system.wait_exit(self.zygote_pid, 0.0)
+        ended = system.wait_exit(self.zygote_pid, 0.0) if self.zygote_pid > 0 else None
         if ended is not None:
-            what = f"it {describe_status(ended[0]).split(' (')[0]}"
+            status = ended[0]
+            if os.WIFSIGNALED(status):
+                what = f"it was killed by {_signal_name(os.WTERMSIG(status))}"
+            else:
+                what = f"it exited with status {os.WEXITSTATUS(status)}"
             self.zygote_pid = -1
         self._broken = (f"the sandbox process that starts your code stopped working ({what}), so this test "
                         "could not be run")
@@ -331,10 +341,14 @@ class Sandbox:
         if reaped:
             outcome.max_rss_kb = int(reaped.get("max_rss_kb") or 0)
             if outcome.kind == "crashed":
-                if reaped.get("exited"):
-                    where = "while importing your file" if outcome.phase == "import" else "during the call"
-                    outcome.detail = (f"the process running your code ended {where}: it "
-                                      f"{describe_status(int(reaped['status']), limits)}")
+                where = "while importing your file" if outcome.phase == "import" else "during the call"
+                status = int(reaped["status"])
+                if reaped.get("exited") and os.WIFEXITED(status) and os.WEXITSTATUS(status) == worker.FAILED:
+                    outcome.detail = (f"the process running your code failed {where}, most likely because it could "
+                                      "not send its answer back (did your code close or replace a file descriptor, "
+                                      "or sys.stdout, that it had not opened?)")
+                elif reaped.get("exited"):
+                    outcome.detail = f"the process running your code ended {where}: it {describe_status(status, limits)}"
                 else:
                     outcome.detail = ("your code closed the connection between its process and the grader (did it "
                                       "close a file descriptor it had not opened?) and kept running, so it was stopped")

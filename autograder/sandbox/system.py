@@ -276,6 +276,8 @@ def wait_exit(pid: int, timeout: float) -> tuple[int, Any] | None:
     Blocks on a pidfd where the kernel has them (no polling latency);
     elsewhere polls with a short, growing sleep.
     """
+    if pid <= 0:
+        raise ValueError(f"wait_exit needs one process, not {pid}")
     deadline = time.monotonic() + timeout
     pidfd = -1
     if hasattr(os, "pidfd_open"):

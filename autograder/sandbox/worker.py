@@ -26,6 +26,7 @@ from . import protocol, system
 
 MAX_MESSAGE_CHARS = 2000
 MAX_FRAMES = 12
+FAILED = 70  # exit status when the worker's own code fails (it cannot send back, say)
 _HIDDEN: list[Any] = []
 
 
@@ -36,7 +37,7 @@ def main(proto: socket.socket, out_fd: int, spec: dict[str, Any]) -> NoReturn:
         workdir = _enter_sandbox(proto, out_fd, spec)
         _serve(proto, workdir, spec)
     except BaseException:  # noqa: BLE001 - the process ends here whatever happened
-        code = 70
+        code = FAILED
         try:
             traceback.print_exc()
         except BaseException:  # noqa: BLE001

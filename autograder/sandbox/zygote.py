@@ -217,7 +217,7 @@ def _spawn(ctrl: Channel, message: dict[str, Any], folders: _Folders) -> tuple[i
             ctrl.close()
             worker.main(child_sock, out_write, spec)
         finally:
-            os._exit(70)
+            os._exit(worker.FAILED)
     child_sock.close()
     os.close(out_write)
     fd = parent_sock.detach()
