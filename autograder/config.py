@@ -455,7 +455,7 @@ def parse_assignment(doc: Any, path: Path) -> Assignment:
     for method, value in default_points.items():
         _get(default_points, method, float, path, "defaults.points")
     defaults = {
-        "tolerance": _tolerance(raw_defaults.get("tolerance", {"rtol": 1e-5, "atol": 1e-8}), path, "defaults.tolerance", None),
+        "tolerance": _tolerance(raw_defaults.get("tolerance", {"rtol": 1e-5, "atol": 1e-6}), path, "defaults.tolerance", None),
         "points": {k: float(v) for k, v in default_points.items()},
         "visibility": _get(raw_defaults, "visibility", str, path, "defaults", "visible"),
     }

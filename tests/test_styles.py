@@ -43,10 +43,7 @@ def failures(result: GradingResult) -> dict[str, str]:
 
 CORRECT = [
     "loops_full_jacobian", "einsum", "logsumexp", "debug_prints", "keeps_state", "apply_along_axis",
-    pytest.param("float32", marks=pytest.mark.xfail(strict=True, reason=(
-        "tolerance too tight for float32 backward: with atol=1e-8 (autograder/assignment.yaml defaults.tolerance) "
-        "the cancellation in dLdA - sum(dLdA*A) costs ~eps32*|dLdA|*a = 4.9e-8 in two_classes row 4 "
-        "(a = [3.5e-6, 0.9999965]); an explicit float32 Jacobian also misses stability_thousands and hidden_batch"))),
+    "float32",
 ]
 
 
