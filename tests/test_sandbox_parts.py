@@ -40,6 +40,17 @@ def test_round_trip_keeps_bits_and_what_follows():
     assert bytes(reader.rest) == b"NEXT"
 
 
+@pytest.mark.parametrize("dtype", sorted(protocol.WIRE_DTYPES))
+@pytest.mark.parametrize("shape", [(2, 3), (0, 3), ()])
+def test_every_wire_dtype_and_shape_travels_exactly(dtype, shape):
+    array = (np.arange(int(np.prod(shape))).reshape(shape) % 3).astype(dtype)
+    reader = protocol.Reader(max_array_bytes=1 << 20)
+    assert reader.feed(protocol.pack({}, {"a": array, "b": np.asfortranarray(np.ones((3, 4)))[:, ::2]}))
+    got = reader.arrays["a"]
+    assert got.dtype == array.dtype and got.shape == array.shape and got.tobytes() == array.tobytes()
+    assert np.array_equal(reader.arrays["b"], np.ones((3, 2)))
+
+
 @pytest.mark.parametrize("data, words", [
     (b"XXXX" + b"\0" * 8, "protocol marker"),
     (frame(b"[" * 100000 + b"]" * 100000), "RecursionError"),

@@ -57,7 +57,7 @@ def _parts(header: dict[str, Any], arrays: dict[str, np.ndarray] | None) -> list
     for name, array in arrays.items():
         if header["arrays"][name]["sendable"]:
             # the array's own buffer, not a copy: a large result must not double the worker's memory
-            parts.append(memoryview(np.ascontiguousarray(array)).cast("B"))
+            parts.append(memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8)))
     return parts
 
 

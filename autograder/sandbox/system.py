@@ -112,9 +112,15 @@ def sandbox_account(create: bool = True) -> Account | None:
 def drop_privileges(uid: int, gid: int) -> None:
     """Become the sandbox account for good (groups, gid, then uid)."""
     os.setgroups([])
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)
-    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid):
+    if hasattr(os, "setresuid"):  # real, effective and saved ids: no way back
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid):
+            raise RuntimeError("could not drop privileges")
+    else:  # macOS: setuid as root sets all three
+        os.setgid(gid)
+        os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid:
         raise RuntimeError("could not drop privileges")
 
 
