@@ -215,3 +215,18 @@ def test_closing_the_connection_and_returning_is_named(tmp_path, monkeypatch):
         assert outcome.kind == "crashed" and "could not send its answer back" in outcome.detail, outcome
         assert box.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "crashed"  # every test gets a fresh worker
     assert own_children() == []
+
+
+def test_a_submission_may_have_its_own_package_named_autograder(tmp_path, monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    (tmp_path / "autograder").mkdir()
+    (tmp_path / "autograder" / "__init__.py").write_text("VALUE = 'the student one'\n")
+    (tmp_path / "activation.py").write_text(
+        "import autograder\n"
+        "class Softmax:\n"
+        "    def forward(self, Z):\n"
+        "        print(autograder.VALUE, hasattr(autograder, 'grade'))\n"
+        "        return Z\n")
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        outcome = box.run(FORWARD, {"Z": Z}, call_timeout=2)
+    assert outcome.kind == "ok" and outcome.output.strip() == "the student one False", outcome

@@ -28,6 +28,7 @@ MAX_MESSAGE_CHARS = 2000
 MAX_FRAMES = 12
 FAILED = 70  # exit status when the worker's own code fails (it cannot send back, say)
 _HIDDEN: list[Any] = []
+GRADER_MODULES: list[str] = []  # filled in by the zygote (list_grader_modules)
 
 
 def main(proto: socket.socket, out_fd: int, spec: dict[str, Any]) -> NoReturn:
@@ -96,9 +97,15 @@ def _enter_sandbox(proto: socket.socket, out_fd: int, spec: dict[str, Any]) -> s
         p for p in sys.path if p and p != "." and not (grader_root and p.startswith(grader_root))
     ]
     # The grader's own package must not shadow a folder of the submission with the same name. The
-    # modules are kept alive here (this code still runs from them) and not freed, which would be slow.
-    _HIDDEN.extend(sys.modules.pop(name) for name in [m for m in sys.modules if m.partition(".")[0] == "autograder"])
+    # modules are kept alive here (this code still runs from them) and not freed, which would be slow;
+    # their names were listed in the zygote, as walking sys.modules here would touch (copy) many pages.
+    _HIDDEN.extend(sys.modules.pop(name) for name in GRADER_MODULES if name in sys.modules)
     return target
+
+
+def list_grader_modules() -> None:
+    """Called in the zygote before it forks workers: the names _enter_sandbox removes."""
+    GRADER_MODULES[:] = [m for m in sys.modules if m.partition(".")[0] == "autograder"]
 
 
 def _serve(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:

@@ -110,6 +110,7 @@ def serve(ctrl: Channel, account_uid: int | None) -> NoReturn:
         system.close_fds_except({0, 1, 2, ctrl.sock.fileno()})
         system.become_subreaper()
         _preload()
+        worker.list_grader_modules()
         # Objects that exist now are never collected in a worker: a worker's garbage
         # collection then leaves the shared pages alone, which keeps fork and exit cheap.
         gc.collect()
