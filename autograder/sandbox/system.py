@@ -276,14 +276,14 @@ def children(pid: int) -> list[int]:
 _children = children  # older name, kept for callers outside this package
 
 
-def wait_exit(pid: int, timeout: float) -> tuple[int, Any] | None:
-    """Wait up to `timeout` seconds for a child to end; (wait status, rusage), or None if it still runs.
+def wait_ended(pid: int, timeout: float) -> bool:
+    """Wait up to `timeout` seconds for a child to end, without reaping it (its pid stays reserved).
 
     Blocks on a pidfd where the kernel has them (no polling latency);
     elsewhere polls with a short, growing sleep.
     """
     if pid <= 0:
-        raise ValueError(f"wait_exit needs one process, not {pid}")
+        raise ValueError(f"wait_ended needs one process, not {pid}")
     deadline = time.monotonic() + timeout
     pidfd = -1
     if hasattr(os, "pidfd_open"):
@@ -295,14 +295,14 @@ def wait_exit(pid: int, timeout: float) -> tuple[int, Any] | None:
         pause = 0.0002
         while True:
             try:
-                done, status, usage = os.wait4(pid, os.WNOHANG)
+                info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             except ChildProcessError:
-                return 0, None
-            if done:
-                return status, usage
+                return True
+            if info is not None:
+                return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return None
+                return False
             if pidfd >= 0:
                 try:
                     select.select([pidfd], [], [], remaining)
@@ -314,6 +314,17 @@ def wait_exit(pid: int, timeout: float) -> tuple[int, Any] | None:
     finally:
         if pidfd >= 0:
             os.close(pidfd)
+
+
+def wait_exit(pid: int, timeout: float) -> tuple[int, Any] | None:
+    """Wait up to `timeout` seconds for a child to end and reap it: (wait status, rusage), or None."""
+    if not wait_ended(pid, timeout):
+        return None
+    try:
+        _, status, usage = os.wait4(pid, 0)
+    except ChildProcessError:
+        return 0, None
+    return status, usage
 
 
 def kill_process_group(pgid: int) -> None:

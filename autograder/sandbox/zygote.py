@@ -227,16 +227,15 @@ def _spawn(ctrl: Channel, message: dict[str, Any], folders: _Folders) -> tuple[i
 
 def _reap(pid: int, grace: float) -> dict[str, Any]:
     """Wait up to `grace` seconds for the worker to end, then kill it and everything it started."""
-    waited = system.wait_exit(pid, grace)
-    exited = waited is not None
+    exited = system.wait_ended(pid, grace)
+    # Not reaped yet, so its pid (its process group's id) cannot have been reused by now.
     system.kill_process_group(pid)
-    if waited is None:
+    if not exited:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        waited = system.wait_exit(pid, 60.0) or (0, None)
-    status, usage = waited
+    status, usage = system.wait_exit(pid, 60.0) or (0, None)
     system.kill_all_children()
     return {
         "status": status,
