@@ -118,9 +118,9 @@ def _positive_int(text: str) -> int:
 
 def _grading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES, help="fixture folder (default: %(default)s)")
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
-                        help="assignment config whose limits override the fixtures' own, when the file exists "
-                             "(default: %(default)s)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="assignment config whose limits (and submission policy) override the fixtures' own; "
+                             "read only after student code is fenced off (default: the fixtures' own)")
     parser.add_argument("--quiet", action="store_true", help="print only the total")
 
 
@@ -151,9 +151,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
     if args.metadata is not None and not args.metadata.is_file():
         raise AutograderError(f"{args.metadata}: submission metadata not found (--metadata)")
-    limits = load_limits(args.config)
+    if args.config is not None and not Path(args.config).is_file():
+        raise AutograderError(f"{args.config}: assignment config not found (--config)")
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-    result = grade_submission(args.submission, fixtures=args.fixtures, limits=limits, progress=progress)
+    # The config is read inside grade_submission, after the zygote is forked: it holds hidden cases' seeds.
+    result = grade_submission(args.submission, fixtures=args.fixtures, limits=lambda: load_limits(args.config),
+                              progress=progress)
     document = to_gradescope(result)
     document, policy_lines = _apply_policy(args, document)
     if args.results:

@@ -146,19 +146,24 @@ def explain(outcome: CallOutcome, check: Check, case: Case) -> tuple[bool, str]:
     return passed, "\n".join(lines)
 
 
-def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES, limits: Limits | None = None,
+def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
+                     limits: Limits | Callable[[], Limits | None] | None = None,
                      progress: Callable[[str], None] | None = None,
                      only: Collection[str] | None = None) -> GradingResult:
     """Grade a submission folder (or .py file) against every fixture in `fixtures`.
 
-    `limits` overrides the limits the fixtures state (None: use theirs);
-    `only` restricts grading to the checks with these names (check_name).
+    `limits` overrides the limits the fixtures state (None: use theirs). A
+    callable is called only after the zygote is forked, so whatever it reads
+    (an assignment config with hidden cases' seeds) is never in a worker's
+    memory. `only` restricts grading to the checks with these names (check_name).
     """
     started = time.monotonic()
     stage = staging_folder(submission)
     # Fork the zygote first; its limits are set once the fixtures are read.
-    sandbox = Sandbox(stage, ".", "", "", limits or Limits(), grader_root=PROJECT_ROOT) if stage is not None else None
+    sandbox = Sandbox(stage, ".", "", "", Limits(), grader_root=PROJECT_ROOT) if stage is not None else None
     try:
+        if callable(limits):
+            limits = limits()
         cases = load_cases(fixtures)  # only now: the workers' zygote is already forked
         limits = limits or fixture_limits(cases)
         if sandbox is not None:

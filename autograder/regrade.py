@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import queue
 import subprocess
 import sys
 import tempfile
@@ -59,20 +60,24 @@ class Graded:
 # -- running one grade, isolated -------------------------------------------------------------
 
 def grade_isolated(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES, config: Path | None = None,
-                   timeout: float = 600.0) -> tuple[dict[str, Any], str]:
+                   timeout: float = 600.0, account: str | None = None) -> tuple[dict[str, Any], str]:
     """Run `python -m autograder grade` on one submission in its own process; (results document, error text).
 
     The document is always valid: when the grader fails, it is Gradescope's
-    failure document and the error text says why.
+    failure document and the error text says why. `account` names the sandbox
+    account (as root): graders running side by side each need their own, since
+    the clean-up after every check removes all that its account left behind.
     """
     with tempfile.TemporaryDirectory(prefix="autograder-regrade-") as tmp:
         out = Path(tmp) / "results.json"
         command = [sys.executable, "-m", "autograder", "grade", str(Path(submission).resolve()), "--results", str(out),
                    "--fixtures", str(Path(fixtures).resolve()), "--quiet", "--no-policy"]
-        command += ["--config", str(Path(config).resolve()) if config else os.devnull]
+        if config:
+            command += ["--config", str(Path(config).resolve())]
         try:
             proc = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout,
-                                  env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+                                  env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
+                                           **({"AUTOGRADER_SANDBOX_USER": account} if account else {})))
         except subprocess.TimeoutExpired:
             return failure_document(f"grading took longer than {timeout:g} s"), f"timed out after {timeout:g} s"
         if proc.returncode == 0 and out.is_file():
@@ -87,6 +92,12 @@ def grade_isolated(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES, confi
         return failure_document(why), why
 
 
+def slot_account(slot: int) -> str:
+    """The sandbox account of parallel slot `slot`: the usual one, then numbered ones."""
+    base = os.environ.get("AUTOGRADER_SANDBOX_USER", "autograder-sandbox")
+    return base if slot == 0 else f"{base}-{slot + 1}"
+
+
 def grade_many(submissions: list[Path], *, fixtures: Path = DEFAULT_FIXTURES, config: Path | None = None,
                jobs: int | None = None, timeout: float = 600.0,
                progress: Callable[[int, int, float], None] | None = None) -> list[tuple[dict[str, Any], str, float]]:
@@ -95,9 +106,20 @@ def grade_many(submissions: list[Path], *, fixtures: Path = DEFAULT_FIXTURES, co
     results: list[tuple[dict[str, Any], str, float] | None] = [None] * len(submissions)
     started = time.monotonic()
 
+    # One sandbox account per parallel slot (as root): accounts are never shared by two graders at once.
+    slots: queue.Queue[int] = queue.Queue()
+    for slot in range(jobs):
+        slots.put(slot)
+
     def one(index: int) -> tuple[int, dict[str, Any], str, float]:
         begin = time.monotonic()
-        document, error = grade_isolated(submissions[index], fixtures=fixtures, config=config, timeout=timeout)
+        slot = slots.get()
+        try:
+            account = slot_account(slot) if os.geteuid() == 0 else None
+            document, error = grade_isolated(submissions[index], fixtures=fixtures, config=config, timeout=timeout,
+                                             account=account)
+        finally:
+            slots.put(slot)
         return index, document, error, time.monotonic() - begin
 
     done = 0

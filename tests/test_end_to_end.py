@@ -64,3 +64,25 @@ def test_grader_crash_still_writes_valid_results(tmp_path):
     assert results["score"] == 0 and results["tests"] == []
     assert "autograder itself failed" in results["output"]
     json.dumps(results)
+
+
+def test_config_is_read_only_after_the_zygote_is_forked(monkeypatch, tmp_path):
+    """The config names hidden cases' seeds: it must never be in a forked worker's memory."""
+    from autograder import grade
+    from autograder.config import load_limits
+
+    events = []
+    real_sandbox = grade.Sandbox
+
+    def recording_sandbox(*args, **kwargs):
+        events.append("zygote forked")
+        return real_sandbox(*args, **kwargs)
+
+    def limits():
+        events.append("config read")
+        return load_limits(PROJECT / "autograder" / "assignment.yaml")
+
+    monkeypatch.setattr(grade, "Sandbox", recording_sandbox)
+    result = grade.grade_submission(PROJECT / "reference", limits=limits)
+    assert events == ["zygote forked", "config read"]
+    assert result.score == result.max_score

@@ -135,3 +135,32 @@ def test_wrong_export_is_one_line_error(tmp_path, make, words):
     proc = subprocess.run([sys.executable, "-m", "autograder", "regrade", str(make(tmp_path))], cwd=PROJECT,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_parallel_gradings_never_share_a_sandbox_account(monkeypatch):
+    """Each check's clean-up removes what its account left in /tmp: two graders must not share one."""
+    import threading
+    import time as _time
+
+    from autograder import regrade as regrade_module
+
+    running: dict[str, int] = {}
+    overlaps: list[tuple[str, ...]] = []
+    lock = threading.Lock()
+
+    def fake_grade(submission, *, fixtures, config, timeout, account):
+        with lock:
+            assert account not in running, f"{account} used by two gradings at once"
+            running[account] = 1
+            overlaps.append(tuple(sorted(running)))
+        _time.sleep(0.05)
+        with lock:
+            del running[account]
+        return {"score": 0.0, "tests": []}, ""
+
+    monkeypatch.setattr(regrade_module, "grade_isolated", fake_grade)
+    monkeypatch.setattr(regrade_module.os, "geteuid", lambda: 0)
+    results = regrade_module.grade_many([Path(f"s{i}") for i in range(6)], jobs=3)
+    assert len(results) == 6
+    assert max(len(o) for o in overlaps) > 1  # the gradings did run side by side
+    assert {a for o in overlaps for a in o} <= {"autograder-sandbox", "autograder-sandbox-2", "autograder-sandbox-3"}
