@@ -9,6 +9,7 @@ person can read a case.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -286,16 +287,109 @@ def _check(raw: Any, index: int, inputs: Mapping, expected: Mapping, where: Path
     return Check(method=method, output=output, points=points, steps=tuple(steps))
 
 
+# The arrays of a generated fixture, read without PyYAML building a float object per number through
+# its constructor (most of a fixture's loading time): a row is "[x, y, ...]" of floats as the dumper
+# writes them (with a dot, so PyYAML reads each with float() too), nested rows are block sequences.
+_ARRAY_SECTIONS = ("inputs:", "expected:")
+_ROW_NUMBER = re.compile(r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?\Z")
+_ARRAY_NAME = re.compile(r"  ([A-Za-z_][A-Za-z0-9_]*):(?: (\[.*))?\Z")
+# names YAML 1.1 would not read as plain text (booleans, null)
+_NOT_TEXT = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
+
+
+def _row(text: str) -> list[float] | None:
+    """A flow row of floats, or None when it is anything else."""
+    if not (text.startswith("[") and text.endswith("]")) or len(text) < 3:
+        return None
+    items = text[1:-1].split(", ")
+    if not all(_ROW_NUMBER.match(item) for item in items):
+        return None
+    return [float(item) for item in items]
+
+
+def _array_section(lines: list[str]) -> dict[str, Any] | None:
+    """The body of `inputs:` or `expected:` (name, then rows), as nested lists; None if not that simple form."""
+    arrays: dict[str, Any] = {}
+    stack: list[list[Any]] = []
+    depth = 0  # block-sequence levels of the current array
+    for line in lines:
+        named = _ARRAY_NAME.match(line)
+        if named:
+            name = named.group(1)
+            if name.lower() in _NOT_TEXT or name in arrays:
+                return None
+            if named.group(2) is not None:  # a one-dimensional array on the name's line
+                row = _row(named.group(2))
+                if row is None:
+                    return None
+                arrays[name], stack, depth = row, [], 0
+            else:
+                arrays[name] = root = []
+                stack, depth = [root], 0
+            continue
+        if not stack:
+            return None
+        bracket = line.find("[")
+        prefix, row = line[:bracket], _row(line[bracket:]) if bracket > 0 else None
+        dashes = prefix.count("- ")
+        if row is None or dashes == 0:
+            return None
+        if depth == 0:
+            depth = dashes  # the first row of an array opens every level
+        indent = 2 + 2 * (depth - dashes)
+        if prefix != " " * indent + "- " * dashes or dashes > depth or depth - dashes >= len(stack):
+            return None
+        del stack[depth - dashes + 1:]
+        for _ in range(dashes - 1):
+            stack[-1].append([])
+            stack.append(stack[-1][-1])
+        stack[-1].append(row)
+    if any(isinstance(v, list) and not v for v in arrays.values()):
+        return None
+    return arrays
+
+
+def _fast_document(text: str) -> dict[str, Any] | None:
+    """The document of a generated fixture without PyYAML's float constructor; None: not that form.
+
+    The metadata before `inputs:` goes through the C loader; the arrays after it are read here
+    only when every line has the exact form the dumper writes. Anything else (hand edits,
+    comments, other number forms) returns None and the whole file goes through PyYAML, so
+    what is accepted and every error message are PyYAML's.
+    """
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    starts = [i for i, line in enumerate(lines) if line in _ARRAY_SECTIONS]
+    if not starts or any(line[:1] not in (" ", "") and i >= starts[0] and i not in starts for i, line in enumerate(lines)):
+        return None
+    try:
+        doc = yaml.load("\n".join(lines[:starts[0]]) + "\n", Loader=_Loader)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    for start, end in zip(starts, starts[1:] + [len(lines)]):
+        key = lines[start][:-1]
+        section = _array_section(lines[start + 1:end])
+        if key in doc or section is None:
+            return None
+        doc[key] = section
+    return doc
+
+
 def load_case(path: Path) -> Case:
     """Read and validate one fixture file."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise FixtureError(f"{path}: cannot read fixture ({exc.strerror})") from None
-    try:
-        doc = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        raise FixtureError(f"{path}: not valid YAML ({exc})") from None
+    doc = _fast_document(text)
+    if doc is None:
+        try:
+            doc = yaml.load(text, Loader=_Loader)
+        except yaml.YAMLError as exc:
+            raise FixtureError(f"{path}: not valid YAML ({exc})") from None
     return parse_case(doc, path)
 
 

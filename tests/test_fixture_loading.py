@@ -1,0 +1,89 @@
+"""The fast reader of fixture arrays gives exactly what PyYAML gives, or steps aside for PyYAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from autograder import fixtures
+from autograder.errors import FixtureError
+from autograder.paths import DEFAULT_FIXTURES
+
+FILES = sorted(DEFAULT_FIXTURES.glob("*.yaml"))
+EXAMPLE = (DEFAULT_FIXTURES / "01_writeup_example.yaml").read_text(encoding="utf-8")
+
+
+def _same_document(fast: dict, full: dict) -> None:
+    assert fast == full
+    for section in ("inputs", "expected"):
+        for name, value in full[section].items():
+            assert np.array(fast[section][name]).tobytes() == np.array(value).tobytes()
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_generated_fixture_takes_the_fast_path_bit_for_bit(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    fast = fixtures._fast_document(text)
+    assert fast is not None, "a generated fixture should not need PyYAML's float constructor"
+    _same_document(fast, yaml.load(text, Loader=fixtures._Loader))
+
+
+def _load_both(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
+    """load_case with and without the fast reader: the case, or the error message."""
+    path = tmp_path / "01_case.yaml"
+    path.write_text(text, encoding="utf-8")
+
+    def attempt() -> object:
+        try:
+            case = fixtures.load_case(path)
+        except FixtureError as exc:
+            return str(exc)
+        return (case.name, {k: (v.shape, v.tobytes()) for k, v in {**case.inputs, **case.expected}.items()})
+
+    fast = attempt()
+    with monkeypatch.context() as patch:
+        patch.setattr(fixtures, "_fast_document", lambda text: None)
+        full = attempt()
+    return fast, full
+
+
+VARIANTS = {
+    "comment in the arrays": EXAMPLE.replace("  dLdA:\n", "  # a note\n  dLdA:\n"),
+    "number without a dot": EXAMPLE.replace("[0.01, -0.03, 0.02]", "[1e-2, -0.03, 0.02]"),
+    "integer": EXAMPLE.replace("[0.01, -0.03, 0.02]", "[1, -0.03, 0.02]"),
+    "infinity": EXAMPLE.replace("[0.01, -0.03, 0.02]", "[.inf, -0.03, 0.02]"),
+    "ragged rows": EXAMPLE.replace("  - [0.10000000000000003, 0.2, 0.7]\n",
+                                   "  - [0.10000000000000003, 0.2, 0.7]\n  - [0.5]\n"),
+    "empty row": EXAMPLE.replace("[0.01, -0.03, 0.02]", "[]"),
+    "boolean name": EXAMPLE.replace("  J:\n", "  on:\n"),
+    "one-dimensional": EXAMPLE.replace("  dLdA:\n  - [0.01, -0.03, 0.02]\n", "  dLdA: [0.01, -0.03, 0.02]\n"),
+    "name repeated": EXAMPLE.replace("  dLdA:\n", "  Z:\n"),
+    "inputs twice": EXAMPLE + "inputs:\n  Q:\n  - [1.0]\n",
+    "bad indentation": EXAMPLE.replace("    - [-0.020000000000000007, 0.16", "   - [-0.020000000000000007, 0.16"),
+    "continuation first": EXAMPLE.replace("  - - [0.09000000000000002", "    - [0.09000000000000002"),
+    "no inputs": EXAMPLE.split("inputs:\n")[0],
+    "arrays before the metadata": EXAMPLE.split("inputs:\n")[1].split("expected:\n")[0].join(["inputs:\n", ""])
+    + EXAMPLE.split("inputs:\n")[0],
+    "tab": EXAMPLE.replace("  - [0.01, -0.03, 0.02]", "  -\t[0.01, -0.03, 0.02]"),
+    "not a mapping": "- 1.0\n" + "inputs:\n  Z:\n  - [1.0]\n",
+    "three dimensions": EXAMPLE.replace("  - - [0.09000000000000002", "  - - - [0.09000000000000002"),
+}
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_hand_edited_fixtures_read_as_pyyaml_reads_them(name: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, full = _load_both(tmp_path, VARIANTS[name], monkeypatch)
+    assert fast == full
+
+
+def test_three_dimensional_arrays_nest_as_pyyaml_nests_them() -> None:
+    text = ("name: x\ninputs:\n  T:\n  - - [1.0, 2.0]\n    - [3.0, 4.0]\n  - - [5.0, 6.0]\n    - [7.0, 8.0]\n"
+            "  U:\n  - - - [1.5]\n      - [2.5]\n    - - [3.5]\n      - [4.5]\nexpected:\n  V: [0.5, -0.0]\n")
+    fast = fixtures._fast_document(text)
+    assert fast is not None
+    _same_document(fast, yaml.load(text, Loader=fixtures._Loader))
+    assert np.array(fast["inputs"]["U"]).shape == (1, 2, 2, 1)
