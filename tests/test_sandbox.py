@@ -285,7 +285,11 @@ def test_killing_the_grader_is_refused_and_grading_goes_on(world, account):
     assert run.results["score"] == 0
     assert all("outside the tolerance" in t["output"] for t in run.graded), "every test should have run"
     if IS_ROOT:
-        assert "could not kill" in run.outputs and "\nkilled" not in run.outputs
+        # The grader and the zygote are root's. Its first check may kill the process that imported the
+        # submission and forks its checks (the same account, see README "Sandbox"); every later check
+        # then runs in a worker of its own, whose parent is the zygote.
+        assert "could not kill" in run.outputs
+        assert run.outputs.count("\nkilled") <= 1, run.outputs
 
 
 def test_detached_writer_is_killed_before_it_can_write(world, account):
@@ -435,6 +439,11 @@ def test_not_root_correct_code_and_cleanup(world):
 def test_not_root_killing_the_grader_still_leaves_valid_results(world):
     run = grade(world, HOSTILE / "kills_parent.py", as_uid=NON_ROOT_UID)
     expect_clean(run)
-    # as a normal user, student code can stop the grader (same account): the results say so
-    assert run.results["score"] == 0 and run.results["tests"] == []
-    assert "stopped by signal 9" in run.results["output"], run.results["output"]
+    # As a normal user, student code can stop the grader (same account): the results say so. A check
+    # forked by the host reaches the host and the zygote first: the rest of the tests then fail, saying so.
+    assert run.results["score"] == 0
+    if run.results["tests"]:
+        later = [t["output"] for t in run.graded[1:]]
+        assert later and all("sandbox process" in text for text in later), later
+    else:
+        assert "stopped by signal 9" in run.results["output"], run.results["output"]

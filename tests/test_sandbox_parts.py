@@ -230,3 +230,143 @@ def test_a_submission_may_have_its_own_package_named_autograder(tmp_path, monkey
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
         outcome = box.run(FORWARD, {"Z": Z}, call_timeout=2)
     assert outcome.kind == "ok" and outcome.output.strip() == "the student one False", outcome
+
+
+# -- the host: one import per submission, one forked child per check --------------------------------
+def host_of(box: Sandbox) -> int:
+    hosts = [h for h in box._hosts.values() if h is not None]
+    assert len(hosts) == 1, "the first check should have started a host"
+    return hosts[0].pid
+
+
+def write_submission(folder: Path, body: str) -> None:
+    (folder / "activation.py").write_text("import os, sys, time\nimport numpy as np\n" + body)
+
+
+def test_checks_fork_from_one_import_and_share_no_state(tmp_path, monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    write_submission(tmp_path, (
+        "print('imported in', os.getpid())\n"
+        "CALLS = []\n"
+        "class Softmax:\n"
+        "    def forward(self, Z):\n"
+        "        CALLS.append(1)\n"
+        "        print('call', len(CALLS), 'in', os.getpid(), 'parent', os.getppid())\n"
+        "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        outcomes = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(3)]
+        host = host_of(box)
+    assert [o.kind for o in outcomes] == ["ok"] * 3
+    for outcome in outcomes:  # the import's output with every check, as when each check imported
+        lines = outcome.output.splitlines()
+        assert lines[0] == f"imported in {host}" and len(lines) == 2, outcome.output
+        assert lines[1].startswith("call 1 in ") and lines[1].endswith(f"parent {host}"), outcome.output
+    assert len({o.output.splitlines()[1] for o in outcomes}) == 3, "every check in a process of its own"
+    assert own_children() == []
+
+
+def test_host_killed_between_checks_the_rest_run_in_workers_of_their_own(tmp_path, monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    write_submission(tmp_path, (
+        "class Softmax:\n"
+        "    def forward(self, Z):\n"
+        "        print('parent', os.getppid())\n"
+        "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        assert box.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
+        os.kill(host_of(box), signal.SIGKILL)
+        time.sleep(0.05)
+        after = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(2)]
+        assert list(box._hosts.values()) == [None]
+        zygote = box.zygote_pid
+    assert [o.kind for o in after] == ["ok", "ok"], after
+    assert all(o.output.strip() == f"parent {zygote}" for o in after), [o.output for o in after]
+    assert own_children() == []
+
+
+def test_host_killed_by_its_own_check_costs_nothing_but_a_fresh_worker(tmp_path, monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    write_submission(tmp_path, (
+        "import signal\n"
+        "class Softmax:\n"
+        "    def forward(self, Z):\n"
+        "        try:\n"
+        "            os.kill(os.getppid(), signal.SIGKILL)\n"  # the host, then (in a worker) the zygote: refused
+        "        except PermissionError:\n"
+        "            pass\n"
+        "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        outcomes = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(3)]
+    if os.geteuid() == 0:
+        assert [o.kind for o in outcomes] == ["ok"] * 3, outcomes
+    assert own_children() == []
+
+
+def test_what_a_check_leaves_running_is_killed_before_the_next_check(tmp_path, monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    write_submission(tmp_path, (
+        "MARKER = os.path.abspath('pids')\n"  # in the host's folder, which its checks share
+        "class Softmax:\n"
+        "    def forward(self, Z):\n"
+        "        alive = []\n"
+        "        if os.path.exists(MARKER):\n"
+        "            for pid in open(MARKER).read().split():\n"
+        "                try:\n"
+        "                    os.kill(int(pid), 0)\n"
+        "                    alive.append(pid)\n"
+        "                except OSError:\n"
+        "                    pass\n"
+        "        print('alive', len(alive))\n"
+        "        pids = []\n"
+        "        for detach in (False, True):\n"
+        "            pid = os.fork()\n"
+        "            if pid == 0:\n"
+        "                if detach:\n"
+        "                    os.setsid()\n"
+        "                    if os.fork():\n"
+        "                        os._exit(0)\n"
+        "                    with open(MARKER, 'a') as f:\n"
+        "                        f.write(f' {os.getpid()}')\n"
+        "                time.sleep(60)\n"
+        "                os._exit(0)\n"
+        "            pids.append(pid)\n"
+        "        with open(MARKER, 'a') as f:\n"
+        "            f.write(f' {pids[0]}')\n"
+        "        time.sleep(0.2)\n"
+        "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        outcomes = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(3)]
+        assert host_of(box)
+    assert [o.kind for o in outcomes] == ["ok"] * 3, outcomes
+    assert [o.output.strip() for o in outcomes] == ["alive 0"] * 3
+    assert own_children() == []
+
+
+def test_threads_at_import_mean_a_worker_per_check(tmp_path, monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    write_submission(tmp_path, (
+        "import threading\n"
+        "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+        "class Softmax:\n"
+        "    def forward(self, Z):\n"
+        "        print('threads', threading.active_count())\n"
+        "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        outcomes = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(2)]
+        assert list(box._hosts.values()) == [None]
+    assert [(o.kind, o.output.strip()) for o in outcomes] == [("ok", "threads 2")] * 2, outcomes
+    assert own_children() == []
+
+
+def test_a_crash_in_a_forked_check_is_run_again_and_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    write_submission(tmp_path, (
+        "import ctypes\n"
+        "class Softmax:\n"
+        "    def forward(self, Z):\n"
+        "        ctypes.string_at(0)\n"))
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        outcomes = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(2)]
+        assert host_of(box)  # a crash of a check is not the host's
+    assert all(o.kind == "crashed" and "SIGSEGV" in o.detail for o in outcomes), outcomes
+    assert own_children() == []

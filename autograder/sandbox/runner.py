@@ -12,6 +12,7 @@ tests fail with that reason.
 from __future__ import annotations
 
 import os
+import select
 import selectors
 import shutil
 import signal
@@ -69,6 +70,18 @@ class CallOutcome:
     output: str = ""
     notes: list[str] = field(default_factory=list)
     max_rss_kb: int = 0
+
+
+@dataclass
+class _Host:
+    """A worker that imported a submission once and forks one child per check (see worker._host)."""
+
+    pid: int
+    sock: socket.socket  # its protocol socket: "forked" replies
+    out_fd: int  # its output pipe: what it printed while importing, and anything after
+    preamble: OutputTail  # output of the import, shown with every check (as when each check imported)
+    workdir: str
+    carry: bytearray = field(default_factory=bytearray)
 
 
 def _signal_name(sig: int) -> str:
@@ -133,7 +146,16 @@ class Sandbox:
 
     ``limits`` and ``budget_left`` may be set after construction (before
     the first ``run``), once the fixtures that state them are read.
+
+    With ``hosting`` (the default), the first check of a submission starts a
+    *host*: a worker that enters the sandbox, imports the submission once and
+    then forks a fresh child for every check from that clean post-import
+    state. A check that crashes there is run again in a worker of its own;
+    if the host dies, or cannot fork safely (threads), every check gets a
+    worker of its own, as without hosting.
     """
+
+    hosting = True
 
     def __init__(self, stage_from: Path, import_root: str, module: str, class_name: str, limits: Limits,
                  *, grader_root: Path | None = None) -> None:
@@ -163,6 +185,7 @@ class Sandbox:
             "max_result_bytes": MAX_RESULT_BYTES,
         }
         self._import_failures: dict[tuple[str, str, str], CallOutcome] = {}  # per (import_root, module, class)
+        self._hosts: dict[tuple[str, str, str], _Host | None] = {}  # None: that target runs without a host
         # Should the zygote die, its workers and their descendants are handed to us, not to init.
         self._children_before = set(system.children(os.getpid()))
         self._was_subreaper = system.is_subreaper()
@@ -179,6 +202,11 @@ class Sandbox:
         if self._closed:
             return
         self._closed = True
+        for host in self._hosts.values():
+            if host is not None:  # it ends when its socket closes; the zygote's exit kills it anyway
+                host.sock.close()
+                os.close(host.out_fd)
+        self._hosts.clear()
         if self._broken is None:
             try:
                 self._ctrl.settimeout(CLOSE_SECONDS)
@@ -265,6 +293,43 @@ class Sandbox:
         except OSError as exc:
             self._zygote_failed(f"{type(exc).__name__}: {exc}")
 
+    def _settle(self) -> dict[str, Any] | None:
+        """The reply to the reap or sweep sent last ({} if none is due); None and a broken sandbox if it fails."""
+        if not self._reap_pending:
+            return {}
+        self._reap_pending = False
+        try:
+            self._ctrl.settimeout(ZYGOTE_REPLY_SECONDS)
+            reply = self._ctrl.recv()
+        except TimeoutError:
+            self._zygote_failed(f"no answer within {ZYGOTE_REPLY_SECONDS:g} s")
+            return None
+        except (OSError, ValueError) as exc:
+            self._zygote_failed(f"{type(exc).__name__}: {exc}")
+            return None
+        if reply is None:
+            self._zygote_failed("it has ended")
+        return reply
+
+    def _sweep_later(self, host: int) -> None:
+        """Ask the zygote to clear what a check of this host left; the reply is read before the next check."""
+        try:
+            self._ctrl.settimeout(ZYGOTE_REPLY_SECONDS)
+            self._ctrl.send({"op": "sweep", "host": host, "grace": EXIT_GRACE_SECONDS})
+            self._reap_pending = True
+        except OSError as exc:
+            self._zygote_failed(f"{type(exc).__name__}: {exc}")
+
+    def _drop_host(self, key: tuple[str, str, str]) -> None:
+        """Stop a host that died or misbehaved; that target's checks then run in workers of their own."""
+        host = self._hosts.get(key)
+        self._hosts[key] = None
+        if host is None:
+            return
+        host.sock.close()
+        os.close(host.out_fd)
+        self._ask({"op": "reap", "pid": host.pid, "grace": 0.0})
+
     # -- one check ---------------------------------------------------------
     def run(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], *, call_timeout: float,
             target: tuple[str, str, str] | None = None) -> CallOutcome:
@@ -284,7 +349,7 @@ class Sandbox:
                                                 "was used up by earlier tests, so this test was not run")
         started = time.monotonic()
         try:
-            outcome = self._run(steps, inputs, call_timeout, key, started)
+            outcome = self._run_any(steps, inputs, call_timeout, key, started)
         finally:
             self.budget_left -= time.monotonic() - started
         outcome.wall_seconds = time.monotonic() - started
@@ -295,10 +360,118 @@ class Sandbox:
             self._import_failures[key] = outcome
         return outcome
 
+    def _run_any(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
+                 key: tuple[str, str, str], started: float) -> CallOutcome:
+        """Through the target's host when it has one (started on its first check), else in a worker of its own."""
+        if self.hosting and key not in self._hosts:
+            self._hosts[key] = None
+            first = self._run(steps, inputs, call_timeout, key, started, host=True)
+            if first.kind != "hosted":
+                return first  # the import failed (as it would in a worker of its own), or the budget is spent
+            host = self._hosts.get(key)
+            if host is not None and self._ask({"op": "hosted", "pid": host.pid})[0] is None:
+                return CallOutcome("sandbox", detail=self._broken or "")
+        host = self._hosts.get(key)
+        if host is not None:
+            outcome = self._run_hosted(host, steps, inputs, call_timeout, started)
+            if outcome is not None and outcome.kind not in ("crashed", "protocol"):
+                return outcome
+            if outcome is None:
+                self._drop_host(key)
+            if self._broken is not None or _ended(self._zygote_fd):
+                return outcome or CallOutcome("sandbox", detail=self._broken or "")
+            if time.monotonic() - started >= self.budget_left and outcome is not None:
+                return outcome
+            # a crash is run again in a worker of its own, whose end the zygote sees and describes
+        return self._run(steps, inputs, call_timeout, key, started)
+
+    def _run_hosted(self, host: _Host, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
+                    call_timeout: float, started: float) -> CallOutcome | None:
+        """One check in a child the host forks; None when the host did not fork it (it is then dropped)."""
+        settled = self._settle()  # what the previous check left is gone before this one starts
+        if settled is None:
+            return CallOutcome("sandbox", detail=self._broken or "")
+        if settled.get("host_alive") is False:
+            return None
+        budget_end = started + self.budget_left
+        output = OutputTail(self.limits.output_chars)
+        output.add(bytes(host.preamble.head))
+        output.add(bytes(host.preamble.tail))
+        output.total += host.preamble.cut
+        parent, child = socket.socketpair()
+        out_read, out_write = os.pipe()
+        try:
+            system.set_pipe_size(out_read, zygote.OUTPUT_PIPE_BYTES)
+            os.set_blocking(out_read, False)
+            try:
+                socket.send_fds(host.sock, [b"F"], [child.fileno(), out_write])
+            except OSError:
+                return None
+            finally:
+                child.close()
+                os.close(out_write)
+            outcome = self._talk_hosted(host, parent, out_read, output, steps, inputs, call_timeout, budget_end)
+            if outcome is None:
+                return None
+            parent.close()
+            if outcome.kind in ("ok", "error", "too_large"):
+                _drain(out_read, output, deadline=0.0)  # it flushed its output before it answered
+                self._sweep_later(host.pid)
+            else:  # a hung check is killed at once; one that hung up gets a moment to end by itself
+                grace = EXIT_GRACE_SECONDS if outcome.kind == "crashed" else 0.0
+                self._ask({"op": "sweep", "host": host.pid, "grace": grace})
+                _drain(out_read, output, deadline=time.monotonic() + DRAIN_SECONDS)
+        finally:
+            parent.close()
+            os.close(out_read)
+        _drain(host.out_fd, output, deadline=0.0)
+        outcome.output = output.text().replace(os.path.join(host.workdir, "submission") + os.sep, "")
+        return self._memory_words(outcome)
+
+    def _talk_hosted(self, host: _Host, sock: socket.socket, out_fd: int, output: OutputTail,
+                     steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
+                     budget_end: float) -> CallOutcome | None:
+        request = {"steps": steps}
+        early = sum(a.nbytes for a in inputs.values()) <= EARLY_REQUEST_BYTES
+        if early:  # it waits in the socket while the host forks
+            try:
+                protocol.send(sock, request, inputs)
+            except OSError:
+                pass
+        deadline = min(time.monotonic() + ZYGOTE_REPLY_SECONDS, budget_end)
+        header, _, _why = _receive(host.sock, host.out_fd, output, deadline, max_array_bytes=0, carry=host.carry,
+                                   watch=self._zygote_fd)
+        if header is None or header.get("event") != "forked":
+            return None
+        call_start = time.monotonic()
+        deadline = min(call_start + call_timeout, budget_end)
+        try:
+            if not early:
+                sock.settimeout(max(0.05, deadline - call_start))
+                protocol.send(sock, request, inputs)
+                sock.settimeout(None)
+        except TimeoutError:
+            header, arrays, why = None, {}, "timeout"
+        except OSError:
+            header, arrays, why = None, {}, "eof"
+        else:
+            header, arrays, why = _receive(sock, out_fd, output, deadline, max_array_bytes=MAX_RESULT_BYTES,
+                                           watch=self._zygote_fd)
+        if header is None:
+            return self._failure(why, "call", deadline == budget_end, _call_timeout_text(call_timeout))
+        return _parse_result(header, arrays)
+
+    def _memory_words(self, outcome: CallOutcome) -> CallOutcome:
+        if outcome.kind == "error" and outcome.error and outcome.error.get("memory"):
+            outcome.error["message"] = (f"{outcome.error['message']} (your code may use at most "
+                                        f"{self.limits.memory_mb} MB of memory; an array of the expected size "
+                                        "needs far less)").strip()
+        return outcome
+
     def _run(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
-             key: tuple[str, str, str], started: float) -> CallOutcome:
+             key: tuple[str, str, str], started: float, host: bool = False) -> CallOutcome:
         limits = self.limits
-        spec = dict(self._spec, import_root=key[0], module=key[1], class_name=key[2], limits={
+        spec = dict(self._spec, import_root=key[0], module=key[1], class_name=key[2], host=host, limits={
             "cpu_seconds": int(limits.import_timeout + call_timeout) + 2,
             "memory_mb": limits.memory_mb,
             "max_file_mb": limits.max_file_mb,
@@ -320,10 +493,14 @@ class Sandbox:
         outcome = CallOutcome("sandbox", detail="the grader was interrupted")
         reaped: dict[str, Any] | None = None
         try:
-            outcome = self._talk(sock, out_fd, output, steps, inputs, call_timeout, started)
+            outcome = self._talk(sock, out_fd, output, steps, inputs, call_timeout, started, host=host)
         finally:
+            if outcome.kind == "hosted" and outcome.detail == "forkable":
+                _drain(out_fd, output, deadline=0.0)
+                self._hosts[key] = _Host(pid, sock, out_fd, output, str(reply.get("workdir")))
+                return outcome
             sock.close()
-            if outcome.kind in ("ok", "error", "import_error", "too_large"):
+            if outcome.kind in ("ok", "error", "import_error", "too_large", "hosted"):
                 # It has said all it will say (its output was flushed before its answer): the zygote
                 # reaps it, with a moment to end by itself, while the grader compares. The zygote
                 # answers requests in order, so it is gone before the next worker starts.
@@ -355,16 +532,13 @@ class Sandbox:
         elif outcome.kind == "crashed" and self._broken is not None and "sandbox process" not in outcome.detail:
             outcome.detail = ("the process running your code stopped, and so did the sandbox process that started it "
                               "(did your code stop it?)")
-        if outcome.kind == "error" and outcome.error and outcome.error.get("memory"):
-            outcome.error["message"] = (f"{outcome.error['message']} (your code may use at most {limits.memory_mb} MB "
-                                        "of memory; an array of the expected size needs far less)").strip()
-        return outcome
+        return self._memory_words(outcome)
 
     def _talk(self, sock: socket.socket, out_fd: int, output: OutputTail, steps: list[dict[str, Any]],
-              inputs: dict[str, np.ndarray], call_timeout: float, started: float) -> CallOutcome:
+              inputs: dict[str, np.ndarray], call_timeout: float, started: float, *, host: bool = False) -> CallOutcome:
         budget_end = started + self.budget_left
         request = {"steps": steps}
-        early = sum(a.nbytes for a in inputs.values()) <= EARLY_REQUEST_BYTES
+        early = not host and sum(a.nbytes for a in inputs.values()) <= EARLY_REQUEST_BYTES
         if early:  # small: it waits in the socket while the worker imports, which saves a round trip
             try:
                 protocol.send(sock, request, inputs)
@@ -384,6 +558,8 @@ class Sandbox:
                                detail="the process running your code sent an unexpected message during the import")
         if not header.get("ok"):
             return CallOutcome("import_error", phase="import", error=_error(header.get("error")))
+        if host:  # imported; it now waits for checks to fork
+            return CallOutcome("hosted", phase="import", detail="forkable" if header.get("forkable") is True else "")
         # 2. the call
         call_start = time.monotonic()
         deadline = min(call_start + call_timeout, budget_end)
@@ -400,9 +576,7 @@ class Sandbox:
             header, arrays, why = _receive(sock, out_fd, output, deadline, max_array_bytes=MAX_RESULT_BYTES,
                                            carry=carry, watch=self._zygote_fd)
         if header is None:
-            return self._failure(why, "call", deadline == budget_end,
-                                 f"the call did not return within its time limit of {call_timeout:.3g} s, so it was "
-                                 "stopped (an endless loop, or far too slow?)")
+            return self._failure(why, "call", deadline == budget_end, _call_timeout_text(call_timeout))
         return _parse_result(header, arrays)
 
     def _failure(self, why: str, phase: str, budget_hit: bool, timeout_text: str) -> CallOutcome:
@@ -419,6 +593,11 @@ class Sandbox:
             return CallOutcome("crashed", phase=phase, detail="the sandbox process that started the process running "
                                                               "your code stopped (did your code stop it?)")
         return CallOutcome("crashed", phase=phase, detail="the process running your code stopped")
+
+
+def _call_timeout_text(call_timeout: float) -> str:
+    return (f"the call did not return within its time limit of {call_timeout:.3g} s, so it was stopped (an endless "
+            "loop, or far too slow?)")
 
 
 def _error(raw: Any) -> dict[str, Any]:
@@ -480,6 +659,14 @@ def _parse_result(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Call
                                                             "sent none")
     return CallOutcome("ok", phase="call", method=method, returned=returned, array=array, mutated=mutated,
                        seconds=float(seconds) if isinstance(seconds, (int, float)) else 0.0, notes=notes)
+
+
+def _ended(pidfd: int) -> bool:
+    """True when the process behind a pidfd has ended (False when there is no pidfd)."""
+    if pidfd < 0:
+        return False
+    ready, _, _ = select.select([pidfd], [], [], 0)
+    return bool(ready)
 
 
 def _pidfd(pid: int) -> int:

@@ -361,11 +361,67 @@ def kill_all_children(*, spare: Iterable[int] = ()) -> int:
     return killed
 
 
-def remove_files_of(uid: int, folders: Iterable[str] = SHARED_TMP_DIRS) -> list[str]:
-    """Delete what `uid` left at the top of world-writable folders; returns the paths removed.
+def _state(pid: int) -> bytes:
+    """The state letter of a process in /proc (b"Z" for a zombie), b"" when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            line = handle.read()
+    except OSError:
+        return b""
+    return line[line.rfind(b")") + 2:][:1]
 
-    Only called when every process of that account is dead, so nothing can
-    race the deletion; symlinks are removed, never followed.
+
+def live_descendants(pid: int) -> list[int]:
+    """Every process below `pid` that has not ended (zombies left out), found through /proc."""
+    found: list[int] = []
+    todo = children(pid)
+    while todo:
+        child = todo.pop()
+        if _state(child) not in (b"", b"Z", b"X"):
+            found.append(child)
+        todo.extend(children(child))
+    return found
+
+
+def is_alive(pid: int) -> bool:
+    """True while a process runs (a zombie has ended)."""
+    if os.path.exists("/proc/self"):
+        return _state(pid) not in (b"", b"Z", b"X")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def files_of(uid: int, folders: Iterable[str] = SHARED_TMP_DIRS) -> set[tuple[str, int]]:
+    """(path, inode) of what `uid` has at the top of world-writable folders."""
+    found = set()
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if info.st_uid == uid:
+                found.add((entry.path, info.st_ino))
+    return found
+
+
+def remove_files_of(uid: int, folders: Iterable[str] = SHARED_TMP_DIRS,
+                    keep: set[tuple[str, int]] | frozenset = frozenset()) -> list[str]:
+    """Delete what `uid` left at the top of world-writable folders, but `keep`; returns the paths removed.
+
+    Called when every process of that account is dead, or, between the checks
+    of a host, when only the host lives. Nothing here follows a link (symlinks
+    are unlinked; rmtree works through descriptors and checks each directory it
+    opens), so a process racing the deletion cannot point it elsewhere.
     """
     removed = []
     for folder in folders:
@@ -376,7 +432,7 @@ def remove_files_of(uid: int, folders: Iterable[str] = SHARED_TMP_DIRS) -> list[
         for entry in entries:
             try:
                 info = entry.stat(follow_symlinks=False)
-                if info.st_uid != uid:
+                if info.st_uid != uid or (entry.path, info.st_ino) in keep:
                     continue
                 if stat.S_ISDIR(info.st_mode):
                     shutil.rmtree(entry.path, ignore_errors=True)

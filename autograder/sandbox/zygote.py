@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import tempfile
+import time
 from typing import Any, NoReturn
 
 from . import system, worker
@@ -116,6 +117,8 @@ def serve(ctrl: Channel, account_uid: int | None) -> NoReturn:
         gc.collect()
         gc.freeze()
         workers: dict[int, str] = {}
+        hosts: set[int] = set()  # workers that fork the checks of a submission (see worker._host)
+        kept: set[tuple[str, int]] = set()  # the account's temporary files made while a host imported
         folders = _Folders()
         while True:
             message = ctrl.recv()
@@ -136,11 +139,23 @@ def serve(ctrl: Channel, account_uid: int | None) -> NoReturn:
                 folders.empty_trash()
             elif message["op"] == "reap":
                 pid = message["pid"]
-                result = _reap(pid, float(message.get("grace", 0.0)))
+                hosts.discard(pid)
+                result = _reap(pid, float(message.get("grace", 0.0)), spare=hosts)
                 if pid in workers:
                     folders.discard(workers.pop(pid))
                 if account_uid is not None:
-                    result["removed"] = len(system.remove_files_of(account_uid))
+                    result["removed"] = len(system.remove_files_of(account_uid, keep=kept))
+                ctrl.send(result)
+            elif message["op"] == "hosted" and message.get("pid") in workers:
+                hosts.add(message["pid"])
+                if account_uid is not None:  # what the import left stays for every check, as when each imported
+                    kept |= system.files_of(account_uid)
+                ctrl.send({"ok": True})
+            elif message["op"] == "sweep":
+                host = message["host"]
+                result = _sweep(host, float(message.get("grace", 0.0)), spare=hosts)
+                if account_uid is not None:
+                    result["removed"] = len(system.remove_files_of(account_uid, keep=kept))
                 ctrl.send(result)
     except BaseException:  # noqa: BLE001 - whatever happened, clean up below
         code = 1
@@ -225,7 +240,35 @@ def _spawn(ctrl: Channel, message: dict[str, Any], folders: _Folders) -> tuple[i
     return pid, [fd, out_read], workdir
 
 
-def _reap(pid: int, grace: float) -> dict[str, Any]:
+def _sweep(host: int, grace: float, *, spare: set[int]) -> dict[str, Any]:
+    """After a check forked by a host: wait up to `grace` for its processes to end, then kill them all.
+
+    Everything below the host but the host itself goes, and every orphan handed
+    to the zygote (a subreaper) but the hosts; the check's own child is reaped
+    by the host, its zombie is left to it.
+    """
+    deadline = time.monotonic() + grace
+    pause = 0.0002
+    while system.live_descendants(host) and time.monotonic() < deadline:
+        time.sleep(pause)
+        pause = min(pause * 2, 0.005)
+    killed = 0
+    for _ in range(10000):
+        found = system.live_descendants(host)
+        if not found:
+            break
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.0002)
+    killed += system.kill_all_children(spare=spare)
+    return {"killed": killed, "host_alive": system.is_alive(host)}
+
+
+def _reap(pid: int, grace: float, *, spare: set[int] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
     """Wait up to `grace` seconds for the worker to end, then kill it and everything it started."""
     exited = system.wait_ended(pid, grace)
     # Not reaped yet, so its pid (its process group's id) cannot have been reused by now.
@@ -236,7 +279,7 @@ def _reap(pid: int, grace: float) -> dict[str, Any]:
         except ProcessLookupError:
             pass
     status, usage = system.wait_exit(pid, 60.0) or (0, None)
-    system.kill_all_children()
+    system.kill_all_children(spare=spare)
     return {
         "status": status,
         "exited": exited,  # False: it was still running when the grace ran out, and we killed it
