@@ -8,6 +8,7 @@ steps a worker runs, the limits.
 
 from __future__ import annotations
 
+import importlib
 import re
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any, Callable, Collection
 
 import numpy as np
 
-from . import diagnose, efficiency
+from . import efficiency
 from .compare import compare
 from .config import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
@@ -24,6 +25,22 @@ from .locate import Located, locate
 from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
 from .results import CheckResult, GradingResult
 from .sandbox import CallOutcome, Sandbox
+
+
+class _OnFirstUse:
+    """A module imported the first time one of its names is used (then it replaces this stand-in)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        module = importlib.import_module(f"{__package__}.{self._name}")
+        globals()[self._name] = module
+        return getattr(module, attr)
+
+
+# Hints and notes serve failed checks only: a correct submission's grading does not import them.
+diagnose: Any = _OnFirstUse("diagnose")
 
 CLASS_NAME = "Softmax"  # used by explain_error; the class each case grades is in its fixture (case.problem)
 # Allowance per Jacobian entry (N*C*C) on top of the call-timeout floor: a
@@ -203,7 +220,8 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                 checks.append(result)
                 if progress:
                     progress(f"[{len(checks)}/{total}] {result.name}: {'passed' if result.passed else 'failed'}")
-        diagnose.across_checks(graded)  # notes that need several checks (right for N = 1 only)
+        if not all(result.passed for *_, result in graded):
+            diagnose.across_checks(graded)  # notes on failed checks that need several checks (right for N = 1 only)
         checks.extend(efficiency.informational_checks(graded, cases))  # zero points, after every graded check
     finally:
         if sandbox is not None:

@@ -370,3 +370,35 @@ def test_a_crash_in_a_forked_check_is_run_again_and_named(tmp_path, monkeypatch)
         assert host_of(box)  # a crash of a check is not the host's
     assert all(o.kind == "crashed" and "SIGSEGV" in o.detail for o in outcomes), outcomes
     assert own_children() == []
+
+
+def test_modules_are_preloaded_when_the_submission_names_them(tmp_path):
+    from autograder.sandbox import zygote
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "a.py").write_text("import numpy as np\n")
+    assert "unittest.mock" not in zygote.wanted(str(tmp_path))
+    assert set(zygote.PRELOAD_ALWAYS) & set(zygote.PRELOAD) <= set(zygote.wanted(str(tmp_path)))
+    (tmp_path / "pkg" / "b.py").write_text("from unittest import mock\nx = np.random.rand(3)\n")
+    chosen = zygote.wanted(str(tmp_path))
+    assert {"unittest.mock", "numpy.random"} <= set(chosen) and "multiprocessing" not in chosen
+    assert zygote.wanted(None) == list(zygote.PRELOAD)
+
+
+def test_a_zombie_has_ended_and_a_sleeper_has_not():
+    sleeper = os.fork()
+    if sleeper == 0:
+        time.sleep(30)
+        os._exit(0)
+    quitter = os.fork()
+    if quitter == 0:
+        os._exit(0)
+    try:
+        assert system.wait_ended(quitter, 5.0)  # a zombie, not reaped yet
+        assert system.has_ended(quitter) and not system.has_ended(sleeper)
+        assert set(system.live_descendants(os.getpid())) >= {sleeper}
+        assert quitter not in system.live_descendants(os.getpid())
+    finally:
+        os.kill(sleeper, signal.SIGKILL)
+        os.waitpid(sleeper, 0)
+        os.waitpid(quitter, 0)

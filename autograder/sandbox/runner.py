@@ -192,7 +192,7 @@ class Sandbox:
         system.become_subreaper()
         # the account's files in shared temporary folders are deleted after each test: only a dedicated account's
         dedicated = self.account is not None and self.account.name == system.SANDBOX_USER
-        self.zygote_pid, self._ctrl = zygote.start(self.account.uid if dedicated else None)
+        self.zygote_pid, self._ctrl = zygote.start(self.account.uid if dedicated else None, str(stage))
         # readable when the zygote dies, so a wait for a worker ends at once (Linux 5.3+; else -1)
         self._zygote_fd = _pidfd(self.zygote_pid)
 

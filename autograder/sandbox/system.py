@@ -16,7 +16,6 @@ import select
 import shutil
 import signal
 import stat
-import subprocess
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -95,6 +94,8 @@ def sandbox_account(create: bool = True) -> Account | None:
             entry = pwd.getpwnam(name)
         except KeyError:
             if name == SANDBOX_USER and create:
+                import subprocess  # only here: creating the account is rare, and subprocess is slow to import
+
                 subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
                 try:
@@ -361,32 +362,56 @@ def kill_all_children(*, spare: Iterable[int] = ()) -> int:
     return killed
 
 
-def _state(pid: int) -> bytes:
-    """The state letter of a process in /proc (b"Z" for a zombie), b"" when it is gone."""
+_PF_EXITING = 0x4  # task flag set when a thread starts to exit: it runs no user code any more
+
+
+def _task_ended(path: str) -> bool:
+    """True when a task (/proc/PID/task/TID) is gone, a zombie, or exiting."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
+        with open(f"{path}/stat", "rb") as handle:
             line = handle.read()
     except OSError:
-        return b""
-    return line[line.rfind(b")") + 2:][:1]
+        return True
+    fields = line[line.rfind(b")") + 2:].split()
+    try:
+        return fields[0] in (b"Z", b"X", b"x") or bool(int(fields[6]) & _PF_EXITING)
+    except (IndexError, ValueError):
+        return True
 
 
-def live_descendants(pid: int) -> list[int]:
-    """Every process below `pid` that has not ended (zombies left out), found through /proc."""
+def has_ended(pid: int) -> bool:
+    """True when no thread of a process can run user code any more (gone, zombie, or exiting).
+
+    Every thread is looked at: a main thread that exited leaves a zombie-looking
+    leader while its other threads run on.
+    """
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return True
+    return all(_task_ended(f"/proc/{pid}/task/{tid}") for tid in tasks)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, found through /proc (zombies and exiting ones included)."""
     found: list[int] = []
     todo = children(pid)
     while todo:
         child = todo.pop()
-        if _state(child) not in (b"", b"Z", b"X"):
-            found.append(child)
+        found.append(child)
         todo.extend(children(child))
     return found
+
+
+def live_descendants(pid: int) -> list[int]:
+    """The processes below `pid` that can still run user code (see has_ended)."""
+    return [p for p in descendants(pid) if not has_ended(p)]
 
 
 def is_alive(pid: int) -> bool:
     """True while a process runs (a zombie has ended)."""
     if os.path.exists("/proc/self"):
-        return _state(pid) not in (b"", b"Z", b"X")
+        return not has_ended(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
