@@ -10,7 +10,8 @@ It prints three things:
    fresh interpreter (so nothing is cached in memory);
 2. the phases of one grading in this process (config, sandbox start, fixture
    loading, the checks, results JSON, report) and a cProfile of it;
-3. the life of one check's worker, phase by phase, as medians over all checks.
+3. the life of a check, phase by phase, as medians: the start of the host (or
+   of a worker of its own) on the first check, then the checks its forks run.
    Timestamps are taken with CLOCK_MONOTONIC (shared by all processes) by
    wrappers installed before the zygote is forked, so the zygote and every
    worker inherit them. The wrappers only observe: they add three fields to the
@@ -77,6 +78,7 @@ class Lifecycle:
         self.forked_at = 0.0  # in a worker: when the zygote called fork
         self.entered_at = 0.0  # in a worker: when it had entered the sandbox
         self.request_read = 0.0  # in a worker: when it had read the request
+        self.in_check = False  # in a child a host forked for one check
         self.zygote_events: dict[str, float] = {}
         self.worker_parts: dict[str, float] = {}  # in a worker: time in each step of entering the sandbox
         self.active: set[str] = set()  # keys being timed now (a recursive call is timed once)
@@ -131,17 +133,19 @@ class Lifecycle:
             if header and header.get("event") == "imported":
                 me.current.update({f"worker:{k}": v for k, v in header.get("bench_parts", {}).items()})
                 me.current.update(imported_received=now, import_s=header.get("seconds", 0.0),
-                                  forked=header.get("bench_forked", 0.0), entered=header.get("bench_entered", 0.0))
+                                  started=header.get("bench_forked", 0.0), entered=header.get("bench_entered", 0.0))
             elif header and header.get("event") == "result":
                 me.current.update(result_received=now, call_s=header.get("seconds", 0.0),
-                                  result_sent=header.get("bench_sent", 0.0),
-                                  request_read=header.get("bench_request_read", 0.0))
+                                  result_sent=header.get("bench_sent", 0.0), forked=header.get("bench_forked", 0.0),
+                                  request_read=header.get("bench_request_read", 0.0),
+                                  hosted=bool(header.get("bench_hosted")))
             return header, arrays, why
 
         runner._receive = grader_receive
 
         # zygote side: whichever of these exist in this version, logged before each reply it sends
-        for owner, name in ((zygote, "_preload"), (zygote, "_spawn"), (zygote, "_reap"), (tempfile, "mkdtemp"),
+        for owner, name in ((zygote, "_preload"), (zygote, "_spawn"), (zygote, "_reap"), (zygote, "_sweep"),
+                            (system, "live_descendants"), (tempfile, "mkdtemp"),
                             (shutil, "copytree"), (system, "copy_tree"), (system, "chown_tree"),
                             (system, "set_pipe_size"), (shutil, "rmtree"), (system, "wait_exit"), (time, "sleep"),
                             (system, "kill_process_group"), (system, "kill_all_children"),
@@ -192,6 +196,14 @@ class Lifecycle:
             return workdir
 
         worker._enter_sandbox = worker_enter
+        if hasattr(worker, "_check"):  # a child forked by a host for one check
+            check = worker._check
+
+            def worker_check(*args: Any, **kwargs: Any) -> Any:
+                me.in_check = True
+                return check(*args, **kwargs)
+
+            worker._check = worker_check
         for name in WORKER_STEPS:
             timed(system, name, name, where="worker")
         timed(os, "setsid", "setsid", where="worker")
@@ -207,7 +219,7 @@ class Lifecycle:
             if me.forked_at and header.get("event") in ("imported", "result"):
                 header = dict(header, bench_forked=me.forked_at, bench_entered=me.entered_at,
                               bench_request_read=me.request_read, bench_sent=time.monotonic(),
-                              bench_parts=me.worker_parts)
+                              bench_parts=me.worker_parts, bench_hosted=me.in_check)
             return send(sock, header, arrays)
 
         protocol.send, protocol.read_message = worker_send, worker_read_message
@@ -241,18 +253,24 @@ class Lifecycle:
         for c, following in zip(checks, checks[1:] + [{}]):
             if "spawn_reply" in c:
                 add("grader: spawn request -> reply (and the previous reap's reply)", c["spawn_reply"] - c["spawn_sent"])
-            add("worker: fork -> sandbox entered", c["entered"] - c["forked"])
-            parts = [k[len("worker:"):] for k in c if k.startswith("worker:")]
-            for name in parts:
-                add(f"  worker: {name}", c[f"worker:{name}"])
-            add("  worker: rest of entering (environ, stdio, chdir, sys.path, modules)",
-                c["entered"] - c["forked"] - sum(c[f"worker:{name}"] for name in parts))
-            add("worker: import the submission", c["import_s"])
-            add("worker: imported -> request read", c["request_read"] - c["entered"] - c["import_s"])
-            add("worker: student call (forward / backward)", c["call_s"])
-            add("worker: rest of the steps, result packed and sent", c["result_sent"] - c["request_read"] - c["call_s"])
+            if "entered" in c:  # this check started a worker (the host, or a worker of its own)
+                add("start: fork -> sandbox entered", c["entered"] - c["started"])
+                parts = [k[len("worker:"):] for k in c if k.startswith("worker:")]
+                for name in parts:
+                    add(f"  start: {name}", c[f"worker:{name}"])
+                add("  start: rest of entering (environ, stdio, chdir, sys.path, modules)",
+                    c["entered"] - c["started"] - sum(c[f"worker:{name}"] for name in parts))
+                add("start: import the submission", c["import_s"])
+            if c.get("hosted"):
+                add("forked check: run() starts -> the host forks (last sweep, descriptors)", c["forked"] - c["run_start"])
+                add("forked check: fork -> request read", c["request_read"] - c["forked"])
+            else:
+                add("own worker: imported -> request read", c["request_read"] - c["entered"] - c["import_s"])
+            add("check: student call (forward / backward)", c["call_s"])
+            add("check: rest of the steps, result packed and sent", c["result_sent"] - c["request_read"] - c["call_s"])
             add("grader: result sent -> received", c["result_received"] - c["result_sent"])
-            add("grader: result received -> run() returns (drain, reap)", c["run_end"] - c["result_received"])
+            add("grader: result received -> run() returns (drain, sweep or reap request)",
+                c["run_end"] - c["result_received"])
             add("grader: whole Sandbox.run", c["run_end"] - c["run_start"])
             if following:
                 add("grader: between two runs (compare, messages)", following["run_start"] - c["run_end"])
@@ -323,9 +341,9 @@ def profile_grading(submission: Path, top: int) -> None:
     print("\n  cProfile of grade_submission (grader process only), by cumulative time:")
     print("\n".join("  " + line for line in stream.getvalue().splitlines() if line.strip())[:12000])
 
-    print("\n3. One check's worker, phase by phase (ms; median per occurrence, and total over the grading).\n"
-          "   The zygote's work partly overlaps the grader's and the worker's (it prepares and cleans up between\n"
-          "   requests); 'worker' phases are on the critical path.")
+    print("\n3. A check, phase by phase (ms; median per occurrence, and total over the grading). 'start' is the\n"
+          "   first check's host (or a worker of its own) entering the sandbox and importing; 'forked check' a\n"
+          "   child the host forks. The zygote's work (spawn, sweep after each check) partly overlaps the others'.")
     for name, median, total in lifecycle:
         print(f"  {name:<70} {median:7.2f} {total:8.1f}")
 

@@ -402,3 +402,19 @@ def test_a_zombie_has_ended_and_a_sleeper_has_not():
         os.kill(sleeper, signal.SIGKILL)
         os.waitpid(sleeper, 0)
         os.waitpid(quitter, 0)
+
+
+def test_a_stopped_host_costs_one_call_timeout_then_checks_get_workers_of_their_own(tmp_path, monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    write_submission(tmp_path, (
+        "class Softmax:\n"
+        "    def forward(self, Z):\n"
+        "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        assert box.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
+        os.kill(host_of(box), signal.SIGSTOP)  # as a check of the same account could
+        stuck = box.run(FORWARD, {"Z": Z}, call_timeout=0.5)
+        assert stuck.kind == "timeout" and stuck.wall_seconds < 2, stuck
+        assert list(box._hosts.values()) == [None]
+        assert box.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
+    assert own_children() == []

@@ -77,11 +77,10 @@ class _Host:
     """A worker that imported a submission once and forks one child per check (see worker._host)."""
 
     pid: int
-    sock: socket.socket  # its protocol socket: "forked" replies
+    sock: socket.socket  # its protocol socket: a byte and two descriptors per check; it answers none
     out_fd: int  # its output pipe: what it printed while importing, and anything after
     preamble: OutputTail  # output of the import, shown with every check (as when each check imported)
     workdir: str
-    carry: bytearray = field(default_factory=bytearray)
 
 
 def _signal_name(sig: int) -> str:
@@ -374,6 +373,9 @@ class Sandbox:
         host = self._hosts.get(key)
         if host is not None:
             outcome = self._run_hosted(host, steps, inputs, call_timeout, started)
+            if outcome is not None and outcome.kind in ("timeout", "budget"):
+                # it may be the host that hung (a check can stop it): later checks get workers of their own
+                self._drop_host(key)
             if outcome is not None and outcome.kind not in ("crashed", "protocol"):
                 return outcome
             if outcome is None:
@@ -410,9 +412,7 @@ class Sandbox:
             finally:
                 child.close()
                 os.close(out_write)
-            outcome = self._talk_hosted(host, parent, out_read, output, steps, inputs, call_timeout, budget_end)
-            if outcome is None:
-                return None
+            outcome = self._talk_hosted(parent, out_read, output, steps, inputs, call_timeout, budget_end)
             parent.close()
             if outcome.kind in ("ok", "error", "too_large"):
                 _drain(out_read, output, deadline=0.0)  # it flushed its output before it answered
@@ -428,28 +428,17 @@ class Sandbox:
         outcome.output = output.text().replace(os.path.join(host.workdir, "submission") + os.sep, "")
         return self._memory_words(outcome)
 
-    def _talk_hosted(self, host: _Host, sock: socket.socket, out_fd: int, output: OutputTail,
-                     steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
-                     budget_end: float) -> CallOutcome | None:
+    def _talk_hosted(self, sock: socket.socket, out_fd: int, output: OutputTail, steps: list[dict[str, Any]],
+                     inputs: dict[str, np.ndarray], call_timeout: float, budget_end: float) -> CallOutcome:
+        # No reply from the host: if it dies before it forks, the descriptors it had not taken are
+        # closed with it and this check reads the end of its socket ("crashed", run again elsewhere).
         request = {"steps": steps}
-        early = sum(a.nbytes for a in inputs.values()) <= EARLY_REQUEST_BYTES
-        if early:  # it waits in the socket while the host forks
-            try:
-                protocol.send(sock, request, inputs)
-            except OSError:
-                pass
-        deadline = min(time.monotonic() + ZYGOTE_REPLY_SECONDS, budget_end)
-        header, _, _why = _receive(host.sock, host.out_fd, output, deadline, max_array_bytes=0, carry=host.carry,
-                                   watch=self._zygote_fd)
-        if header is None or header.get("event") != "forked":
-            return None
         call_start = time.monotonic()
         deadline = min(call_start + call_timeout, budget_end)
         try:
-            if not early:
-                sock.settimeout(max(0.05, deadline - call_start))
-                protocol.send(sock, request, inputs)
-                sock.settimeout(None)
+            sock.settimeout(max(0.05, deadline - call_start))
+            protocol.send(sock, request, inputs)  # small inputs wait in the socket while the host forks
+            sock.settimeout(None)
         except TimeoutError:
             header, arrays, why = None, {}, "timeout"
         except OSError:

@@ -9,6 +9,7 @@ function of the inputs; see README, "Sandbox").
 
 from __future__ import annotations
 
+import gc
 import importlib
 import linecache
 import os
@@ -137,7 +138,7 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
 
     The grader sends one byte and two descriptors per check (the check's protocol
     socket and its own output pipe); the child answers that one request on them
-    and exits, the host says "forked" on its own socket. Nothing here is trusted:
+    and exits; the host itself sends nothing after the import. Nothing here is trusted:
     the trusted zygote kills whatever a check left behind, and the grader runs a
     check that crashed here again in a worker of its own.
     """
@@ -158,6 +159,7 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
                           "seconds": time.perf_counter() - start})
     if not forkable:
         return
+    gc.freeze()  # a check's garbage collection then leaves the imported objects (shared pages) alone
     max_result_bytes = int(spec.get("max_result_bytes", 1 << 26))
     while True:
         data, fds, _flags, _addr = socket.recv_fds(proto, 16, 2)
@@ -177,7 +179,6 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
                 os._exit(code)
         for fd in fds:
             os.close(fd)
-        protocol.send(proto, {"event": "forked"})
 
 
 def _check(sock: socket.socket, out_fd: int, cls: type, workdir: str, max_result_bytes: int) -> None:
