@@ -11,6 +11,9 @@ Every command is timed as a whole process (``time.perf_counter`` around
 start-up floor and the gradings are run in interleaved rounds, so that
 noise from other work on the machine hits them alike; medians are reported
 with their min-max spread, and every ratio compares figures of this one run.
+The correct submission is also graded with the grader's modules compiled
+beforehand (``correct_bytecode``), as a build step running ``compileall``
+would leave them.
 """
 
 from __future__ import annotations
@@ -116,11 +119,12 @@ def _rss_mb(kilobytes: float) -> float:
     return kilobytes / (1024 * 1024) if sys.platform == "darwin" else kilobytes / 1024
 
 
-def run_process(argv: list[str], *, timeout: float) -> Run:
+def run_process(argv: list[str], *, timeout: float, env: dict[str, str] | None = None) -> Run:
     """Run a command from the repository root and time it; kill it if it outlives `timeout`."""
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                env=env)
         watchdog = threading.Timer(timeout, proc.kill)
         watchdog.start()
         try:
@@ -139,14 +143,22 @@ def grade_argv(submission: Path, results: Path, config: Path | None) -> list[str
     return argv + (["--config", str(config)] if config else [])
 
 
-def run_grading(submission: Path, *, config: Path | None, timeout: float, probe: bool = False) -> Run:
+def bytecode_env(cache: Path) -> dict[str, str]:
+    """The environment with compiled modules kept in `cache` (as after `python -m compileall` at build time)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(cache)
+    return env
+
+
+def run_grading(submission: Path, *, config: Path | None, timeout: float, probe: bool = False,
+                env: dict[str, str] | None = None) -> Run:
     """`python -m autograder grade` on one submission; the score is read back from results.json."""
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         results = Path(tmp) / "results.json"
         argv = grade_argv(submission, results, config)
         if probe:
             argv = [sys.executable, "-c", MEMORY_PROBE, *argv[3:]]
-        run = run_process(argv, timeout=timeout)
+        run = run_process(argv, timeout=timeout, env=env)
         if results.is_file():
             doc = json.loads(results.read_text())
             run.score = float(doc["score"])
@@ -235,13 +247,24 @@ def hang_budget(config: Path) -> float:
 
 
 def measure_processes(rounds: int, log: Callable[[str], None]) -> dict[str, Series]:
-    """The floor and the quick gradings, interleaved round by round."""
-    series = {name: Series(name) for name in ("floor", *GRADED)}
-    for i in range(rounds):
-        series["floor"].runs.append(run_process([sys.executable, "-c", FLOOR_CODE], timeout=60))
-        for name in GRADED:
-            series[name].runs.append(run_grading(SUBMISSIONS / f"{name}.py", config=None, timeout=120))
-        log(f"  round {i + 1}/{rounds}: " + ", ".join(f"{n} {s.runs[-1].seconds:.3f} s" for n, s in series.items()))
+    """The floor and the quick gradings, interleaved round by round.
+
+    `correct_bytecode` grades the correct submission again with the grader's
+    modules compiled once beforehand (a cache of this run only): what a
+    build step running `python -m compileall` would give, since a Gradescope
+    container grades once and would otherwise compile every module each time.
+    """
+    series = {name: Series(name) for name in ("floor", *GRADED, "correct_bytecode")}
+    with tempfile.TemporaryDirectory(prefix="bench-pycache-") as cache:
+        env = bytecode_env(Path(cache))
+        run_grading(SUBMISSIONS / "correct.py", config=None, timeout=120, env=env)  # fills the cache
+        for i in range(rounds):
+            series["floor"].runs.append(run_process([sys.executable, "-c", FLOOR_CODE], timeout=60))
+            for name in GRADED:
+                series[name].runs.append(run_grading(SUBMISSIONS / f"{name}.py", config=None, timeout=120))
+            series["correct_bytecode"].runs.append(run_grading(SUBMISSIONS / "correct.py", config=None, timeout=120,
+                                                               env=env))
+            log(f"  round {i + 1}/{rounds}: " + ", ".join(f"{n} {s.runs[-1].seconds:.3f} s" for n, s in series.items()))
     return series
 
 
@@ -332,6 +355,7 @@ def report(figures: dict[str, Any]) -> list[str]:
         f"Process times (median of {p['floor']['runs']} interleaved runs; spread = (max - min) / median):",
     ]
     labels = {"floor": f"start-up floor (python -c \"{FLOOR_CODE}\")", "correct": "grade: correct submission",
+              "correct_bytecode": "grade: correct, grader's bytecode cached",
               "triple_loop": "grade: writeup's triple loop", "crash_at_import": "grade: crash at import",
               "hang": "grade: hangs (busy loop)"}
     for name, s in p.items():
@@ -348,7 +372,8 @@ def report(figures: dict[str, Any]) -> list[str]:
     lines += [
         "",
         f"Fixture loading: {fx['files']} files, {fx['bytes'] / 1024:.0f} KiB, {fx['numbers']} numbers, "
-        f"{'C' if fx['c_loader'] else 'pure-Python'} loader: {fx['median_s'] * 1e3:.1f} ms median "
+        f"rows read directly, the rest by PyYAML's {'C' if fx['c_loader'] else 'pure-Python'} loader: "
+        f"{fx['median_s'] * 1e3:.1f} ms median "
         f"(first {fx['first_s'] * 1e3:.1f} ms) = {share:.1%} of a correct grading",
     ]
     mem = figures["memory"]
@@ -408,6 +433,8 @@ def sanity_problems(figures: dict[str, Any]) -> list[str]:
     if p["correct"]["scores"] != [p["correct"]["max_score"]]:
         problems.append(f"the correct submission scored {p['correct']['scores']} out of {p['correct']['max_score']}, "
                         f"not always full marks; a failed test said:\n{p['correct']['first_failed_test'].rstrip()}")
+    if p["correct_bytecode"]["scores"] != [p["correct"]["max_score"]]:
+        problems.append(f"the correct submission scored {p['correct_bytecode']['scores']} with bytecode cached")
     for name in ("hang", "crash_at_import"):
         if p[name]["scores"] != [0.0]:
             problems.append(f"the {name} submission scored {p[name]['scores']}, not always 0")

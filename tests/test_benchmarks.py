@@ -27,7 +27,8 @@ def test_quick_benchmark_measures_every_case(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     figures = json.loads(out.read_text())
     p = figures["processes"]
-    assert set(p) == {"floor", "correct", "triple_loop", "crash_at_import", "hang"}
+    assert set(p) == {"floor", "correct", "correct_bytecode", "triple_loop", "crash_at_import", "hang"}
+    assert p["correct_bytecode"]["scores"] == [p["correct"]["max_score"]]
     assert 0 < p["floor"]["median_s"] < p["correct"]["median_s"]
     assert p["correct"]["scores"] == [p["correct"]["max_score"]] and p["correct"]["max_score"] > 0
     # the writeup's code loses the stability forward checks, nothing else hangs or crashes
