@@ -418,3 +418,27 @@ def test_a_stopped_host_costs_one_call_timeout_then_checks_get_workers_of_their_
         assert list(box._hosts.values()) == [None]
         assert box.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
     assert own_children() == []
+
+
+def test_draining_a_pipe_that_never_empties_ends():
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    writer = os.fork()
+    if writer == 0:  # writes for as long as anyone reads
+        os.close(read_end)
+        block = b"x" * 65536
+        try:
+            while True:
+                os.write(write_end, block)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        tail = OutputTail(100)
+        start = time.monotonic()
+        runner._drain(read_end, tail, deadline=start + 60)  # without the cap: a minute of reading
+        assert time.monotonic() - start < 10 and tail.total >= runner.DRAIN_MAX_BYTES
+    finally:
+        os.kill(writer, signal.SIGKILL)
+        os.waitpid(writer, 0)
+        os.close(read_end)

@@ -34,6 +34,7 @@ MAX_RESULT_BYTES = 64 * 1024 * 1024  # largest array a worker may send back
 ZYGOTE_REPLY_SECONDS = 10.0  # the zygote answers within this, or is declared broken
 EXIT_GRACE_SECONDS = 0.1  # a worker that answered (or hung up) gets this long to end by itself
 DRAIN_SECONDS = 0.2  # reading what is left in the output pipe once every writer is dead
+DRAIN_MAX_BYTES = 8 * 1024 * 1024  # read from an output pipe in one drain, at most
 CLOSE_SECONDS = 5.0  # the zygote's own clean-up at the end
 EARLY_REQUEST_BYTES = 64 * 1024  # inputs up to this size are sent before the import is done
 STAGE_MAX_FILE_BYTES = 4 * 1024 * 1024  # larger files of a submission are not copied into the sandbox
@@ -738,14 +739,20 @@ def _read(fd: int) -> bytes | None:
 
 
 def _drain(fd: int, output: OutputTail, *, deadline: float) -> None:
-    """Collect what is in the output pipe, waiting for more until its end or the deadline."""
+    """Collect what is in the output pipe, waiting for more until its end or the deadline.
+
+    At most DRAIN_MAX_BYTES in one call: a process still writing (one a check
+    left behind, or a host's hidden thread) cannot keep the grader reading.
+    """
     selector = selectors.DefaultSelector()
     selector.register(fd, selectors.EVENT_READ)
+    read = 0
     try:
-        while True:
+        while read < DRAIN_MAX_BYTES:
             chunk = _read(fd)
             if chunk:
                 output.add(chunk)
+                read += len(chunk)
                 continue
             if chunk == b"":
                 return
