@@ -172,8 +172,10 @@ def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None) -> N
                 ctrl.send({"pid": pid, "workdir": workdir}, fds)
                 for fd in fds:
                     os.close(fd)
-                # while the new worker runs: the next test's folder, and away with the last one's
-                folders.prepare()
+                # while the new worker runs: the next test's folder (a host forks its tests: none
+                # is needed unless it fails), and away with the last one's
+                if not message["spec"].get("host"):
+                    folders.prepare()
                 folders.empty_trash()
             elif message["op"] == "reap":
                 pid = message["pid"]
