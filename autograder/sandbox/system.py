@@ -44,14 +44,23 @@ class Account:
     gid: int
 
 
+_HAS_PROC = os.path.exists("/proc/self")
+_prctl_ints: Any = None  # prctl with its argument types declared, for calls with integers only
+
+
 def _prctl(option: int, *args: Any) -> int | None:
     """prctl(2) on Linux; None where it does not exist."""
-    global _libc
-    if not os.path.exists("/proc/self"):
+    global _libc, _prctl_ints
+    if not _HAS_PROC:
         return None
     try:
         if _libc is None:  # the running program's own symbols: no library search (which can start ldconfig)
             _libc = ctypes.CDLL(None, use_errno=True)
+        if all(isinstance(a, int) for a in args):  # the common case, made cheap: a forked check calls it first thing
+            if _prctl_ints is None:
+                _prctl_ints = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, *[ctypes.c_ulong] * 4,
+                                               use_errno=True)(("prctl", _libc))
+            return int(_prctl_ints(option, *args, *[0] * (4 - len(args))))
         values = [ctypes.c_ulong(a) if isinstance(a, int) else a for a in args]
         values += [ctypes.c_ulong(0)] * (4 - len(values))
         return int(_libc.prctl(ctypes.c_int(option), *values))
