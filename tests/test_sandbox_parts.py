@@ -153,6 +153,7 @@ def test_zygote_killed_between_tests_fails_the_rest_honestly(sandbox):
 
 def test_zygote_that_stops_answering_is_killed_within_the_deadline(sandbox, monkeypatch):
     monkeypatch.setattr(runner, "ZYGOTE_REPLY_SECONDS", 0.5)
+    monkeypatch.setattr(Sandbox, "hosting", False)  # every check asks the zygote for a worker
     assert sandbox.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
     os.kill(sandbox.zygote_pid, signal.SIGSTOP)
     start = time.monotonic()
@@ -442,3 +443,42 @@ def test_draining_a_pipe_that_never_empties_ends():
         os.kill(writer, signal.SIGKILL)
         os.waitpid(writer, 0)
         os.close(read_end)
+
+
+def test_zygote_stopped_while_a_check_left_something_to_kill_fails_within_the_deadline(tmp_path, monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    monkeypatch.setattr(runner, "ZYGOTE_REPLY_SECONDS", 0.5)
+    write_submission(tmp_path, (
+        "class Softmax:\n"
+        "    def forward(self, Z):\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(60)\n"
+        "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        assert box.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"  # its sleeper is left to the sweep
+        os.kill(box.zygote_pid, signal.SIGSTOP)
+        start = time.monotonic()
+        outcome = box.run(FORWARD, {"Z": Z}, call_timeout=2)
+        assert time.monotonic() - start < 2
+        assert outcome.kind == "sandbox" and "no answer within 0.5 s" in outcome.detail, outcome
+    assert own_children() == []
+
+
+def test_a_check_that_leaves_nothing_is_swept_by_the_grader_alone(tmp_path, monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    write_submission(tmp_path, (
+        "class Softmax:\n"
+        "    def forward(self, Z):\n"
+        "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
+    asked: list[str] = []
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        ask = box._ask
+        monkeypatch.setattr(box, "_ask", lambda message: asked.append(message["op"]) or ask(message))
+        outcomes = []
+        for _ in range(4):
+            outcomes.append(box.run(FORWARD, {"Z": Z}, call_timeout=2))
+            time.sleep(0.2)  # the check's process has exited by the next one
+        assert system.live_descendants(host_of(box)) == []
+    assert [o.kind for o in outcomes] == ["ok"] * 4
+    assert asked.count("spawn") == 1 and "sweep" not in asked[asked.index("hosted"):], asked
+    assert own_children() == []

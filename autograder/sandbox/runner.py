@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import stat
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -155,7 +156,7 @@ class Sandbox:
     worker of its own, as without hosting.
     """
 
-    hosting = True
+    hosting = sys.platform.startswith("linux")  # the sweep between checks finds processes through /proc
 
     def __init__(self, stage_from: Path, import_root: str, module: str, class_name: str, limits: Limits,
                  *, grader_root: Path | None = None) -> None:
@@ -192,6 +193,9 @@ class Sandbox:
         system.become_subreaper()
         # the account's files in shared temporary folders are deleted after each test: only a dedicated account's
         dedicated = self.account is not None and self.account.name == system.SANDBOX_USER
+        self._files_uid = self.account.uid if dedicated else None  # whose temporary files a sweep deletes
+        self._kept: set[tuple[str, int]] = set()  # those made while a host imported: they stay
+        self._sweep_due: int | None = None  # a host whose last check has not been swept yet
         self.zygote_pid, self._ctrl = zygote.start(self.account.uid if dedicated else None, str(stage))
         # readable when the zygote dies, so a wait for a worker ends at once (Linux 5.3+; else -1)
         self._zygote_fd = _pidfd(self.zygote_pid)
@@ -311,14 +315,24 @@ class Sandbox:
             self._zygote_failed("it has ended")
         return reply
 
-    def _sweep_later(self, host: int) -> None:
-        """Ask the zygote to clear what a check of this host left; the reply is read before the next check."""
-        try:
-            self._ctrl.settimeout(ZYGOTE_REPLY_SECONDS)
-            self._ctrl.send({"op": "sweep", "host": host, "grace": EXIT_GRACE_SECONDS})
-            self._reap_pending = True
-        except OSError as exc:
-            self._zygote_failed(f"{type(exc).__name__}: {exc}")
+    def _sweep(self) -> dict[str, Any] | None:
+        """Clear what the last forked check left, before anything else runs; None if the zygote failed.
+
+        When nothing below the host runs any more and the zygote has no child but
+        the hosts (no orphan), nothing is left to kill: the grader (root, like
+        the zygote) deletes the temporary files itself, saving a round trip.
+        Otherwise the zygote kills and reaps.
+        """
+        host, self._sweep_due = self._sweep_due, None
+        if host is None:
+            return {}
+        hosts = {h.pid for h in self._hosts.values() if h is not None}
+        if not system.live_descendants(host) and not [c for c in system.children(self.zygote_pid) if c not in hosts]:
+            if self._files_uid is not None:
+                system.remove_files_of(self._files_uid, keep=self._kept)
+            return {"host_alive": system.is_alive(host)}
+        reply, _ = self._ask({"op": "sweep", "host": host, "grace": EXIT_GRACE_SECONDS})
+        return reply
 
     def _drop_host(self, key: tuple[str, str, str]) -> None:
         """Stop a host that died or misbehaved; that target's checks then run in workers of their own."""
@@ -363,14 +377,19 @@ class Sandbox:
     def _run_any(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
                  key: tuple[str, str, str], started: float) -> CallOutcome:
         """Through the target's host when it has one (started on its first check), else in a worker of its own."""
+        if self._sweep_due is not None and self._sweep() is None:
+            return CallOutcome("sandbox", detail=self._broken or "")
         if self.hosting and key not in self._hosts:
             self._hosts[key] = None
             first = self._run(steps, inputs, call_timeout, key, started, host=True)
             if first.kind != "hosted":
                 return first  # the import failed (as it would in a worker of its own), or the budget is spent
             host = self._hosts.get(key)
-            if host is not None and self._ask({"op": "hosted", "pid": host.pid})[0] is None:
-                return CallOutcome("sandbox", detail=self._broken or "")
+            if host is not None:
+                if self._ask({"op": "hosted", "pid": host.pid})[0] is None:
+                    return CallOutcome("sandbox", detail=self._broken or "")
+                if self._files_uid is not None:  # what the import left stays, as when each check imported
+                    self._kept |= system.files_of(self._files_uid)
         host = self._hosts.get(key)
         if host is not None:
             outcome = self._run_hosted(host, steps, inputs, call_timeout, started)
@@ -391,10 +410,10 @@ class Sandbox:
     def _run_hosted(self, host: _Host, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
                     call_timeout: float, started: float) -> CallOutcome | None:
         """One check in a child the host forks; None when the host did not fork it (it is then dropped)."""
-        settled = self._settle()  # what the previous check left is gone before this one starts
+        settled = self._settle()  # a reply still due from the zygote
         if settled is None:
             return CallOutcome("sandbox", detail=self._broken or "")
-        if settled.get("host_alive") is False:
+        if not system.is_alive(host.pid):
             return None
         budget_end = started + self.budget_left
         output = OutputTail(self.limits.output_chars)
@@ -417,7 +436,7 @@ class Sandbox:
             parent.close()
             if outcome.kind in ("ok", "error", "too_large"):
                 _drain(out_read, output, deadline=0.0)  # it flushed its output before it answered
-                self._sweep_later(host.pid)
+                self._sweep_due = host.pid  # swept before the next check starts (by then it has exited)
             else:  # a hung check is killed at once; one that hung up gets a moment to end by itself
                 grace = EXIT_GRACE_SECONDS if outcome.kind == "crashed" else 0.0
                 self._ask({"op": "sweep", "host": host.pid, "grace": grace})
