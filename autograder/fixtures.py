@@ -291,7 +291,8 @@ def _check(raw: Any, index: int, inputs: Mapping, expected: Mapping, where: Path
 # its constructor (most of a fixture's loading time): a row is "[x, y, ...]" of floats as the dumper
 # writes them (with a dot, so PyYAML reads each with float() too), nested rows are block sequences.
 _ARRAY_SECTIONS = ("inputs:", "expected:")
-_ROW_NUMBER = re.compile(r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?\Z")
+_NUMBER = r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?"
+_ROW = re.compile(rf"\[{_NUMBER}(?:, {_NUMBER})*\]\Z")
 _ARRAY_NAME = re.compile(r"  ([A-Za-z_][A-Za-z0-9_]*):(?: (\[.*))?\Z")
 # names YAML 1.1 would not read as plain text (booleans, null)
 _NOT_TEXT = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
@@ -299,12 +300,9 @@ _NOT_TEXT = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
 
 def _row(text: str) -> list[float] | None:
     """A flow row of floats, or None when it is anything else."""
-    if not (text.startswith("[") and text.endswith("]")) or len(text) < 3:
+    if not _ROW.match(text):
         return None
-    items = text[1:-1].split(", ")
-    if not all(_ROW_NUMBER.match(item) for item in items):
-        return None
-    return [float(item) for item in items]
+    return list(map(float, text[1:-1].split(", ")))
 
 
 def _array_section(lines: list[str]) -> dict[str, Any] | None:
