@@ -501,27 +501,30 @@ class Sandbox:
         output = OutputTail(limits.output_chars)
         outcome = CallOutcome("sandbox", detail="the grader was interrupted")
         reaped: dict[str, Any] | None = None
+        kept = False  # a host stays, with its channels open
         try:
             outcome = self._talk(sock, out_fd, output, steps, inputs, call_timeout, started, host=host)
-        finally:
             if outcome.kind == "hosted" and outcome.detail == "forkable":
                 _drain(out_fd, output, deadline=0.0)
                 self._hosts[key] = _Host(pid, sock, out_fd, output, str(reply.get("workdir")))
+                kept = True
                 return outcome
-            sock.close()
-            if outcome.kind in ("ok", "error", "import_error", "too_large", "hosted"):
-                # It has said all it will say (its output was flushed before its answer): the zygote
-                # reaps it, with a moment to end by itself, while the grader compares. The zygote
-                # answers requests in order, so it is gone before the next worker starts.
-                _drain(out_fd, output, deadline=0.0)
-                self._reap_later(pid)
-            else:
-                # A worker that hung up gets a moment to end by itself (to learn how it ended);
-                # a hung one is killed at once. Then the rest of its output is read.
-                grace = EXIT_GRACE_SECONDS if outcome.kind == "crashed" else 0.0
-                reaped, _ = self._ask({"op": "reap", "pid": pid, "grace": grace})
-                _drain(out_fd, output, deadline=time.monotonic() + DRAIN_SECONDS)
-            os.close(out_fd)
+        finally:
+            if not kept:
+                sock.close()
+                if outcome.kind in ("ok", "error", "import_error", "too_large", "hosted"):
+                    # It has said all it will say (its output was flushed before its answer): the zygote
+                    # reaps it, with a moment to end by itself, while the grader compares. The zygote
+                    # answers requests in order, so it is gone before the next worker starts.
+                    _drain(out_fd, output, deadline=0.0)
+                    self._reap_later(pid)
+                else:
+                    # A worker that hung up gets a moment to end by itself (to learn how it ended);
+                    # a hung one is killed at once. Then the rest of its output is read.
+                    grace = EXIT_GRACE_SECONDS if outcome.kind == "crashed" else 0.0
+                    reaped, _ = self._ask({"op": "reap", "pid": pid, "grace": grace})
+                    _drain(out_fd, output, deadline=time.monotonic() + DRAIN_SECONDS)
+                os.close(out_fd)
         # paths in tracebacks and warnings read as the student's own, not the sandbox's
         outcome.output = output.text().replace(os.path.join(str(reply.get("workdir")), "submission") + os.sep, "")
         if reaped:
