@@ -501,7 +501,7 @@ def load_assignment(path: Path) -> Assignment:
     except OSError as exc:
         raise ConfigError(path, "(file)", f"cannot read ({exc.strerror})") from None
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # the C loader is ~10x faster
     except yaml.YAMLError as exc:
         raise ConfigError(path, "(syntax)", f"not valid YAML: {exc}") from None
     return parse_assignment(doc, path)

@@ -203,8 +203,8 @@ def parse_case(doc: Any, where: Path) -> Case:
         raise FixtureError(f"{where}: 'tolerance' needs numeric 'rtol' and 'atol'") from None
     if not (tolerance.rtol >= 0 and tolerance.atol >= 0 and math.isfinite(tolerance.rtol + tolerance.atol)):
         raise FixtureError(f"{where}: tolerance must be finite and non-negative")
-    inputs = {k: _array(v, f"{where}: inputs.{k}") for k, v in _require(doc, "inputs", dict, where).items()}
-    expected = {k: _array(v, f"{where}: expected.{k}") for k, v in _require(doc, "expected", dict, where).items()}
+    inputs = _named_arrays(doc, "inputs", where)
+    expected = _named_arrays(doc, "expected", where)
     checks = tuple(_check(raw, i, inputs, expected, where) for i, raw in enumerate(_require(doc, "checks", list, where)))
     if not checks:
         raise FixtureError(f"{where}: 'checks' is empty")
@@ -249,6 +249,16 @@ def _policy(raw: Any, where: Path) -> dict[str, Any]:
     if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
         raise FixtureError(f"{where}: 'policy' should be a mapping of mappings")
     return {str(k): dict(v) for k, v in raw.items()}
+
+
+def _named_arrays(doc: Mapping, key: str, where: Path) -> dict[str, np.ndarray]:
+    """The arrays under `key`; their names must be text (YAML reads a bare on/off/yes/no as true/false)."""
+    arrays = {}
+    for name, value in _require(doc, key, dict, where).items():
+        if not isinstance(name, str):
+            raise FixtureError(f"{where}: {key}: array name {name!r} is not text (quote it in the YAML)")
+        arrays[name] = _array(value, f"{where}: {key}.{name}")
+    return arrays
 
 
 def _check(raw: Any, index: int, inputs: Mapping, expected: Mapping, where: Path) -> Check:

@@ -230,3 +230,15 @@ def test_loaded_arrays_are_float64_with_the_right_shapes():
         for array in (*case.inputs.values(), *case.expected.values()):
             assert array.dtype == np.float64
         assert isinstance(case.path, Path)
+
+
+def test_an_array_named_like_a_yaml_boolean_is_a_precise_error(tmp_path):
+    """`on:` reads as True in YAML: the loader must say so, not crash while listing the names."""
+    from autograder.errors import FixtureError
+    from autograder.fixtures import load_case
+
+    source = sorted((Path(__file__).resolve().parent.parent / "test_cases").glob("*.yaml"))[0]
+    broken = tmp_path / source.name
+    broken.write_text(source.read_text().replace("\n  Z:\n", "\n  on:\n", 1))
+    with pytest.raises(FixtureError, match=r"inputs: array name True is not text"):
+        load_case(broken)
