@@ -452,20 +452,27 @@ class Sandbox:
                      inputs: dict[str, np.ndarray], call_timeout: float, budget_end: float) -> CallOutcome:
         # No reply from the host: if it dies before it forks, the descriptors it had not taken are
         # closed with it and this check reads the end of its socket ("crashed", run again elsewhere).
-        request = {"steps": steps}
+        # small inputs wait in the socket while the host forks
+        return self._call(sock, out_fd, output, {"steps": steps}, inputs, call_timeout, budget_end)
+
+    def _call(self, sock: socket.socket, out_fd: int, output: OutputTail, request: dict[str, Any] | None,
+              inputs: dict[str, np.ndarray], call_timeout: float, budget_end: float,
+              carry: bytearray | None = None) -> CallOutcome:
+        """Send the request (None: it went out already) and read the result, within the call's deadline."""
         call_start = time.monotonic()
         deadline = min(call_start + call_timeout, budget_end)
         try:
-            sock.settimeout(max(0.05, deadline - call_start))
-            protocol.send(sock, request, inputs)  # small inputs wait in the socket while the host forks
-            sock.settimeout(None)
+            if request is not None:
+                sock.settimeout(max(0.05, deadline - call_start))
+                protocol.send(sock, request, inputs)
+                sock.settimeout(None)
         except TimeoutError:
             header, arrays, why = None, {}, "timeout"
         except OSError:
             header, arrays, why = None, {}, "eof"
         else:
             header, arrays, why = _receive(sock, out_fd, output, deadline, max_array_bytes=MAX_RESULT_BYTES,
-                                           watch=self._zygote_fd)
+                                           carry=carry, watch=self._zygote_fd)
         if header is None:
             return self._failure(why, "call", deadline == budget_end, _call_timeout_text(call_timeout))
         return _parse_result(header, arrays)
@@ -573,23 +580,8 @@ class Sandbox:
         if host:  # imported; it now waits for checks to fork
             return CallOutcome("hosted", phase="import", detail="forkable" if header.get("forkable") is True else "")
         # 2. the call
-        call_start = time.monotonic()
-        deadline = min(call_start + call_timeout, budget_end)
-        try:
-            if not early:
-                sock.settimeout(max(0.05, deadline - call_start))
-                protocol.send(sock, request, inputs)
-                sock.settimeout(None)
-        except TimeoutError:
-            header, arrays, why = None, {}, "timeout"
-        except OSError:
-            header, arrays, why = None, {}, "eof"
-        else:
-            header, arrays, why = _receive(sock, out_fd, output, deadline, max_array_bytes=MAX_RESULT_BYTES,
-                                           carry=carry, watch=self._zygote_fd)
-        if header is None:
-            return self._failure(why, "call", deadline == budget_end, _call_timeout_text(call_timeout))
-        return _parse_result(header, arrays)
+        return self._call(sock, out_fd, output, None if early else request, inputs, call_timeout, budget_end,
+                          carry=carry)
 
     def _failure(self, why: str, phase: str, budget_hit: bool, timeout_text: str) -> CallOutcome:
         if why == "timeout":

@@ -113,8 +113,8 @@ def list_grader_modules() -> None:
     GRADER_MODULES[:] = [m for m in sys.modules if m.partition(".")[0] == "autograder"]
 
 
-def _serve(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
-    """Import, then answer the one request, then return."""
+def _import_class(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> tuple[type | None, float]:
+    """Import the submission's class and time it; on failure tell the grader why and return None."""
     start = time.perf_counter()
     try:
         module = importlib.import_module(spec["module"])
@@ -123,9 +123,17 @@ def _serve(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
         _flush()
         protocol.send(proto, {"event": "imported", "ok": False, "error": describe_exception(exc, workdir),
                               "seconds": time.perf_counter() - start})
-        return
+        return None, 0.0
     _flush()
-    protocol.send(proto, {"event": "imported", "ok": True, "seconds": time.perf_counter() - start})
+    return cls, time.perf_counter() - start
+
+
+def _serve(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
+    """Import, then answer the one request, then return."""
+    cls, seconds = _import_class(proto, workdir, spec)
+    if cls is None:
+        return
+    protocol.send(proto, {"event": "imported", "ok": True, "seconds": seconds})
     header, arrays = protocol.read_message(proto, max_array_bytes=1 << 30)
     response, out_arrays = run_steps(cls, header["steps"], arrays, workdir,
                                      max_result_bytes=int(spec.get("max_result_bytes", 1 << 26)))
@@ -142,21 +150,13 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
     the trusted zygote kills whatever a check left behind, and the grader runs a
     check that crashed here again in a worker of its own.
     """
-    start = time.perf_counter()
-    try:
-        module = importlib.import_module(spec["module"])
-        cls = getattr(module, spec["class_name"])
-    except BaseException as exc:  # noqa: BLE001 - report everything, even SystemExit at import
-        _flush()
-        protocol.send(proto, {"event": "imported", "ok": False, "error": describe_exception(exc, workdir),
-                              "seconds": time.perf_counter() - start})
+    cls, seconds = _import_class(proto, workdir, spec)
+    if cls is None:
         return
-    _flush()
     # Threads do not survive a fork (a child could wait forever on a lock one of them held): checks
     # of code that starts threads at import each import afresh in a worker of their own.
     forkable = threading.active_count() == 1 and _task_count() <= 1
-    protocol.send(proto, {"event": "imported", "ok": True, "forkable": forkable,
-                          "seconds": time.perf_counter() - start})
+    protocol.send(proto, {"event": "imported", "ok": True, "forkable": forkable, "seconds": seconds})
     if not forkable:
         return
     gc.freeze()  # a check's garbage collection then leaves the imported objects (shared pages) alone
