@@ -48,6 +48,9 @@ from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES  # noqa: E402
 
 FLOOR_CODE = "import numpy, yaml"
 GRADED = ("correct", "triple_loop", "crash_at_import")  # timed in interleaved rounds with the floor
+# The writeup's triple loop is the project's demo submission; the others live beside this script.
+GRADED_PATHS = {name: SUBMISSIONS / f"{name}.py" for name in GRADED}
+GRADED_PATHS["triple_loop"] = ROOT / "tests" / "submissions" / "demo"
 HANG_MARGIN = 2.0  # seconds a hanging submission may take beyond its budget (start-up, clean-up)
 # Targets of issue 6.
 TARGET_CORRECT_X_FLOOR = 2.0
@@ -261,7 +264,7 @@ def measure_processes(rounds: int, log: Callable[[str], None]) -> dict[str, Seri
         for i in range(rounds):
             series["floor"].runs.append(run_process([sys.executable, "-c", FLOOR_CODE], timeout=60))
             for name in GRADED:
-                series[name].runs.append(run_grading(SUBMISSIONS / f"{name}.py", config=None, timeout=120))
+                series[name].runs.append(run_grading(GRADED_PATHS[name], config=None, timeout=120))
             series["correct_bytecode"].runs.append(run_grading(SUBMISSIONS / "correct.py", config=None, timeout=120,
                                                                env=env))
             log(f"  round {i + 1}/{rounds}: " + ", ".join(f"{n} {s.runs[-1].seconds:.3f} s" for n, s in series.items()))
