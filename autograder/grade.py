@@ -163,6 +163,11 @@ def explain(outcome: CallOutcome, check: Check, case: Case) -> tuple[bool, str]:
     return passed, "\n".join(lines)
 
 
+# Seconds of a grading that are the grader's own: the interpreter's start before
+# grade_submission runs, and the report and results file after it.
+GRADER_RESERVE = 0.3
+
+
 def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                      limits: Limits | Callable[[], Limits | None] | None = None,
                      progress: Callable[[str], None] | None = None,
@@ -184,7 +189,10 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
         cases = load_cases(fixtures)  # only now: the workers' zygote is already forked
         limits = limits or fixture_limits(cases)
         if sandbox is not None:
-            sandbox.limits, sandbox.budget_left = limits, limits.budget
+            # The budget bounds the whole grading, so what the grader spent before the first check
+            # and will spend after the last comes off the students' share.
+            sandbox.limits = limits
+            sandbox.budget_left = limits.budget - (time.monotonic() - started) - GRADER_RESERVE
         found: dict[str, Located | str] = {}
         for case in cases:
             if case.problem.file not in found:
