@@ -8,7 +8,6 @@ kill. Nothing here runs student code.
 from __future__ import annotations
 
 import ctypes
-import errno
 import os
 import pwd
 import resource
@@ -18,7 +17,7 @@ import signal
 import stat
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 SANDBOX_USER = os.environ.get("AUTOGRADER_SANDBOX_USER", "autograder-sandbox")
 
@@ -430,9 +429,8 @@ def is_alive(pid: int) -> bool:
     return True
 
 
-def files_of(uid: int, folders: Iterable[str] = SHARED_TMP_DIRS) -> set[tuple[str, int]]:
-    """(path, inode) of what `uid` has at the top of world-writable folders."""
-    found = set()
+def _top_entries_of(uid: int, folders: Iterable[str]) -> Iterator[tuple[os.DirEntry, os.stat_result]]:
+    """What `uid` owns at the top of each folder (links not followed), with its stat."""
     for folder in folders:
         try:
             entries = list(os.scandir(folder))
@@ -444,8 +442,12 @@ def files_of(uid: int, folders: Iterable[str] = SHARED_TMP_DIRS) -> set[tuple[st
             except OSError:
                 continue
             if info.st_uid == uid:
-                found.add((entry.path, info.st_ino))
-    return found
+                yield entry, info
+
+
+def files_of(uid: int, folders: Iterable[str] = SHARED_TMP_DIRS) -> set[tuple[str, int]]:
+    """(path, inode) of what `uid` has at the top of world-writable folders."""
+    return {(entry.path, info.st_ino) for entry, info in _top_entries_of(uid, folders)}
 
 
 def remove_files_of(uid: int, folders: Iterable[str] = SHARED_TMP_DIRS,
@@ -458,22 +460,15 @@ def remove_files_of(uid: int, folders: Iterable[str] = SHARED_TMP_DIRS,
     opens), so a process racing the deletion cannot point it elsewhere.
     """
     removed = []
-    for folder in folders:
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
+    for entry, info in _top_entries_of(uid, folders):
+        if (entry.path, info.st_ino) in keep:
             continue
-        for entry in entries:
-            try:
-                info = entry.stat(follow_symlinks=False)
-                if info.st_uid != uid or (entry.path, info.st_ino) in keep:
-                    continue
-                if stat.S_ISDIR(info.st_mode):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    os.unlink(entry.path)
-                removed.append(entry.path)
-            except OSError as exc:
-                if exc.errno != errno.ENOENT:
-                    continue
+        try:
+            if stat.S_ISDIR(info.st_mode):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            continue  # gone already, or not ours to remove after all
+        removed.append(entry.path)
     return removed
