@@ -693,13 +693,9 @@ def _receive(sock: socket.socket, out_fd: int, output: OutputTail, deadline: flo
     reader = protocol.Reader(max_array_bytes=max_array_bytes)
     if carry:
         data, carry[:] = bytes(carry), b""
-        try:
-            if reader.feed(data):
-                carry += reader.rest
-                assert reader.header is not None
-                return reader.header, reader.arrays, ""
-        except protocol.ProtocolError as exc:
-            return None, {}, f"protocol:{exc}"
+        done = _feed(reader, data, carry)
+        if done is not None:
+            return done
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_READ, "proto")
     out_open = True
@@ -731,15 +727,25 @@ def _receive(sock: socket.socket, out_fd: int, output: OutputTail, deadline: flo
                     chunk = b""
                 if not chunk:
                     return None, {}, "eof"
-                try:
-                    if reader.feed(chunk):
-                        carry += reader.rest
-                        assert reader.header is not None
-                        return reader.header, reader.arrays, ""
-                except protocol.ProtocolError as exc:
-                    return None, {}, f"protocol:{exc}"
+                done = _feed(reader, chunk, carry)
+                if done is not None:
+                    return done
     finally:
         selector.close()
+
+
+def _feed(reader: protocol.Reader, data: bytes,
+          carry: bytearray) -> tuple[dict[str, Any] | None, dict[str, np.ndarray], str] | None:
+    """Give the reader more bytes: the finished message (bytes past it go to `carry`), a protocol
+    failure, or None while the message is still incomplete."""
+    try:
+        if not reader.feed(data):
+            return None
+    except protocol.ProtocolError as exc:
+        return None, {}, f"protocol:{exc}"
+    carry += reader.rest
+    assert reader.header is not None
+    return reader.header, reader.arrays, ""
 
 
 def _read(fd: int) -> bytes | None:
