@@ -144,7 +144,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from .config import load_limits
+    from .limits import load_limits
     from .grade import grade_submission
     from .report import render
     from .results import to_gradescope, write_results

@@ -18,38 +18,11 @@ import yaml
 
 from .errors import ConfigError
 from .fixtures import VISIBILITIES, Tolerance
+from .limits import Limits, limits_from_mapping, load_limits  # noqa: F401 - part of this module's API
 
 INPUT_KINDS = ("values", "log_of", "normal", "uniform")
 PROBLEM_KINDS = ("activation", "other")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits for running one submission (see README, "Limits")."""
-
-    call_timeout: float = 5.0  # seconds, floor of the per-call wall-clock limit
-    import_timeout: float = 10.0  # seconds to import the submission
-    budget: float = 30.0  # seconds of student code per submission, all calls together
-    memory_mb: int = 512  # address-space limit of a worker
-    max_processes: int = 64  # processes of the sandbox account (only when run as root)
-    max_file_mb: int = 16  # largest file a worker may write
-    output_chars: int = 4000  # captured stdout/stderr kept per test (head and tail)
-
-
-def limits_from_mapping(raw: dict[str, Any], where: str) -> Limits:
-    """Limits from a plain mapping (a fixture's ``limits``); ``where`` prefixes errors."""
-    from .errors import FixtureError
-
-    known = Limits.__dataclass_fields__
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in known:
-            raise FixtureError(f"{where}: unknown limit '{key}' (known: {', '.join(known)})")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise FixtureError(f"{where}: limit '{key}' should be a positive number, found {value!r}")
-        values[key] = int(value) if known[key].type == "int" else float(value)
-    return Limits(**values)
 
 
 @dataclass(frozen=True)
@@ -505,11 +478,3 @@ def load_assignment(path: Path) -> Assignment:
     except yaml.YAMLError as exc:
         raise ConfigError(path, "(syntax)", f"not valid YAML: {exc}") from None
     return parse_assignment(doc, path)
-
-
-def load_limits(path: Path | None) -> Limits | None:
-    """Limits from a config file when it is there; None lets the fixtures' own limits apply."""
-    if path is None or not Path(path).is_file():
-        return None
-    return load_assignment(path).limits
-

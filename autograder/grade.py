@@ -18,7 +18,7 @@ import numpy as np
 
 from . import efficiency
 from .compare import compare
-from .config import Limits, limits_from_mapping
+from .limits import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
 from .fixtures import Case, Check, load_cases
 from .locate import Located, locate

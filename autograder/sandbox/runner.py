@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import Limits
+from ..limits import Limits
 from . import protocol, system, worker, zygote
 from .capture import OutputTail
 
