@@ -38,14 +38,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-IMPORT_STEPS = (
+IMPORT_STEPS = (  # what `grade` imports when the fixtures' own limits apply (as on Gradescope)
     ("numpy, yaml (the floor)", "import numpy, yaml"),
     ("autograder.cli", "import autograder.cli"),
-    ("autograder.config", "import autograder.config"),
+    ("autograder.limits", "import autograder.limits"),
     ("autograder.grade (sandbox, compare, fixtures, results)", "import autograder.grade"),
     ("autograder.report", "import autograder.report, autograder.results"),
-    ("load_limits(assignment.yaml)",
-     "import autograder.paths; autograder.config.load_limits(autograder.paths.DEFAULT_CONFIG)"),
 )
 
 
@@ -78,7 +76,7 @@ class Lifecycle:
         self.forked_at = 0.0  # in a worker: when the zygote called fork
         self.entered_at = 0.0  # in a worker: when it had entered the sandbox
         self.request_read = 0.0  # in a worker: when it had read the request
-        self.in_check = False  # in a child a host forked for one check
+        self.in_check = False  # in a child a host forked (for one check, or shared by several)
         self.zygote_events: dict[str, float] = {}
         self.worker_parts: dict[str, float] = {}  # in a worker: time in each step of entering the sandbox
         self.active: set[str] = set()  # keys being timed now (a recursive call is timed once)
@@ -196,14 +194,14 @@ class Lifecycle:
             return workdir
 
         worker._enter_sandbox = worker_enter
-        if hasattr(worker, "_check"):  # a child forked by a host for one check
-            check = worker._check
+        if hasattr(worker, "_answer"):  # a child forked by a host
+            check = worker._answer
 
             def worker_check(*args: Any, **kwargs: Any) -> Any:
                 me.in_check = True
                 return check(*args, **kwargs)
 
-            worker._check = worker_check
+            worker._answer = worker_check
         for name in WORKER_STEPS:
             timed(system, name, name, where="worker")
         timed(os, "setsid", "setsid", where="worker")
@@ -250,6 +248,7 @@ class Lifecycle:
             for key, value in json.loads(line).items():
                 add(f"zygote: {key}", value)
         checks = [c for c in self.checks if "result_received" in c]
+        forks_seen: set[float] = set()  # a host's shared child answers many checks
         for c, following in zip(checks, checks[1:] + [{}]):
             if "spawn_reply" in c:
                 add("grader: spawn request -> reply (and the previous reap's reply)", c["spawn_reply"] - c["spawn_sent"])
@@ -261,9 +260,12 @@ class Lifecycle:
                 add("  start: rest of entering (environ, stdio, chdir, sys.path, modules)",
                     c["entered"] - c["started"] - sum(c[f"worker:{name}"] for name in parts))
                 add("start: import the submission", c["import_s"])
-            if c.get("hosted"):
-                add("forked check: run() starts -> the host forks (last sweep, descriptors)", c["forked"] - c["run_start"])
-                add("forked check: fork -> request read", c["request_read"] - c["forked"])
+            if c.get("hosted") and c["forked"] in forks_seen:  # a later check of a shared child
+                add("shared child: run() starts -> request read", c["request_read"] - c["run_start"])
+            elif c.get("hosted"):
+                forks_seen.add(c["forked"])
+                add("forked child: run() starts -> the host forks (last sweep, descriptors)", c["forked"] - c["run_start"])
+                add("forked child: fork -> request read", c["request_read"] - c["forked"])
             else:
                 add("own worker: imported -> request read", c["request_read"] - c["entered"] - c["import_s"])
             add("check: student call (forward / backward)", c["call_s"])
@@ -278,8 +280,6 @@ class Lifecycle:
 
 
 def profile_grading(submission: Path, top: int) -> None:
-    from autograder.config import load_limits
-    from autograder.paths import DEFAULT_CONFIG
     from autograder.report import render
     from autograder.results import to_gradescope, write_results
     import autograder.grade as grade
@@ -311,11 +311,9 @@ def profile_grading(submission: Path, top: int) -> None:
         phase("checks: compare + messages", grade, "explain")
         phase("stop the sandbox", runner.Sandbox, "close")
         profiler = cProfile.Profile()
-        t0 = time.perf_counter()
-        limits = load_limits(DEFAULT_CONFIG)
         t1 = time.perf_counter()
         profiler.enable()
-        result = grade.grade_submission(submission, limits=limits)
+        result = grade.grade_submission(submission)  # the fixtures' own limits, as on Gradescope
         profiler.disable()
         t2 = time.perf_counter()
         document = to_gradescope(result)
@@ -329,7 +327,6 @@ def profile_grading(submission: Path, top: int) -> None:
           f"{len(result.checks)} checks")
     for check in [c for c in result.checks if not c.passed][:3]:
         print(f"  FAILED {check.name}: {check.message.splitlines()[0] if check.message else ''}")
-    print(f"  {'load_limits (config)':<58} {1e3 * (t1 - t0):8.1f} ms")
     print(f"  {'grade_submission (under cProfile)':<58} {1e3 * (t2 - t1):8.1f} ms")
     for name, seconds in phases.items():
         print(f"    {name:<56} {1e3 * seconds:8.1f} ms")
@@ -342,8 +339,9 @@ def profile_grading(submission: Path, top: int) -> None:
     print("\n".join("  " + line for line in stream.getvalue().splitlines() if line.strip())[:12000])
 
     print("\n3. A check, phase by phase (ms; median per occurrence, and total over the grading). 'start' is the\n"
-          "   first check's host (or a worker of its own) entering the sandbox and importing; 'forked check' a\n"
-          "   child the host forks. The zygote's work (spawn, sweep after each check) partly overlaps the others'.")
+          "   first check's host (or a worker of its own) entering the sandbox and importing; 'shared child' the\n"
+          "   child of the host that answers check after check; 'forked child' one the host forks (the shared one,\n"
+          "   or one for a single check). The zygote's work (spawn, sweeps) partly overlaps the others'.")
     for name, median, total in lifecycle:
         print(f"  {name:<70} {median:7.2f} {total:8.1f}")
 

@@ -244,25 +244,65 @@ def write_submission(folder: Path, body: str) -> None:
     (folder / "activation.py").write_text("import os, sys, time\nimport numpy as np\n" + body)
 
 
-def test_checks_fork_from_one_import_and_share_no_state(tmp_path, monkeypatch):
+CALL_COUNTER = (
+    "print('imported in', os.getpid())\n"
+    "CALLS = []\n"
+    "class Softmax:\n"
+    "    def forward(self, Z):\n"
+    "        CALLS.append(1)\n"
+    "        print('call', len(CALLS), 'in', os.getpid(), 'parent', os.getppid())\n"
+    "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n")
+
+
+def call_lines(outcomes: list) -> list[str]:
+    """The line each call printed, after the import's line (shown with every check)."""
+    lines = [o.output.splitlines() for o in outcomes]
+    assert all(len(pair) == 2 and pair[0].startswith("imported in ") for pair in lines), lines
+    return [pair[1] for pair in lines]
+
+
+def test_checks_share_one_child_of_the_import_and_each_output_is_its_own(tmp_path, monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    write_submission(tmp_path, CALL_COUNTER)
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        outcomes = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(3)]
+        host = host_of(box)
+    assert [(o.kind, o.shared) for o in outcomes] == [("ok", True)] * 3
+    assert all(o.output.startswith(f"imported in {host}\n") for o in outcomes)
+    calls = call_lines(outcomes)
+    assert [line.split()[1] for line in calls] == ["1", "2", "3"], calls  # one process, module state kept
+    assert len({line.split(" in ")[1] for line in calls}) == 1 and calls[0].endswith(f"parent {host}")
+    assert own_children() == []
+
+
+def test_a_fresh_run_shares_nothing_and_ends_sharing(tmp_path, monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    write_submission(tmp_path, CALL_COUNTER)
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        first = box.run(FORWARD, {"Z": Z}, call_timeout=2)
+        again = box.run(FORWARD, {"Z": Z}, call_timeout=2, fresh=True)  # as grade does when a check fails
+        later = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(2)]
+        host = host_of(box)
+    assert first.shared and not again.shared and not any(o.shared for o in later)
+    calls = call_lines([first, again, *later])
+    assert [line.split()[1] for line in calls] == ["1"] * 4, calls  # each from the clean post-import state
+    assert len({line.split(" in ")[1] for line in calls}) == 4 and all(c.endswith(f"parent {host}") for c in calls)
+    assert own_children() == []
+
+
+def test_an_exception_in_the_shared_child_is_decided_in_a_fresh_one(tmp_path, monkeypatch):
     monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
     write_submission(tmp_path, (
-        "print('imported in', os.getpid())\n"
         "CALLS = []\n"
         "class Softmax:\n"
         "    def forward(self, Z):\n"
         "        CALLS.append(1)\n"
-        "        print('call', len(CALLS), 'in', os.getpid(), 'parent', os.getppid())\n"
+        "        if len(CALLS) == 2:\n"  # fails only after an earlier check ran in the same process
+        "            raise RuntimeError('second call')\n"
         "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
         outcomes = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(3)]
-        host = host_of(box)
-    assert [o.kind for o in outcomes] == ["ok"] * 3
-    for outcome in outcomes:  # the import's output with every check, as when each check imported
-        lines = outcome.output.splitlines()
-        assert lines[0] == f"imported in {host}" and len(lines) == 2, outcome.output
-        assert lines[1].startswith("call 1 in ") and lines[1].endswith(f"parent {host}"), outcome.output
-    assert len({o.output.splitlines()[1] for o in outcomes}) == 3, "every check in a process of its own"
+    assert [(o.kind, o.shared) for o in outcomes] == [("ok", True), ("ok", False), ("ok", False)], outcomes
     assert own_children() == []
 
 
@@ -414,7 +454,7 @@ def test_a_stopped_host_costs_one_call_timeout_then_checks_get_workers_of_their_
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
         assert box.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
         os.kill(host_of(box), signal.SIGSTOP)  # as a check of the same account could
-        stuck = box.run(FORWARD, {"Z": Z}, call_timeout=0.5)
+        stuck = box.run(FORWARD, {"Z": Z}, call_timeout=0.5, fresh=True)  # the host must fork it
         assert stuck.kind == "timeout" and stuck.wall_seconds < 2, stuck
         assert list(box._hosts.values()) == [None]
         assert box.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
@@ -474,11 +514,11 @@ def test_a_check_that_leaves_nothing_is_swept_by_the_grader_alone(tmp_path, monk
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
         ask = box._ask
         monkeypatch.setattr(box, "_ask", lambda message: asked.append(message["op"]) or ask(message))
-        outcomes = []
-        for _ in range(4):
-            outcomes.append(box.run(FORWARD, {"Z": Z}, call_timeout=2))
+        outcomes = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(2)]  # in the shared child
+        for _ in range(3):
+            outcomes.append(box.run(FORWARD, {"Z": Z}, call_timeout=2, fresh=True))
             time.sleep(0.2)  # the check's process has exited by the next one
         assert system.live_descendants(host_of(box)) == []
-    assert [o.kind for o in outcomes] == ["ok"] * 4
+    assert [o.kind for o in outcomes] == ["ok"] * 5
     assert asked.count("spawn") == 1 and "sweep" not in asked[asked.index("hosted"):], asked
     assert own_children() == []

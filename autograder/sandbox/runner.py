@@ -72,6 +72,7 @@ class CallOutcome:
     output: str = ""
     notes: list[str] = field(default_factory=list)
     max_rss_kb: int = 0
+    shared: bool = False  # answered by a host's shared child, after other checks (see Sandbox.run)
 
 
 @dataclass
@@ -83,6 +84,9 @@ class _Host:
     out_fd: int  # its output pipe: what it printed while importing, and anything after
     preamble: OutputTail  # output of the import, shown with every check (as when each check imported)
     workdir: str
+    serial: socket.socket | None = None  # the shared child's protocol socket, while one runs
+    serial_out: int = -1  # ... and its output pipe
+    serial_off: bool = False  # a check failed: from then on every check runs in a child of its own
 
 
 def _signal_name(sig: int) -> str:
@@ -149,11 +153,17 @@ class Sandbox:
     the first ``run``), once the fixtures that state them are read.
 
     With ``hosting`` (the default), the first check of a submission starts a
-    *host*: a worker that enters the sandbox, imports the submission once and
-    then forks a fresh child for every check from that clean post-import
-    state. A check that crashes there is run again in a worker of its own;
-    if the host dies, or cannot fork safely (threads), every check gets a
-    worker of its own, as without hosting.
+    *host*: a worker that enters the sandbox and imports the submission once.
+    Checks then run in one *shared* child the host forks, one after another,
+    each on a fresh instance: a process per check would cost several times
+    the checks themselves. Only answers come from the shared child: anything
+    else (an exception, a crash, an answer too large) ends it, and that check
+    and every later one runs in a fresh child forked from the clean
+    post-import state. So does a check whose answer the grader finds wrong
+    (``run(fresh=True)``): a failure is always decided in a process that ran
+    nothing else. A check that crashes in a fresh child is run again in a
+    worker of its own; if the host dies, or cannot fork safely (threads),
+    every check gets a worker of its own, as without hosting.
     """
 
     hosting = sys.platform.startswith("linux")  # the sweep between checks finds processes through /proc
@@ -208,6 +218,7 @@ class Sandbox:
         self._closed = True
         for host in self._hosts.values():
             if host is not None:  # it ends when its socket closes; the zygote's exit kills it anyway
+                self._end_serial(host)
                 host.sock.close()
                 os.close(host.out_fd)
         self._hosts.clear()
@@ -340,17 +351,31 @@ class Sandbox:
         self._hosts[key] = None
         if host is None:
             return
+        self._end_serial(host)
         host.sock.close()
         os.close(host.out_fd)
         self._ask({"op": "reap", "pid": host.pid, "grace": 0.0})
 
+    def _end_serial(self, host: _Host, *, off: bool = False) -> None:
+        """Close the host's shared child's channels (it exits when its socket closes; a sweep sees to it)."""
+        host.serial_off = host.serial_off or off
+        if host.serial is None:
+            return
+        host.serial.close()
+        os.close(host.serial_out)
+        host.serial, host.serial_out = None, -1
+        self._sweep_due = host.pid
+
     # -- one check ---------------------------------------------------------
     def run(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], *, call_timeout: float,
-            target: tuple[str, str, str] | None = None) -> CallOutcome:
-        """Run the steps in a fresh worker and return what came back, whatever happened.
+            target: tuple[str, str, str] | None = None, fresh: bool = False) -> CallOutcome:
+        """Run the steps on a fresh instance and return what came back, whatever happened.
 
         `target` is (import_root, module, class_name) when one sandbox grades
         several classes or files; by default, the one given at construction.
+        An outcome marked `shared` came from the host's shared child: if the
+        grader finds its answer wrong, it runs the check again with `fresh`,
+        in a process that ran nothing else (and later checks too).
         Everything this takes, the zygote's work included, is charged to the budget.
         """
         key = target or (self._spec["import_root"], self._spec["module"], self._spec["class_name"])
@@ -363,7 +388,7 @@ class Sandbox:
                                                 "was used up by earlier tests, so this test was not run")
         started = time.monotonic()
         try:
-            outcome = self._run_any(steps, inputs, call_timeout, key, started)
+            outcome = self._run_any(steps, inputs, call_timeout, key, started, fresh)
         finally:
             self.budget_left -= time.monotonic() - started
         outcome.wall_seconds = time.monotonic() - started
@@ -375,7 +400,7 @@ class Sandbox:
         return outcome
 
     def _run_any(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
-                 key: tuple[str, str, str], started: float) -> CallOutcome:
+                 key: tuple[str, str, str], started: float, fresh: bool = False) -> CallOutcome:
         """Through the target's host when it has one (started on its first check), else in a worker of its own."""
         if self._sweep_due is not None and self._sweep() is None:
             return CallOutcome("sandbox", detail=self._broken or "")
@@ -391,6 +416,21 @@ class Sandbox:
                 if self._files_uid is not None:  # what the import left stays, as when each check imported
                     self._kept |= system.files_of(self._files_uid)
         host = self._hosts.get(key)
+        if host is not None and (fresh or host.serial_off):
+            self._end_serial(host, off=True)
+        elif host is not None:
+            shared = self._run_serial(host, steps, inputs, call_timeout, started)
+            if shared is not None and shared.kind in ("ok", "sandbox"):
+                return shared
+            if shared is not None and shared.kind in ("timeout", "budget"):
+                self._drop_host(key)  # the check (or the host) hung: as for a check in a child of its own
+                return shared
+            if shared is not None and (self._broken is not None or _ended(self._zygote_fd)
+                                       or time.monotonic() - started >= self.budget_left):
+                return shared  # nothing can run it again
+            # anything but an answer is decided in a child that ran nothing else (swept first)
+            if self._sweep_due is not None and self._sweep() is None:
+                return CallOutcome("sandbox", detail=self._broken or "")
         if host is not None:
             outcome = self._run_hosted(host, steps, inputs, call_timeout, started)
             if outcome is not None and outcome.kind in ("timeout", "budget"):
@@ -407,6 +447,66 @@ class Sandbox:
             # a crash is run again in a worker of its own, whose end the zygote sees and describes
         return self._run(steps, inputs, call_timeout, key, started)
 
+    def _run_serial(self, host: _Host, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
+                    call_timeout: float, started: float) -> CallOutcome | None:
+        """One check in the host's shared child (forked on first use); None when the host cannot fork it.
+
+        Anything but an answer ends the shared child (at once for a hang) and
+        turns sharing off for this host. An answer after which a process the
+        check started still runs ends it too, so that what the check left is
+        killed before the next check starts (in a new shared child).
+        """
+        settled = self._settle()  # a reply still due from the zygote
+        if settled is None:
+            return CallOutcome("sandbox", detail=self._broken or "")
+        if not system.is_alive(host.pid):
+            return None
+        if host.serial is None:
+            parent, child = socket.socketpair()
+            out_read, out_write = os.pipe()
+            try:
+                system.set_pipe_size(out_read, zygote.OUTPUT_PIPE_BYTES)
+                os.set_blocking(out_read, False)
+                socket.send_fds(host.sock, [b"S"], [child.fileno(), out_write])
+            except OSError:
+                parent.close()
+                os.close(out_read)
+                host.serial_off = True
+                return None
+            finally:
+                child.close()
+                os.close(out_write)
+            host.serial, host.serial_out = parent, out_read
+        output = self._host_output(host)
+        outcome = self._call(host.serial, host.serial_out, output, {"steps": steps}, inputs, call_timeout,
+                             started + self.budget_left)
+        _drain(host.serial_out, output, deadline=0.0)  # it flushed its output before it answered
+        _drain(host.out_fd, output, deadline=0.0)
+        if outcome.kind == "ok":
+            outcome.shared = True
+            if self._left_behind(host):  # killed before the next check, which gets a new shared child
+                self._end_serial(host)
+        else:
+            if outcome.kind in ("timeout", "budget"):  # killed at once, with whatever it started
+                self._ask({"op": "sweep", "host": host.pid, "grace": 0.0})
+            self._end_serial(host, off=True)
+        outcome.output = output.text().replace(os.path.join(host.workdir, "submission") + os.sep, "")
+        return self._memory_words(outcome)
+
+    def _left_behind(self, host: _Host) -> bool:
+        """Whether a check left a process running: below the host beside its shared child, or an orphan."""
+        hosts = {h.pid for h in self._hosts.values() if h is not None}
+        return (len(system.live_descendants(host.pid)) > 1
+                or any(c not in hosts for c in system.children(self.zygote_pid)))
+
+    def _host_output(self, host: _Host) -> OutputTail:
+        """A check's output starts with what the host printed while importing (as when each check imported)."""
+        output = OutputTail(self.limits.output_chars)
+        output.add(bytes(host.preamble.head))
+        output.add(bytes(host.preamble.tail))
+        output.total += host.preamble.cut
+        return output
+
     def _run_hosted(self, host: _Host, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
                     call_timeout: float, started: float) -> CallOutcome | None:
         """One check in a child the host forks; None when the host did not fork it (it is then dropped)."""
@@ -416,10 +516,7 @@ class Sandbox:
         if not system.is_alive(host.pid):
             return None
         budget_end = started + self.budget_left
-        output = OutputTail(self.limits.output_chars)
-        output.add(bytes(host.preamble.head))
-        output.add(bytes(host.preamble.tail))
-        output.total += host.preamble.cut
+        output = self._host_output(host)
         parent, child = socket.socketpair()
         out_read, out_write = os.pipe()
         try:
@@ -488,7 +585,8 @@ class Sandbox:
              key: tuple[str, str, str], started: float, host: bool = False) -> CallOutcome:
         limits = self.limits
         spec = dict(self._spec, import_root=key[0], module=key[1], class_name=key[2], host=host, limits={
-            "cpu_seconds": int(limits.import_timeout + call_timeout) + 2,
+            # a host's children inherit its CPU limit, and its shared child spends it on many checks
+            "cpu_seconds": int(limits.import_timeout + (limits.budget if host else call_timeout)) + 2,
             "memory_mb": limits.memory_mb,
             "max_file_mb": limits.max_file_mb,
             "nproc": self._nproc_base + limits.max_processes if self._nproc_base >= 0 else 0,

@@ -142,13 +142,15 @@ def _serve(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
 
 
 def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
-    """Import once, then fork one child per check from this post-import state, until the grader hangs up.
+    """Import once, then fork children from this post-import state, until the grader hangs up.
 
-    The grader sends one byte and two descriptors per check (the check's protocol
-    socket and its own output pipe); the child answers that one request on them
-    and exits; the host itself sends nothing after the import. Nothing here is trusted:
-    the trusted zygote kills whatever a check left behind, and the grader runs a
-    check that crashed here again in a worker of its own.
+    The grader sends one byte and two descriptors (a protocol socket and an
+    output pipe) per child: b"F" forks a child that answers one request and
+    exits (one check in a fresh process); b"S" forks a child that answers
+    requests one after another until its socket closes (checks in a shared
+    process, a fresh instance each). The host itself sends nothing after the
+    import. Nothing here is trusted: the trusted zygote kills whatever a child
+    left behind, and the grader decides what a shared child's answers count for.
     """
     cls, seconds = _import_class(proto, workdir, spec)
     if cls is None:
@@ -173,7 +175,8 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
             code = FAILED
             try:
                 proto.close()
-                _check(socket.socket(fileno=fds[0]), fds[1], cls, workdir, max_result_bytes)
+                _answer(socket.socket(fileno=fds[0]), fds[1], cls, workdir, max_result_bytes,
+                        serial=data[:1] == b"S")
                 code = 0
             finally:
                 os._exit(code)
@@ -181,8 +184,10 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
             os.close(fd)
 
 
-def _check(sock: socket.socket, out_fd: int, cls: type, workdir: str, max_result_bytes: int) -> None:
-    """In a check's child: own process group, output to this check's pipe, one request answered."""
+def _answer(sock: socket.socket, out_fd: int, cls: type, workdir: str, max_result_bytes: int, *,
+            serial: bool = False) -> None:
+    """In a child of the host: own process group, output to its own pipe, then one request answered
+    (or, when `serial`, every request until the grader closes the socket)."""
     host = os.getppid()
     os.setsid()  # its own group: one killpg reaches what it starts; the zygote sweeps the rest
     if system.die_with_parent() and os.getppid() != host:
@@ -190,11 +195,19 @@ def _check(sock: socket.socket, out_fd: int, cls: type, workdir: str, max_result
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)
     os.close(out_fd)
-    header, arrays = protocol.read_message(sock, max_array_bytes=1 << 30)
-    response, out_arrays = run_steps(cls, header["steps"], arrays, workdir, max_result_bytes=max_result_bytes)
-    _flush()
-    protocol.send(sock, response, out_arrays)
-    _flush()
+    while True:
+        try:
+            header, arrays = protocol.read_message(sock, max_array_bytes=1 << 30)
+        except protocol.ProtocolError:
+            if serial:  # the grader is done with this child
+                return
+            raise
+        response, out_arrays = run_steps(cls, header["steps"], arrays, workdir, max_result_bytes=max_result_bytes)
+        _flush()
+        protocol.send(sock, response, out_arrays)
+        _flush()
+        if not serial:
+            return
 
 
 def _reap_checks() -> None:
