@@ -9,7 +9,6 @@ machine do not raise a false note. No points ever depend on it.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Iterable
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy as np
 from .fixtures import Case, Check
 from .mistakes import softmax_backward
 from .results import CheckResult
+from .timing import best_seconds
 
 NAME = "efficiency: backward (informational)"
 SLOW_RATIO = 20.0  # "far slower": at least this many times the vectorised time ...
@@ -28,12 +28,7 @@ CLASS_NAME = "Softmax"
 
 def vectorised_seconds(A: np.ndarray, dLdA: np.ndarray, repeats: int = REPEATS) -> float:
     """Best-of-`repeats` time of the O(N*C) row-wise backward on these inputs."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        softmax_backward(A, dLdA)
-        best = min(best, time.perf_counter() - start)
-    return max(best, 1e-7)
+    return best_seconds(lambda: softmax_backward(A, dLdA), repeats)
 
 
 def _applies(case: Case, check: Check) -> bool:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Collection
 
 import numpy as np
 
-from . import efficiency
+from . import efficiency, timing
 from .compare import compare
 from .limits import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
@@ -43,9 +43,6 @@ class _OnFirstUse:
 diagnose: Any = _OnFirstUse("diagnose")
 
 CLASS_NAME = "Softmax"  # used by explain_error; the class each case grades is in its fixture (case.problem)
-# Allowance per Jacobian entry (N*C*C) on top of the call-timeout floor: a
-# pure-Python triple loop takes well under a microsecond per entry.
-SECONDS_PER_ENTRY = 5e-6
 
 
 def steps_for(check: Check, case: Case) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
@@ -76,9 +73,8 @@ def steps_for(check: Check, case: Case) -> tuple[list[dict[str, Any]], dict[str,
 
 
 def call_timeout(case: Case, limits: Limits) -> float:
-    """Wall-clock limit for one call: the floor plus room for slow but honest loops (N*C*C entries)."""
-    first = next(iter(case.inputs.values()))
-    return limits.call_timeout + SECONDS_PER_ENTRY * first.size * first.shape[-1]
+    """Wall-clock limit for each call of a case: a multiple of the reference's time on it here, with a floor."""
+    return timing.call_limit(timing.reference_seconds(case), limits)
 
 
 def check_name(case: Case, check: Check) -> str:
@@ -205,6 +201,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
         total = sum(1 for c in cases for k in c.checks if only is None or check_name(c, k) in only)
         for case in cases:
             located = found[case.problem.file]
+            limit: float | None = None  # timed on the case's first check
             for index, check in enumerate(case.checks, start=1):
                 if only is not None and check_name(case, check) not in only:
                     continue
@@ -218,7 +215,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                 else:
                     steps, inputs = steps_for(check, case)
                     target = (located.import_root, located.module, case.problem.class_name)
-                    limit = call_timeout(case, limits)
+                    limit = limit or call_timeout(case, limits)
                     outcome = sandbox.run(steps, inputs, call_timeout=limit, target=target)
                     passed, result.message = explain(outcome, check, case)
                     if not passed and outcome.shared:  # decided again in a process that ran no other check
