@@ -401,15 +401,20 @@ def load_case(path: Path) -> Case:
     return parse_case(doc, path)
 
 
-def load_cases(folder: Path) -> list[Case]:
-    """Read every fixture in a folder, in case order; an empty or missing folder is an error."""
+def fixture_files(folder: Path) -> list[Path]:
+    """The fixture files of a folder, by name; a missing folder, or one without fixtures, is an error."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FixtureError(f"{folder}: fixture folder not found (run `python -m autograder generate`)")
     files = sorted(p for p in folder.glob("*.yaml") if p.is_file())
     if not files:
         raise FixtureError(f"{folder}: no fixture files (*.yaml) found")
-    cases = [load_case(p) for p in files]
+    return files
+
+
+def load_cases(folder: Path, *, loaded: Mapping[Path, Case] | None = None) -> list[Case]:
+    """Read every fixture in a folder, in case order (`loaded`: cases already read, by file)."""
+    cases = [(loaded or {}).get(p) or load_case(p) for p in fixture_files(folder)]
     seen: dict[str, Path] = {}
     for case in cases:
         if case.name in seen:

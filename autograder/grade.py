@@ -20,7 +20,7 @@ from . import efficiency, timing
 from .compare import compare
 from .limits import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
-from .fixtures import Case, Check, load_cases
+from .fixtures import Case, Check, fixture_files, load_case, load_cases
 from .locate import Located, locate
 from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
 from .results import CheckResult, GradingResult
@@ -182,7 +182,18 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
     try:
         if callable(limits):
             limits = limits()
-        cases = load_cases(fixtures)  # only now: the workers' zygote is already forked
+        # Only now: the workers' zygote is already forked. One fixture first, to start the host of
+        # its file while the rest are read (the host imports meanwhile, on another core if any).
+        first_file = fixture_files(fixtures)[0]
+        first = load_case(first_file)
+        if sandbox is not None:
+            sandbox.limits = limits or limits_from_mapping(first.limits, str(first.path))
+            try:
+                early = locate(submission, first.problem.file)
+                sandbox.prepare((early.import_root, early.module, first.problem.class_name))
+            except AutograderError:
+                pass  # said with every check of that file, below
+        cases = load_cases(fixtures, loaded={first_file: first})
         limits = limits or fixture_limits(cases)
         if sandbox is not None:
             # The budget bounds the whole grading, so what the grader spent before the first check

@@ -86,3 +86,27 @@ def test_config_is_read_only_after_the_zygote_is_forked(monkeypatch, tmp_path):
     result = grade.grade_submission(PROJECT / "reference", limits=limits)
     assert events == ["zygote forked", "config read"]
     assert result.score == result.max_score
+
+
+def test_fixtures_are_read_only_after_the_zygote_is_forked(monkeypatch):
+    """Fixtures hold the expected answers: not one may be in memory when the zygote is forked."""
+    from autograder import fixtures, grade
+
+    events = []
+    real_sandbox, real_load_case = grade.Sandbox, fixtures.load_case
+
+    def recording_sandbox(*args, **kwargs):
+        events.append("zygote forked")
+        return real_sandbox(*args, **kwargs)
+
+    def recording_load_case(path):
+        events.append("fixture read")
+        return real_load_case(path)
+
+    monkeypatch.setattr(grade, "Sandbox", recording_sandbox)
+    monkeypatch.setattr(grade, "load_case", recording_load_case)
+    monkeypatch.setattr(fixtures, "load_case", recording_load_case)
+    result = grade.grade_submission(PROJECT / "reference")
+    assert events[0] == "zygote forked" and events.count("zygote forked") == 1
+    assert events.count("fixture read") == len(list((PROJECT / "test_cases").glob("*.yaml")))
+    assert result.score == result.max_score

@@ -522,3 +522,42 @@ def test_a_check_that_leaves_nothing_is_swept_by_the_grader_alone(tmp_path, monk
     assert [o.kind for o in outcomes] == ["ok"] * 5
     assert asked.count("spawn") == 1 and "sweep" not in asked[asked.index("hosted"):], asked
     assert own_children() == []
+
+
+def test_a_prepared_host_imports_before_the_first_check_which_uses_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    write_submission(tmp_path, (
+        "print('imported at', time.monotonic())\n"
+        "class Softmax:\n"
+        "    def forward(self, Z):\n"
+        "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
+    asked: list[str] = []
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        ask = box._ask
+        monkeypatch.setattr(box, "_ask", lambda message: asked.append(message and message["op"]) or ask(message))
+        box.prepare((".", "activation", "Softmax"))
+        time.sleep(0.5)  # the grader reading fixtures
+        before = time.monotonic()
+        outcome = box.run(FORWARD, {"Z": Z}, call_timeout=2)
+        assert host_of(box)
+    assert outcome.kind == "ok" and outcome.shared
+    imported_at = float(outcome.output.split()[2])
+    assert imported_at < before  # it had imported while the grader was busy
+    assert "spawn" not in asked and asked[0] is None  # the first check read the prepared spawn's reply
+    assert own_children() == []
+
+
+@pytest.mark.parametrize("then", ["another target", "nothing"])
+def test_a_prepared_host_nothing_asks_for_is_given_up(tmp_path, monkeypatch, then):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    write_submission(tmp_path, (
+        "class Softmax:\n"
+        "    def forward(self, Z):\n"
+        "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
+    (tmp_path / "other.py").write_text("import time\ntime.sleep(60)\n")  # a host that would never be ready
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        box.prepare((".", "other", "Softmax"))
+        if then == "another target":
+            outcome = box.run(FORWARD, {"Z": Z}, call_timeout=2)
+            assert outcome.kind == "ok" and outcome.wall_seconds < 2, outcome
+    assert own_children() == []

@@ -206,6 +206,8 @@ class Sandbox:
         self._files_uid = self.account.uid if dedicated else None  # whose temporary files a sweep deletes
         self._kept: set[tuple[str, int]] = set()  # those made while a host imported: they stay
         self._sweep_due: int | None = None  # a host whose last check has not been swept yet
+        self._spawning: tuple[str, str, str] | None = None  # a host `prepare` asked for, reply not read yet
+        self._spawned_at = 0.0
         self.zygote_pid, self._ctrl = zygote.start(self.account.uid if dedicated else None, str(stage))
         # readable when the zygote dies, so a wait for a worker ends at once (Linux 5.3+; else -1)
         self._zygote_fd = _pidfd(self.zygote_pid)
@@ -222,6 +224,8 @@ class Sandbox:
                 host.sock.close()
                 os.close(host.out_fd)
         self._hosts.clear()
+        if self._broken is None and self._spawning is not None:
+            self._abandon_prepared()
         if self._broken is None:
             try:
                 self._ctrl.settimeout(CLOSE_SECONDS)
@@ -272,11 +276,20 @@ class Sandbox:
                         "could not be run")
         self._kill_zygote()
 
-    def _ask(self, message: dict[str, Any]) -> tuple[dict[str, Any] | None, list[int]]:
-        """One request to the zygote and its reply, or (None, []) and a broken sandbox."""
+    def _ask(self, message: dict[str, Any] | None) -> tuple[dict[str, Any] | None, list[int]]:
+        """One request to the zygote and its reply, or (None, []) and a broken sandbox.
+
+        With None, only the reply: that to the spawn `prepare` sent. A prepared
+        spawn whose host nothing asked for is given up before another request.
+        """
+        if message is not None and self._spawning is not None:
+            self._abandon_prepared()
+            if self._broken is not None:
+                return None, []
         try:
             self._ctrl.settimeout(ZYGOTE_REPLY_SECONDS)
-            self._ctrl.send(message)
+            if message is not None:
+                self._ctrl.send(message)
             if self._reap_pending:  # the reply to the previous reap comes first
                 self._reap_pending = False
                 if self._ctrl.recv() is None:
@@ -298,6 +311,30 @@ class Sandbox:
             self._zygote_failed("it has ended")
             return None, []
         return reply, fds
+
+    def prepare(self, target: tuple[str, str, str]) -> None:
+        """Start the target's host now: it enters the sandbox and imports while the grader reads the
+        fixtures, and the target's first run() finds it (nearly) ready. Call once `limits` are set."""
+        if (not self.hosting or self._broken is not None or self._closed or self._reap_pending
+                or self._spawning is not None or target in self._hosts):
+            return
+        message = {"op": "spawn", "spec": self._worker_spec(target, self.limits.call_timeout, host=True)}
+        try:
+            self._ctrl.settimeout(ZYGOTE_REPLY_SECONDS)
+            self._ctrl.send(message)
+        except OSError as exc:
+            self._zygote_failed(f"{type(exc).__name__}: {exc}")
+            return
+        self._spawning, self._spawned_at = target, time.monotonic()
+
+    def _abandon_prepared(self) -> None:
+        """Give up the host `prepare` started (its channels closed, it exits; the zygote reaps it)."""
+        self._spawning = None
+        reply, fds = self._ask(None)
+        for fd in fds:
+            os.close(fd)
+        if reply is not None and isinstance(reply.get("pid"), int):
+            self._reap_later(reply["pid"])
 
     def _reap_later(self, pid: int) -> None:
         """Ask the zygote to reap a worker; its reply is read with the next request."""
@@ -581,17 +618,25 @@ class Sandbox:
                                         "needs far less)").strip()
         return outcome
 
-    def _run(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
-             key: tuple[str, str, str], started: float, host: bool = False) -> CallOutcome:
+    def _worker_spec(self, key: tuple[str, str, str], call_timeout: float, host: bool) -> dict[str, Any]:
         limits = self.limits
-        spec = dict(self._spec, import_root=key[0], module=key[1], class_name=key[2], host=host, limits={
+        return dict(self._spec, import_root=key[0], module=key[1], class_name=key[2], host=host, limits={
             # a host's children inherit its CPU limit, and its shared child spends it on many checks
             "cpu_seconds": int(limits.import_timeout + (limits.budget if host else call_timeout)) + 2,
             "memory_mb": limits.memory_mb,
             "max_file_mb": limits.max_file_mb,
             "nproc": self._nproc_base + limits.max_processes if self._nproc_base >= 0 else 0,
         })
-        reply, fds = self._ask({"op": "spawn", "spec": spec})
+
+    def _run(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
+             key: tuple[str, str, str], started: float, host: bool = False) -> CallOutcome:
+        limits = self.limits
+        import_from = None  # when the import started: now, unless `prepare` started the host earlier
+        if host and self._spawning == key:
+            self._spawning, import_from = None, self._spawned_at
+            reply, fds = self._ask(None)
+        else:
+            reply, fds = self._ask({"op": "spawn", "spec": self._worker_spec(key, call_timeout, host)})
         if reply is None:
             return CallOutcome("sandbox", detail=self._broken or "")
         if "error" in reply or len(fds) != 2:
@@ -608,7 +653,8 @@ class Sandbox:
         reaped: dict[str, Any] | None = None
         kept = False  # a host stays, with its channels open
         try:
-            outcome = self._talk(sock, out_fd, output, steps, inputs, call_timeout, started, host=host)
+            outcome = self._talk(sock, out_fd, output, steps, inputs, call_timeout, started, host=host,
+                                 import_from=import_from)
             if outcome.kind == "hosted" and outcome.detail == "forkable":
                 _drain(out_fd, output, deadline=0.0)
                 self._hosts[key] = _Host(pid, sock, out_fd, output, str(reply.get("workdir")))
@@ -652,7 +698,8 @@ class Sandbox:
         return self._memory_words(outcome)
 
     def _talk(self, sock: socket.socket, out_fd: int, output: OutputTail, steps: list[dict[str, Any]],
-              inputs: dict[str, np.ndarray], call_timeout: float, started: float, *, host: bool = False) -> CallOutcome:
+              inputs: dict[str, np.ndarray], call_timeout: float, started: float, *, host: bool = False,
+              import_from: float | None = None) -> CallOutcome:
         budget_end = started + self.budget_left
         request = {"steps": steps}
         early = not host and sum(a.nbytes for a in inputs.values()) <= EARLY_REQUEST_BYTES
@@ -663,7 +710,7 @@ class Sandbox:
                 pass  # the worker is gone already; the import phase below says how
         # 1. the import
         carry = bytearray()
-        deadline = min(time.monotonic() + self.limits.import_timeout, budget_end)
+        deadline = min((import_from or time.monotonic()) + self.limits.import_timeout, budget_end)
         header, _, why = _receive(sock, out_fd, output, deadline, max_array_bytes=0, carry=carry,
                                   watch=self._zygote_fd)
         if header is None:
