@@ -357,13 +357,41 @@ def _array_section(lines: list[str]) -> dict[str, Any] | None:
     return arrays
 
 
-def _fast_document(text: str) -> dict[str, Any] | None:
+def _graded_names(doc: Mapping) -> set[str] | None:
+    """The expected arrays some check grades or sets (None if the checks are not in a readable form)."""
+    names: set[str] = set()
+    checks = doc.get("checks")
+    if not isinstance(checks, list):
+        return None
+    for check in checks:
+        if not isinstance(check, dict) or not isinstance(check.get("steps", []), list):
+            return None
+        names.add(str(check.get("output")))
+        names.update(str(step["from"]) for step in check.get("steps", []) if isinstance(step, dict) and "from" in step)
+    return names
+
+
+def _drop_arrays(lines: list[str], keep: set[str]) -> list[str]:
+    """The lines of an array section without the arrays not named in `keep`."""
+    kept: list[str] = []
+    keeping = True
+    for line in lines:
+        named = _ARRAY_NAME.match(line)
+        if named:
+            keeping = named.group(1) in keep
+        if keeping:
+            kept.append(line)
+    return kept
+
+
+def _fast_document(text: str, graded_only: bool = False) -> dict[str, Any] | None:
     """The document of a generated fixture without PyYAML's float constructor; None: not that form.
 
     The metadata before `inputs:` goes through the C loader; the arrays after it are read here
     only when every line has the exact form the dumper writes. Anything else (hand edits,
     comments, other number forms) returns None and the whole file goes through PyYAML, so
-    what is accepted and every error message are PyYAML's.
+    what is accepted and every error message are PyYAML's. With `graded_only`, expected
+    arrays no check grades or sets (the Jacobian J) are left unread.
     """
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -377,27 +405,34 @@ def _fast_document(text: str) -> dict[str, Any] | None:
         return None
     if not isinstance(doc, dict):
         return None
+    graded = _graded_names(doc) if graded_only else None
     for start, end in zip(starts, starts[1:] + [len(lines)]):
         key = lines[start][:-1]
-        section = _array_section(lines[start + 1:end])
+        body = lines[start + 1:end]
+        if key == "expected" and graded is not None:
+            body = _drop_arrays(body, graded)
+        section = _array_section(body)
         if key in doc or section is None:
             return None
         doc[key] = section
     return doc
 
 
-def load_case(path: Path) -> Case:
-    """Read and validate one fixture file."""
+def load_case(path: Path, *, graded_only: bool = False) -> Case:
+    """Read and validate one fixture file; with `graded_only`, without the expected arrays no check uses."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise FixtureError(f"{path}: cannot read fixture ({exc.strerror})") from None
-    doc = _fast_document(text)
+    doc = _fast_document(text, graded_only)
     if doc is None:
         try:
             doc = yaml.load(text, Loader=_Loader)
         except yaml.YAMLError as exc:
             raise FixtureError(f"{path}: not valid YAML ({exc})") from None
+        graded = _graded_names(doc) if graded_only and isinstance(doc, dict) else None
+        if graded is not None and isinstance(doc.get("expected"), dict):
+            doc["expected"] = {k: v for k, v in doc["expected"].items() if k in graded}
     return parse_case(doc, path)
 
 
@@ -412,9 +447,10 @@ def fixture_files(folder: Path) -> list[Path]:
     return files
 
 
-def load_cases(folder: Path, *, loaded: Mapping[Path, Case] | None = None) -> list[Case]:
-    """Read every fixture in a folder, in case order (`loaded`: cases already read, by file)."""
-    cases = [(loaded or {}).get(p) or load_case(p) for p in fixture_files(folder)]
+def load_cases(folder: Path, *, loaded: Mapping[Path, Case] | None = None, graded_only: bool = False) -> list[Case]:
+    """Read every fixture in a folder, in case order (`loaded`: cases already read, by file; `graded_only`:
+    see load_case)."""
+    cases = [(loaded or {}).get(p) or load_case(p, graded_only=graded_only) for p in fixture_files(folder)]
     seen: dict[str, Path] = {}
     for case in cases:
         if case.name in seen:

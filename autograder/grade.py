@@ -185,7 +185,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
         # Only now: the workers' zygote is already forked. One fixture first, to start the host of
         # its file while the rest are read (the host imports meanwhile, on another core if any).
         first_file = fixture_files(fixtures)[0]
-        first = load_case(first_file)
+        first = load_case(first_file, graded_only=True)  # grading reads no array it does not use (J)
         if sandbox is not None:
             sandbox.limits = limits or limits_from_mapping(first.limits, str(first.path))
             try:
@@ -193,7 +193,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                 sandbox.prepare((early.import_root, early.module, first.problem.class_name))
             except AutograderError:
                 pass  # said with every check of that file, below
-        cases = load_cases(fixtures, loaded={first_file: first})
+        cases = load_cases(fixtures, loaded={first_file: first}, graded_only=True)
         limits = limits or fixture_limits(cases)
         if sandbox is not None:
             # The budget bounds the whole grading, so what the grader spent before the first check

@@ -80,6 +80,7 @@ class Lifecycle:
         self.zygote_events: dict[str, float] = {}
         self.worker_parts: dict[str, float] = {}  # in a worker: time in each step of entering the sandbox
         self.active: set[str] = set()  # keys being timed now (a recursive call is timed once)
+        self.prepared_at = 0.0  # when Sandbox.prepare asked for the host, before the first check
 
     def install(self) -> None:
         import shutil
@@ -115,14 +116,24 @@ class Lifecycle:
         if hasattr(runner.Sandbox, "_ask"):
             ask = runner.Sandbox._ask
 
-            def grader_ask(sandbox: Any, message: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            def grader_ask(sandbox: Any, message: dict[str, Any] | None, *args: Any, **kwargs: Any) -> Any:
                 start = time.monotonic()
                 reply = ask(sandbox, message, *args, **kwargs)
-                if message.get("op") == "spawn":
+                if message is None:  # the reply to the spawn Sandbox.prepare sent before this check
+                    me.current.update(spawn_sent=me.prepared_at, spawn_reply=time.monotonic())
+                elif message.get("op") == "spawn":
                     me.current.update(spawn_sent=start, spawn_reply=time.monotonic())
                 return reply
 
             runner.Sandbox._ask = grader_ask
+        if hasattr(runner.Sandbox, "prepare"):
+            prepare = runner.Sandbox.prepare
+
+            def grader_prepare(sandbox: Any, *args: Any, **kwargs: Any) -> Any:
+                me.prepared_at = time.monotonic()
+                return prepare(sandbox, *args, **kwargs)
+
+            runner.Sandbox.prepare = grader_prepare
         receive = runner._receive
 
         def grader_receive(*args: Any, **kwargs: Any) -> Any:
@@ -251,7 +262,7 @@ class Lifecycle:
         forks_seen: set[float] = set()  # a host's shared child answers many checks
         for c, following in zip(checks, checks[1:] + [{}]):
             if "spawn_reply" in c:
-                add("grader: spawn request -> reply (and the previous reap's reply)", c["spawn_reply"] - c["spawn_sent"])
+                add("grader: spawn request (prepare's, when it did) -> reply", c["spawn_reply"] - c["spawn_sent"])
             if "entered" in c:  # this check started a worker (the host, or a worker of its own)
                 add("start: fork -> sandbox entered", c["entered"] - c["started"])
                 parts = [k[len("worker:"):] for k in c if k.startswith("worker:")]

@@ -99,9 +99,9 @@ def test_fixtures_are_read_only_after_the_zygote_is_forked(monkeypatch):
         events.append("zygote forked")
         return real_sandbox(*args, **kwargs)
 
-    def recording_load_case(path):
+    def recording_load_case(path, **kwargs):
         events.append("fixture read")
-        return real_load_case(path)
+        return real_load_case(path, **kwargs)
 
     monkeypatch.setattr(grade, "Sandbox", recording_sandbox)
     monkeypatch.setattr(grade, "load_case", recording_load_case)

@@ -45,7 +45,7 @@ def _load_both(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch) -> tu
 
     fast = attempt()
     with monkeypatch.context() as patch:
-        patch.setattr(fixtures, "_fast_document", lambda text: None)
+        patch.setattr(fixtures, "_fast_document", lambda text, graded_only=False: None)
         full = attempt()
     return fast, full
 
@@ -87,3 +87,17 @@ def test_three_dimensional_arrays_nest_as_pyyaml_nests_them() -> None:
     assert fast is not None
     _same_document(fast, yaml.load(text, Loader=fixtures._Loader))
     assert np.array(fast["inputs"]["U"]).shape == (1, 2, 2, 1)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast reader", "PyYAML"])
+def test_grading_reads_every_array_it_uses_and_no_other(fast: bool, tmp_path: Path) -> None:
+    text = EXAMPLE if fast else EXAMPLE.replace("  dLdA:\n", "  # a note\n  dLdA:\n")  # a comment: PyYAML reads it
+    path = tmp_path / "01_case.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert (fixtures._fast_document(text) is not None) == fast
+    full, graded = fixtures.load_case(path), fixtures.load_case(path, graded_only=True)
+    assert sorted(full.expected) == ["A", "J", "dLdZ"] and sorted(graded.expected) == ["A", "dLdZ"]
+    for name, array in graded.expected.items():
+        assert array.tobytes() == full.expected[name].tobytes()
+    assert {k: v.tobytes() for k, v in graded.inputs.items()} == {k: v.tobytes() for k, v in full.inputs.items()}
+    assert graded.checks == full.checks
