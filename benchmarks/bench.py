@@ -12,8 +12,11 @@ start-up floor and the gradings are run in interleaved rounds, so that
 noise from other work on the machine hits them alike; medians are reported
 with their min-max spread, and every ratio compares figures of this one run.
 The correct submission is also graded with the grader's modules compiled
-beforehand (``correct_bytecode``), as a build step running ``compileall``
-would leave them.
+beforehand (``correct_bytecode``), as ``setup.sh`` leaves them on Gradescope
+(``compileall``), and as pip left NumPy and PyYAML for the floor: the targets
+are judged on that figure. Where ``PYTHONDONTWRITEBYTECODE`` is set (as on the
+machine these figures were first taken), the plain ``correct`` run compiles
+every grader module at each start, and is reported beside it.
 """
 
 from __future__ import annotations
@@ -371,13 +374,13 @@ def report(figures: dict[str, Any]) -> list[str]:
     lines.append(f"  hang: {hang['max_s']:.2f} s at worst for a budget of {budget:g} s "
                  f"(allowed: budget + {HANG_MARGIN:g} s margin)")
     fx = figures["fixtures"]
-    share = fx["median_s"] / p["correct"]["median_s"]
+    share = fx["median_s"] / p["correct_bytecode"]["median_s"]
     lines += [
         "",
         f"Fixture loading: {fx['files']} files, {fx['bytes'] / 1024:.0f} KiB, {fx['numbers']} numbers, "
         f"rows read directly, the rest by PyYAML's {'C' if fx['c_loader'] else 'pure-Python'} loader: "
         f"{fx['median_s'] * 1e3:.1f} ms median "
-        f"(first {fx['first_s'] * 1e3:.1f} ms) = {share:.1%} of a correct grading",
+        f"(first {fx['first_s'] * 1e3:.1f} ms) = {share:.1%} of a correct grading (grader compiled)",
     ]
     mem = figures["memory"]
     if mem["grader_mb"] is not None:
@@ -396,7 +399,7 @@ def report(figures: dict[str, Any]) -> list[str]:
               f"{k['reference_backward_ms'] / k['textbook_backward_ms']:.2f}x, max |diff| {k['backward_max_abs_diff']:.1e})"]
     lines += ["", "Targets (issue 6):"]
     for t in figures["targets"]:
-        lines.append(f"  {t['target']:<52} {t['measured']:<22} {_verdict(t['holds'])}")
+        lines.append(f"  {t['target']:<62} {t['measured']:<22} {_verdict(t['holds'])}")
     return lines
 
 
@@ -406,12 +409,14 @@ def _load(values: list[float] | None) -> str:
 
 def targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
     p = figures["processes"]
-    floor, correct = p["floor"]["median_s"], p["correct"]["median_s"]
+    # As deployed: setup.sh compiles the grader (compileall), as pip did NumPy and PyYAML for the floor.
+    floor, correct = p["floor"]["median_s"], p["correct_bytecode"]["median_s"]
     share = figures["fixtures"]["median_s"] / correct
     budget = figures["hang_budget_s"]
     grader_mb = figures["memory"]["grader_mb"]
     return [
-        {"target": f"correct submission <= {TARGET_CORRECT_X_FLOOR:g}x floor", "measured": f"{correct / floor:.2f}x",
+        {"target": f"correct submission <= {TARGET_CORRECT_X_FLOOR:g}x floor (grader compiled)",
+         "measured": f"{correct / floor:.2f}x ({p['correct']['median_s'] / floor:.2f}x not)",
          "holds": correct <= TARGET_CORRECT_X_FLOOR * floor},
         {"target": f"hang graded within budget ({budget:g} s) + {HANG_MARGIN:g} s", "measured": f"{p['hang']['max_s']:.2f} s",
          "holds": p["hang"]["max_s"] <= budget + HANG_MARGIN},
