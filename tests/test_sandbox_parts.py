@@ -240,6 +240,12 @@ def host_of(box: Sandbox) -> int:
     return hosts[0].pid
 
 
+SOFTMAX = (  # forward only, right for small inputs
+    "class Softmax:\n"
+    "    def forward(self, Z):\n"
+    "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n")
+
+
 def write_submission(folder: Path, body: str) -> None:
     (folder / "activation.py").write_text("import os, sys, time\nimport numpy as np\n" + body)
 
@@ -447,10 +453,7 @@ def test_a_zombie_has_ended_and_a_sleeper_has_not():
 
 def test_a_stopped_host_costs_one_call_timeout_then_checks_get_workers_of_their_own(tmp_path, monkeypatch):
     monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
-    write_submission(tmp_path, (
-        "class Softmax:\n"
-        "    def forward(self, Z):\n"
-        "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
+    write_submission(tmp_path, SOFTMAX)
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
         assert box.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
         os.kill(host_of(box), signal.SIGSTOP)  # as a check of the same account could
@@ -506,10 +509,7 @@ def test_zygote_stopped_while_a_check_left_something_to_kill_fails_within_the_de
 
 def test_a_check_that_leaves_nothing_is_swept_by_the_grader_alone(tmp_path, monkeypatch):
     monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
-    write_submission(tmp_path, (
-        "class Softmax:\n"
-        "    def forward(self, Z):\n"
-        "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
+    write_submission(tmp_path, SOFTMAX)
     asked: list[str] = []
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
         ask = box._ask
@@ -526,11 +526,7 @@ def test_a_check_that_leaves_nothing_is_swept_by_the_grader_alone(tmp_path, monk
 
 def test_a_prepared_host_imports_before_the_first_check_which_uses_it(tmp_path, monkeypatch):
     monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
-    write_submission(tmp_path, (
-        "print('imported at', time.monotonic())\n"
-        "class Softmax:\n"
-        "    def forward(self, Z):\n"
-        "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
+    write_submission(tmp_path, "print('imported at', time.monotonic())\n" + SOFTMAX)
     asked: list[str] = []
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
         ask = box._ask
@@ -550,10 +546,7 @@ def test_a_prepared_host_imports_before_the_first_check_which_uses_it(tmp_path, 
 @pytest.mark.parametrize("then", ["another target", "nothing"])
 def test_a_prepared_host_nothing_asks_for_is_given_up(tmp_path, monkeypatch, then):
     monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
-    write_submission(tmp_path, (
-        "class Softmax:\n"
-        "    def forward(self, Z):\n"
-        "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
+    write_submission(tmp_path, SOFTMAX)
     (tmp_path / "other.py").write_text("import time\ntime.sleep(60)\n")  # a host that would never be ready
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
         box.prepare((".", "other", "Softmax"))
