@@ -384,10 +384,51 @@ def _drop_arrays(lines: list[str], keep: set[str]) -> list[str]:
     return kept
 
 
-def _fast_document(text: str, graded_only: bool = False) -> dict[str, Any] | None:
+def _fresh(value: Any) -> Any:
+    """A copy of a parsed value that shares no list or mapping with the cached one."""
+    if isinstance(value, dict):
+        return {k: _fresh(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fresh(v) for v in value]
+    return value
+
+
+def _metadata(lines: list[str], seen: dict[str, Any]) -> dict[str, Any] | None:
+    """The metadata before the arrays, read one top-level entry at a time; None when an entry does not
+    read as one key on its own (anchors across entries, directives ...).
+
+    `seen` holds the entries already read (text -> value) by this reading of a folder: its fixtures
+    share most of theirs (checks, limits, tolerance, problem), and PyYAML's constructor is most of
+    the cost of reading them.
+    """
+    entries: list[list[str]] = []
+    for line in lines:
+        if line[:1] not in (" ", "-", "#", ""):
+            entries.append([line])
+        elif entries:
+            entries[-1].append(line)
+        elif line[:1] == "-":  # a document marker or a list before any key: PyYAML's business
+            return None
+    doc: dict[str, Any] = {}
+    for entry in entries:
+        text = "\n".join(entry) + "\n"
+        value = seen.get(text)
+        if value is None:
+            try:
+                value = yaml.load(text, Loader=_Loader)
+            except yaml.YAMLError:
+                return None
+            if not isinstance(value, dict) or len(value) != 1:
+                return None
+            seen[text] = value
+        doc.update(_fresh(value))
+    return doc
+
+
+def _fast_document(text: str, graded_only: bool = False, seen: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The document of a generated fixture without PyYAML's float constructor; None: not that form.
 
-    The metadata before `inputs:` goes through the C loader; the arrays after it are read here
+    The metadata before `inputs:` goes through the C loader, an entry at a time; the arrays after it are read here
     only when every line has the exact form the dumper writes. Anything else (hand edits,
     comments, other number forms) returns None and the whole file goes through PyYAML, so
     what is accepted and every error message are PyYAML's. With `graded_only`, expected
@@ -399,11 +440,8 @@ def _fast_document(text: str, graded_only: bool = False) -> dict[str, Any] | Non
     starts = [i for i, line in enumerate(lines) if line in _ARRAY_SECTIONS]
     if not starts or any(line[:1] not in (" ", "") and i >= starts[0] and i not in starts for i, line in enumerate(lines)):
         return None
-    try:
-        doc = yaml.load("\n".join(lines[:starts[0]]) + "\n", Loader=_Loader)
-    except yaml.YAMLError:
-        return None
-    if not isinstance(doc, dict):
+    doc = _metadata(lines[:starts[0]], {} if seen is None else seen)
+    if not doc:
         return None
     graded = _graded_names(doc) if graded_only else None
     for start, end in zip(starts, starts[1:] + [len(lines)]):
@@ -420,11 +458,15 @@ def _fast_document(text: str, graded_only: bool = False) -> dict[str, Any] | Non
 
 def load_case(path: Path, *, graded_only: bool = False) -> Case:
     """Read and validate one fixture file; with `graded_only`, without the expected arrays no check uses."""
+    return _load_case(path, graded_only, {})
+
+
+def _load_case(path: Path, graded_only: bool, seen: dict[str, Any]) -> Case:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise FixtureError(f"{path}: cannot read fixture ({exc.strerror})") from None
-    doc = _fast_document(text, graded_only)
+    doc = _fast_document(text, graded_only, seen)
     if doc is None:
         try:
             doc = yaml.load(text, Loader=_Loader)
@@ -450,7 +492,8 @@ def fixture_files(folder: Path) -> list[Path]:
 def load_cases(folder: Path, *, loaded: Mapping[Path, Case] | None = None, graded_only: bool = False) -> list[Case]:
     """Read every fixture in a folder, in case order (`loaded`: cases already read, by file; `graded_only`:
     see load_case)."""
-    cases = [(loaded or {}).get(p) or load_case(p, graded_only=graded_only) for p in fixture_files(folder)]
+    seen: dict[str, Any] = {}  # metadata entries read (see _metadata), for this reading only
+    cases = [(loaded or {}).get(p) or _load_case(p, graded_only, seen) for p in fixture_files(folder)]
     seen: dict[str, Path] = {}
     for case in cases:
         if case.name in seen:

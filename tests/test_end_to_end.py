@@ -93,19 +93,18 @@ def test_fixtures_are_read_only_after_the_zygote_is_forked(monkeypatch):
     from autograder import fixtures, grade
 
     events = []
-    real_sandbox, real_load_case = grade.Sandbox, fixtures.load_case
+    real_sandbox, real_load = grade.Sandbox, fixtures._load_case
 
     def recording_sandbox(*args, **kwargs):
         events.append("zygote forked")
         return real_sandbox(*args, **kwargs)
 
-    def recording_load_case(path, **kwargs):
+    def recording_load(*args, **kwargs):  # every fixture file is read through it
         events.append("fixture read")
-        return real_load_case(path, **kwargs)
+        return real_load(*args, **kwargs)
 
     monkeypatch.setattr(grade, "Sandbox", recording_sandbox)
-    monkeypatch.setattr(grade, "load_case", recording_load_case)
-    monkeypatch.setattr(fixtures, "load_case", recording_load_case)
+    monkeypatch.setattr(fixtures, "_load_case", recording_load)
     result = grade.grade_submission(PROJECT / "reference")
     assert events[0] == "zygote forked" and events.count("zygote forked") == 1
     assert events.count("fixture read") == len(list((PROJECT / "test_cases").glob("*.yaml")))

@@ -45,12 +45,24 @@ def _load_both(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch) -> tu
 
     fast = attempt()
     with monkeypatch.context() as patch:
-        patch.setattr(fixtures, "_fast_document", lambda text, graded_only=False: None)
+        patch.setattr(fixtures, "_fast_document", lambda *args: None)
         full = attempt()
     return fast, full
 
 
 VARIANTS = {
+    # metadata (read an entry at a time on the fast path)
+    "document start": "---\n" + EXAMPLE,
+    "directive": "%YAML 1.1\n---\n" + EXAMPLE,
+    "comment between entries": EXAMPLE.replace("tolerance:\n", "# a note\ntolerance:\n"),
+    "anchor used by another entry": EXAMPLE.replace("tolerance:\n", "tolerance: &tol\n").replace(
+        "inputs:\n", "extra: *tol\ninputs:\n"),
+    "anchor within an entry": EXAMPLE.replace("tolerance:\n  rtol: 1.0e-05\n  atol: 1.0e-06\n",
+                                              "tolerance: {rtol: &r 1.0e-05, atol: *r}\n"),
+    "key given twice": EXAMPLE.replace("visibility: visible\n", "visibility: hidden\nvisibility: visible\n"),
+    "two keys on one entry's lines": EXAMPLE.replace("tags: [writeup]\n", "tags: [writeup]\n  oops: 1\n"),
+    "list at the top": "- 1\n" + EXAMPLE,
+    # arrays
     "comment in the arrays": EXAMPLE.replace("  dLdA:\n", "  # a note\n  dLdA:\n"),
     "number without a dot": EXAMPLE.replace("[0.01, -0.03, 0.02]", "[1e-2, -0.03, 0.02]"),
     "integer": EXAMPLE.replace("[0.01, -0.03, 0.02]", "[1, -0.03, 0.02]"),
@@ -101,3 +113,13 @@ def test_grading_reads_every_array_it_uses_and_no_other(fast: bool, tmp_path: Pa
         assert array.tobytes() == full.expected[name].tobytes()
     assert {k: v.tobytes() for k, v in graded.inputs.items()} == {k: v.tobytes() for k, v in full.inputs.items()}
     assert graded.checks == full.checks
+
+
+def test_metadata_shared_by_the_fixtures_of_a_folder_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts: list[str] = []
+    load = yaml.load
+    monkeypatch.setattr(yaml, "load", lambda text, Loader: texts.append(text) or load(text, Loader=Loader))
+    cases = fixtures.load_cases(DEFAULT_FIXTURES)
+    assert len(texts) == len(set(texts))  # no entry read twice
+    assert sum("checks:" in t for t in texts) < len(cases)  # cases with the same checks share them
+    assert len({id(c.limits) for c in cases}) == len(cases)  # and get their own copies
