@@ -499,21 +499,11 @@ class Sandbox:
         if not system.is_alive(host.pid):
             return None
         if host.serial is None:
-            parent, child = socket.socketpair()
-            out_read, out_write = os.pipe()
-            try:
-                system.set_pipe_size(out_read, zygote.OUTPUT_PIPE_BYTES)
-                os.set_blocking(out_read, False)
-                socket.send_fds(host.sock, [b"S"], [child.fileno(), out_write])
-            except OSError:
-                parent.close()
-                os.close(out_read)
+            channels = self._fork_child(host, b"S")
+            if channels is None:
                 host.serial_off = True
                 return None
-            finally:
-                child.close()
-                os.close(out_write)
-            host.serial, host.serial_out = parent, out_read
+            host.serial, host.serial_out = channels
         output = self._host_output(host)
         outcome = self._call(host.serial, host.serial_out, output, {"steps": steps}, inputs, call_timeout,
                              started + self.budget_left)
@@ -529,6 +519,25 @@ class Sandbox:
             self._end_serial(host, off=True)
         outcome.output = output.text().replace(os.path.join(host.workdir, "submission") + os.sep, "")
         return self._memory_words(outcome)
+
+    @staticmethod
+    def _fork_child(host: _Host, kind: bytes) -> tuple[socket.socket, int] | None:
+        """Ask the host for a child (b"F": one check, b"S": the shared one) on new channels: the grader's
+        ends (protocol socket, output pipe), or None when the host did not take them."""
+        parent, child = socket.socketpair()
+        out_read, out_write = os.pipe()
+        try:
+            system.set_pipe_size(out_read, zygote.OUTPUT_PIPE_BYTES)
+            os.set_blocking(out_read, False)
+            socket.send_fds(host.sock, [kind], [child.fileno(), out_write])
+        except OSError:
+            parent.close()
+            os.close(out_read)
+            return None
+        finally:
+            child.close()
+            os.close(out_write)
+        return parent, out_read
 
     def _left_behind(self, host: _Host) -> bool:
         """Whether a check left a process running: below the host beside its shared child, or an orphan."""
@@ -554,18 +563,11 @@ class Sandbox:
             return None
         budget_end = started + self.budget_left
         output = self._host_output(host)
-        parent, child = socket.socketpair()
-        out_read, out_write = os.pipe()
+        channels = self._fork_child(host, b"F")
+        if channels is None:
+            return None
+        parent, out_read = channels
         try:
-            system.set_pipe_size(out_read, zygote.OUTPUT_PIPE_BYTES)
-            os.set_blocking(out_read, False)
-            try:
-                socket.send_fds(host.sock, [b"F"], [child.fileno(), out_write])
-            except OSError:
-                return None
-            finally:
-                child.close()
-                os.close(out_write)
             outcome = self._talk_hosted(parent, out_read, output, steps, inputs, call_timeout, budget_end)
             parent.close()
             if outcome.kind in ("ok", "error", "too_large"):
