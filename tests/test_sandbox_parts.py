@@ -296,6 +296,21 @@ def test_a_fresh_run_shares_nothing_and_ends_sharing(tmp_path, monkeypatch):
     assert own_children() == []
 
 
+def test_a_thread_left_running_by_a_check_ends_the_shared_child(tmp_path, monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    write_submission(tmp_path, "import threading\n" + CALL_COUNTER.replace(
+        "        CALLS.append(1)\n",
+        "        CALLS.append(1)\n        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"))
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        outcomes = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(3)]
+        host_of(box)
+    assert [(o.kind, o.shared) for o in outcomes] == [("ok", True)] * 3, outcomes
+    calls = call_lines(outcomes)
+    assert [line.split()[1] for line in calls] == ["1"] * 3, calls  # each in a new shared child
+    assert len({line.split(" in ")[1] for line in calls}) == 3
+    assert own_children() == []
+
+
 def test_an_exception_in_the_shared_child_is_decided_in_a_fresh_one(tmp_path, monkeypatch):
     monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
     write_submission(tmp_path, (

@@ -540,9 +540,11 @@ class Sandbox:
         return parent, out_read
 
     def _left_behind(self, host: _Host) -> bool:
-        """Whether a check left a process running: below the host beside its shared child, or an orphan."""
+        """Whether a check left something running: a process below the host beside its shared child, an
+        orphan, or a thread in the shared child (which could print into, or change, later checks)."""
         hosts = {h.pid for h in self._hosts.values() if h is not None}
-        return (len(system.live_descendants(host.pid)) > 1
+        below = system.live_descendants(host.pid)
+        return (len(below) != 1 or system.thread_count(below[0]) > 1
                 or any(c not in hosts for c in system.children(self.zygote_pid)))
 
     def _host_output(self, host: _Host) -> OutputTail:

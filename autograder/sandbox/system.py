@@ -387,6 +387,14 @@ def _task_ended(path: str) -> bool:
         return True
 
 
+def thread_count(pid: int) -> int:
+    """Threads of a process (its tasks in /proc, ended ones included); 0 when it is gone or there is no /proc."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
+
+
 def has_ended(pid: int) -> bool:
     """True when no thread of a process can run user code any more (gone, zombie, or exiting).
 
