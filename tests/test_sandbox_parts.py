@@ -547,7 +547,7 @@ def test_a_prepared_host_imports_before_the_first_check_which_uses_it(tmp_path, 
         ask = box._ask
         monkeypatch.setattr(box, "_ask", lambda message: asked.append(message and message["op"]) or ask(message))
         box.prepare((".", "activation", "Softmax"))
-        time.sleep(0.5)  # the grader reading fixtures
+        time.sleep(1.0)  # the grader reading fixtures (the host needs about 10 ms)
         before = time.monotonic()
         outcome = box.run(FORWARD, {"Z": Z}, call_timeout=2)
         assert host_of(box)
