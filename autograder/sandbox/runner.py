@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..limits import Limits
-from . import protocol, system, worker, zygote
+from . import files, protocol, system, worker, zygote
 from .capture import OutputTail
 
 MAX_RESULT_BYTES = 64 * 1024 * 1024  # largest array a worker may send back
@@ -177,8 +177,7 @@ class Sandbox:
         self._closed = False
         self._reap_pending = False  # a reap request whose reply is still to be read
         # <tmp>/autograder-XXXX (0711) holds the pristine copy (stage/, 0700) and one folder per worker
-        self._parent = Path(tempfile.mkdtemp(prefix="autograder-"))
-        os.chmod(self._parent, 0o711)
+        self._parent = Path(files.private_folder(tempfile.gettempdir(), "autograder-", 0o711))
         stage = self._parent / "stage"
         self.skipped = stage_submission(Path(stage_from), stage)
         owner = self.account.uid if self.account else os.getuid()
@@ -202,15 +201,38 @@ class Sandbox:
         self._was_subreaper = system.is_subreaper()
         system.become_subreaper()
         # the account's files in shared temporary folders are deleted after each test: only a dedicated account's
-        dedicated = self.account is not None and self.account.name == system.SANDBOX_USER
+        dedicated = self.account is not None and self.account.dedicated
         self._files_uid = self.account.uid if dedicated else None  # whose temporary files a sweep deletes
         self._kept: set[tuple[str, int]] = set()  # those made while a host imported: they stay
         self._sweep_due: int | None = None  # a host whose last check has not been swept yet
         self._spawning: tuple[str, str, str] | None = None  # a host `prepare` asked for, reply not read yet
         self._spawned_at = 0.0
-        self.zygote_pid, self._ctrl = zygote.start(self.account.uid if dedicated else None, str(stage))
+        self.zygote_pid, self._ctrl = zygote.start(self.account.uid if dedicated else None, str(stage),
+                                                   isolate=self.account is not None)
         # readable when the zygote dies, so a wait for a worker ends at once (Linux 5.3+; else -1)
         self._zygote_fd = _pidfd(self.zygote_pid)
+
+    def warnings(self) -> list[str]:
+        """For the staff: where this sandbox is weaker than it should be (as root), in words; empty when not."""
+        if self.account is None:
+            return []
+        return [self.account.note] * bool(self.account.note) + [
+            f"student code was not isolated from the machine's {what}: this kernel or container refused a namespace"
+            for what in self.not_isolated()]
+
+    def not_isolated(self) -> list[str]:
+        """What student code shares with the machine although it should not (as root): the network, System V
+        IPC. Read from /proc while the zygote runs; empty when not root, or when all is isolated."""
+        if self.account is None or self.zygote_pid <= 0:
+            return []
+        missing = []
+        for name, what in (("net", "network"), ("ipc", "System V IPC")):
+            try:
+                if os.readlink(f"/proc/{self.zygote_pid}/ns/{name}") == os.readlink(f"/proc/self/ns/{name}"):
+                    missing.append(what)
+            except OSError:  # no /proc, or the zygote is gone: unknown, and nothing to say
+                pass
+        return missing
 
     # -- lifecycle -------------------------------------------------------
     def close(self) -> None:
@@ -244,7 +266,7 @@ class Sandbox:
         system.kill_all_children(spare=self._children_before)
         if not self._was_subreaper:
             system.become_subreaper(False)
-        shutil.rmtree(self._parent, ignore_errors=True)
+        files.remove_tree(str(self._parent))
 
     def __enter__(self) -> "Sandbox":
         return self

@@ -12,12 +12,18 @@ import os
 import pwd
 import resource
 import select
-import shutil
 import signal
 import stat
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
+
+from . import files
+
+try:
+    import fcntl
+except ImportError:  # not on Windows
+    fcntl = None  # type: ignore[assignment]
 
 SANDBOX_USER = os.environ.get("AUTOGRADER_SANDBOX_USER", "autograder-sandbox")
 
@@ -41,6 +47,8 @@ class Account:
     name: str
     uid: int
     gid: int
+    dedicated: bool = True  # ours alone: its temporary files may be deleted after each check
+    note: str = ""  # for the staff, when it is not the account it should be (see sandbox_account)
 
 
 _HAS_PROC = os.path.exists("/proc/self")
@@ -89,33 +97,149 @@ def no_new_privileges() -> bool:
     return _prctl(_PR_SET_NO_NEW_PRIVS, 1) == 0
 
 
+# Where useradd lives: root's PATH may lack the sbin folders (cron, `env -i`, some images).
+ADMIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"
+SPARE_UIDS = range(61000, 62000)  # where a uid with no account is looked for when none can be made
+
+
 def sandbox_account(create: bool = True) -> Account | None:
     """The account to drop to when running as root; None when not root.
 
     Uses (and if needed creates) a dedicated system account, so that its
-    process limit and files are its own; falls back to ``nobody``.
+    process limit and files are its own. When it cannot be made (no useradd,
+    a read-only /etc), student code runs as a uid that no account and no
+    process uses, which isolates it just as well; the `note` says so. Never
+    raises: grading as root always has an account to drop to.
     """
     if os.geteuid() != 0:
         return None
-    for name in (SANDBOX_USER, "nobody"):
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            if name == SANDBOX_USER and create:
-                import subprocess  # only here: creating the account is rare, and subprocess is slow to import
+    try:
+        entry = pwd.getpwnam(SANDBOX_USER)
+    except KeyError:
+        entry = _create_account(SANDBOX_USER) if create else None
+    if entry is not None and entry.pw_uid != 0:
+        return Account(name=entry.pw_name, uid=entry.pw_uid, gid=entry.pw_gid)
+    uid = next((u for u in SPARE_UIDS if _unused_id(u)), 65534)
+    return Account(name=f"uid {uid}", uid=uid, gid=uid, dedicated=uid != 65534, note=(
+        f"the account {SANDBOX_USER} could not be made (useradd missing or failing), so student code ran as uid {uid}, "
+        "which no account uses; run setup.sh, or create the account, to silence this"))
 
-                subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+def _create_account(name: str) -> Any:
+    """Make a system account with useradd; its passwd entry, or None when that failed."""
+    import shutil
+    import subprocess  # only here: creating the account is rare, and subprocess is slow to import
+
+    useradd = shutil.which("useradd", path=ADMIN_PATH)
+    if useradd is None:
+        return None
+    try:
+        subprocess.run([useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=30)
+        return pwd.getpwnam(name)
+    except (OSError, subprocess.SubprocessError, KeyError):
+        return None
+
+
+def _unused_id(uid: int) -> bool:
+    """No account, no group and no process has this id."""
+    try:
+        pwd.getpwuid(uid)
+        return False
+    except KeyError:
+        pass
+    try:
+        import grp
+
+        grp.getgrgid(uid)
+        return False
+    except (KeyError, ImportError):
+        pass
+    return tasks_of(uid) == 0
+
+
+_CLONE_NEWIPC = 0x08000000
+_CLONE_NEWNET = 0x40000000
+_IPC_RMID = 0
+# System V IPC in the sandbox's own namespace: shared memory is not bounded by RLIMIT_AS, so the
+# namespace's own limits bound it (and message queues); everything in it ends with its last process.
+IPC_LIMITS = {"shmmax": 16 << 20, "shmall": (16 << 20) // 4096, "shmmni": 64, "msgmni": 16}
+
+
+def isolate() -> list[str]:
+    """Give this process, and every process it starts, a network and an IPC namespace of their own.
+
+    A new network namespace has no interface but a loopback that is down: no
+    connection leaves it, and none comes in. A new IPC namespace keeps System
+    V shared memory, semaphores and message queues away from the machine's,
+    within IPC_LIMITS, and they vanish with the namespace's last process.
+    Needs root (CAP_SYS_ADMIN); some containers refuse it. Returns what could
+    not be isolated, in words (empty when all is done).
+    """
+    missing = []
+    for flag, what in ((_CLONE_NEWNET, "network"), (_CLONE_NEWIPC, "System V IPC")):
+        if _unshare(flag) != 0:
+            missing.append(what)
+        elif flag == _CLONE_NEWIPC:
+            for name, value in IPC_LIMITS.items():
                 try:
-                    entry = pwd.getpwnam(name)
-                except KeyError:
-                    continue
-            else:
+                    with open(f"/proc/sys/kernel/{name}", "w") as handle:
+                        handle.write(str(value))
+                except OSError:
+                    pass
+    return missing
+
+
+def _unshare(flags: int) -> int:
+    global _libc
+    if not _HAS_PROC:
+        return -1
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        return int(_libc.unshare(ctypes.c_int(flags)))
+    except (OSError, AttributeError):
+        return -1
+
+
+def ipc_objects() -> set[tuple[str, int]]:
+    """(kind, id) of every System V IPC object in this process's IPC namespace."""
+    found = set()
+    for kind in ("shm", "msg", "sem"):
+        try:
+            with open(f"/proc/sysvipc/{kind}", "rb") as handle:
+                rows = handle.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            try:
+                found.add((kind, int(row.split()[1])))
+            except (ValueError, IndexError):
                 continue
-        if entry.pw_uid != 0:
-            return Account(name=name, uid=entry.pw_uid, gid=entry.pw_gid)
-    raise RuntimeError("no unprivileged account to run student code as (tried "
-                       f"{SANDBOX_USER} and nobody); create one or run as a normal user")
+    return found
+
+
+def remove_ipc_objects(keep: set[tuple[str, int]] | frozenset = frozenset()) -> int:
+    """Remove the System V IPC objects of this process's IPC namespace, but `keep`; returns how many.
+
+    Meant for the sandbox's own namespace (see isolate), where every object is
+    the sandbox account's. Shared memory still attached goes when its last
+    process detaches or dies.
+    """
+    global _libc
+    removed = 0
+    for kind, ident in ipc_objects() - set(keep):
+        try:
+            if _libc is None:
+                _libc = ctypes.CDLL(None, use_errno=True)
+            if kind == "sem":
+                removed += _libc.semctl(ctypes.c_int(ident), ctypes.c_int(0), ctypes.c_int(_IPC_RMID)) == 0
+            else:
+                call = _libc.shmctl if kind == "shm" else _libc.msgctl
+                removed += call(ctypes.c_int(ident), ctypes.c_int(_IPC_RMID), ctypes.c_void_p(None)) == 0
+        except (OSError, AttributeError):
+            continue
+    return removed
 
 
 def drop_privileges(uid: int, gid: int) -> None:
@@ -131,41 +255,6 @@ def drop_privileges(uid: int, gid: int) -> None:
         os.setuid(uid)
     if os.getuid() != uid or os.geteuid() != uid:
         raise RuntimeError("could not drop privileges")
-
-
-def copy_tree(src: str, dst: str, uid: int | None, gid: int | None) -> None:
-    """Copy a folder of regular files (symlinks and special files are skipped), owned by uid:gid when given.
-
-    Leaner than shutil.copytree + chown: no metadata copy, one chown per
-    entry done on the open descriptor.
-    """
-    os.mkdir(dst, 0o755)
-    if uid is not None:
-        os.chown(dst, uid, gid)
-    for entry in os.scandir(src):
-        if entry.is_symlink():
-            continue
-        target = os.path.join(dst, entry.name)
-        if entry.is_dir():
-            copy_tree(entry.path, target, uid, gid)
-        elif entry.is_file():
-            with open(entry.path, "rb") as source:
-                out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-                try:
-                    if uid is not None:
-                        os.fchown(out, uid, gid)
-                    while chunk := source.read(1 << 20):
-                        os.write(out, chunk)
-                finally:
-                    os.close(out)
-
-
-def chown_tree(path: str, uid: int, gid: int) -> None:
-    """Give a folder and everything in it to the sandbox account."""
-    os.chown(path, uid, gid)
-    for root, dirs, files in os.walk(path):
-        for name in dirs + files:
-            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
 
 
 def address_space_bytes() -> int:
@@ -244,11 +333,11 @@ def close_fds_except(keep: set[int]) -> None:
 
 def set_pipe_size(fd: int, size: int) -> None:
     """Make a pipe's buffer larger (Linux), so a chatty worker needs fewer reads; best effort."""
+    if fcntl is None:
+        return
     try:
-        import fcntl
-
         fcntl.fcntl(fd, _F_SETPIPE_SZ, size)
-    except (OSError, ImportError, ValueError):
+    except (OSError, ValueError):
         pass
 
 
@@ -463,20 +552,14 @@ def remove_files_of(uid: int, folders: Iterable[str] = SHARED_TMP_DIRS,
     """Delete what `uid` left at the top of world-writable folders, but `keep`; returns the paths removed.
 
     Called when every process of that account is dead, or, between the checks
-    of a host, when only the host lives. Nothing here follows a link (symlinks
-    are unlinked; rmtree works through descriptors and checks each directory it
-    opens), so a process racing the deletion cannot point it elsewhere.
+    of a host, when only the host lives. Nothing here follows a link (see
+    files.remove_tree: a name swapped after it was listed is left alone), so a
+    process racing the deletion cannot point it elsewhere.
     """
     removed = []
     for entry, info in _top_entries_of(uid, folders):
         if (entry.path, info.st_ino) in keep:
             continue
-        try:
-            if stat.S_ISDIR(info.st_mode):
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                os.unlink(entry.path)
-        except OSError:
-            continue  # gone already, or not ours to remove after all
-        removed.append(entry.path)
+        if files.remove_tree(entry.path, owner=uid, inode=info.st_ino):
+            removed.append(entry.path)
     return removed

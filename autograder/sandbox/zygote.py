@@ -18,14 +18,12 @@ import gc
 import json
 import os
 import re
-import shutil
 import signal
 import socket
-import tempfile
 import time
 from typing import Any, NoReturn
 
-from . import system, worker
+from . import files, system, worker
 
 # Modules a worker may need after it has lost the right to read the Python
 # installation (a root-only interpreter, as on some servers): import them now.
@@ -141,11 +139,17 @@ class Channel:
         self.sock.settimeout(seconds)
 
 
-def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None) -> NoReturn:
-    """The zygote's loop; runs in the forked child until the grader says exit or goes away."""
+def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None, *, isolate: bool = False) -> NoReturn:
+    """The zygote's loop; runs in the forked child until the grader says exit or goes away.
+
+    With `isolate` (as root), the zygote first takes a network and an IPC
+    namespace of its own, which every worker inherits (see system.isolate).
+    """
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if isolate:
+            system.isolate()  # what it could not do, the grader sees in /proc (Sandbox.not_isolated)
         system.close_fds_except({0, 1, 2, ctrl.sock.fileno()})
         system.become_subreaper()
         _preload(wanted(stage))
@@ -158,6 +162,7 @@ def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None) -> N
         workers: dict[int, str] = {}
         hosts: set[int] = set()  # workers that fork the checks of a submission (see worker._host)
         kept: set[tuple[str, int]] = set()  # the account's temporary files made while a host imported
+        kept_ipc: set[tuple[str, int]] = set()  # ... and its System V IPC objects (isolated only)
         folders = _Folders()
         while True:
             message = ctrl.recv()
@@ -186,17 +191,23 @@ def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None) -> N
                     folders.discard(workers.pop(pid))
                 if account_uid is not None:
                     result["removed"] = len(system.remove_files_of(account_uid, keep=kept))
+                if isolate:
+                    system.remove_ipc_objects(keep=kept_ipc)
                 ctrl.send(result)
             elif message["op"] == "hosted" and message.get("pid") in workers:
                 hosts.add(message["pid"])
                 if account_uid is not None:  # what the import left stays for every check, as when each imported
                     kept |= system.files_of(account_uid)
+                if isolate:
+                    kept_ipc |= system.ipc_objects()
                 ctrl.send({"ok": True})
             elif message["op"] == "sweep":
                 host = message["host"]
                 result = _sweep(host, float(message.get("grace", 0.0)), spare=hosts)
                 if account_uid is not None:
                     result["removed"] = len(system.remove_files_of(account_uid, keep=kept))
+                if isolate:
+                    system.remove_ipc_objects(keep=kept_ipc)
                 ctrl.send(result)
     except BaseException:  # noqa: BLE001 - whatever happened, clean up below
         code = 1
@@ -204,6 +215,8 @@ def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None) -> N
         system.kill_all_children()
         if account_uid is not None:
             system.remove_files_of(account_uid)
+        if isolate:
+            system.remove_ipc_objects()
         os._exit(code)
 
 
@@ -225,25 +238,32 @@ class _Folders:
         return spec["stage"], spec.get("uid"), spec.get("gid"), spec.get("tmp_root")
 
     def _make(self, spec: dict[str, Any]) -> str:
-        uid, gid = spec.get("uid"), spec.get("gid")
-        workdir = tempfile.mkdtemp(prefix="run-", dir=spec.get("tmp_root"))
+        # root's alone (0700) while it is filled: the account gets it only in take(), see files.py
+        workdir = files.private_folder(spec["tmp_root"], "run-")
         try:
-            if uid is not None:
-                os.chown(workdir, uid, gid)
-            system.copy_tree(spec["stage"], os.path.join(workdir, "submission"), uid, gid)
+            files.copy_tree(spec["stage"], os.path.join(workdir, "submission"), spec.get("uid"), spec.get("gid"))
         except OSError:
-            shutil.rmtree(workdir, ignore_errors=True)
+            files.remove_tree(workdir)
             raise
         return workdir
 
     def take(self, spec: dict[str, Any]) -> str:
+        """A filled folder for the worker about to start, handed over to the account."""
         self.spec = spec
         ready, self.ready = self.ready, None
+        workdir = None
         if ready is not None:
             if ready[0] == self._key(spec):
-                return ready[1]
-            self.trash.append(ready[1])
-        return self._make(spec)
+                workdir = ready[1]
+            else:
+                self.trash.append(ready[1])
+        workdir = workdir or self._make(spec)
+        try:
+            files.hand_over(workdir, spec.get("uid"), spec.get("gid"))
+        except OSError:
+            self.trash.append(workdir)
+            raise
+        return workdir
 
     def prepare(self) -> None:
         if self.spec is not None and self.ready is None:
@@ -257,7 +277,7 @@ class _Folders:
 
     def empty_trash(self) -> None:
         while self.trash:
-            shutil.rmtree(self.trash.pop(), ignore_errors=True)
+            files.remove_tree(self.trash.pop())
 
 
 def _spawn(ctrl: Channel, message: dict[str, Any], folders: _Folders) -> tuple[int, list[int], str]:
@@ -330,17 +350,18 @@ def _reap(pid: int, grace: float, *, spare: set[int] = frozenset()) -> dict[str,
     }
 
 
-def start(account_uid: int | None = None, stage: str | None = None) -> tuple[int, Channel]:
+def start(account_uid: int | None = None, stage: str | None = None, *, isolate: bool = False) -> tuple[int, Channel]:
     """Fork the zygote; returns its pid and the grader's end of the control channel.
 
-    `stage` is the staged submission, read to choose the modules to preload (see wanted).
+    `stage` is the staged submission, read to choose the modules to preload (see wanted);
+    `isolate` gives it and its workers their own network and IPC namespaces (see serve).
     """
     ours, theirs = socket.socketpair()
     pid = os.fork()
     if pid == 0:
         try:
             ours.close()
-            serve(Channel(theirs), account_uid, stage)
+            serve(Channel(theirs), account_uid, stage, isolate=isolate)
         finally:
             os._exit(1)
     theirs.close()
