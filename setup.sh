@@ -5,6 +5,8 @@ set -euo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 SOURCE="$ROOT/source"
 export DEBIAN_FRONTEND=noninteractive
+# useradd and runuser live in the sbin folders, which a short root PATH (cron, env -i) lacks.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 if ! command -v python3 >/dev/null || ! python3 -c "import venv, ensurepip" 2>/dev/null; then
   apt-get update -qq

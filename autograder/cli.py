@@ -147,20 +147,35 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from .limits import load_limits
     from .grade import grade_submission
     from .report import render
-    from .results import to_gradescope, write_results
+    from .results import to_gradescope
+    from .results_file import ResultsFile
 
     if args.metadata is not None and not args.metadata.is_file():
         raise AutograderError(f"{args.metadata}: submission metadata not found (--metadata)")
     if args.config is not None and not Path(args.config).is_file():
         raise AutograderError(f"{args.config}: assignment config not found (--config)")
+    if args.config is not None:  # the policy reads it after grading: import before student code runs
+        from . import config, generate  # noqa: F401
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-    # The config is read inside grade_submission, after the zygote is forked: it holds hidden cases' seeds.
-    result = grade_submission(args.submission, fixtures=args.fixtures, limits=lambda: load_limits(args.config),
-                              progress=progress)
-    document = to_gradescope(result)
-    document, policy_lines = _apply_policy(args, document)
-    if args.results:
-        write_results(document, args.results)
+    # Space for the results is taken before student code runs: it cannot fill the disk before we write.
+    results_file = ResultsFile.reserve(args.results) if args.results else None
+    try:
+        # The config is read inside grade_submission, after the zygote is forked: it holds hidden cases' seeds.
+        result = grade_submission(args.submission, fixtures=args.fixtures, limits=lambda: load_limits(args.config),
+                                  progress=progress)
+        document = to_gradescope(result)
+        document, policy_lines = _apply_policy(args, document)
+        if results_file is not None:
+            results_file.commit(document)
+    except AutograderError:
+        if results_file is not None:
+            results_file.withdraw()  # bad input, said on stderr: no results file at all
+        raise
+    finally:
+        if results_file is not None:
+            results_file.abandon()  # after a failure the pending document stays: run_autograder says why
+    for warning in result.warnings:
+        print(warning, file=sys.stderr)
     if args.quiet:
         print(f"Total: {result.score:g}/{result.max_score:g}")
     else:

@@ -41,6 +41,18 @@ class _OnFirstUse:
 
 # Hints and notes serve failed checks only: a correct submission's grading does not import them.
 diagnose: Any = _OnFirstUse("diagnose")
+# Modules of ours that grading or the CLI may import after student code ran. As root they are
+# imported before it runs (see import_late_modules), so nothing is imported from disk once student
+# code could have written to it.
+LATE_MODULES = ("diagnose", "mistakes", "policy")
+
+
+def import_late_modules() -> None:
+    """Import now what would otherwise be imported after student code ran (see LATE_MODULES)."""
+    for name in LATE_MODULES:
+        module = importlib.import_module(f"{__package__}.{name}")
+        if name == "diagnose":
+            globals()["diagnose"] = module
 
 CLASS_NAME = "Softmax"  # used by explain_error; the class each case grades is in its fixture (case.problem)
 
@@ -180,6 +192,8 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
     # Fork the zygote first; its limits are set once the fixtures are read.
     sandbox = Sandbox(stage, ".", "", "", Limits(), grader_root=PROJECT_ROOT) if stage is not None else None
     try:
+        if sandbox is not None and sandbox.account is not None:
+            import_late_modules()  # while the host imports; costs a few ms, and only as root
         if callable(limits):
             limits = limits()
         # Only now: the workers' zygote is already forked. One fixture first, to start the host of
@@ -243,10 +257,11 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
         if not all(result.passed for *_, result in graded):
             diagnose.across_checks(graded)  # notes on failed checks that need several checks (right for N = 1 only)
         checks.extend(efficiency.informational_checks(graded, cases))  # zero points, after every graded check
+        warnings = [f"warning: {line} (see README, \"Sandbox\")" for line in (sandbox.warnings() if sandbox else [])]
     finally:
         if sandbox is not None:
             sandbox.close()
     notes = [f"Submission problem: {why}" for why in dict.fromkeys(v for v in found.values() if isinstance(v, str))]
     shown = [v.shown for v in found.values() if not isinstance(v, str)]
     return GradingResult(checks=checks, submission_file=", ".join(dict.fromkeys(shown)) or None,
-                         execution_time=time.monotonic() - started, notes=notes)
+                         execution_time=time.monotonic() - started, notes=notes, warnings=warnings)

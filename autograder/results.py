@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import unittest
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +47,7 @@ class GradingResult:
     submission_file: str | None = None
     execution_time: float = 0.0
     notes: list[str] = field(default_factory=list)  # shown at the top, to everyone: no hidden data here
+    warnings: list[str] = field(default_factory=list)  # for the staff only (the grader's stderr), never in results
 
     @property
     def score(self) -> float:
@@ -118,19 +118,10 @@ def to_gradescope(result: GradingResult) -> dict[str, Any]:
 
 
 def write_results(document: dict[str, Any], path: Path) -> None:
-    """Write the results file in one piece: a temporary file renamed over the target."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the results file in one piece (see results_file for the space reserved before grading)."""
+    from .results_file import ResultsFile
+
+    ResultsFile(Path(path), None).commit(document)
 
 
 def failure_document(message: str) -> dict[str, Any]:

@@ -34,6 +34,7 @@ import numpy as np
 import pytest
 import yaml
 
+from autograder.sandbox.system import ADMIN_PATH
 from helpers import PROJECT, make_root
 
 HOSTILE = Path(__file__).resolve().parent / "submissions" / "hostile"
@@ -60,7 +61,7 @@ def account() -> Iterator[int | None]:
         try:
             pwd.getpwnam(TEST_ACCOUNT)
         except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_ACCOUNT],
+            subprocess.run([shutil.which("useradd", path=ADMIN_PATH) or "useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_ACCOUNT],
                            check=True, capture_output=True)
         yield pwd.getpwnam(TEST_ACCOUNT).pw_uid
 
