@@ -21,7 +21,7 @@ import os
 import stat
 
 _O_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-MAX_OPEN_LEVELS = 32  # deeper folders are moved up next to the top one, so descriptors stay few
+MAX_OPEN_LEVELS = 256  # deeper folders are moved up next to the top one, so descriptors stay few
 MAX_REMOVE_STEPS = 1_000_000  # entries looked at in one removal, at most (against a writer that never stops)
 
 
@@ -140,31 +140,30 @@ def _empty(top: int) -> None:
                 if progress == top_pass_start:  # a whole pass over the top folder changed nothing: done
                     break
                 top_pass_start = progress
-            try:
-                names = os.listdir(fd)
-            except OSError:
-                names = []
             child = -1
-            for name in names:
-                steps += 1
-                try:
-                    info = os.stat(name, dir_fd=fd, follow_symlinks=False)
-                except OSError:
-                    continue
-                if not stat.S_ISDIR(info.st_mode):
-                    progress += _quietly(os.unlink, name, dir_fd=fd)
-                elif _quietly(os.rmdir, name, dir_fd=fd):
-                    progress += 1
-                elif len(stack) >= MAX_OPEN_LEVELS:  # too deep: move it up beside the top folder's entries
-                    progress += _quietly(os.rename, name, random_name(".deep-"), src_dir_fd=fd, dst_dir_fd=top)
-                else:
-                    try:
-                        child = os.open(name, _O_DIR, dir_fd=fd)
-                    except OSError:
-                        continue
-                    stack.append((child, name))
-                    progress += 1
-                    break
+            try:
+                with os.scandir(fd) as entries:
+                    for entry in entries:
+                        steps += 1
+                        try:
+                            is_dir = entry.is_dir(follow_symlinks=False)
+                        except OSError:
+                            continue
+                        if not is_dir:
+                            progress += _quietly(os.unlink, entry.name, dir_fd=fd)
+                        elif len(stack) >= MAX_OPEN_LEVELS:  # too deep: move it up beside the top folder's entries
+                            progress += _quietly(os.rename, entry.name, random_name(".deep-"), src_dir_fd=fd,
+                                                 dst_dir_fd=top)
+                        else:
+                            try:
+                                child = os.open(entry.name, _O_DIR, dir_fd=fd)
+                            except OSError:
+                                continue
+                            stack.append((child, entry.name))
+                            progress += 1
+                            break
+            except OSError:
+                pass
             if child >= 0 or len(stack) == 1:
                 continue
             done, name = stack.pop()

@@ -262,8 +262,11 @@ class Sandbox:
             self._zygote_fd = -1
         if self.zygote_pid > 0 and system.wait_exit(self.zygote_pid, CLOSE_SECONDS) is None:
             self._kill_zygote()
-        # anything orphaned and handed to us (the zygote was killed, or died) goes too
+        # anything orphaned and handed to us (the zygote was killed, or died) goes too, and what the
+        # account left in the shared temporary folders when the zygote could not finish removing it
         system.kill_all_children(spare=self._children_before)
+        if self._files_uid is not None:
+            system.remove_files_of(self._files_uid)
         if not self._was_subreaper:
             system.become_subreaper(False)
         files.remove_tree(str(self._parent))

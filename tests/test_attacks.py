@@ -1,0 +1,237 @@
+"""Attacks on the trust between student code, root and the results, end to end through run_autograder.
+
+Each class of weakness of issue 10 has a submission in tests/submissions/hostile/
+and a test here, graded like every test of test_sandbox.py: in a Gradescope-like
+AUTOGRADER_ROOT, as root with the test account when the suite runs as root.
+Every run must leave a valid results file, the grader's files unchanged and no
+process behind; each test adds what its attack must not achieve.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.results_file import STATUS_KEY, ResultsFile, is_pending
+from helpers import make_root
+from test_sandbox import (FAST, HOSTILE, IS_ROOT, TEST_ACCOUNT, account, expect_clean, grade, hostile,  # noqa: F401
+                          processes_of, root_only, world)
+
+CORRECT = Path(__file__).resolve().parent.parent / "reference"
+
+
+def full_marks(run) -> bool:  # noqa: ANN001
+    return run.results["score"] == sum(t["max_score"] for t in run.graded) > 0
+
+
+def sysv_objects_of(uid: int) -> list[str]:
+    """System V IPC objects of the machine's own namespace owned by `uid`."""
+    found = []
+    for kind, uid_column in (("shm", 7), ("msg", 8), ("sem", 4)):
+        rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+        found += [f"{kind} {row.split()[1]}" for row in rows if int(row.split()[uid_column]) == uid]
+    return found
+
+
+def top_entries_of(uid: int) -> list[str]:
+    """What `uid` owns at the top of the shared temporary folders."""
+    found = []
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        for entry in os.scandir(folder):
+            try:
+                if entry.stat(follow_symlinks=False).st_uid == uid:
+                    found.append(entry.path)
+            except OSError:
+                continue
+    return found
+
+
+# -- 1. root never writes where student code points --------------------------------------------
+@root_only
+def test_racing_for_the_next_worker_folder_plants_nothing(world, account):
+    run = grade(world, HOSTILE / "races_worker_folders.py", limits={"budget": 12}, account_uid=account)
+    expect_clean(run, budget=12)
+    assert run.results["score"] == 0
+    assert "SWAPPED" not in run.outputs
+    assert run.outputs.count("raced ") >= 10, "the race should have been tried in every check"
+
+
+# -- 2. hidden data never reaches the results ----------------------------------------------------
+@root_only
+def test_earlier_results_in_the_metadata_cannot_be_read(world, account):
+    secret = "PREVIOUS-RESULTS-7f3a"
+
+    def metadata(root: Path) -> None:
+        (root / "submission_metadata.json").write_text(json.dumps({
+            "created_at": "2026-11-30T10:00:00.000000-08:00", "assignment": {"due_date": "2026-12-30T10:00:00-08:00"},
+            "users": [{"email": "student@example.edu", "assignments": []}],
+            "previous_submissions": [{"submission_time": "2026-11-29T10:00:00-08:00", "score": 42.0,
+                                      "autograder_error": False, "results": {"score": 42.0, "output": secret}}]}))
+        (root / "submission_metadata.json").chmod(0o644)  # as a careless image might leave it
+
+    run = grade(world, HOSTILE / "reads_metadata.py", setup=metadata, account_uid=account)
+    expect_clean(run)
+    assert run.results["score"] == 0
+    assert secret not in run.outputs and "LEAKED" not in run.outputs
+    assert "denied:" in run.outputs and "submission_metadata.json PermissionError" in run.outputs
+
+
+@root_only
+def test_student_code_has_no_network(world, account):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    received: list[bytes] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                received.append(conn.recv(100))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        run = grade(world, hostile("uses_network.py", world, PORT=server.getsockname()[1]), account_uid=account)
+    finally:
+        stop.set()
+        thread.join(2)
+        server.close()
+    expect_clean(run)
+    assert run.results["score"] == 0
+    assert not received, received
+    assert "CONNECTED" not in run.outputs and "no network: OSError [Errno 101] Network is unreachable" in run.outputs
+
+
+# -- 3. results are always written, and never thrown away ---------------------------------------
+@root_only
+def test_a_full_disk_does_not_cost_the_results(world, account):
+    disk = world / "small-disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m,mode=1777", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (not allowed in this container)")
+    try:
+        env_tmp = disk / "tmp"
+        env_tmp.mkdir(mode=0o1777)
+        env_tmp.chmod(0o1777)
+
+        def on_small_disk(root: Path) -> None:  # the results and the workers' folders share the full disk
+            os.environ["TMPDIR"] = str(env_tmp)
+
+        try:
+            run = grade(disk, HOSTILE / "fills_disk.py", setup=on_small_disk, account_uid=account)
+        finally:
+            os.environ.pop("TMPDIR", None)
+        expect_clean(run)
+        results = run.root / "results" / "results.json"
+        assert not is_pending(results), results.read_text()[:500]
+        assert "stopped in" in run.outputs and "OSError" in run.outputs
+        assert full_marks(run), [t["output"][:300] for t in run.graded if t["status"] == "failed"]
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+@root_only
+def test_folder_chains_deeper_than_the_recursion_limit_are_cleaned_up(world, account):
+    run = grade(world, HOSTILE / "deep_folders.py", limits={"import_timeout": 5, "budget": 20}, account_uid=account)
+    expect_clean(run, budget=20)
+    assert full_marks(run), [t["output"][:300] for t in run.graded if t["status"] == "failed"]
+    assert run.outputs.count("chain made") >= 20, "the chains should have been made (a sweep may race one)"
+    assert not top_entries_of(account), top_entries_of(account)
+
+
+def fake_python(folder: Path, body: str) -> Path:
+    """A stand-in for the grader's Python: writes what `body` says into the --results file, then exits."""
+    script = folder / "fake-python"
+    script.write_text("#!/usr/bin/env bash\n"
+                      "while [ $# -gt 0 ]; do [ \"$1\" = --results ] && RESULTS=\"$2\"; shift; done\n" + body)
+    script.chmod(0o755)
+    return script
+
+
+@pytest.mark.parametrize("final", [True, False])
+def test_run_autograder_never_replaces_final_results(tmp_path, final):
+    """A grader that fails after writing final results keeps them; one that stopped while pending is explained."""
+    root = make_root(tmp_path, CORRECT)
+    document = {"score": 7.0, "tests": [{"score": 7.0, "max_score": 7.0, "name": "t"}], "output": "graded"}
+    writer = (f"cat > \"$RESULTS\" <<'EOF'\n{json.dumps(document, indent=2)}\nEOF\n" if final else
+              f"{sys.executable} -c 'import sys; from autograder.results_file import ResultsFile; "
+              f"ResultsFile.reserve(sys.argv[1])' \"$RESULTS\"\n")
+    python = fake_python(tmp_path, writer + "kill -9 $$\n")
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=str(python),
+               PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    proc = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    if final:
+        assert results == document
+    else:
+        assert results["score"] == 0 and "stopped by signal 9" in results["output"]
+        assert STATUS_KEY not in json.dumps(results)
+    assert sorted(p.name for p in (root / "results").iterdir()) == ["results.json"]
+
+
+def test_results_fit_in_the_reserve_when_the_disk_is_full(tmp_path, monkeypatch):
+    """commit writes into the reserved blocks: no new space is asked for (every other write fails here)."""
+    path = tmp_path / "results.json"
+    reserved = ResultsFile.reserve(path)
+    assert is_pending(path)
+    real_open = os.open
+
+    def full_disk_open(file, flags, *args, **kwargs):  # noqa: ANN001, ANN202
+        if flags & os.O_CREAT:
+            raise OSError(28, "No space left on device")
+        return real_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", full_disk_open)
+    document = {"score": 3.0, "tests": [{"score": 3.0, "output": "x" * 100_000}], "output": "final"}
+    reserved.commit(document)
+    monkeypatch.undo()
+    assert json.loads(path.read_text()) == document
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+
+
+# -- 4. resources outside the limits -------------------------------------------------------------
+@root_only
+def test_system_v_shared_memory_is_bounded_and_does_not_outlive_grading(world, account):
+    before = sysv_objects_of(account)
+    run = grade(world, HOSTILE / "sysv_shared_memory.py", account_uid=account)
+    expect_clean(run)
+    assert full_marks(run), [t["output"][:300] for t in run.graded if t["status"] == "failed"]
+    assert "shmget of 8 MB: id" in run.outputs, "a small segment is allowed"
+    assert "shmget of 512 MB failed" in run.outputs and "shmget of 512 MB: id" not in run.outputs
+    assert sysv_objects_of(account) == before == []
+
+
+# -- 7. fresh machines -----------------------------------------------------------------------------
+@root_only
+def test_no_account_can_be_made_and_a_short_path_still_grades(world, monkeypatch):
+    """useradd fails (a name it refuses), root's PATH has no sbin: an unused uid runs student code, with a note."""
+    monkeypatch.setenv("PATH", "/usr/local/bin:/usr/bin:/bin")
+    root = make_root(world, CORRECT)
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable,
+               AUTOGRADER_SANDBOX_USER="no such account!")
+    proc = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    graded = [t for t in results["tests"] if t["max_score"] > 0]
+    assert results["score"] == sum(t["max_score"] for t in graded) > 0, results["output"]
+    assert "could not be made" in proc.stderr and "Traceback" not in proc.stderr
+    uid = int(proc.stderr.split("student code ran as uid ")[1].split(",")[0])
+    assert uid >= 61000 and not processes_of(uid)
