@@ -9,6 +9,10 @@ from typing import Any, Iterator
 
 import pytest
 
+from autograder.fixtures import load_cases
+from autograder.grade import explain, hidden_output
+from autograder.paths import DEFAULT_FIXTURES
+from autograder.sandbox import CallOutcome
 from autograder.text import unsafe
 from helpers import SUBMISSIONS, by_name, grade_file
 
@@ -43,3 +47,52 @@ def test_unsafe_text_never_reaches_results_json(tmp_path: Path) -> None:
     assert "Sneaky\ufffdError\ufffd: bad input \ufffd2J \ufffdevil" in first["output"]
     assert "forward says" in first["output"]
     assert all(t["status"] == "failed" for t in results["tests"] if t["max_score"] > 0)
+
+
+def test_hidden_tests_show_no_printed_secret_and_no_number(tmp_path: Path) -> None:
+    results = grade_file(tmp_path, HOSTILE / "leaks_through_hidden_text.py")
+    visible = [t for t in results["tests"] if t["visibility"] == "visible" and t["max_score"] > 0]
+    hidden = [t for t in results["tests"] if t["visibility"] != "visible"]
+    assert hidden and visible
+    # visible tests show what it printed and raised, numbers and all (so the check below can fail) ...
+    assert all("SECRET-TOKEN" in t["output"] and re.search(r"leak \d+|Leak\d+Error: \d+", t["output"])
+               for t in visible)
+    assert any(re.search(r"line \d{3,}, in <module>", t["output"]) for t in visible)  # its chosen line number
+    for test in hidden:
+        output = test["output"]
+        assert test["status"] == "failed"
+        assert "SECRET" not in output, output
+        assert not re.search(r"\d", output), output  # no number the student printed, raised or chose
+        assert "printed output during this hidden test" in output and "raised" in output
+
+
+def _case(hidden: bool):  # noqa: ANN202 - a fixtures.Case
+    return next(c for c in load_cases(DEFAULT_FIXTURES) if c.hidden == hidden)
+
+
+@pytest.mark.parametrize("outcome", [
+    CallOutcome("ok", phase="call", method="forward", returned={"kind": "other", "type": "List2718", "shape": [31415],
+                                                                "repr": "[1618, 1414]"}, notes=["forward() raised E577"]),
+    CallOutcome("ok", phase="call", method="forward", returned={"kind": "ndarray", "type": "ndarray", "shape": [3],
+                                                                "dtype": "<f1618", "dtype_name": "float1618",
+                                                                "sendable": False}),
+    CallOutcome("too_large", phase="call", method="forward", detail="forward returned an array of shape (31415,) and "
+                                                                    "dtype float64 (2718 MB): far larger ..."),
+    CallOutcome("crashed", phase="call", detail="the process running your code ended during the call: it exited "
+                                                "with status 31"),
+], ids=["other", "dtype", "too_large", "exit_status"])
+def test_hidden_messages_quote_no_number_the_worker_chose(outcome: CallOutcome) -> None:
+    """What a worker describes can be forged by the student's code in it: a hidden test quotes no digit of it."""
+    for hidden in (True, False):
+        case = _case(hidden)
+        check = case.checks[0]
+        passed, message = explain(outcome, check, case)
+        assert not passed and message
+        chosen = re.findall(r"2718|31415|1618|1414|577|status 31", message)
+        assert (not chosen) if hidden else chosen, message
+
+
+def test_hidden_output_says_only_that_something_was_printed() -> None:
+    assert hidden_output("") == "" and hidden_output(" \n") == ""
+    said = hidden_output("the secret is 42\n" * 1000)
+    assert "printed output" in said and "secret" not in said and not re.search(r"\d", said)
