@@ -286,6 +286,9 @@ def describe_result(result: Any, max_bytes: int = 1 << 26) -> tuple[dict[str, An
         return {"kind": "none", "type": "NoneType"}, {}
     if isinstance(result, np.ndarray):
         array = np.asarray(result)
+        if not array.dtype.isnative and array.nbytes <= max_bytes:
+            # the same values in this machine's byte order (A.astype('>f8') is a right answer too)
+            array = array.astype(array.dtype.newbyteorder("="))
         meta = protocol.describe_array(array, max_bytes=max_bytes)
         return {"kind": "ndarray", "type": type(result).__name__, **meta}, ({"result": array} if meta["sendable"] else {})
     try:
