@@ -247,7 +247,12 @@ def run_steps(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarr
                 "error": describe_exception(exc, workdir)}, {}
     for step in steps:
         if step["op"] == "set":
-            setattr(obj, step["attr"], inputs[step["from"]].copy())
+            try:
+                setattr(obj, step["attr"], inputs[step["from"]].copy())
+            except BaseException as exc:  # noqa: BLE001 - a read-only property, a __setattr__ that raises
+                # forward has run: the call goes on with the student's own state, and says so
+                notes.append(f"self.{step['attr']} could not be set ({type(exc).__name__}: a read-only property?), "
+                             f"so the graded call used your own {step['attr']}, not the reference one")
             continue
         method = step["method"]
         given = [inputs[name].copy() for name in step["args"]]
