@@ -7,12 +7,13 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import pytest
 
 from autograder.fixtures import load_cases
 from autograder.grade import explain, hidden_output
 from autograder.paths import DEFAULT_FIXTURES
-from autograder.sandbox import CallOutcome
+from autograder.sandbox import CallOutcome, protocol
 from autograder.text import unsafe
 from helpers import SUBMISSIONS, by_name, grade_file
 
@@ -96,3 +97,60 @@ def test_hidden_output_says_only_that_something_was_printed() -> None:
     assert hidden_output("") == "" and hidden_output(" \n") == ""
     said = hidden_output("the secret is 42\n" * 1000)
     assert "printed output" in said and "secret" not in said and not re.search(r"\d", said)
+
+
+# -- honest answers in any form -----------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["big_endian.py", "read_only_a.py"])
+def test_a_right_answer_in_an_unusual_form_gets_full_marks(tmp_path: Path, name: str) -> None:
+    results = grade_file(tmp_path, SUBMISSIONS / name)
+    assert results["score"] == 100, [t["output"] for t in results["tests"] if t["status"] == "failed"]
+    assert all(t["status"] == "passed" for t in results["tests"])
+
+
+def test_a_read_only_a_is_noted_when_backward_is_wrong(tmp_path: Path) -> None:
+    """The grader could not put the reference A in self.A: a failed backward says so (and nothing crashed)."""
+    source = (SUBMISSIONS / "read_only_a.py").read_text()
+    wrong = tmp_path / "activation.py"
+    wrong.write_text(source.replace("return self.A * (dLdA - inner)", "return 2 * self.A * (dLdA - inner)"))
+    results = grade_file(tmp_path, wrong)
+    for test in results["tests"]:
+        if test["max_score"] == 0:
+            continue
+        if "forward" in test["name"]:
+            assert test["status"] == "passed", test["output"]
+        else:
+            assert test["status"] == "failed" and "outside the tolerance" in test["output"], test["output"]
+            assert "self.A could not be set (AttributeError: a read-only property?)" in test["output"]
+            assert "could not send" not in test["output"] and "Traceback" not in test["output"]
+
+
+def test_forty_dimensions_get_an_honest_shape_message(tmp_path: Path) -> None:
+    results = grade_file(tmp_path, SUBMISSIONS / "forty_dimensions.py")
+    graded = [t for t in results["tests"] if t["max_score"] > 0]
+    assert results["score"] == 0 and all(t["status"] == "failed" for t in graded)
+    for test in graded:
+        output = test["output"]
+        shape = re.search(r"expected shape \((\d+), (\d+)\), got a 40-dimensional array of shape \(([\d, ]+)\)\.",
+                          output)
+        assert shape, output
+        n, c = shape.group(1), shape.group(2)
+        assert shape.group(3) == ", ".join(["1"] * 38 + [n, c])
+        assert "file descriptor" not in output and "squeezed away" not in output
+        assert "The values are right; only the shape is wrong." in output
+
+
+def test_the_wire_takes_every_array_numpy_can_make() -> None:
+    most = 64 if np.__version__ >= "2" else 32
+    for shape in [(1,) * most, (2,) + (1,) * (most - 2) + (3,)]:
+        for dtype in ("<f8", ">f8", ">i4", ">c16"):
+            array = np.arange(int(np.prod(shape)), dtype=dtype).reshape(shape)
+            reader = protocol.Reader(max_array_bytes=1 << 20)
+            assert reader.feed(protocol.pack({}, {"a": array}))
+            got = reader.arrays["a"]
+            assert got.shape == shape and got.dtype.isnative and np.array_equal(got, array)
+    forged = {"arrays": {"a": {"dtype": "<f8", "shape": [1] * (protocol.MAX_DIMS + 1), "nbytes": 8,
+                               "sendable": True}}}
+    with pytest.raises(protocol.ProtocolError, match="impossible shape"):
+        protocol.Reader(max_array_bytes=1 << 20).feed(protocol.MAGIC + len(json.dumps(forged)).to_bytes(4, "big")
+                                                      + json.dumps(forged).encode())

@@ -152,7 +152,7 @@ class Reader:
             nbytes = int(meta["nbytes"])
         except (KeyError, TypeError, ValueError):
             raise ProtocolError(f"array '{name}' has a malformed description") from None
-        if any(s < 0 for s in shape) or len(shape) > 32:
+        if any(s < 0 for s in shape) or len(shape) > MAX_DIMS:
             raise ProtocolError(f"array '{name}' has an impossible shape {shape}")
         count = 1
         for s in shape:

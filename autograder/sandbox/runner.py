@@ -778,7 +778,7 @@ def _error(raw: Any) -> dict[str, Any]:
 def _returned(raw: dict[str, Any], array: np.ndarray | None) -> dict[str, Any]:
     """A clean description of the returned value; what the array itself says wins over the header."""
     shape = raw.get("shape")
-    if isinstance(shape, list) and len(shape) <= 32 and all(type(s) is int for s in shape):
+    if isinstance(shape, list) and len(shape) <= protocol.MAX_DIMS and all(type(s) is int for s in shape):
         shape = list(shape)
     else:
         shape = None
