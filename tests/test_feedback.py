@@ -467,6 +467,19 @@ def test_efficiency_note_only_when_far_slower():
     assert efficiency.informational_checks([], CASES) == []
 
 
+def test_efficiency_note_quotes_times_of_visible_tests_only():
+    """Student code chooses how long it takes: the times of a hidden test are never quoted."""
+    note = efficiency.informational_checks(_timed(0.05), CASES)[0].message
+    quoted = re.search(r"took [\d.]+ ms on test (\w+) ", note)
+    assert quoted and not next(c for c in CASES if c.name == quoted.group(1)).hidden, note
+    hidden_only = [t for t in _timed(0.05) if t[0].hidden]
+    assert hidden_only
+    note = efficiency.informational_checks(hidden_only, CASES)[0].message
+    assert "no points" in note and "hidden" in note and " ms" not in note, note
+    assert not any(case.name in note for case, *_ in hidden_only)
+    assert set(re.findall(r"\d+", note.split("\n")[0])) == {f"{efficiency.SLOW_RATIO:g}"}, note
+
+
 def test_efficiency_note_for_a_triple_loop_backward():
     result = grade_submission(SUBMISSIONS / "demo", limits=LIMITS)
     note = result.checks[-1]
