@@ -91,7 +91,9 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
             hint = " float16 is too imprecise to grade; use float64 (NumPy's default) or float32."
         return Verdict(False, "dtype", [f"{what}: expected floating-point values (float64 or float32), got dtype {dtype_name}.{hint}"])
     if actual.shape != expected.shape:
-        return Verdict(False, "shape", [f"{what}: expected shape {expected.shape}, got {actual.shape}."],
+        # many dimensions are easy to miscount in a long tuple: say how many
+        got = f"a {actual.ndim}-dimensional array of shape {actual.shape}" if actual.ndim > 3 else f"{actual.shape}"
+        return Verdict(False, "shape", [f"{what}: expected shape {expected.shape}, got {got}."],
                        hint=_shape_hint(actual.shape, expected.shape))
     actual64 = actual.astype(np.float64)
     finite = np.isfinite(actual64)

@@ -69,10 +69,14 @@ def _comparable(actual: np.ndarray, produced: np.ndarray, expected: np.ndarray) 
     """`actual` in the produced shape, or None when the shapes tell them apart.
 
     A wrongly shaped answer may differ from the mistake's by axes of length 1
-    only (a (C, C) Jacobian against the (1, C, C) the mistake gives for N = 1).
+    only (a (C, C) Jacobian against the (1, C, C) the mistake gives for N = 1),
+    but not have more axes than both: a (1, ..., 1, 1, C) answer for N = 1 is
+    not the squeezed (C,) of a mistake.
     """
     if actual.shape == produced.shape:
         return actual
+    if actual.ndim > max(produced.ndim, expected.ndim):
+        return None
     if actual.shape != expected.shape and actual.size == produced.size \
             and np.squeeze(actual).shape == np.squeeze(produced).shape:
         return actual.reshape(produced.shape)

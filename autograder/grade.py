@@ -8,6 +8,7 @@ steps a worker runs, the limits.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import re
 import time
@@ -25,6 +26,7 @@ from .locate import Located, locate
 from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
 from .results import CheckResult, GradingResult
 from .sandbox import CallOutcome, Sandbox
+from .text import no_digits
 
 
 class _OnFirstUse:
@@ -120,38 +122,96 @@ def _frames_text(error: dict[str, Any]) -> list[str]:
     return lines
 
 
+# What Sandbox adds to a MemoryError's message: the grader's words (the limit), kept as they are.
+_MEMORY_WORDS = re.compile(r" ?\(your code may use at most \d+ MB of memory; an array of the expected size needs "
+                           r"far less\)$")
+
+
+def hidden_error(error: dict[str, Any]) -> dict[str, Any]:
+    """An exception's description for a non-visible test: no digits in anything the student controls.
+
+    Student code holds the hidden inputs, and any number it can put in a
+    message, a class name, a file or function name, a code line or a line
+    number can carry one: compile() takes any file name, and leading newlines
+    make any line number. So every run of digits becomes '#', line numbers
+    included (the visible tests show the same frames with their numbers).
+    """
+    message = str(error.get("message", ""))
+    ours = _MEMORY_WORDS.search(message) if error.get("memory") else None  # the last match is the grader's
+    scrubbed = dict(error)
+    scrubbed["type"] = no_digits(str(error.get("type", "Error")))
+    scrubbed["message"] = (no_digits(message[:ours.start()]) + ours.group()) if ours else no_digits(message)
+    scrubbed["frames"] = [{"file": no_digits(str(frame.get("file", "?"))), "line": "#",
+                           "function": no_digits(str(frame.get("function", "?"))),
+                           "code": no_digits(str(frame.get("code", "")))} for frame in error.get("frames", [])]
+    return scrubbed
+
+
+def hidden_outcome(outcome: CallOutcome, check: Check) -> CallOutcome:
+    """A copy of an outcome of a non-visible test with no digits in student-controlled text.
+
+    Besides the exception (hidden_error), that is what the worker describes
+    (the returned type, repr and dtype name, the notes, the names of mutated
+    inputs, the method: the worker runs student code, which can forge any of
+    it) and the details that quote the worker (an exit status or signal it
+    chose, a malformed reply). Grader-made words, the shape and dtype of the
+    array the grader received, and the limits stay.
+    """
+    shown = copy.copy(outcome)
+    shown.method = no_digits(outcome.method)
+    shown.notes = [no_digits(note) for note in outcome.notes]
+    shown.mutated = [no_digits(name) for name in outcome.mutated]
+    if outcome.error is not None:
+        shown.error = hidden_error(outcome.error)
+    if outcome.returned is not None:
+        returned = dict(outcome.returned)
+        for key in ("type", "repr", "dtype", "dtype_name"):
+            if key in returned and not (outcome.array is not None and key in ("dtype", "dtype_name")):
+                returned[key] = no_digits(str(returned[key]))
+        if outcome.array is None:  # a shape the worker states, not that of an array the grader received
+            returned["shape"] = None
+        shown.returned = returned
+    if outcome.kind == "too_large":  # the shape, dtype and size it states come from the worker's header
+        shown.detail = f"{check.method} returned an array far larger than any expected answer, so it was not graded"
+    elif outcome.kind in ("crashed", "protocol"):
+        shown.detail = no_digits(outcome.detail)
+    return shown
+
+
 def explain_error(outcome: CallOutcome, case: Case | None = None) -> str:
     """An exception in student code, in words, with their own frames and a hint when it is recognisable.
 
-    For a hidden case, numbers with a fraction or exponent are removed from
-    the exception's message: student code may put hidden inputs there.
+    For a non-visible case, every run of digits in the student's text
+    becomes '#' (hidden_error): student code may put hidden inputs there.
+    Hints are matched on the message as it was (they quote none of it).
     """
     error = outcome.error or {}
-    etype, message = error.get("type", "Error"), str(error.get("message", ""))
-    if case is not None and case.hidden:
-        message = _HIDDEN_NUMBER.sub("#", message)
+    hidden = case is not None and case.hidden
+    shown = hidden_error(error) if hidden else error
+    etype, message = shown.get("type", "Error"), str(shown.get("message", ""))
+    method = no_digits(outcome.method) if hidden else outcome.method
     class_name = getattr(getattr(case, "problem", None), "class_name", CLASS_NAME)
     if outcome.phase == "import":
         head = f"Your file could not be imported: {etype}: {message}"
     elif error.get("not_implemented"):
-        return f"{class_name}.{outcome.method} is not implemented yet (it raises NotImplementedError)."
+        return f"{class_name}.{method} is not implemented yet (it raises NotImplementedError)."
     elif outcome.phase == "construct":
         head = f"Creating {class_name}() raised {etype}: {message}"
     else:
-        head = f"{class_name}.{outcome.method} raised {etype}: {message}"
-    frames = _frames_text(error)
+        head = f"{class_name}.{method} raised {etype}: {message}"
+    frames = _frames_text(shown)
     hints = diagnose.error_hints(error, outcome.method, case) if outcome.phase == "call" else []
-    return "\n".join([head] + (["Traceback (your code only):"] + frames if frames else []) + hints)
-
-
-# A number with a fraction or an exponent (array values, not shapes or line numbers).
-_HIDDEN_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+(?=[eE]))(?:[eE][-+]?\d+)?|\b(?:nan|inf)\b")
+    notes = [no_digits(note) if hidden else note for note in getattr(outcome, "notes", [])]
+    return "\n".join([head] + (["Traceback (your code only):"] + frames if frames else []) + hints
+                     + [f"Note: {note}." for note in notes])
 
 
 def explain(outcome: CallOutcome, check: Check, case: Case) -> tuple[bool, str]:
     """Pass/fail and the message for one check: what is wrong, the numbers, where, and a hint."""
     if outcome.kind in ("error", "import_error"):
         return False, explain_error(outcome, case)
+    if case.hidden:
+        outcome = hidden_outcome(outcome, check)
     if outcome.kind != "ok":
         return False, outcome.detail[:1].upper() + outcome.detail[1:] + "."
     assert outcome.returned is not None
@@ -169,6 +229,16 @@ def explain(outcome: CallOutcome, check: Check, case: Case) -> tuple[bool, str]:
     if not passed:  # a passed check has no message (a message marks a test failed in Gradescope)
         lines.extend(f"Note: {note}." for note in outcome.notes)
     return passed, "\n".join(lines)
+
+
+def hidden_output(output: str) -> str:
+    """What a non-visible test shows of what the student's code printed: that it printed, not what.
+
+    Not even how much: a byte count is a number the student's code chooses.
+    """
+    if not output.strip():
+        return ""
+    return "(your code printed output during this hidden test; the output of hidden tests is not shown)"
 
 
 # Seconds of a grading that are the grader's own: the interpreter's start before
@@ -248,7 +318,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                         passed, result.message = explain(outcome, check, case)
                     result.passed = passed
                     result.score = check.points if passed else 0.0
-                    result.output = outcome.output
+                    result.output = outcome.output if not case.hidden else hidden_output(outcome.output)
                     result.seconds = outcome.seconds
                     graded.append((case, check, outcome, result))
                 checks.append(result)

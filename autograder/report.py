@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .results import CheckResult, GradingResult
+from .text import clean
 
 
 def _section(title: str, checks: list[CheckResult], show_output: bool) -> list[str]:
@@ -19,7 +20,8 @@ def _section(title: str, checks: list[CheckResult], show_output: bool) -> list[s
 
 
 def render(result: GradingResult, *, show_output: bool = True) -> str:
-    """The report as text; the last line is `Total: S/M`."""
+    """The report as text; the last line is `Total: S/M`. Unsafe characters are replaced (text.clean):
+    names, messages and outputs hold student-controlled text, and this goes to a terminal."""
     lines = list(result.notes)
     if result.submission_file:
         lines.append(f"Graded file: {result.submission_file}")
@@ -34,4 +36,4 @@ def render(result: GradingResult, *, show_output: bool = True) -> str:
     lines += _section("Notes", [c for c in result.checks if c.passed and c.message], show_output)
     lines.append("")
     lines.append(f"Total: {result.score:g}/{result.max_score:g}")
-    return "\n".join(lines)
+    return clean("\n".join(lines))

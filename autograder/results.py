@@ -20,6 +20,8 @@ from typing import Any
 from gradescope_utils.autograder_utils.decorators import number, tags, visibility, weight
 from gradescope_utils.autograder_utils.json_test_runner import JSONTestRunner
 
+from .text import clean
+
 
 @dataclass
 class CheckResult:
@@ -66,7 +68,7 @@ def _output_text(check: CheckResult) -> str:
 
 
 def _make_method(check: CheckResult):  # noqa: ANN202 - a unittest method
-    text = _output_text(check)
+    text = clean(_output_text(check))
 
     def method(self: unittest.TestCase) -> None:
         if not check.passed:
@@ -74,7 +76,7 @@ def _make_method(check: CheckResult):  # noqa: ANN202 - a unittest method
         if text:
             print(text)
 
-    method.__doc__ = check.name.replace("\n", " ")
+    method.__doc__ = clean(check.name.replace("\n", " "))
     decorated = weight(check.max_score)(number(check.number)(visibility(check.visibility)(tags(*check.tags)(method))))
     return decorated
 
@@ -94,7 +96,11 @@ def summary_lines(result: GradingResult) -> list[str]:
 
 
 def to_gradescope(result: GradingResult) -> dict[str, Any]:
-    """The Gradescope results document for a submission."""
+    """The Gradescope results document for a submission.
+
+    Every string in it that holds student-controlled text (test names and
+    outputs, the top-level output) goes through text.clean, here at the exit.
+    """
     methods = {f"test_{i:03d}": _make_method(check) for i, check in enumerate(result.checks)}
     suite_class = type("GradedChecks", (unittest.TestCase,), methods)
     suite = unittest.defaultTestLoader.loadTestsFromTestCase(suite_class)
@@ -103,13 +109,14 @@ def to_gradescope(result: GradingResult) -> dict[str, Any]:
         data.pop("leaderboard", None)
         data["score"] = round(sum(t.get("score", 0.0) for t in data["tests"]), 6)
         data["execution_time"] = round(result.execution_time, 3)
-        data["output"] = "\n".join(summary_lines(result))
+        data["output"] = clean("\n".join(summary_lines(result)))
         data["output_format"] = "text"
         data["test_output_format"] = "text"
         data["stdout_visibility"] = "hidden"
         for test, check in zip(data["tests"], result.checks):
             test["tags"] = list(test.get("tags", []))
-            test.setdefault("output", "")
+            test["name"] = clean(str(test.get("name", check.name)))
+            test["output"] = clean(str(test.get("output", "")))
             test["output_format"] = "text"
 
     stream = io.StringIO()
@@ -129,8 +136,8 @@ def failure_document(message: str) -> dict[str, Any]:
     return {
         "score": 0.0,
         "execution_time": 0.0,
-        "output": "The autograder could not grade this submission because of an error on our side, "
-                  "not in your code. Please tell the course staff.\n\n" + message,
+        "output": clean("The autograder could not grade this submission because of an error on our side, "
+                        "not in your code. Please tell the course staff.\n\n" + message),
         "stdout_visibility": "hidden",
         "tests": [],
     }

@@ -138,6 +138,10 @@ NAMED = {
 # A first line with numbers or a place, by kind of failure: the hint never replaces it.
 FACTS = re.compile(r"values are outside the tolerance|value\(s\) out of \d+|expected shape \(|returned None instead"
                    r"|returned a list of shape|modified its input|raised \w+Error: .*\d")
+# In a non-visible test, the numbers of the student's own message are '#' (grade.hidden_error), and the
+# shape of what is not an array (the worker's description of it) is not quoted (grade.hidden_outcome).
+HIDDEN_FACTS = re.compile(FACTS.pattern.replace(r"raised \w+Error: .*\d", r"raised \w+Error: [^\d]*#")
+                          .replace("returned a list of shape", r"returned a list\."))
 
 
 def test_there_is_one_submission_per_named_mistake():
@@ -156,7 +160,8 @@ def test_failing_tests_name_the_mistake_and_give_the_numbers(name):
         assert check.method in wanted, f"{check.name} should pass:\n{check.message}"
         assert wanted[check.method] in check.message, f"{check.name} does not name the mistake:\n{check.message}"
         first = check.message.splitlines()[0]
-        assert FACTS.search(first), f"{check.name}: the first line should give the facts:\n{check.message}"
+        facts = FACTS if check.visibility == "visible" else HIDDEN_FACTS
+        assert facts.search(first), f"{check.name}: the first line should give the facts:\n{check.message}"
         assert len(check.message.splitlines()) <= 12, check.message
     assert {c.method for c in bad} == set(wanted)
 
@@ -373,10 +378,29 @@ def test_error_hints_and_hidden_messages_are_scrubbed():
                                          "[0.123456 -2.5e-3 7.75]", "frames": [], "not_implemented": False})
     text = explain_error(outcome, hidden)
     assert hint("missing_keepdims") in text
-    assert f"({n},{c}) ({n},)" in text  # shapes stay
-    assert "0.123456" not in text and "2.5e-3" not in text and "7.75" not in text
+    assert "shapes (#,#) (#,) [#.# -#.#e-# #.#]" in text  # the hint was matched on the message as it was
+    assert not re.search(r"\d", text.split("Looks like")[0])
     visible = next(c for c in CASES if not c.hidden)
     assert "0.123456" in explain_error(outcome, visible)
+    outcome.error = {"type": "NotImplementedError", "message": "", "frames": [], "not_implemented": True}
+    assert "not implemented yet" in explain_error(outcome, visible)
+
+
+def test_hidden_errors_show_no_digit_of_the_students_text():
+    """Class, file and function names, code lines and line numbers can all carry a number (compile()
+    takes any file name, leading newlines make any line number): in a hidden test none is shown."""
+    hidden = next(c for c in CASES if c.hidden)
+    visible = next(c for c in CASES if not c.hidden)
+    outcome = SimpleNamespace(kind="error", phase="call", method="backward", notes=["forward() raised E77 first"],
+                              error={"type": "Err4242", "message": "secret 31337 and 271828",
+                                     "frames": [{"file": "x1618.py", "line": 9001, "function": "f1414",
+                                                 "code": "raise Err4242(31337)"}], "not_implemented": False})
+    text = explain_error(outcome, hidden)
+    assert not re.search(r"\d", text), text
+    assert "Err#: secret # and #" in text and "x#.py, line #, in f#" in text and "raise Err#(#)" in text
+    assert "Note: forward() raised E# first." in text
+    shown = explain_error(outcome, visible)
+    assert "secret 31337" in shown and "line 9001" in shown and "E77" in shown
     outcome.error = {"type": "NotImplementedError", "message": "", "frames": [], "not_implemented": True}
     assert "not implemented yet" in explain_error(outcome, visible)
 
@@ -441,6 +465,19 @@ def test_efficiency_note_only_when_far_slower():
     assert "no points" in note.message and re.search(r"about \d+ times as long", note.message)
     assert efficiency.informational_checks(_timed(1e-6), CASES)[0].message == ""
     assert efficiency.informational_checks([], CASES) == []
+
+
+def test_efficiency_note_quotes_times_of_visible_tests_only():
+    """Student code chooses how long it takes: the times of a hidden test are never quoted."""
+    note = efficiency.informational_checks(_timed(0.05), CASES)[0].message
+    quoted = re.search(r"took [\d.]+ ms on test (\w+) ", note)
+    assert quoted and not next(c for c in CASES if c.name == quoted.group(1)).hidden, note
+    hidden_only = [t for t in _timed(0.05) if t[0].hidden]
+    assert hidden_only
+    note = efficiency.informational_checks(hidden_only, CASES)[0].message
+    assert "no points" in note and "hidden" in note and " ms" not in note, note
+    assert not any(case.name in note for case, *_ in hidden_only)
+    assert set(re.findall(r"\d+", note.split("\n")[0])) == {f"{efficiency.SLOW_RATIO:g}"}, note
 
 
 def test_efficiency_note_for_a_triple_loop_backward():

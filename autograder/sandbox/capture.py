@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+from ..text import clean
 
 
 class OutputTail:
@@ -36,10 +34,10 @@ class OutputTail:
         return self.total - len(self.head) - len(self.tail)
 
     def text(self) -> str:
-        """Readable text: invalid UTF-8 and control characters are replaced, the cut is announced."""
-        def clean(raw: bytes) -> str:
-            return _CONTROL.sub("\ufffd", raw.decode("utf-8", errors="replace"))
+        """Readable text: invalid UTF-8 and unsafe characters (text.clean) are replaced, the cut is announced."""
+        def readable(raw: bytes) -> str:
+            return clean(raw.decode("utf-8", errors="replace"))
 
         if not self.cut:
-            return clean(bytes(self.head + self.tail))
-        return f"{clean(bytes(self.head))}\n... [{self.cut} bytes of output cut] ...\n{clean(bytes(self.tail))}"
+            return readable(bytes(self.head + self.tail))
+        return f"{readable(bytes(self.head))}\n... [{self.cut} bytes of output cut] ...\n{readable(bytes(self.tail))}"

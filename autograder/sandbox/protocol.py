@@ -19,11 +19,18 @@ MAGIC = b"AGW1"
 _LEN = struct.Struct(">I")
 MAX_HEADER_BYTES = 256 * 1024
 
-# dtypes an array may travel as; anything else is described, not sent.
+# Most dimensions an array may have: NumPy 2's limit (NumPy 1.26 stops at 32), so any array a
+# worker can make can travel and be described, however wrong its shape.
+MAX_DIMS = 64
+
+_WIRE_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+               "float16", "float32", "float64", "complex64", "complex128")
+# dtypes an array may travel as, in either byte order (the reading side makes them native);
+# anything else is described, not sent.
 WIRE_DTYPES = {
-    np.dtype(name).str: np.dtype(name)
-    for name in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-                 "float16", "float32", "float64", "complex64", "complex128")
+    dtype.str: dtype
+    for name in _WIRE_NAMES
+    for dtype in (np.dtype(name).newbyteorder("<"), np.dtype(name).newbyteorder(">"))
 }
 
 
@@ -112,9 +119,10 @@ class Reader:
             name, meta = self._pending[0]
             if len(self.buffer) < meta["nbytes"]:
                 return False
-            flat = np.frombuffer(self.buffer, dtype=WIRE_DTYPES[meta["dtype"]],
-                                 count=meta["nbytes"] // WIRE_DTYPES[meta["dtype"]].itemsize)
-            self.arrays[name] = flat.reshape(meta["shape"]).copy()
+            dtype = WIRE_DTYPES[meta["dtype"]]
+            flat = np.frombuffer(self.buffer, dtype=dtype, count=meta["nbytes"] // dtype.itemsize)
+            # a copy in native byte order: the same values, whichever order they travelled in
+            self.arrays[name] = flat.reshape(meta["shape"]).astype(dtype.newbyteorder("="), copy=True)
             del flat
             del self.buffer[:meta["nbytes"]]
             self._pending.pop(0)
@@ -144,7 +152,7 @@ class Reader:
             nbytes = int(meta["nbytes"])
         except (KeyError, TypeError, ValueError):
             raise ProtocolError(f"array '{name}' has a malformed description") from None
-        if any(s < 0 for s in shape) or len(shape) > 32:
+        if any(s < 0 for s in shape) or len(shape) > MAX_DIMS:
             raise ProtocolError(f"array '{name}' has an impossible shape {shape}")
         count = 1
         for s in shape:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..limits import Limits
+from ..text import clean
 from . import files, protocol, system, worker, zygote
 from .capture import OutputTail
 
@@ -778,17 +779,23 @@ def _call_timeout_text(call_timeout: float) -> str:
             "loop, or far too slow?)")
 
 
+def _text(value: Any, limit: int) -> str:
+    """A string field of a worker's reply: any JSON value as text, cut to `limit`, unsafe characters replaced."""
+    return clean(str(value)[:limit])
+
+
 def _error(raw: Any) -> dict[str, Any]:
-    """Keep only well-formed fields of an error description."""
+    """Keep only well-formed fields of an error description, as clean text (all of it is the student's)."""
     if not isinstance(raw, dict):
         return {"type": "Error", "message": "", "frames": [], "not_implemented": False, "memory": False}
     frames = []
     for frame in raw.get("frames") or []:
         if isinstance(frame, dict):
-            frames.append({"file": str(frame.get("file", "?"))[:200],
+            frames.append({"file": _text(frame.get("file", "?"), 200),
                            "line": frame.get("line") if type(frame.get("line")) is int else None,
-                           "function": str(frame.get("function", "?"))[:100], "code": str(frame.get("code", ""))[:200]})
-    return {"type": str(raw.get("type", "Error"))[:100], "message": str(raw.get("message", ""))[:2000],
+                           "function": _text(frame.get("function", "?"), 100),
+                           "code": _text(frame.get("code", ""), 200)})
+    return {"type": _text(raw.get("type", "Error"), 100), "message": _text(raw.get("message", ""), 2000),
             "frames": frames[:12], "not_implemented": raw.get("not_implemented") is True,
             "memory": raw.get("memory") is True}
 
@@ -796,26 +803,28 @@ def _error(raw: Any) -> dict[str, Any]:
 def _returned(raw: dict[str, Any], array: np.ndarray | None) -> dict[str, Any]:
     """A clean description of the returned value; what the array itself says wins over the header."""
     shape = raw.get("shape")
-    if isinstance(shape, list) and len(shape) <= 32 and all(type(s) is int for s in shape):
+    if isinstance(shape, list) and len(shape) <= protocol.MAX_DIMS and all(type(s) is int for s in shape):
         shape = list(shape)
     else:
         shape = None
-    clean: dict[str, Any] = {"kind": raw["kind"], "type": str(raw.get("type", "?"))[:100], "shape": shape}
+    described: dict[str, Any] = {"kind": raw["kind"], "type": _text(raw.get("type", "?"), 100), "shape": shape}
     if raw["kind"] == "ndarray":
-        clean.update(dtype=str(raw.get("dtype", "?"))[:50], dtype_name=str(raw.get("dtype_name", "?"))[:50],
-                     sendable=raw.get("sendable") is True)
+        described.update(dtype=_text(raw.get("dtype", "?"), 50), dtype_name=_text(raw.get("dtype_name", "?"), 50),
+                         sendable=raw.get("sendable") is True)
         if array is not None:
-            clean.update(dtype=array.dtype.str, dtype_name=array.dtype.name, shape=list(array.shape), sendable=True)
+            described.update(dtype=array.dtype.str, dtype_name=array.dtype.name, shape=list(array.shape),
+                             sendable=True)
     elif raw["kind"] == "other":
-        clean["repr"] = str(raw.get("repr", ""))[:200]
-    return clean
+        described["repr"] = _text(raw.get("repr", ""), 200)
+    return described
 
 
 def _parse_result(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> CallOutcome:
+    """A worker's result message as an outcome: every field checked, every string clean (it is all data)."""
     if header.get("event") != "result":
         return CallOutcome("protocol", phase="call", detail="the process running your code sent an unexpected message")
-    notes = [str(n)[:300] for n in header.get("notes") or [] if isinstance(n, str)][:5]
-    method = str(header.get("method", ""))[:50]
+    notes = [_text(n, 300) for n in header.get("notes") or [] if isinstance(n, str)][:5]
+    method = _text(header.get("method", ""), 50)
     if not header.get("ok"):
         phase = header.get("phase") if header.get("phase") in ("construct", "call") else "call"
         return CallOutcome("error", phase=phase, method=method, error=_error(header.get("error")), notes=notes)
@@ -825,7 +834,7 @@ def _parse_result(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Call
                                                             "describe a result")
     array = arrays.get("result")
     returned = _returned(raw, array)
-    mutated = [str(m)[:50] for m in header.get("mutated") or [] if isinstance(m, str)][:10]
+    mutated = [_text(m, 50) for m in header.get("mutated") or [] if isinstance(m, str)][:10]
     seconds = header.get("seconds")
     if returned["kind"] == "ndarray" and array is None and type(raw.get("too_large")) is int:
         shape = tuple(returned["shape"] or ())
