@@ -306,7 +306,7 @@ def _missing_class(outcome: CallOutcome, located: Located, class_name: str) -> s
 # What a shared failure is called in the one-line reference, by how its message starts.
 _FAILURE_KINDS = (("Your file could not be imported: ", "import error"), ("Not graded: ", "problem"),
                   ("Creating ", "error"))
-REFERENCE_CHARS = 120  # of the shared failure's first line, in a reference
+REFERENCE_CHARS = 300  # of the shared failure's first line, in a reference: what happened, without traceback or hints
 
 
 def _explain_once(checks: list[CheckResult]) -> None:
