@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Collection, Iterable, Sequence
 
 import numpy as np
 
@@ -38,6 +38,9 @@ LOOSE_ATOL = 1e-7
 LARGE_LOGIT = 88.0
 # Errors below this fraction of the largest expected value are rounding, not a mistake.
 NEAR_MISS = 1e-6
+# exp() of a float64 (math.exp, np.exp) overflows above this and underflows to 0 below the other.
+EXP_OVERFLOW = 709.78
+EXP_UNDERFLOW = -745.1
 
 
 @dataclass(frozen=True)
@@ -83,13 +86,26 @@ def _comparable(actual: np.ndarray, produced: np.ndarray, expected: np.ndarray) 
     return None
 
 
-def matches(actual: np.ndarray, produced: Any, expected: np.ndarray, tol: Tolerance) -> bool:
-    """True when `actual` is what a mistake produced, and the mistake is visible on this case."""
+def shows(produced: Any, expected: np.ndarray, tol: Tolerance) -> bool:
+    """True when a mistake's output on a case is evidence: an array, wrong there, and not just zeros.
+
+    A mistake whose output is within tolerance of zero everywhere (say
+    "first row only" where the first row's expected values are ~0) cannot be
+    told from an array that was never filled in: matching it proves nothing.
+    """
     if not isinstance(produced, np.ndarray) or produced.dtype.kind not in "fiu":
         return False
     produced = produced.astype(np.float64)
     if produced.shape == expected.shape and same_values(produced, expected, tol):
         return False  # the mistake gives the right answer here: it explains nothing
+    return not same_values(produced, np.zeros_like(produced), _loose(tol))
+
+
+def matches(actual: np.ndarray, produced: Any, expected: np.ndarray, tol: Tolerance) -> bool:
+    """True when `actual` is what a mistake produced, and the mistake is visible on this case."""
+    if not shows(produced, expected, tol):
+        return False
+    produced = produced.astype(np.float64)
     shaped = _comparable(actual, produced, expected)
     return shaped is not None and same_values(shaped, produced, _loose(tol))
 
@@ -104,22 +120,26 @@ def _catalogue_applies(case: Case) -> bool:
     return problem is None or getattr(problem, "class_name", CATALOGUE_CLASS) == CATALOGUE_CLASS
 
 
-def catalogue_matches(check: Check, case: Case, actual: np.ndarray) -> list[mistakes.Mistake]:
-    """The catalogue mistakes whose output for this case is what the student returned."""
+def produced_by(mistake: mistakes.Mistake, case: Case) -> Any:
+    """What a catalogue mistake returns on a case (None when it cannot be computed)."""
+    try:
+        with np.errstate(all="ignore"):
+            return mistake.produce(_case_arrays(case))
+    except Exception:  # noqa: BLE001 - a faulty catalogue entry must not stop grading
+        return None
+
+
+def catalogue_matches(check: Check, case: Case, actual: np.ndarray,
+                      excluded: Collection[str] = ()) -> list[mistakes.Mistake]:
+    """The catalogue mistakes whose output for this case is what the student returned (but those `excluded`)."""
     if not _catalogue_applies(case) or check.output not in case.expected:
         return []
     expected = case.expected[check.output]
-    arrays = _case_arrays(case)
     found = []
     for mistake in mistakes.CATALOGUE:
-        if mistake.method != check.method:
+        if mistake.method != check.method or mistake.name in excluded:
             continue
-        try:
-            with np.errstate(all="ignore"):
-                produced = mistake.produce(dict(arrays))
-        except Exception:  # noqa: BLE001 - a faulty catalogue entry must not stop grading
-            continue
-        if matches(actual, produced, expected, case.tolerance):
+        if matches(actual, produced_by(mistake, case), expected, case.tolerance):
             found.append(mistake)
     return found
 
@@ -156,8 +176,8 @@ def _constant_factor(ctx: Context) -> list[str]:
     if ctx.verdict.kind != "values" or a.ndim != 2:
         return []
     denominator = float(np.sum(e * e))
-    if denominator == 0:
-        return []
+    if denominator == 0 or np.all(within(a, np.zeros_like(a), ctx.case.tolerance)):
+        return []  # an output within tolerance of zero is "times 0" for any tiny factor: no claim
     k = float(np.sum(a * e)) / denominator
     if not np.isfinite(k) or abs(k) < 1e-12 or abs(k - 1) < 1e-9 or not np.all(within(a, k * e, ctx.case.tolerance)):
         return []
@@ -216,7 +236,7 @@ def _rows(ctx: Context) -> list[str]:
         return []
     n = a.shape[0]
     if not np.any(a):
-        return ["Your output is all zeros: is the array created but never filled in?"]
+        return []  # said by _all_zero
     good = [r for r in range(n) if r not in set(bad)]
     if not good:
         return []
@@ -226,6 +246,13 @@ def _rows(ctx: Context) -> list[str]:
         return ["Only row 0 is right: the code may treat the batch as a single sample "
                 "(a sum or maximum without axis=1, or values taken from the first row)."]
     return [f"{_rows_text(good)} right ({len(good)} of {n})."]
+
+
+def _all_zero(ctx: Context) -> list[str]:
+    """Every value zero where the expected ones are not: said as such, whatever N is."""
+    if ctx.verdict.kind != "values" or np.any(ctx.actual):
+        return []
+    return ["Your output is all zeros: is the array created but never filled in?"]
 
 
 def _rows_text(rows: list[int]) -> str:
@@ -281,7 +308,7 @@ def near_miss(ctx: Context) -> list[str]:
 # Each recogniser sees the context and returns lines; the order is the order shown. A near miss
 # (rounding) is said alone: the others would read a pattern into noise.
 STRUCTURAL: tuple[Callable[[Context], list[str]], ...] = (
-    _reshaped_values, _nonfinite, _constant_factor, _constant_offset, _row_sums, _rows,
+    _reshaped_values, _nonfinite, _all_zero, _constant_factor, _constant_offset, _row_sums, _rows,
 )
 
 
@@ -306,8 +333,12 @@ def _kind_lines(verdict: Verdict) -> list[str]:
 
 # -- the entry points -------------------------------------------------------------------------
 
-def diagnose(check: Check, case: Case, actual: np.ndarray | None, verdict: Verdict) -> list[Diagnosis]:
-    """Everything recognised about a failed check, catalogue mistakes first."""
+def diagnose(check: Check, case: Case, actual: np.ndarray | None, verdict: Verdict,
+             excluded: Collection[str] = ()) -> list[Diagnosis]:
+    """Everything recognised about a failed check, catalogue mistakes first.
+
+    `excluded` names catalogue mistakes that other checks contradict (see contradicted).
+    """
     if verdict.passed:
         return []
     found = [Diagnosis(name, mistakes.named(name).hint) for name in _by_kind(verdict) if name in mistakes.BY_NAME]
@@ -316,7 +347,7 @@ def diagnose(check: Check, case: Case, actual: np.ndarray | None, verdict: Verdi
     if actual is None or expected is None or actual.dtype.kind not in "fiu" or actual.size == 0:
         return found
     actual64 = actual.astype(np.float64)
-    named = catalogue_matches(check, case, actual64)
+    named = catalogue_matches(check, case, actual64, excluded)
     found += [Diagnosis(m.name, m.hint) for m in named]
     if verdict.kind == "shape" and verdict.hint and not named:
         found.append(Diagnosis("shape", verdict.hint))
@@ -334,9 +365,10 @@ def diagnose(check: Check, case: Case, actual: np.ndarray | None, verdict: Verdi
     return found
 
 
-def hints(check: Check, case: Case, actual: np.ndarray | None, verdict: Verdict) -> list[str]:
+def hints(check: Check, case: Case, actual: np.ndarray | None, verdict: Verdict,
+          excluded: Collection[str] = ()) -> list[str]:
     """'Looks like ...' lines for a failed check; empty when nothing is recognised."""
-    return list(dict.fromkeys(d.text for d in diagnose(check, case, actual, verdict)))
+    return list(dict.fromkeys(d.text for d in diagnose(check, case, actual, verdict, excluded)))
 
 
 def mutation_hint() -> str:
@@ -348,13 +380,35 @@ def mutation_hint() -> str:
 
 @dataclass(frozen=True)
 class ErrorSign:
-    """An exception that points to a catalogue mistake: type, message pattern, and a test on the numbers."""
+    """An exception that points to a catalogue mistake: type, message pattern, and a test on the numbers.
+
+    The evidence is all of it: the exception's type, its message, the numbers
+    in it against the case's shape, and `when` on the case's inputs (logits
+    beyond what exp() can take, say). The hint is the mistake's, or `text`.
+    """
 
     mistake: str
     exception: str
     pattern: re.Pattern[str]
     fits: Callable[[Sequence[int], int, int], bool]  # (numbers in the message, N, C) -> is it this mistake?
     any_method: bool = False  # also when raised by the other method than the mistake's
+    method: str = ""  # only when raised by this method
+    when: Callable[[Case], bool] | None = None  # what the case's inputs must show
+    text: str = ""  # the hint, when the mistake's own does not describe the exception
+
+
+def _overflows(case: Case) -> bool:
+    """Some logit is beyond what exp() can take without the row maximum subtracted."""
+    return float(np.max(case.inputs["Z"])) > EXP_OVERFLOW
+
+
+def _row_underflows(case: Case) -> bool:
+    """Some row's exp() is 0 everywhere without the row maximum subtracted (its sum is 0)."""
+    return float(np.min(np.max(case.inputs["Z"], axis=1))) < EXP_UNDERFLOW
+
+
+_SHIFT = ("Softmax is unchanged when a row is shifted by a constant: subtract each row's maximum before exp(), so "
+          "every exponent is <= 0 and the largest term is exp(0) = 1; nothing overflows and the sum is at least 1.")
 
 
 ERROR_SIGNS: tuple[ErrorSign, ...] = (
@@ -367,6 +421,23 @@ ERROR_SIGNS: tuple[ErrorSign, ...] = (
     ErrorSign("missing_keepdims", "ValueError",
               re.compile(r"broadcast together with shapes \((\d+),(\d+)\) \((\d+),\)"),
               lambda nums, n, c: tuple(nums) == (n, c, n), any_method=True),
+    # math.exp(z) for z > 709 (np.exp gives inf instead): the row maximum was not subtracted
+    ErrorSign("no_max_subtraction", "OverflowError", re.compile(r"math range error|overflow", re.IGNORECASE),
+              lambda nums, n, c: True, method="forward", when=_overflows,
+              text="Looks like exp() overflowed: math.exp raises OverflowError once z > 709 (np.exp gives inf, "
+                   "then inf/inf = NaN), and this test has logits beyond that, with the row maximum not "
+                   "subtracted first. " + _SHIFT),
+    # math.exp(z) is 0 for z < -745: a row of very negative logits sums to 0
+    ErrorSign("no_max_subtraction", "ZeroDivisionError", re.compile(r"division by zero|divide by zero"),
+              lambda nums, n, c: True, method="forward", when=_row_underflows,
+              text="Looks like every exp() of a row underflowed to 0 (exp(z) is 0 once z < -745), so the row "
+                   "sums to 0 and the division raised ZeroDivisionError: the row maximum was not subtracted "
+                   "first. " + _SHIFT),
+    ErrorSign("no_max_subtraction", "OverflowError", re.compile(r"math range error|overflow", re.IGNORECASE),
+              lambda nums, n, c: True, any_method=True, method="backward", when=_overflows,
+              text="Looks like backward computes exp() of the logits again (from Z kept by forward), which "
+                   "overflows on this test's large logits: use self.A, which holds forward's output "
+                   "(backward is graded with the correct A in self.A)."),
 )
 
 
@@ -381,11 +452,13 @@ def error_hints(error: dict[str, Any], method: str, case: Case | None) -> list[s
         mistake = mistakes.BY_NAME.get(sign.mistake)
         if mistake is None or etype != sign.exception:
             continue
-        if not sign.any_method and mistake.method != method:
+        if (not sign.any_method and mistake.method != method) or (sign.method and sign.method != method):
+            continue
+        if sign.when is not None and not sign.when(case):
             continue
         hit = sign.pattern.search(message)
         if hit and sign.fits([int(g) for g in hit.groups()], n, c):
-            found.append(mistake.hint)
+            found.append(sign.text or mistake.hint)
     return list(dict.fromkeys(found))
 
 
@@ -403,7 +476,8 @@ def across_checks(graded: Iterable[tuple[Case, Check, Any, Any]]) -> None:
     """Add notes that need several checks: right for N = 1 only.
 
     `graded` holds (case, check, outcome, result) with result a CheckResult
-    whose message is extended in place.
+    whose message is extended in place. The note is a claim about batches:
+    it is not made when a batch test of the same method passed.
     """
     graded = [item for item in graded if _catalogue_applies(item[0])]
     for method in dict.fromkeys(check.method for _, check, _, _ in graded):
@@ -412,9 +486,51 @@ def across_checks(graded: Iterable[tuple[Case, Check, Any, Any]]) -> None:
         singles = [result for case, _, result in rows if case.inputs["Z"].shape[0] == 1]
         if not singles or not all(r.passed for r in singles):
             continue
+        if any(result.passed for case, _, result in rows if case.inputs["Z"].shape[0] > 1):
+            continue  # some batch is right: what fails is not "batches"
         for case, outcome, result in rows:
             n = case.inputs["Z"].shape[0]
             if n > 1 and not result.passed and getattr(outcome, "kind", "") in ("ok", "error") \
                     and "Looks like" not in result.message:
-                advice = "Only row 0 is right" not in result.message
+                advice = not any(said in result.message for said in ("Only row 0 is right", "wrong row is all zeros"))
                 result.message += "\n" + single_sample_note(method, n, advice=advice)
+
+
+def contradicted(graded: Iterable[tuple[Case, Check, Any, Any]]) -> dict[str, set[str]]:
+    """Catalogue mistakes that some check rules out, by method: never to be named for this submission.
+
+    A mistake is ruled out when, on a case where it would show (its output
+    is wrong there, and not just zeros), the student's check passed, or
+    returned a finite array that is not what the mistake returns. An
+    exception, or NaN and inf (another mistake, overflow, can hide this one),
+    is no evidence either way.
+    """
+    out: dict[str, set[str]] = {}
+    graded = [item for item in graded if _catalogue_applies(item[0])]
+    for mistake in mistakes.CATALOGUE:
+        for case, check, outcome, result in graded:
+            if check.method != mistake.method or check.output not in case.expected:
+                continue
+            expected = case.expected[check.output]
+            produced = produced_by(mistake, case)
+            if not shows(produced, expected, case.tolerance):
+                continue
+            actual = getattr(outcome, "array", None)
+            if result.passed:
+                ruled_out = True
+            elif getattr(outcome, "kind", "") != "ok" or not isinstance(actual, np.ndarray) \
+                    or actual.dtype.kind not in "fiu" or actual.size == 0:
+                ruled_out = False
+            else:
+                actual = actual.astype(np.float64)
+                ruled_out = bool(np.all(np.isfinite(actual))) and not matches(actual, produced, expected,
+                                                                                 case.tolerance)
+            if ruled_out:
+                out.setdefault(mistake.method, set()).add(mistake.name)
+                break
+    return out
+
+
+def names_any(message: str, names: Collection[str]) -> bool:
+    """True when a message gives the hint of one of these catalogue mistakes."""
+    return any(name in mistakes.BY_NAME and mistakes.BY_NAME[name].hint in message for name in names)

@@ -22,7 +22,7 @@ from .compare import compare
 from .limits import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
 from .fixtures import Case, Check, fixture_files, load_case, load_cases
-from .locate import Located, locate
+from .locate import Located, classes_in, locate
 from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
 from .results import CheckResult, GradingResult
 from .sandbox import CallOutcome, Sandbox
@@ -206,8 +206,11 @@ def explain_error(outcome: CallOutcome, case: Case | None = None) -> str:
                      + [f"Note: {note}." for note in notes])
 
 
-def explain(outcome: CallOutcome, check: Check, case: Case) -> tuple[bool, str]:
-    """Pass/fail and the message for one check: what is wrong, the numbers, where, and a hint."""
+def explain(outcome: CallOutcome, check: Check, case: Case, excluded: Collection[str] = ()) -> tuple[bool, str]:
+    """Pass/fail and the message for one check: what is wrong, the numbers, where, and a hint.
+
+    `excluded` names catalogue mistakes other checks rule out (review_feedback).
+    """
     if outcome.kind in ("error", "import_error"):
         return False, explain_error(outcome, case)
     if case.hidden:
@@ -225,7 +228,7 @@ def explain(outcome: CallOutcome, check: Check, case: Case) -> tuple[bool, str]:
         lines.append(diagnose.mutation_hint())
     passed = verdict.passed and not outcome.mutated
     if not verdict.passed:
-        lines.extend(diagnose.hints(check, case, outcome.array, verdict))
+        lines.extend(diagnose.hints(check, case, outcome.array, verdict, excluded))
     if not passed:  # a passed check has no message (a message marks a test failed in Gradescope)
         lines.extend(f"Note: {note}." for note in outcome.notes)
     return passed, "\n".join(lines)
@@ -324,14 +327,116 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                 checks.append(result)
                 if progress:
                     progress(f"[{len(checks)}/{total}] {result.name}: {'passed' if result.passed else 'failed'}")
-        if not all(result.passed for *_, result in graded):
-            diagnose.across_checks(graded)  # notes on failed checks that need several checks (right for N = 1 only)
+        file_notes = review_feedback(checks, graded, found)  # hints checked across checks, each failure said once
         checks.extend(efficiency.informational_checks(graded, cases))  # zero points, after every graded check
         warnings = [f"warning: {line} (see README, \"Sandbox\")" for line in (sandbox.warnings() if sandbox else [])]
     finally:
         if sandbox is not None:
             sandbox.close()
     notes = [f"Submission problem: {why}" for why in dict.fromkeys(v for v in found.values() if isinstance(v, str))]
+    notes += [f"Note on your file: {note}" for note in file_notes]
     shown = [v.shown for v in found.values() if not isinstance(v, str)]
     return GradingResult(checks=checks, submission_file=", ".join(dict.fromkeys(shown)) or None,
                          execution_time=time.monotonic() - started, notes=notes, warnings=warnings)
+
+
+# -- after the check loop: feedback that holds across checks, each failure explained once ------------
+
+Graded = list[tuple[Case, Check, CallOutcome, CheckResult]]
+
+
+def review_feedback(checks: list[CheckResult], graded: Graded, found: dict[str, Located | str]) -> list[str]:
+    """Revise the failure messages once every check is graded; return notes about the student's files.
+
+    In order: hints that another check contradicts are withdrawn (the check
+    is explained again without them); notes that need several checks are
+    added; an import error is told what is in the file (the classes it
+    defines, its encoding); and a failure many tests share is given in full
+    once and referred to in one line elsewhere.
+    """
+    if any(not result.passed for *_, result in graded):
+        ruled_out = diagnose.contradicted(graded)
+        for case, check, outcome, result in graded:
+            excluded = ruled_out.get(check.method, set())
+            if not result.passed and outcome.kind == "ok" and diagnose.names_any(result.message, excluded):
+                result.passed, result.message = explain(outcome, check, case, excluded)
+        diagnose.across_checks(graded)  # notes on failed checks that need several checks (right for N = 1 only)
+    for case, _, outcome, result in graded:
+        located = found.get(case.problem.file)
+        if outcome.kind == "import_error" and isinstance(located, Located):
+            extra = [line for line in (_missing_class(outcome, located, case.problem.class_name), located.note) if line]
+            result.message = "\n".join([result.message, *extra])
+    _explain_once(checks)
+    return list(dict.fromkeys(v.note for v in found.values() if isinstance(v, Located) and v.note))
+
+
+def _missing_class(outcome: CallOutcome, located: Located, class_name: str) -> str:
+    """For "module has no attribute 'Softmax'": the classes the file does define (read, not run)."""
+    error = outcome.error or {}
+    if error.get("type") != "AttributeError" or \
+            f"module '{located.module}' has no attribute '{class_name}'" not in str(error.get("message", "")):
+        return ""
+    classes = classes_in(located.file)
+    if classes is None or class_name in classes:
+        return ""
+    if not classes:
+        return f"{located.shown} defines no class at all; the grader looks for {class_name}."
+    text = f"In {located.shown}, found {', '.join(classes)}; the grader looks for {class_name}."
+    same = [name for name in classes if name.lower() == class_name.lower()]
+    if same:
+        text += f" Names are case-sensitive: rename {same[0]} to {class_name}."
+    return text
+
+
+# What a shared failure is called in the one-line reference, by how its message starts.
+_FAILURE_KINDS = (("Your file could not be imported: ", "import error"), ("Not graded: ", "problem"),
+                  ("Creating ", "error"))
+REFERENCE_CHARS = 300  # of the shared failure's first line, in a reference: what happened, without traceback or hints
+
+
+def _explain_once(checks: list[CheckResult]) -> None:
+    """A failure message shared by several tests: in full in the first, one line in the others.
+
+    The full text goes to the first visible test of the group; a test that
+    is not visible refers to it, or, when no test of the group is visible,
+    to the first test of its own visibility, so no test refers to one its
+    reader may not see, and a visible test never to a hidden one. A message
+    of one line no longer than its reference is left as it is.
+    """
+    groups: dict[str, list[CheckResult]] = {}
+    for result in checks:
+        if not result.passed and result.message:
+            groups.setdefault(_failure_key(result.message), []).append(result)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        visible = [m for m in members if m.visibility == "visible"]
+        for member in members:
+            carrier = visible[0] if visible else next(m for m in members if m.visibility == member.visibility)
+            if member is carrier:
+                continue
+            reference = _reference(carrier)
+            if "\n" in member.message or len(reference) < len(member.message):
+                member.message = reference
+
+
+def _failure_key(message: str) -> str:
+    """What makes two failure messages the same failure. A failure of the file itself (its import, or no
+    file at all) is one and the same for every test, its hidden tests' copies differing only in the digits
+    they hide: so they refer to a visible test's copy, whose words they already show."""
+    if message.startswith(("Your file could not be imported: ", "Not graded: ")):
+        return no_digits(message)
+    return message
+
+
+def _reference(carrier: CheckResult) -> str:
+    """One line: the same failure as `carrier`, and what it was."""
+    first = carrier.message.splitlines()[0]
+    kind = "error" if re.match(r"\w+\.\w+ raised ", first) else "failure"
+    for prefix, name in _FAILURE_KINDS:
+        if first.startswith(prefix):
+            kind, first = name, (first[len(prefix):] if prefix != "Creating " else first)
+            break
+    if len(first) > REFERENCE_CHARS:
+        first = first[:REFERENCE_CHARS - 3].rstrip() + "..."
+    return f"Same {kind} as test {carrier.number} ({carrier.name}): {first}"

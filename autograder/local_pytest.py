@@ -5,14 +5,23 @@ Each fixture in ``test_cases/`` becomes one pytest test per check, named
 after the case (``test_small_batch_forward``), with the method and the
 case's tags as keywords, so ``-k forward`` or ``-k stability`` select the
 obvious subsets. Tests are graded exactly as ``python -m autograder`` grades
-them (same sandbox, same messages): the selected checks are graded once, at
-the first test, and each test then reports its own result.
+them (same sandbox, same messages): the selected checks are graded once,
+before the first test runs, and each test then reports its own result.
+
+What the student's code printed during a check (its warnings too, such as
+NumPy's "overflow encountered in exp") is printed by that check's test, so
+pytest shows it as the test's captured output ("Captured stdout call" under
+a failure, in full with ``-s``, for passed tests with ``-rP``). Grading
+happens outside pytest's per-test warning capture: a worker forked inside it
+would inherit pytest's recorder, and its warnings would never be printed.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import sys
 
 import pytest
 
@@ -57,11 +66,11 @@ class CheckItem(pytest.Item):
         result = _results(self.session).get(self.check)
         if result is None:
             raise CheckFailed(f"{self.check}: not graded")
+        if result.output.strip():  # captured by pytest as this test's output
+            sys.stdout.write(f"\n--- output printed by your code ({self.check}) ---\n" + result.output.rstrip("\n") + "\n")
+            sys.stdout.flush()
         if not result.passed:
-            text = result.message
-            if result.output.strip():
-                text += "\n--- output printed by your code ---\n" + result.output.rstrip("\n")
-            raise CheckFailed(text)
+            raise CheckFailed(result.message)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CheckFailed):
@@ -70,6 +79,13 @@ class CheckItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, self.check
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Grade before the first test, outside any test's warning capture (see the module's docstring)."""
+    if not session.config.option.collectonly and any(isinstance(item, CheckItem) for item in session.items):
+        _results(session)
 
 
 def _results(session: pytest.Session) -> dict[str, CheckResult]:

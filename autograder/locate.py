@@ -1,17 +1,33 @@
-"""Find the student's file in a submission, without running anything."""
+"""Find the student's file in a submission, without running anything, and say what is wrong with the file itself."""
 
 from __future__ import annotations
 
+import ast
+import codecs
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from .errors import AutograderError
 
-IGNORED_PARTS = {"__pycache__", "__MACOSX", ".git", ".ipynb_checkpoints", "venv", ".venv", "site-packages"}
+IGNORED_PARTS = {"__pycache__", "__MACOSX", ".git", ".ipynb_checkpoints", "venv", ".venv", "site-packages",
+                 "dist-packages", "node_modules"}
+LISTED_FILES = 10  # a missing file's message lists at most this many of the student's .py files
+MAX_PARSED_BYTES = 1_000_000  # classes_in reads no larger file
+# PEP 263: a coding declaration on the first or second line.
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+_SAVE_AS_UTF8 = "Python reads source files as UTF-8: save it as UTF-8 (in most editors: Save As, or the encoding " \
+                "shown in the status bar, then UTF-8)."
 
 
 class SubmissionNotFound(AutograderError):
     """The submission has no (or more than one) candidate file; the message lists what was found."""
+
+
+class SubmissionUnreadable(SubmissionNotFound):
+    """The student's file exists but Python cannot read it as source (UTF-16, null bytes); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +38,7 @@ class Located:
     file: Path  # the student's file
     import_root: str  # folder (relative to root) that goes on sys.path
     module: str  # dotted module name to import from there
+    note: str = ""  # something wrong with the file that may not stop it from importing (its encoding)
 
     @property
     def shown(self) -> str:
@@ -41,15 +58,14 @@ def locate(submission: Path, file_name: str = "mytorch/nn/activation.py") -> Loc
     if submission.is_file():
         if submission.suffix != ".py":
             raise SubmissionNotFound(f"{submission}: expected a .py file or a folder")
-        return Located(root=submission.parent, file=submission, import_root=".", module=submission.stem)
-    candidates = [
-        p for p in submission.rglob(target.name)
-        if p.is_file() and not (set(p.relative_to(submission).parts) & IGNORED_PARTS)
-        and not any(part.startswith(".") for part in p.relative_to(submission).parts)
-    ]
+        return Located(root=submission.parent, file=submission, import_root=".", module=submission.stem,
+                       note=_checked_encoding(submission, submission.name))
+    candidates = [p for p in own_files(submission, ".py") if p.name == target.name]
     if not candidates:
-        py_files = sorted(str(p.relative_to(submission)) for p in submission.rglob("*.py"))[:10]
-        found = ", ".join(py_files) if py_files else "no .py files at all"
+        py_files = sorted(str(p.relative_to(submission)) for p in own_files(submission, ".py"))
+        found = ", ".join(py_files[:LISTED_FILES]) if py_files else "no .py files at all"
+        if len(py_files) > LISTED_FILES:
+            found += f", and {len(py_files) - LISTED_FILES} more"
         raise SubmissionNotFound(f"no {target.name} found in the submission (expected {file_name}); found: {found}")
     # Prefer the full package path (mytorch/nn/activation.py), then the shallowest match.
     def rank(p: Path) -> tuple[int, int]:
@@ -71,4 +87,82 @@ def locate(submission: Path, file_name: str = "mytorch/nn/activation.py") -> Loc
     else:
         import_root = rel.parent
         module = best.stem
-    return Located(root=submission, file=best, import_root=str(import_root), module=module)
+    return Located(root=submission, file=best, import_root=str(import_root), module=module,
+                   note=_checked_encoding(best, str(rel)))
+
+
+def own_files(submission: Path, suffix: str) -> Iterator[Path]:
+    """The student's own files ending in `suffix`: no hidden folders, caches, virtual environments or packages."""
+    for folder, dirs, files in os.walk(submission):
+        dirs[:] = sorted(d for d in dirs if d not in IGNORED_PARTS and not d.startswith(".")
+                         and not (Path(folder, d) / "pyvenv.cfg").is_file())
+        for name in sorted(files):
+            path = Path(folder, name)
+            if name.endswith(suffix) and not name.startswith(".") and path.is_file():
+                yield path
+
+
+def encoding_problem(path: Path, shown: str) -> tuple[str, bool] | None:
+    """What is wrong with the file's encoding, and whether Python cannot read it at all; None when it is fine.
+
+    UTF-8 (with or without a byte-order mark) and any encoding the file
+    declares on its first two lines (PEP 263) are fine.
+    """
+    data = path.read_bytes()
+    for boms, name in (((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE), "UTF-32"),
+                       ((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE), "UTF-16")):
+        if data.startswith(boms):
+            return (f"{shown} is saved as {name} (it starts with a {name} byte-order mark). " + _SAVE_AS_UTF8), True
+    nulls = data.count(b"\x00")
+    if nulls:
+        line = data[:data.index(b"\x00")].count(b"\n") + 1
+        if nulls * 3 >= len(data):  # every other byte: UTF-16 text without a byte-order mark
+            return (f"{shown} looks like UTF-16 without a byte-order mark: every other byte is a null byte "
+                    f"(the first on line {line}). " + _SAVE_AS_UTF8), True
+        return (f"{shown} contains {nulls} null byte(s) (the first on line {line}), which a Python "
+                "source file cannot contain: is it a text file? " + _SAVE_AS_UTF8), True
+    body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+    try:
+        body.decode("utf-8")
+        return None
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    for first_lines in body.splitlines()[:2]:
+        declared = _CODING.match(first_lines)
+        if declared:
+            try:
+                body.decode(declared.group(1).decode("ascii"))
+                return None  # the file says which encoding it uses, and is valid in it
+            except (LookupError, UnicodeDecodeError):
+                break
+    line = body[:bad].count(b"\n") + 1
+    byte = body[bad]
+    as_latin1 = bytes([byte]).decode("latin-1")
+    shown_char = f" ('{as_latin1}' in Latin-1 / Windows-1252)" if as_latin1.isprintable() else ""
+    return (f"{shown} is not UTF-8: line {line} has the byte 0x{byte:02X}{shown_char}, which UTF-8 does not allow "
+            "there; it was saved in another encoding. " + _SAVE_AS_UTF8), False
+
+
+def _checked_encoding(path: Path, shown: str) -> str:
+    """The note on a file Python may still import; raises SubmissionUnreadable when it cannot."""
+    try:
+        problem = encoding_problem(path, shown)
+    except OSError:
+        return ""  # said when it is imported
+    if problem is None:
+        return ""
+    text, fatal = problem
+    if fatal:
+        raise SubmissionUnreadable(text)
+    return text
+
+
+def classes_in(path: Path) -> list[str] | None:
+    """The classes a Python file defines at its top level, read without running it (None: it cannot be parsed)."""
+    try:
+        if path.stat().st_size > MAX_PARSED_BYTES:
+            return None
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return [node.name for node in tree.body if isinstance(node, ast.ClassDef)]

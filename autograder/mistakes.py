@@ -307,6 +307,18 @@ return self.A * (dLdA - inner)
 """), about="sums over the whole batch"),
     ),
     Mistake(
+        name="backward_wrong_axis",
+        method="backward",
+        hint="Looks like the sum of dLdA * A runs down each column (axis=0) instead of along each row (axis=1): "
+             "each sample's gradient depends on its own row only, A * (dLdA - sum(dLdA * A, axis=1, "
+             "keepdims=True)). (For N = 1 this leaves only the Jacobian's diagonal.)",
+        produce=lambda x: x["A"] * (x["dLdA"] - np.sum(x["dLdA"] * x["A"], axis=0, keepdims=True)),
+        mutant=mutant_source(backward=_backward("""
+inner = np.sum(dLdA * self.A, axis=0, keepdims=True)
+return self.A * (dLdA - inner)
+"""), about="sums over axis 0"),
+    ),
+    Mistake(
         name="first_row_only",
         method="backward",
         hint="Looks like only the first row was computed and the others were left at zero: is the `return` "

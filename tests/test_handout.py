@@ -126,3 +126,27 @@ def test_handout_has_no_reference_code_or_withheld_values_and_only_the_grading_c
     assert "grade" in proc.stdout and not any(c in proc.stdout for c in ("generate", "audit", "package", "regrade"))
     proc = run(handout, "-m", "autograder", "generate")
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_pytest_shows_what_the_code_printed_with_its_test_warnings_included(handout, tmp_path):
+    """Issue 13: printed output and NumPy's warnings appear with the test that produced them, as pytest shows output."""
+    folder = with_solution(handout, tmp_path, SUBMISSIONS / "mistakes" / "no_max_subtraction.py")
+    proc = run(folder, "-m", "pytest", "-q", "-k", "stability_hundreds and forward")
+    assert proc.returncode == 1
+    failure = proc.stdout.split("Captured stdout call", 1)
+    assert len(failure) == 2, proc.stdout  # pytest's own section for the output of the failed test
+    assert "--- output printed by your code (stability_hundreds: forward (A)) ---" in failure[1]
+    assert "RuntimeWarning: overflow encountered in exp" in failure[1]
+    assert proc.stdout.count("RuntimeWarning: overflow encountered in exp") == 1  # once, not also in the message
+
+    chatty = with_solution(handout, tmp_path / "chatty", SUBMISSIONS / "debug_prints.py")
+    quiet = run(chatty, "-m", "pytest", "-q", "-k", "writeup_example")
+    assert quiet.returncode == 0 and "forward: Z.shape = (1, 3)" not in quiet.stdout  # captured, as pytest does
+    shown = run(chatty, "-m", "pytest", "-q", "-s", "-k", "writeup_example")
+    assert shown.returncode == 0 and "2 passed" in shown.stdout
+    forward = shown.stdout.index("--- output printed by your code (writeup_example: forward (A)) ---")
+    backward = shown.stdout.index("--- output printed by your code (writeup_example: backward (dLdZ)) ---")
+    assert forward < shown.stdout.index("forward: Z.shape = (1, 3)") < backward
+    assert "sample 0: dLdZ = [ 0.0001 -0.0078  0.0077]" in shown.stdout[backward:]
+    passed = run(chatty, "-m", "pytest", "-q", "-rP", "-k", "writeup_example and backward")
+    assert "Captured stdout call" in passed.stdout and "backward: dLdA.shape = (1, 3)" in passed.stdout

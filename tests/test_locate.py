@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from autograder.grade import grade_submission
-from autograder.locate import SubmissionNotFound, locate
-from autograder.text import no_digits
+from autograder.locate import SubmissionNotFound, SubmissionUnreadable, encoding_problem, locate
 from helpers import PROJECT, SUBMISSIONS, grade_file
 
 STUDENT_FILE = "mytorch/nn/activation.py"
@@ -146,17 +145,127 @@ IMPORT_FAILURES = {
 
 
 @pytest.mark.parametrize("name", sorted(IMPORT_FAILURES))
-def test_import_failure_fails_every_test_with_the_real_error(tmp_path, name):
+def test_import_failure_fails_every_test_with_the_real_error_said_once(tmp_path, name):
     put(tmp_path, STUDENT_FILE, SUBMISSIONS / f"{name}.py")
     result = grade_submission(tmp_path)
     assert result.score == 0 and len(result.checks) >= 20
-    messages = {check.message for check in result.checks if check.visibility == "visible"}
-    assert len(messages) == 1, "every test should give the same reason"
-    message = messages.pop()
-    # hidden tests give it too, with '#' for the digits of the student's text (grade.hidden_error)
-    assert {check.message for check in result.checks if check.visibility != "visible"} == {no_digits(message)}
+    first, *others = result.checks
     for words in IMPORT_FAILURES[name]:
-        assert words in message, message
+        assert words in first.message, first.message
+    etype = IMPORT_FAILURES[name][0] if name != "no_softmax_class" else "AttributeError"
+    # hidden tests too: a failure of the file is the same for every test, so they refer to the visible one
+    for check in others:  # one line each, naming the test with the full text and the error
+        assert not check.passed and "\n" not in check.message
+        assert check.message.startswith(f"Same import error as test 1.1 ({first.name}): {etype}"), check.message
+
+
+def test_misnamed_class_names_the_classes_found(tmp_path):
+    put(tmp_path, STUDENT_FILE, SUBMISSIONS / "no_softmax_class.py")
+    first = grade_submission(tmp_path).checks[0]
+    assert "found SoftMax; the grader looks for Softmax" in first.message
+    assert "rename SoftMax to Softmax" in first.message
+
+
+def test_missing_class_with_no_look_alike_is_not_told_to_rename(tmp_path):
+    (tmp_path / "activation.py").write_text("class Linear:\n    pass\n\n\nclass ReLU:\n    pass\n")
+    message = grade_submission(tmp_path).checks[0].message
+    assert "found Linear, ReLU; the grader looks for Softmax" in message
+    assert "rename" not in message
+
+
+def test_a_class_error_that_is_not_a_missing_class_gets_no_class_list(tmp_path):
+    (tmp_path / "activation.py").write_text("import numpy as np\nnp.nonexistent_function\n\n\nclass Softmax:\n    pass\n")
+    message = grade_submission(tmp_path).checks[0].message
+    assert "AttributeError" in message and "found" not in message and "the grader looks for" not in message
+
+
+# -- the file itself: the student's own files, and its encoding -------------------------------------
+
+def test_missing_file_lists_the_students_own_files_never_environments(tmp_path):
+    put(tmp_path, "hw1/mytorch/nn/activations.py")
+    for n in range(12):
+        for env in (".venv/lib/python3.11/site-packages/pkg", "myenv/lib/python3.11/site-packages/x",
+                    "conda/lib/python3.11/dist-packages/y", "node_modules/z"):
+            (tmp_path / env).mkdir(parents=True, exist_ok=True)
+            (tmp_path / env / f"m{n}.py").write_text("x = 1\n")
+    (tmp_path / "myenv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (tmp_path / "envlike" / "bin").mkdir(parents=True)
+    (tmp_path / "envlike" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (tmp_path / "envlike" / "bin" / "activate_this.py").write_text("x = 1\n")
+    with pytest.raises(SubmissionNotFound) as info:
+        locate(tmp_path, STUDENT_FILE)
+    message = str(info.value)
+    assert message.endswith("found: hw1/mytorch/nn/activations.py"), message
+    for word in ("site-packages", "dist-packages", ".venv", "myenv", "node_modules", "envlike"):
+        assert word not in message
+
+
+def test_many_own_files_are_listed_ten_and_counted(tmp_path):
+    for n in range(13):
+        (tmp_path / f"part{n:02d}.py").write_text("x = 1\n")
+    message = str(pytest.raises(SubmissionNotFound, locate, tmp_path, STUDENT_FILE).value)
+    assert "part09.py" in message and "part10.py" not in message and message.endswith(", and 3 more")
+
+
+SOURCE = (SUBMISSIONS / "einsum.py").read_text()
+
+
+@pytest.mark.parametrize("encoding, words", [
+    ("utf-16", "is saved as UTF-16 (it starts with a UTF-16 byte-order mark)"),
+    ("utf-32", "is saved as UTF-32"),
+    ("utf-16-le", "looks like UTF-16 without a byte-order mark"),
+])
+def test_utf16_file_is_named_with_the_fix(tmp_path, encoding, words):
+    target = tmp_path / STUDENT_FILE
+    target.parent.mkdir(parents=True)
+    target.write_bytes(SOURCE.encode(encoding))
+    with pytest.raises(SubmissionUnreadable, match="save it as UTF-8"):
+        locate(tmp_path, STUDENT_FILE)
+    result = grade_submission(tmp_path)
+    assert result.score == 0
+    first = result.checks[0].message
+    assert words in first and "save it as UTF-8" in first and f"{STUDENT_FILE} " in first
+    assert "null bytes" not in first or "without a byte-order mark" in first
+    assert any(words in note for note in result.notes)
+
+
+def _latin1(tmp_path: Path, text: str) -> Path:
+    target = tmp_path / STUDENT_FILE
+    target.parent.mkdir(parents=True)
+    target.write_bytes(text.encode("latin-1"))
+    return tmp_path
+
+
+def test_latin1_bytes_are_named_on_the_import_error_and_in_the_notes(tmp_path):
+    folder = _latin1(tmp_path, SOURCE + '\nGREETING = "résumé"\n')
+    result = grade_submission(folder)
+    line = SOURCE.count("\n") + 2
+    words = f"{STUDENT_FILE} is not UTF-8: line {line} has the byte 0xE9 ('é' in Latin-1 / Windows-1252)"
+    assert result.score == 0
+    assert "could not be imported: SyntaxError" in result.checks[0].message
+    assert words in result.checks[0].message and "save it as UTF-8" in result.checks[0].message
+    assert any(words in note for note in result.notes)
+
+
+def test_latin1_in_a_comment_still_grades_and_is_noted(tmp_path):
+    folder = _latin1(tmp_path, "# résumé: softmax\n" + SOURCE)
+    result = grade_submission(folder)
+    assert result.score == result.max_score > 0
+    assert any("is not UTF-8: line 1 has the byte 0xE9" in note for note in result.notes)
+
+
+@pytest.mark.parametrize("data", [
+    SOURCE.encode("utf-8"),
+    ("# résumé\n" + SOURCE).encode("utf-8"),
+    b"\xef\xbb\xbf" + ("# résumé\n" + SOURCE).encode("utf-8"),  # UTF-8 with a byte-order mark
+    ("# -*- coding: latin-1 -*-\n# résumé\n" + SOURCE).encode("latin-1"),  # declared, so Python reads it
+], ids=["ascii", "utf8", "utf8_bom", "declared_latin1"])
+def test_files_python_reads_get_no_encoding_note(tmp_path, data):
+    target = tmp_path / STUDENT_FILE
+    target.parent.mkdir(parents=True)
+    target.write_bytes(data)
+    assert locate(tmp_path, STUDENT_FILE).note == ""
+    assert encoding_problem(target, STUDENT_FILE) is None
 
 
 def test_import_traceback_shows_only_the_students_frames(tmp_path):
