@@ -47,7 +47,6 @@ HOSTILE = Path(__file__).resolve().parent / "submissions" / "hostile"
 TEST_ACCOUNT = "autograder-sbx-test"
 NON_ROOT_UID = 64321  # an unused uid the non-root runs use for the grader itself
 SYSTEM_PYTHON = "/usr/bin/python3.11"
-GRADER_DISTRIBUTIONS = ("numpy", "PyYAML")  # what the grader imports (requirements.txt less the test tools)
 # Small limits keep the hang tests fast.
 FAST = {"call_timeout": 1, "import_timeout": 1, "budget": 6, "memory_mb": 256, "max_processes": 16}
 MARGIN = 4.0  # seconds beyond the budget for start-up, fixtures, results (on a busy 2-core machine)
@@ -98,12 +97,32 @@ def venv_site() -> Path:
 
 def grader_imports_as(uid: int, site: Path) -> subprocess.CompletedProcess:
     """Whether `uid` can start SYSTEM_PYTHON and import the grader's packages from `site`."""
-    return subprocess.run([SYSTEM_PYTHON, "-c", "import numpy, yaml"], cwd="/", capture_output=True, text=True,
+    return subprocess.run([SYSTEM_PYTHON, "-c", "import numpy, yaml, gradescope_utils.autograder_utils.decorators"],
+                          cwd="/", capture_output=True, text=True,
                           timeout=120, preexec_fn=as_user(uid),
                           env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(site)})
 
 
-def copy_distributions(names: tuple[str, ...], target: Path) -> None:
+def grader_distributions() -> list[str]:
+    """What requirements.txt installs (as on Gradescope), with the dependencies they need here."""
+    from packaging.requirements import Requirement
+
+    wanted = [line.split("==", 1)[0].strip() for line in (PROJECT / "requirements.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    found: list[str] = []
+    while wanted:
+        name = wanted.pop()
+        if name.lower() in (n.lower() for n in found):
+            continue
+        found.append(name)
+        for text in importlib.metadata.requires(name) or []:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                wanted.append(requirement.name)
+    return found
+
+
+def copy_distributions(names: list[str], target: Path) -> None:
     """Copy the installed files of each distribution into `target`, a site-packages anyone may read."""
     for name in names:
         dist = importlib.metadata.distribution(name)
@@ -128,7 +147,7 @@ def non_root_site() -> Iterator[Path]:
         return
     folder = Path(tempfile.mkdtemp(prefix="ag-site-test-"))
     try:
-        copy_distributions(GRADER_DISTRIBUTIONS, folder)
+        copy_distributions(grader_distributions(), folder)
         check = grader_imports_as(NON_ROOT_UID, folder)
         if check.returncode != 0:
             pytest.skip(f"uid {NON_ROOT_UID} cannot read {site} and cannot run {SYSTEM_PYTHON} with a copy of its "
