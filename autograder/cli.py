@@ -2,21 +2,81 @@
 
 The student handout ships the grading modules only, so there the
 instructors' commands are simply not offered.
+
+Output never fails a command: a reader that went away (`... | head -3`)
+ends it quietly, as standard tools do, while the command itself runs to the
+end (grade still writes its results in full); text the terminal's encoding
+cannot show (a student's lone surrogate) is printed escaped.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 import traceback
 from pathlib import Path
+from typing import Any, TextIO
 
 from .errors import AutograderError
 from .paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
 
 LOCAL_SUBMISSION = Path(".")
 INSTRUCTOR_COMMANDS = ("generate", "audit", "package", "regrade")  # each is the module of the same name
+
+
+class QuietStream:
+    """A text stream whose writes never fail: once its reader is gone, output goes nowhere, quietly.
+
+    A closed pipe would otherwise raise BrokenPipeError in the middle of a
+    command (and again when Python flushes at exit); unencodable characters
+    would raise UnicodeEncodeError. Neither is a failure of the command.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.reader_gone = False
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[attr-defined]
+        except (AttributeError, ValueError):  # not a TextIOWrapper: write() escapes instead
+            pass
+
+    def write(self, text: str) -> int:
+        if self.reader_gone:
+            return len(text)
+        try:
+            try:
+                return self.stream.write(text)
+            except UnicodeEncodeError:
+                encoding = getattr(self.stream, "encoding", None) or "ascii"
+                return self.stream.write(text.encode(encoding, "backslashreplace").decode(encoding, "replace"))
+        except BrokenPipeError:
+            self._discard()
+            return len(text)
+
+    def flush(self) -> None:
+        if self.reader_gone:
+            return
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self._discard()
+
+    def _discard(self) -> None:
+        """Point the descriptor at /dev/null, so what is still buffered (and the exit's flush) goes nowhere."""
+        self.reader_gone = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self.stream.fileno())
+            finally:
+                os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 def available(command: str) -> bool:
@@ -174,16 +234,22 @@ def cmd_grade(args: argparse.Namespace) -> int:
     finally:
         if results_file is not None:
             results_file.abandon()  # after a failure the pending document stays: run_autograder says why
-    for warning in result.warnings:
-        print(warning, file=sys.stderr)
-    if args.quiet:
-        print(f"Total: {result.score:g}/{result.max_score:g}")
-    else:
-        print(render(result))
-        if args.results:
-            print(f"Results written to {args.results}")
-    for line in policy_lines:
-        print(line)
+    try:
+        for warning in result.warnings:
+            print(warning, file=sys.stderr)
+        if args.quiet:
+            print(f"Total: {result.score:g}/{result.max_score:g}")
+        else:
+            print(render(result))
+            if args.results:
+                print(f"Results written to {args.results}")
+        for line in policy_lines:
+            print(line)
+    except Exception as exc:  # noqa: BLE001 - the results are written: showing them cannot fail the grading
+        if not args.results:
+            raise
+        print(f"warning: the report could not be shown ({type(exc).__name__}: {exc}); the results are in "
+              f"{args.results}", file=sys.stderr)
     return 0
 
 
@@ -261,6 +327,20 @@ COMMANDS = {"generate": cmd_generate, "grade": cmd_grade, "audit": cmd_audit, "p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit status (0 done, 1 a check failed, 2 bad input, 3 our bug, 130 interrupted)."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = (stream if stream is None or isinstance(stream, QuietStream) else QuietStream(stream)
+                              for stream in saved)
+    try:
+        return _run(argv)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+        sys.stdout, sys.stderr = saved
+
+
+def _run(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command is None:
         args = _parser().parse_args(["grade", str(LOCAL_SUBMISSION), *(argv or [])])

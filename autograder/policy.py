@@ -7,9 +7,36 @@ submission gives the same answer:
 - at most K graded submissions in any window of H hours: a submission over
   the limit keeps the results of the latest submission that counted, with a
   note, as Gradescope's documentation suggests; it is marked in
-  ``extra_data`` so later submissions do not count it;
+  ``extra_data`` (``policy.counted: false``) so later submissions do not
+  count it;
 - a late penalty: a percentage per started day after the due date (the
   latest one among the submitters, so extensions apply), capped.
+
+Which earlier submissions count. Only graded ones: not those with
+``autograder_error: true`` (the grader failed, the student is not to blame)
+and not those this policy refused. Gradescope gives ``submission_time``,
+``score`` and ``autograder_error`` for every earlier submission but its
+``results`` only for the latest one, so:
+
+- where ``results`` are given (the latest earlier submission) the refusal
+  marker is read: exact;
+- for the others it cannot be known whether they were refused. What is known
+  is that a refused submission keeps the results, hence the score, of the
+  latest counted one. Going through them in time order, a submission whose
+  score differs from that of the latest counted one before it was certainly
+  graded and counts; one whose score is the same may have been refused or
+  graded with an unchanged score, and is not counted. A missing score is
+  not counted either.
+
+The rule errs only in the student's favour: it may fail to count a graded
+submission whose score did not change (so a student may get more than K
+graded runs while the score stays the same), never counts a refused or
+failed one.
+
+When a submission is refused, the kept results are those of the latest
+earlier submission when it counted, or the very results it kept when it was
+itself refused; when the latest earlier one failed (no usable results), only
+the latest counted score is known and is kept, without the tests.
 
 Messages shown to students give no score: before grades are published, a
 total would reveal how the hidden tests went. The numbers go to
@@ -87,13 +114,73 @@ def fixture_policy(cases: list[Case]) -> dict[str, Any]:
     return first.policy
 
 
-def _counted(previous: dict[str, Any]) -> bool:
-    """Whether an earlier submission counted toward the limit (ours mark those that did not)."""
-    results = previous.get("results")
-    if not isinstance(results, dict):
-        return True
-    marker = (results.get("extra_data") or {}).get("policy") if isinstance(results.get("extra_data"), dict) else None
-    return not (isinstance(marker, dict) and marker.get("counted") is False)
+@dataclass(frozen=True)
+class Earlier:
+    """One earlier submission as the policy sees it."""
+
+    when: datetime
+    counted: bool  # graded and counted toward the limit (see the module docstring for what is known)
+    score: float | None
+    results: dict[str, Any] | None  # Gradescope gives them for the latest earlier submission only
+    failed: bool  # autograder_error: true
+
+
+def _refused(results: dict[str, Any]) -> bool:
+    """Whether a results document is one this policy refused (the ``extra_data.policy.counted`` marker)."""
+    extra = results.get("extra_data")
+    marker = extra.get("policy") if isinstance(extra, dict) else None
+    return isinstance(marker, dict) and marker.get("counted") is False
+
+
+def _score(value: Any, where: str) -> float | None:
+    """An earlier submission's score as a number; None when it is missing."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise MetadataError(f"{where}: should be a number, found {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise MetadataError(f"{where}: should be a number, found {value!r}") from None
+    if not math.isfinite(number):
+        raise MetadataError(f"{where}: should be a finite number, found {value!r}")
+    return number
+
+
+def _same_score(a: float | None, b: float | None) -> bool:
+    return a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def earlier_submissions(metadata: dict[str, Any], where: str = "submission_metadata.json") -> list[Earlier]:
+    """The earlier submissions in time order, each marked counted or not (rule in the module docstring)."""
+    previous = metadata.get("previous_submissions") or []
+    if not isinstance(previous, list):
+        raise MetadataError(f"{where}: previous_submissions should be a list")
+    raw = []
+    for i, sub in enumerate(previous):
+        key = f"{where}: previous_submissions[{i}]"
+        if not isinstance(sub, dict) or "submission_time" not in sub:
+            raise MetadataError(f"{key}.submission_time is missing")
+        when = parse_time(sub["submission_time"], f"{key}.submission_time")
+        failed = sub.get("autograder_error", False)
+        if not isinstance(failed, bool):
+            raise MetadataError(f"{key}.autograder_error: should be true or false, found {failed!r}")
+        results = sub.get("results") if isinstance(sub.get("results"), dict) and sub.get("results") else None
+        raw.append((when, i, _score(sub.get("score"), f"{key}.score"), results, failed))
+    raw.sort(key=lambda item: (item[0], item[1]))
+    out: list[Earlier] = []
+    latest_counted_score: float | None = None
+    for when, _, score, results, failed in raw:
+        if failed:
+            counted = False
+        elif results is not None:  # Gradescope gives them for the latest one: the marker is there to read, exact
+            counted = not _refused(results)
+        else:  # a refused one has the score of the latest counted one; a different score was graded
+            counted = score is not None and not _same_score(score, latest_counted_score)
+        if counted:
+            latest_counted_score = score
+        out.append(Earlier(when=when, counted=counted, score=score, results=results, failed=failed))
+    return out
 
 
 def _due_date(metadata: dict[str, Any], where: str) -> datetime | None:
@@ -120,15 +207,8 @@ def decide(policy: dict[str, Any], metadata: dict[str, Any], where: str = "submi
     in_window = 0
     if limit:
         window = timedelta(hours=float(limit["window_hours"]))
-        previous = metadata.get("previous_submissions") or []
-        if not isinstance(previous, list):
-            raise MetadataError(f"{where}: previous_submissions should be a list")
-        for i, sub in enumerate(previous):
-            if not isinstance(sub, dict) or "submission_time" not in sub:
-                raise MetadataError(f"{where}: previous_submissions[{i}].submission_time is missing")
-            when = parse_time(sub["submission_time"], f"{where}: previous_submissions[{i}].submission_time")
-            if created - window < when <= created and _counted(sub):
-                in_window += 1
+        in_window = sum(1 for sub in earlier_submissions(metadata, where)
+                        if sub.counted and created - window < sub.when <= created)
         allowed = int(limit["max"])
         hours = f"{float(limit['window_hours']):g} hours"
         if in_window >= allowed:
@@ -149,14 +229,21 @@ def decide(policy: dict[str, Any], metadata: dict[str, Any], where: str = "submi
                     lines=tuple(lines))
 
 
-def _latest_counted_results(metadata: dict[str, Any], where: str) -> dict[str, Any] | None:
-    best: tuple[datetime, dict[str, Any]] | None = None
-    for i, sub in enumerate(metadata.get("previous_submissions") or []):
-        if isinstance(sub, dict) and isinstance(sub.get("results"), dict) and _counted(sub):
-            when = parse_time(sub["submission_time"], f"{where}: previous_submissions[{i}].submission_time")
-            if best is None or when > best[0]:
-                best = (when, sub["results"])
-    return best[1] if best else None
+def kept_results(metadata: dict[str, Any], where: str = "submission_metadata.json") -> tuple[dict[str, Any], str]:
+    """The results a refused submission keeps (those of the latest counted one), and what they are made of."""
+    earlier = earlier_submissions(metadata, where)
+    latest = earlier[-1] if earlier else None
+    if latest is not None and latest.results is not None and not latest.failed:
+        kept = json.loads(json.dumps(latest.results))
+        if not latest.counted:  # itself refused: it holds the kept results, under its own note; drop that note
+            text = str(kept.get("output", ""))
+            if text.startswith("Submission limit:"):
+                kept["output"] = text.split("\n\n", 1)[1] if "\n\n" in text else ""
+        return kept, "results"
+    scores = [sub.score for sub in earlier if sub.counted and sub.score is not None]
+    if scores:
+        return {"score": scores[-1], "tests": [], "output": ""}, "score"
+    return {"score": 0.0, "tests": [], "output": ""}, "none"
 
 
 def apply_policy(document: dict[str, Any], policy: dict[str, Any], metadata: dict[str, Any],
@@ -169,8 +256,7 @@ def apply_policy(document: dict[str, Any], policy: dict[str, Any], metadata: dic
     staff = {"counted": decision.counted, "graded_score": graded_score, "late_days": decision.late_days,
              "penalty_percent": decision.penalty_percent, "previous_in_window": decision.previous_in_window}
     if not decision.counted:
-        previous = _latest_counted_results(metadata, where)
-        result = json.loads(json.dumps(previous)) if previous else {"score": 0.0, "tests": []}
+        result, staff["kept"] = kept_results(metadata, where)
         result.setdefault("tests", [])
         result["output"] = "\n".join((*decision.lines, "", str(result.get("output", "")))).rstrip("\n")
     else:

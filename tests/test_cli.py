@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -114,3 +115,90 @@ def test_grade_with_a_broken_config_is_one_line_error(tmp_path):
     config.write_text(DEFAULT_CONFIG.read_text().replace("memory_mb: 512", "memory_mb: lots", 1))
     proc = cli("grade", str(PROJECT / "reference"), "--config", str(config), "--results", str(tmp_path / "r.json"))
     assert_one_line_error(proc, str(config), "limits.memory_mb")
+
+
+def no_traceback(stderr: str) -> bool:
+    """Nothing on stderr says that the command failed."""
+    return not any(word in stderr for word in ("Traceback", "error:", "BrokenPipeError", "UnicodeEncodeError"))
+
+
+def cli_to_closed_pipe(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """Run the CLI with stdout a pipe whose reader has already gone, as after `| head` has exited."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # closed before the command writes anything: its first write meets EPIPE
+    try:
+        proc = subprocess.run([sys.executable, "-m", "autograder", *args], cwd=PROJECT, stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120, env={**os.environ, **env})
+    finally:
+        os.close(write_end)
+    return proc
+
+
+def test_grade_piped_into_head_ends_quietly(tmp_path):
+    err = tmp_path / "stderr.txt"
+    proc = subprocess.run(["bash", "-c", f'"$0" -m autograder grade tests/submissions/demo 2>"$1" | head -1; '
+                                         'exit "${PIPESTATUS[0]}"', sys.executable, str(err)],
+                          cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, err.read_text()
+    assert proc.stdout.startswith("Graded file:") and len(proc.stdout.splitlines()) == 1
+    assert no_traceback(err.read_text()), err.read_text()
+
+
+def test_grade_to_a_closed_pipe_still_writes_the_results_in_full(tmp_path):
+    results = tmp_path / "results.json"
+    proc = cli_to_closed_pipe("grade", str(SUBMISSIONS / "demo"), "--results", str(results))
+    assert proc.returncode == 0, proc.stderr
+    assert no_traceback(proc.stderr), proc.stderr
+    document = json.loads(results.read_text())
+    assert document["score"] == 85
+    graded = [t for t in document["tests"] if t["max_score"] > 0]
+    assert len(graded) == sum(len(case.checks) for case in load_cases(DEFAULT_FIXTURES))
+
+
+def test_generate_check_to_a_closed_pipe_ends_quietly():
+    proc = cli_to_closed_pipe("generate", "--check")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
+SURROGATE_SUBMISSION = '''\
+class Softmax:
+    def forward(self, Z):
+        raise ValueError("bad \\ud800 value \\u00e9")
+
+    def backward(self, dLdA):
+        return dLdA
+'''
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "utf-8"])
+def test_a_report_the_terminal_cannot_encode_is_printed_escaped(tmp_path, encoding):
+    submission = tmp_path / "activation.py"
+    submission.write_text(SURROGATE_SUBMISSION)
+    assert "\\ud800" in submission.read_text()  # the student's code itself holds the lone surrogate escape
+    results = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submission), "--results", str(results)],
+                          cwd=PROJECT, capture_output=True, timeout=120,
+                          env={**os.environ, "PYTHONIOENCODING": f"{encoding}:strict"})
+    stdout, stderr = proc.stdout.decode("ascii" if encoding == "ascii" else "utf-8"), proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 0, stderr
+    assert no_traceback(stderr), stderr
+    assert "raised ValueError: bad \\ud800 value" in stdout and stdout.rstrip().endswith(f"Results written to {results}")
+    assert "bad \ud800 value" in json.loads(results.read_text())["tests"][0]["output"]
+
+
+def test_a_report_that_fails_after_the_results_are_written_does_not_fail_the_grading(tmp_path, monkeypatch, capsys):
+    import autograder.report
+    from autograder.cli import main
+
+    def broken_render(result):
+        raise RuntimeError("render broke")
+
+    monkeypatch.setattr(autograder.report, "render", broken_render)
+    results = tmp_path / "results.json"
+    assert main(["grade", str(SUBMISSIONS / "demo"), "--results", str(results)]) == 0
+    assert json.loads(results.read_text())["score"] == 85
+    err = capsys.readouterr().err
+    assert f"warning: the report could not be shown (RuntimeError: render broke); the results are in {results}" in err
+    # without --results the report is the only output: its failure is ours and is reported as such
+    assert main(["grade", str(SUBMISSIONS / "demo")]) == 3
+    assert "render broke" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from autograder.config import parse_assignment
 from autograder.errors import ConfigError
 from autograder.generate import build_case, load_reference_class, policy_document
 from autograder.paths import DEFAULT_CONFIG
-from autograder.policy import MetadataError, apply_policy, decide, parse_time
+from autograder.policy import MetadataError, apply_policy, decide, earlier_submissions, parse_time
 from helpers import PROJECT, make_root, run_autograder
 
 LIMIT = {"submissions": {"max": 2, "window_hours": 24.0}}
@@ -49,19 +49,99 @@ def test_within_the_limit_is_graded_and_says_which_submission_it_is():
     assert GRADED["score"] == 80.0 and "extra_data" not in GRADED  # the input is left alone
 
 
-def test_over_the_limit_keeps_the_latest_counted_results():
-    meta = metadata("2026-02-20T12:00:00-05:00", [
-        ("2026-02-19T08:00:00-05:00", results(5)),      # outside the window: not counted, but its results are older
-        ("2026-02-20T09:00:00-05:00", results(30)),
-        ("2026-02-20T10:00:00-05:00", results(60)),
-        ("2026-02-20T11:00:00-05:00", results(99, counted=False)),  # itself over the limit: neither counts nor is kept
-    ])
-    out = apply_policy(GRADED, LIMIT, meta)
-    assert out["score"] == 60 and out["tests"] == [{"name": "t", "score": 60}]
-    assert "This submission was not graded" in out["output"] and "old output 60" in out["output"]
+def history(*entries: tuple[str, float, str]) -> list[dict]:
+    """previous_submissions as Gradescope writes them: ``results`` only for the latest one.
+
+    Each entry is (submission_time, score, kind), kind being "graded", "refused" (by this policy) or "error"
+    (autograder_error: true). A refused submission's results are the kept ones, under the refusal note.
+    """
+    out = []
+    for when, score, kind in entries:
+        out.append({"submission_time": when, "score": score, "autograder_error": kind == "error", "results": {}})
+    when, score, kind = entries[-1]
+    latest = {"score": score, "output": f"old output {score:g}", "tests": [{"name": "t", "score": score}]}
+    if kind == "refused":
+        latest["output"] = "Submission limit: you have already made 2 graded submission(s) ...\n\n" + latest["output"]
+        latest["extra_data"] = {"policy": {"counted": False, "graded_score": 99.0}}
+    elif kind == "error":
+        latest = {"score": 0.0, "output": "The autograder failed", "tests": []}
+    out[-1]["results"] = latest
+    return out
+
+
+def gradescope_metadata(created: str, previous: list[dict]) -> dict:
+    meta = metadata(created)
+    meta["previous_submissions"] = previous
+    return meta
+
+
+REFUSED_TWICE = history(
+    ("2026-02-19T09:00:00-05:00", 30.0, "graded"),
+    ("2026-02-19T10:00:00-05:00", 60.0, "graded"),
+    ("2026-02-19T11:00:00-05:00", 60.0, "refused"),   # kept the score of the 10:00 one
+    ("2026-02-19T12:00:00-05:00", 60.0, "refused"),   # the latest: its results, with the marker, are given
+)
+
+
+def test_refused_submissions_do_not_count_toward_the_limit():
+    # The next morning 09:00 has left the window; of the three left only 10:00 was graded.
+    out = apply_policy(GRADED, LIMIT, gradescope_metadata("2026-02-20T09:30:00-05:00", REFUSED_TWICE))
+    assert out["score"] == 80.0 and out["extra_data"]["policy"]["counted"] is True
+    assert out["extra_data"]["policy"]["previous_in_window"] == 1
+    assert out["output"].startswith("Submission limit: this is graded submission 2 of at most 2 in 24 hours.")
+
+
+def test_failed_runs_do_not_count_toward_the_limit():
+    previous = history(("2026-02-20T08:00:00-05:00", 0.0, "error"), ("2026-02-20T09:00:00-05:00", 0.0, "error"),
+                       ("2026-02-20T10:00:00-05:00", 40.0, "graded"))
+    out = apply_policy(GRADED, LIMIT, gradescope_metadata("2026-02-20T12:00:00-05:00", previous))
+    assert out["score"] == 80.0 and out["extra_data"]["policy"]["previous_in_window"] == 1
+    # and a failed run that is the latest, with results, does not count either
+    previous = history(("2026-02-20T09:00:00-05:00", 40.0, "graded"), ("2026-02-20T10:00:00-05:00", 0.0, "error"))
+    assert decide(LIMIT, gradescope_metadata("2026-02-20T12:00:00-05:00", previous)).previous_in_window == 1
+
+
+def test_over_the_limit_after_a_refusal_keeps_the_latest_graded_results_once():
+    out = apply_policy(GRADED, LIMIT, gradescope_metadata("2026-02-19T13:00:00-05:00", REFUSED_TWICE))
+    assert out["score"] == 60.0 and out["tests"] == [{"name": "t", "score": 60.0}]
+    assert out["output"].startswith("Submission limit: you have already made 2 graded submission(s) in the last 24 hours")
+    assert out["output"].count("Submission limit:") == 1 and out["output"].endswith("old output 60")
     assert out["extra_data"]["policy"] == {"counted": False, "graded_score": 80.0, "late_days": 0,
-                                           "penalty_percent": 0.0, "previous_in_window": 2}
+                                           "penalty_percent": 0.0, "previous_in_window": 2, "kept": "results"}
     assert "80" not in out["output"]  # the new (possibly hidden) score is for staff only
+
+
+def test_over_the_limit_after_a_graded_one_keeps_its_results():
+    previous = history(("2026-02-20T09:00:00-05:00", 30.0, "graded"), ("2026-02-20T10:00:00-05:00", 60.0, "graded"))
+    out = apply_policy(GRADED, LIMIT, gradescope_metadata("2026-02-20T12:00:00-05:00", previous))
+    assert out["score"] == 60.0 and out["tests"] == [{"name": "t", "score": 60.0}]
+    assert out["output"].endswith("\n\nold output 60") and out["extra_data"]["policy"]["counted"] is False
+
+
+def test_over_the_limit_after_a_failed_run_keeps_the_latest_graded_score():
+    previous = history(("2026-02-20T09:00:00-05:00", 30.0, "graded"), ("2026-02-20T10:00:00-05:00", 60.0, "graded"),
+                       ("2026-02-20T11:00:00-05:00", 0.0, "error"))
+    out = apply_policy(GRADED, LIMIT, gradescope_metadata("2026-02-20T12:00:00-05:00", previous))
+    assert out["score"] == 60.0 and out["tests"] == []  # the failed run's results are not the graded ones
+    assert out["extra_data"]["policy"]["kept"] == "score"
+
+
+def test_an_unchanged_score_without_results_is_not_counted_in_the_students_favour():
+    # 10:00 was graded with the same score as 09:00, but a refused one would look the same: not counted.
+    previous = history(("2026-02-20T09:00:00-05:00", 50.0, "graded"), ("2026-02-20T10:00:00-05:00", 50.0, "graded"),
+                       ("2026-02-20T11:00:00-05:00", 70.0, "graded"))
+    meta = gradescope_metadata("2026-02-20T12:00:00-05:00", previous)
+    assert [sub.counted for sub in earlier_submissions(meta)] == [True, False, True]
+    three = {"submissions": {"max": 3, "window_hours": 24.0}}
+    assert decide(three, meta).counted and decide(three, meta).previous_in_window == 2
+
+
+def test_earlier_submissions_are_taken_in_time_order():
+    previous = history(("2026-02-20T09:00:00-05:00", 30.0, "graded"), ("2026-02-20T10:00:00-05:00", 30.0, "graded"),
+                       ("2026-02-20T11:00:00-05:00", 60.0, "graded"))
+    shuffled = [previous[1], previous[2], previous[0]]
+    found = earlier_submissions(gradescope_metadata("2026-02-20T12:00:00-05:00", shuffled))
+    assert [(sub.when.hour, sub.counted) for sub in found] == [(9, True), (10, False), (11, True)]
 
 
 def test_the_window_is_measured_from_created_at_so_reruns_agree():
@@ -100,6 +180,12 @@ def test_no_policy_changes_nothing():
     ({}, "created_at"),
     ({"created_at": "yesterday"}, "created_at"),
     ({"created_at": "2026-01-01T00:00:00Z", "previous_submissions": [{"score": 1}]}, "previous_submissions[0].submission_time"),
+    ({"created_at": "2026-01-01T00:00:00Z", "previous_submissions": [{"submission_time": "2025-12-31T00:00:00Z",
+                                                                     "score": "lots"}]}, "previous_submissions[0].score"),
+    ({"created_at": "2026-01-01T00:00:00Z",
+      "previous_submissions": [{"submission_time": "2025-12-31T00:00:00Z", "score": 1, "autograder_error": "no"}]},
+     "previous_submissions[0].autograder_error"),
+    ({"created_at": "2026-01-01T00:00:00Z", "previous_submissions": {"a": 1}}, "previous_submissions"),
 ])
 def test_broken_metadata_names_the_key(meta, key):
     with pytest.raises(MetadataError) as info:

@@ -11,12 +11,19 @@ time taken, and that no process of the sandbox account is left.
 When run as root (as on Gradescope), student code runs as a test-only
 account (TEST_ACCOUNT), so "no process left" can be checked exactly; a
 lock keeps two runs of this file from sharing it at the same time.
+
+The non-root runs start the grader as another uid with the system Python
+and this venv's packages. When that uid cannot read them (a checkout or a
+pyenv Python under /root, mode 700), the packages the grader needs are
+copied into a world-readable temporary folder first; when even that does
+not work, those tests are skipped with the reason.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib.metadata
 import json
 import os
 import pwd
@@ -73,6 +80,82 @@ def world() -> Iterator[Path]:
     folder.chmod(0o755)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def as_user(uid: int) -> Callable[[], None]:
+    """A preexec_fn that makes the child `uid` (group too, no supplementary groups)."""
+    def drop() -> None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    return drop
+
+
+def venv_site() -> Path:
+    """This venv's site-packages (the one that holds numpy)."""
+    return next(Path(p) for p in sys.path if p.endswith("site-packages") and Path(p, "numpy").is_dir())
+
+
+def grader_imports_as(uid: int, site: Path) -> subprocess.CompletedProcess:
+    """Whether `uid` can start SYSTEM_PYTHON and import the grader's packages from `site`."""
+    return subprocess.run([SYSTEM_PYTHON, "-c", "import numpy, yaml, gradescope_utils.autograder_utils.decorators"],
+                          cwd="/", capture_output=True, text=True,
+                          timeout=120, preexec_fn=as_user(uid),
+                          env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(site)})
+
+
+def grader_distributions() -> list[str]:
+    """What requirements.txt installs (as on Gradescope), with the dependencies they need here."""
+    from packaging.requirements import Requirement
+
+    wanted = [line.split("==", 1)[0].strip() for line in (PROJECT / "requirements.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    found: list[str] = []
+    while wanted:
+        name = wanted.pop()
+        if name.lower() in (n.lower() for n in found):
+            continue
+        found.append(name)
+        for text in importlib.metadata.requires(name) or []:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                wanted.append(requirement.name)
+    return found
+
+
+def copy_distributions(names: list[str], target: Path) -> None:
+    """Copy the installed files of each distribution into `target`, a site-packages anyone may read."""
+    for name in names:
+        dist = importlib.metadata.distribution(name)
+        for entry in dist.files or []:
+            if entry.parts[0] == ".." or "__pycache__" in entry.parts:  # scripts in bin/; caches are rebuilt
+                continue
+            source = Path(dist.locate_file(entry))
+            if source.is_file():
+                destination = target / entry
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, destination)
+    for path in [target, *target.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
+
+
+@pytest.fixture(scope="module")
+def non_root_site() -> Iterator[Path]:
+    """A site-packages NON_ROOT_UID can read: this venv's own, or a world-readable copy of what the grader needs."""
+    site = venv_site()
+    if grader_imports_as(NON_ROOT_UID, site).returncode == 0:
+        yield site
+        return
+    folder = Path(tempfile.mkdtemp(prefix="ag-site-test-"))
+    try:
+        copy_distributions(grader_distributions(), folder)
+        check = grader_imports_as(NON_ROOT_UID, folder)
+        if check.returncode != 0:
+            pytest.skip(f"uid {NON_ROOT_UID} cannot read {site} and cannot run {SYSTEM_PYTHON} with a copy of its "
+                        f"packages either: {check.stderr.strip().splitlines()[-1:]}")
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def processes_of(uid: int) -> list[str]:
@@ -166,8 +249,11 @@ class Graded:
 
 def grade(world: Path, submission: Path, *, limits: dict[str, float] | None = None,
           setup: Callable[[Path], None] | None = None, as_uid: int | None = None,
-          account_uid: int | None = None) -> Graded:
-    """Build an AUTOGRADER_ROOT in `world`, run run_autograder, and check what every run must satisfy."""
+          account_uid: int | None = None, site: Path | None = None) -> Graded:
+    """Build an AUTOGRADER_ROOT in `world`, run run_autograder, and check what every run must satisfy.
+
+    With `as_uid`, the grader runs as that uid with SYSTEM_PYTHON and the packages in `site`.
+    """
     root = make_root(world, submission)
     set_limits(root / "source", dict(FAST, **(limits or {})))
     if setup:
@@ -177,13 +263,8 @@ def grade(world: Path, submission: Path, *, limits: dict[str, float] | None = No
     preexec = None
     if as_uid is not None:  # the grader itself as a normal user, with a Python that user can run
         subprocess.run(["chown", "-R", f"{as_uid}:{as_uid}", str(root)], check=True)
-        site = next(p for p in sys.path if p.endswith("site-packages") and Path(p, "numpy").is_dir())
-        env.update(AUTOGRADER_PYTHON=SYSTEM_PYTHON, PYTHONPATH=site, HOME=str(root))
-
-        def preexec() -> None:
-            os.setgroups([])
-            os.setgid(as_uid)
-            os.setuid(as_uid)
+        env.update(AUTOGRADER_PYTHON=SYSTEM_PYTHON, PYTHONPATH=str(site or venv_site()), HOME=str(root))
+        preexec = as_user(as_uid)
     before = tree_hash(root / "source")
     start = time.monotonic()
     proc = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
@@ -422,8 +503,8 @@ non_root_runs = pytest.mark.skipif(not IS_ROOT or not os.access(SYSTEM_PYTHON, o
 
 
 @non_root_runs
-def test_not_root_correct_code_and_cleanup(world):
-    run = grade(world, PROJECT / "reference", as_uid=NON_ROOT_UID)
+def test_not_root_correct_code_and_cleanup(world, non_root_site):
+    run = grade(world, PROJECT / "reference", as_uid=NON_ROOT_UID, site=non_root_site)
     expect_clean(run)
     assert run.results["score"] == sum(t["max_score"] for t in run.graded) > 0, run.proc.stderr[-2000:]
 
@@ -432,21 +513,21 @@ def test_not_root_correct_code_and_cleanup(world):
     writer = hostile("detached_writer.py", marker_dir, MARKER=str(marker_dir / "survived"))
     sub = world / "writer"
     sub.mkdir()
-    run = grade(sub, writer, as_uid=NON_ROOT_UID)
+    run = grade(sub, writer, as_uid=NON_ROOT_UID, site=non_root_site)
     expect_clean(run)
     time.sleep(1.0)
     assert not (marker_dir / "survived").exists()
 
     sub = world / "bomb"
     sub.mkdir()
-    run = grade(sub, HOSTILE / "fork_bomb.py", as_uid=NON_ROOT_UID)
+    run = grade(sub, HOSTILE / "fork_bomb.py", as_uid=NON_ROOT_UID, site=non_root_site)
     expect_clean(run)
     assert len([t for t in run.graded if t["status"] == "failed"]) == 1
 
 
 @non_root_runs
-def test_not_root_killing_the_grader_still_leaves_valid_results(world):
-    run = grade(world, HOSTILE / "kills_parent.py", as_uid=NON_ROOT_UID)
+def test_not_root_killing_the_grader_still_leaves_valid_results(world, non_root_site):
+    run = grade(world, HOSTILE / "kills_parent.py", as_uid=NON_ROOT_UID, site=non_root_site)
     expect_clean(run)
     # As a normal user, student code can stop the grader (same account): the results say so. A check
     # forked by the host reaches the host and the zygote first: the rest of the tests then fail, saying so.
