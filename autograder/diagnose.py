@@ -332,12 +332,26 @@ def diagnose(check: Check, case: Case, actual: np.ndarray | None, verdict: Verdi
 
 def hints(check: Check, case: Case, actual: np.ndarray | None, verdict: Verdict) -> list[str]:
     """'Looks like ...' lines for a failed check; empty when nothing is recognised."""
-    return list(dict.fromkeys(d.text for d in diagnose(check, case, actual, verdict)))
+    return hint_lines(diagnose(check, case, actual, verdict))
+
+
+def hint_lines(found: Iterable[Diagnosis]) -> list[str]:
+    """The lines a student reads for these diagnoses, each once."""
+    return list(dict.fromkeys(d.text for d in found))
+
+
+def catalogued(found: Iterable[Diagnosis]) -> list[str]:
+    """The names of the catalogue mistakes among these diagnoses (structural facts left out), each once."""
+    return list(dict.fromkeys(d.name for d in found if d.name in mistakes.BY_NAME))
+
+
+# The catalogue mistake of a method that changed its input in place.
+MUTATION_MISTAKE = "modifies_input"
 
 
 def mutation_hint() -> str:
     """What to say when a method changed its input in place."""
-    return mistakes.named("modifies_input").hint
+    return mistakes.named(MUTATION_MISTAKE).hint
 
 
 # -- exceptions -------------------------------------------------------------------------------
@@ -368,6 +382,11 @@ ERROR_SIGNS: tuple[ErrorSign, ...] = (
 
 def error_hints(error: dict[str, Any], method: str, case: Case | None) -> list[str]:
     """Hints for an exception raised by the student's method."""
+    return list(dict.fromkeys(m.hint for m in error_mistakes(error, method, case)))
+
+
+def error_mistakes(error: dict[str, Any], method: str, case: Case | None) -> list[mistakes.Mistake]:
+    """The catalogue mistakes an exception raised by the student's method points to."""
     if case is None or "Z" not in case.inputs or case.inputs["Z"].ndim != 2:
         return []
     n, c = case.inputs["Z"].shape
@@ -380,9 +399,9 @@ def error_hints(error: dict[str, Any], method: str, case: Case | None) -> list[s
         if not sign.any_method and mistake.method != method:
             continue
         hit = sign.pattern.search(message)
-        if hit and sign.fits([int(g) for g in hit.groups()], n, c):
-            found.append(mistake.hint)
-    return list(dict.fromkeys(found))
+        if hit and sign.fits([int(g) for g in hit.groups()], n, c) and mistake not in found:
+            found.append(mistake)
+    return found
 
 
 # -- across checks ----------------------------------------------------------------------------

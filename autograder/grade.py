@@ -136,27 +136,33 @@ def explain_error(outcome: CallOutcome, case: Case | None = None) -> str:
 _HIDDEN_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+(?=[eE]))(?:[eE][-+]?\d+)?|\b(?:nan|inf)\b")
 
 
-def explain(outcome: CallOutcome, check: Check, case: Case) -> tuple[bool, str]:
-    """Pass/fail and the message for one check: what is wrong, the numbers, where, and a hint."""
+def explain(outcome: CallOutcome, check: Check, case: Case) -> tuple[bool, str, tuple[str, ...]]:
+    """Pass/fail, the message for one check (what is wrong, the numbers, where, a hint), and the names of
+    the catalogue mistakes diagnosed (as data, for the class report)."""
     if outcome.kind in ("error", "import_error"):
-        return False, explain_error(outcome, case)
+        named = diagnose.error_mistakes(outcome.error or {}, outcome.method, case) if outcome.phase == "call" else []
+        return False, explain_error(outcome, case), tuple(m.name for m in named)
     if outcome.kind != "ok":
-        return False, outcome.detail[:1].upper() + outcome.detail[1:] + "."
+        return False, outcome.detail[:1].upper() + outcome.detail[1:] + ".", ()
     assert outcome.returned is not None
     what = f"{check.method} (the returned {check.output})"
     verdict = compare(outcome.returned, outcome.array, case.expected[check.output], case.tolerance,
                       what=what, show_values=not case.hidden)
     lines = list(verdict.lines)
+    names: list[str] = []
     if outcome.mutated:
         lines.append(f"{check.method} modified its input {', '.join(outcome.mutated)} in place (the array it was "
                      "given is different after the call).")
         lines.append(diagnose.mutation_hint())
+        names.append(diagnose.MUTATION_MISTAKE)
     passed = verdict.passed and not outcome.mutated
     if not verdict.passed:
-        lines.extend(diagnose.hints(check, case, outcome.array, verdict))
+        found = diagnose.diagnose(check, case, outcome.array, verdict)
+        lines.extend(diagnose.hint_lines(found))
+        names += diagnose.catalogued(found)
     if not passed:  # a passed check has no message (a message marks a test failed in Gradescope)
         lines.extend(f"Note: {note}." for note in outcome.notes)
-    return passed, "\n".join(lines)
+    return passed, "\n".join(lines), tuple(dict.fromkeys(names))
 
 
 # Seconds of a grading that are the grader's own: the interpreter's start before
@@ -228,10 +234,10 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                     target = (located.import_root, located.module, case.problem.class_name)
                     limit = limit or call_timeout(case, limits)
                     outcome = sandbox.run(steps, inputs, call_timeout=limit, target=target)
-                    passed, result.message = explain(outcome, check, case)
+                    passed, result.message, result.mistakes = explain(outcome, check, case)
                     if not passed and outcome.shared:  # decided again in a process that ran no other check
                         outcome = sandbox.run(steps, inputs, call_timeout=limit, target=target, fresh=True)
-                        passed, result.message = explain(outcome, check, case)
+                        passed, result.message, result.mistakes = explain(outcome, check, case)
                     result.passed = passed
                     result.score = check.points if passed else 0.0
                     result.output = outcome.output

@@ -38,6 +38,7 @@ class CheckResult:
     message: str = ""  # why it failed, or a note on a passed (e.g. informational) check
     output: str = ""  # what the student's code printed during this check
     seconds: float = 0.0
+    mistakes: tuple[str, ...] = ()  # catalogue mistakes diagnosed (mistakes.py names); in the test's extra_data
 
 
 @dataclass
@@ -111,6 +112,8 @@ def to_gradescope(result: GradingResult) -> dict[str, Any]:
             test["tags"] = list(test.get("tags", []))
             test.setdefault("output", "")
             test["output_format"] = "text"
+            if check.mistakes:
+                test["extra_data"] = {"mistakes": list(check.mistakes)}
 
     stream = io.StringIO()
     JSONTestRunner(stream=stream, visibility=None, failure_prefix="", post_processor=post_process).run(suite)
