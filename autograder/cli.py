@@ -156,10 +156,12 @@ def _regrade_parser(sub: argparse._SubParsersAction) -> None:
                              description="Grade every submission folder of DIR (a Gradescope export: one folder per "
                                          "submission, with submission_metadata.yml when present), each in a process "
                                          "of its own exactly as `grade` does, several at once. Writes regrade.csv "
-                                         "(one row per submission, one column per test) and regrade.json.")
+                                         "(one row per submission, one column per test), regrade.json, "
+                                         "regrade-results/ (each submission's results.json) and report.html (the "
+                                         "class report; needs matplotlib: pip install -r requirements-instructor.txt).")
     regrade.add_argument("export", type=Path, metavar="DIR", help="folder holding one folder per submission")
-    regrade.add_argument("--out", type=Path, default=None, help="where to write regrade.csv and regrade.json "
-                                                                "(default: DIR)")
+    regrade.add_argument("--out", type=Path, default=None, help="where to write regrade.csv, regrade.json, "
+                                                                "regrade-results/ and report.html (default: DIR)")
     regrade.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES, help="fixture folder (default: %(default)s)")
     regrade.add_argument("--config", type=Path, default=None,
                          help="assignment config whose limits override the fixtures' own (default: the fixtures' limits)")
@@ -310,7 +312,14 @@ def cmd_regrade(args: argparse.Namespace) -> int:
           f"{overall['submissions_per_minute']} submissions per minute.")
     print(f"Mean score {overall['mean_score']:g}; {overall['changed']} score(s) differ from the export's; "
           f"{overall['errors']} grader error(s).")
-    print(f"Wrote {out / 'regrade.csv'} and {out / 'regrade.json'}")
+    if overall["report"]:
+        print(f"Wrote {out / 'regrade.csv'}, {out / 'regrade.json'}, {out / 'regrade-results'}/ and "
+              f"{out / overall['report']}")
+    else:
+        from .class_figures import missing
+
+        print(f"Wrote {out / 'regrade.csv'}, {out / 'regrade.json'} and {out / 'regrade-results'}/")
+        print(f"No class report (report.html): {missing()}")
     return 0
 
 

@@ -368,12 +368,26 @@ def diagnose(check: Check, case: Case, actual: np.ndarray | None, verdict: Verdi
 def hints(check: Check, case: Case, actual: np.ndarray | None, verdict: Verdict,
           excluded: Collection[str] = ()) -> list[str]:
     """'Looks like ...' lines for a failed check; empty when nothing is recognised."""
-    return list(dict.fromkeys(d.text for d in diagnose(check, case, actual, verdict, excluded)))
+    return hint_lines(diagnose(check, case, actual, verdict, excluded))
+
+
+def hint_lines(found: Iterable[Diagnosis]) -> list[str]:
+    """The lines a student reads for these diagnoses, each once."""
+    return list(dict.fromkeys(d.text for d in found))
+
+
+def catalogued(found: Iterable[Diagnosis]) -> list[str]:
+    """The names of the catalogue mistakes among these diagnoses (structural facts left out), each once."""
+    return list(dict.fromkeys(d.name for d in found if d.name in mistakes.BY_NAME))
+
+
+# The catalogue mistake of a method that changed its input in place.
+MUTATION_MISTAKE = "modifies_input"
 
 
 def mutation_hint() -> str:
     """What to say when a method changed its input in place."""
-    return mistakes.named("modifies_input").hint
+    return mistakes.named(MUTATION_MISTAKE).hint
 
 
 # -- exceptions -------------------------------------------------------------------------------
@@ -443,6 +457,11 @@ ERROR_SIGNS: tuple[ErrorSign, ...] = (
 
 def error_hints(error: dict[str, Any], method: str, case: Case | None) -> list[str]:
     """Hints for an exception raised by the student's method."""
+    return hint_lines(error_diagnoses(error, method, case))
+
+
+def error_diagnoses(error: dict[str, Any], method: str, case: Case | None) -> list[Diagnosis]:
+    """The catalogue mistakes an exception raised by the student's method points to, each with its hint."""
     if case is None or "Z" not in case.inputs or case.inputs["Z"].ndim != 2:
         return []
     n, c = case.inputs["Z"].shape
@@ -458,8 +477,8 @@ def error_hints(error: dict[str, Any], method: str, case: Case | None) -> list[s
             continue
         hit = sign.pattern.search(message)
         if hit and sign.fits([int(g) for g in hit.groups()], n, c):
-            found.append(sign.text or mistake.hint)
-    return list(dict.fromkeys(found))
+            found.append(Diagnosis(mistake.name, sign.text or mistake.hint))
+    return found
 
 
 # -- across checks ----------------------------------------------------------------------------

@@ -206,32 +206,39 @@ def explain_error(outcome: CallOutcome, case: Case | None = None) -> str:
                      + [f"Note: {note}." for note in notes])
 
 
-def explain(outcome: CallOutcome, check: Check, case: Case, excluded: Collection[str] = ()) -> tuple[bool, str]:
+def explain(outcome: CallOutcome, check: Check, case: Case,
+            excluded: Collection[str] = ()) -> tuple[bool, str, tuple[str, ...]]:
     """Pass/fail and the message for one check: what is wrong, the numbers, where, and a hint.
 
-    `excluded` names catalogue mistakes other checks rule out (review_feedback).
+    `excluded` names catalogue mistakes other checks rule out (review_feedback). Also returns the names of
+    the catalogue mistakes diagnosed (as data, for the class report).
     """
     if outcome.kind in ("error", "import_error"):
-        return False, explain_error(outcome, case)
+        found = diagnose.error_diagnoses(outcome.error or {}, outcome.method, case) if outcome.phase == "call" else []
+        return False, explain_error(outcome, case), tuple(diagnose.catalogued(found))
     if case.hidden:
         outcome = hidden_outcome(outcome, check)
     if outcome.kind != "ok":
-        return False, outcome.detail[:1].upper() + outcome.detail[1:] + "."
+        return False, outcome.detail[:1].upper() + outcome.detail[1:] + ".", ()
     assert outcome.returned is not None
     what = f"{check.method} (the returned {check.output})"
     verdict = compare(outcome.returned, outcome.array, case.expected[check.output], case.tolerance,
                       what=what, show_values=not case.hidden)
     lines = list(verdict.lines)
+    names: list[str] = []
     if outcome.mutated:
         lines.append(f"{check.method} modified its input {', '.join(outcome.mutated)} in place (the array it was "
                      "given is different after the call).")
         lines.append(diagnose.mutation_hint())
+        names.append(diagnose.MUTATION_MISTAKE)
     passed = verdict.passed and not outcome.mutated
     if not verdict.passed:
-        lines.extend(diagnose.hints(check, case, outcome.array, verdict, excluded))
+        found = diagnose.diagnose(check, case, outcome.array, verdict, excluded)
+        lines.extend(diagnose.hint_lines(found))
+        names += diagnose.catalogued(found)
     if not passed:  # a passed check has no message (a message marks a test failed in Gradescope)
         lines.extend(f"Note: {note}." for note in outcome.notes)
-    return passed, "\n".join(lines)
+    return passed, "\n".join(lines), tuple(dict.fromkeys(names))
 
 
 def hidden_output(output: str) -> str:
@@ -315,10 +322,10 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                     target = (located.import_root, located.module, case.problem.class_name)
                     limit = limit or call_timeout(case, limits)
                     outcome = sandbox.run(steps, inputs, call_timeout=limit, target=target)
-                    passed, result.message = explain(outcome, check, case)
+                    passed, result.message, result.mistakes = explain(outcome, check, case)
                     if not passed and outcome.shared:  # decided again in a process that ran no other check
                         outcome = sandbox.run(steps, inputs, call_timeout=limit, target=target, fresh=True)
-                        passed, result.message = explain(outcome, check, case)
+                        passed, result.message, result.mistakes = explain(outcome, check, case)
                     result.passed = passed
                     result.score = check.points if passed else 0.0
                     result.output = outcome.output if not case.hidden else hidden_output(outcome.output)
@@ -359,7 +366,7 @@ def review_feedback(checks: list[CheckResult], graded: Graded, found: dict[str, 
         for case, check, outcome, result in graded:
             excluded = ruled_out.get(check.method, set())
             if not result.passed and outcome.kind == "ok" and diagnose.names_any(result.message, excluded):
-                result.passed, result.message = explain(outcome, check, case, excluded)
+                result.passed, result.message, result.mistakes = explain(outcome, check, case, excluded)
         diagnose.across_checks(graded)  # notes on failed checks that need several checks (right for N = 1 only)
     for case, _, outcome, result in graded:
         located = found.get(case.problem.file)
@@ -427,6 +434,19 @@ def _failure_key(message: str) -> str:
     if message.startswith(("Your file could not be imported: ", "Not graded: ")):
         return no_digits(message)
     return message
+
+
+_REFERENCE = re.compile(r"Same (import error|problem|error|failure) as test [\w.]+ \(.*?\): ")
+
+
+def unreferenced(message: str) -> str:
+    """A message as it would read in full, as far as its first line goes: a one-line reference to another
+    test's message (see _explain_once) given back its opening words, for readers of results (regrade)."""
+    hit = _REFERENCE.match(message)
+    if hit is None:
+        return message
+    opening = {name: prefix for prefix, name in _FAILURE_KINDS if prefix != "Creating "}.get(hit.group(1), "")
+    return opening + message[hit.end():]
 
 
 def _reference(carrier: CheckResult) -> str:

@@ -34,7 +34,8 @@ from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
 from .results import failure_document
 
 METADATA_NAMES = ("submission_metadata.yml", "submission_metadata.yaml")
-SKIPPED_FOLDERS = {"__MACOSX", "__pycache__"}
+RESULTS_FOLDER = "regrade-results"  # what regrade writes: each submission's results.json, named after it
+SKIPPED_FOLDERS = {"__MACOSX", "__pycache__", RESULTS_FOLDER}  # RESULTS_FOLDER: the export may be OUT too
 
 
 @dataclass
@@ -309,9 +310,40 @@ class ProgressBar:
             print(line, file=self.stream, flush=True)
 
 
+REPORT_NAME = "report.html"
+
+
+def write_documents(graded: list[Graded], out: Path) -> None:
+    """Each submission's results document as OUT/regrade-results/NAME.json (what the class report links to)."""
+    folder = out / RESULTS_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    for g in graded:
+        (folder / f"{g.name}.json").write_text(json.dumps(g.document, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def write_report(graded: list[Graded], out: Path, *, fixtures: Path, title: str) -> bool:
+    """OUT/report.html, the class report; False (and no stale report left) when matplotlib is missing."""
+    from . import class_figures
+
+    target = out / REPORT_NAME
+    if class_figures.missing():
+        target.unlink(missing_ok=True)
+        return False
+    from .class_page import render
+    from .class_stats import Submission, class_stats, problems_of
+
+    submissions = [Submission(name=g.name, people=tuple(str(p.get("name", "")) for p in _submitters(g.metadata)),
+                              score=g.score, max_score=g.max_score, previous=_previous_score(g.metadata),
+                              seconds=g.seconds, tests=tuple(g.document.get("tests", [])), error=g.error)
+                   for g in graded]
+    target.write_text(render(class_stats(submissions, problems_of(fixtures)), title), encoding="utf-8")
+    return True
+
+
 def regrade(export: Path, out: Path, *, fixtures: Path = DEFAULT_FIXTURES, config: Path | None = None,
             jobs: int | None = None, progress: Callable[[int, int, float], None] | None = None) -> dict[str, Any]:
-    """Regrade an export into OUT/regrade.csv and OUT/regrade.json; returns the JSON summary."""
+    """Regrade an export into OUT/regrade.csv, OUT/regrade.json, OUT/regrade-results/ and OUT/report.html (the
+    class report, when matplotlib is installed); returns the JSON summary."""
     found = find_submissions(export)
     jobs = max(1, jobs or os.cpu_count() or 1)
     started = time.monotonic()
@@ -323,5 +355,8 @@ def regrade(export: Path, out: Path, *, fixtures: Path = DEFAULT_FIXTURES, confi
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "regrade.csv", "w", newline="", encoding="utf-8") as handle:
         write_csv(graded, handle)
+    write_documents(graded, out)
+    written = write_report(graded, out, fixtures=fixtures, title=f"Class report: {Path(export).resolve().name}")
+    doc["overall"]["report"] = REPORT_NAME if written else None
     (out / "regrade.json").write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
     return doc

@@ -39,6 +39,7 @@ class CheckResult:
     message: str = ""  # why it failed, or a note on a passed (e.g. informational) check
     output: str = ""  # what the student's code printed during this check
     seconds: float = 0.0
+    mistakes: tuple[str, ...] = ()  # catalogue mistakes diagnosed (mistakes.py names); in the test's extra_data
 
 
 @dataclass
@@ -118,6 +119,8 @@ def to_gradescope(result: GradingResult) -> dict[str, Any]:
             test["name"] = clean(str(test.get("name", check.name)))
             test["output"] = clean(str(test.get("output", "")))
             test["output_format"] = "text"
+            if check.mistakes:
+                test["extra_data"] = {"mistakes": list(check.mistakes)}
 
     stream = io.StringIO()
     JSONTestRunner(stream=stream, visibility=None, failure_prefix="", post_processor=post_process).run(suite)

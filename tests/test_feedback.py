@@ -23,7 +23,7 @@ from autograder.config import Limits
 from autograder.fixtures import Case, Tolerance, load_cases
 from autograder.grade import explain_error, grade_submission
 from autograder.paths import DEFAULT_FIXTURES
-from autograder.results import CheckResult, GradingResult
+from autograder.results import CheckResult, GradingResult, to_gradescope
 from helpers import PROJECT, SUBMISSIONS
 
 MISTAKES = SUBMISSIONS / "mistakes"
@@ -730,3 +730,26 @@ def test_the_full_text_goes_to_a_visible_test_and_no_test_refers_to_one_it_may_n
              _result("2.1", "visible", "Softmax.forward is not implemented yet.")]
     _explain_once(short)
     assert all(c.message == "Softmax.forward is not implemented yet." for c in short)  # a reference is no shorter
+
+# -- the diagnosed mistakes, as data (for the class report) ---------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in MISTAKES.glob("*.py")))
+def test_each_check_carries_the_catalogue_mistake_diagnosed_in_it(name):
+    result = graded(f"{name}.py")
+    checks = graded_checks(result)
+    assert {c.mistakes for c in checks} <= {(), (name,)}, name
+    assert not any(c.mistakes for c in checks if c.passed)
+    named = [c for c in checks if c.mistakes]
+    assert named, f"{name}: no failed check names it"
+    assert all(mistakes.named(name).hint in _full(result, c) for c in named)  # the same diagnosis as the hint
+    document = to_gradescope(result)
+    assert [t.get("extra_data", {}).get("mistakes", []) for t in document["tests"]] == \
+        [list(c.mistakes) for c in result.checks]
+
+
+def test_structural_facts_and_unknown_failures_carry_no_mistake_name():
+    result = graded((SUBMISSIONS / "off_by_0_1_percent.py").read_text())  # "every value is 1.001 times ..."
+    checks = graded_checks(result)
+    assert all(not c.passed for c in checks) and any("times the expected" in c.message for c in checks)
+    assert all(c.mistakes == () for c in checks)
+    assert all("extra_data" not in t for t in to_gradescope(result)["tests"])

@@ -88,7 +88,7 @@ def test_hidden_messages_quote_no_number_the_worker_chose(outcome: CallOutcome) 
     for hidden in (True, False):
         case = _case(hidden)
         check = case.checks[0]
-        passed, message = explain(outcome, check, case)
+        passed, message, _ = explain(outcome, check, case)
         assert not passed and message
         chosen = re.findall(r"2718|31415|1618|1414|577|status 31", message)
         assert (not chosen) if hidden else chosen, message
