@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from .class_stats import MistakeCount, PassRate, ScoreStats
 
-INSTALL_HINT = "pip install -r requirements-instructor.txt"
+INSTALL_HINT = "pip install -r autograder/requirements-instructor.txt"
 WIDTH = 7.5  # inches; the page scales the SVG to its column
 NOW, BEFORE, HIDDEN, VISIBLE, GREY = "#3465a4", "#babdb6", "#cc6633", "#3465a4", "#888a85"
 _REFERENCE = re.compile(r'(\bid="|url\(#|href="#)')  # an id, and the two ways SVG refers to one

@@ -158,7 +158,7 @@ def _regrade_parser(sub: argparse._SubParsersAction) -> None:
                                          "of its own exactly as `grade` does, several at once. Writes regrade.csv "
                                          "(one row per submission, one column per test), regrade.json, "
                                          "regrade-results/ (each submission's results.json) and report.html (the "
-                                         "class report; needs matplotlib: pip install -r requirements-instructor.txt).")
+                                         "class report; needs matplotlib: pip install -r autograder/requirements-instructor.txt).")
     regrade.add_argument("export", type=Path, metavar="DIR", help="folder holding one folder per submission")
     regrade.add_argument("--out", type=Path, default=None, help="where to write regrade.csv, regrade.json, "
                                                                 "regrade-results/ and report.html (default: DIR)")

@@ -42,7 +42,8 @@ from .paths import PROJECT_ROOT
 
 PACKAGE_DIR = PROJECT_ROOT / "autograder"
 # The instructors' tools and inputs: never needed to grade, never shipped.
-INSTRUCTOR_ONLY = {"assignment.yaml", "audit.py", "generate.py", "independent.py", "package.py", "regrade.py",
+INSTRUCTOR_ONLY = {"assignment.yaml", "requirements-instructor.txt", "audit.py", "generate.py", "independent.py",
+                   "package.py", "regrade.py",
                    "class_stats.py", "class_figures.py", "class_page.py"}  # the last three: the class report
 HANDOUT_ONLY = {"local_pytest.py"}
 GRADESCOPE_ROOT_FILES = ("setup.sh", "run_autograder")

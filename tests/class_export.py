@@ -1,6 +1,6 @@
 """A small class as a Gradescope export: correct code, typical mistakes, broken submissions, a hang.
 
-Used by tests/test_class_report.py and by docs/report_screenshot.py (the README's picture).
+Used by tests/test_class_report.py and by tests/report_screenshot.py (the README's picture).
 `EXPECTED_MISTAKES` is how many students made each catalogue mistake, by construction.
 """
 

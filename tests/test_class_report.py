@@ -164,7 +164,7 @@ def test_without_matplotlib_regrade_still_writes_csv_and_json_and_says_how_to_ge
     assert not (export / "report.html").exists()
     hint = [line for line in proc.stdout.splitlines() if "report" in line and "Wrote" not in line]
     assert hint == ["No class report (report.html): matplotlib is not installed "
-                    "(pip install -r requirements-instructor.txt)"]
+                    "(pip install -r autograder/requirements-instructor.txt)"]
     assert json.loads((export / "regrade.json").read_text())["overall"]["report"] is None
 
 

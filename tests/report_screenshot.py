@@ -1,9 +1,9 @@
-"""Regenerate docs/class-report.png, the README's picture of the class report.
+"""Regenerate tests/class-report.png, the README's picture of the class report.
 
 Regrades the test suite's class (tests/class_export.py) and photographs the
 top of its report.html with headless Chromium. From the repository root:
 
-    .venv/bin/python docs/report_screenshot.py
+    .venv/bin/python tests/report_screenshot.py
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 from class_export import build_export, short_limits_config  # noqa: E402
 from test_class_report import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
 
-TARGET = ROOT / "docs" / "class-report.png"
+TARGET = ROOT / "tests" / "class-report.png"
 WINDOW = "1000,2050"  # wide enough for the tables, tall enough for the three figures
 
 
