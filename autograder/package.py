@@ -44,7 +44,7 @@ PACKAGE_DIR = PROJECT_ROOT / "autograder"
 # The instructors' tools and inputs: never needed to grade, never shipped.
 INSTRUCTOR_ONLY = {"assignment.yaml", "requirements-instructor.txt", "audit.py", "generate.py", "independent.py",
                    "package.py", "regrade.py",
-                   "class_stats.py", "class_figures.py", "class_page.py"}  # the last three: the class report
+                   "class_stats.py", "class_figures.py", "class_page.py", "class_report.html"}  # the last four: the class report
 HANDOUT_ONLY = {"local_pytest.py"}
 GRADESCOPE_ROOT_FILES = ("setup.sh", "run_autograder")
 EXECUTABLE = {"setup.sh", "run_autograder"}
