@@ -365,6 +365,9 @@ def test_killing_the_grader_is_refused_and_grading_goes_on(world, account):
     run = grade(world, HOSTILE / "kills_parent.py", account_uid=account)
     expect_clean(run)
     assert run.results["score"] == 0
+    if not IS_ROOT:  # the same user as the grader: it may stop the sandbox (README "Sandbox", not defended)
+        assert all("outside the tolerance" in t["output"] or "stopped" in t["output"] for t in run.graded)
+        return
     assert all("outside the tolerance" in t["output"] for t in run.graded), "every test should have run"
     if IS_ROOT:
         # The grader and the zygote are root's. Its first check may kill the process that imported the
