@@ -23,22 +23,13 @@ import pytest
 from autograder.results_file import STATUS_KEY, ResultsFile, is_pending
 from helpers import make_root
 from test_sandbox import (FAST, HOSTILE, IS_ROOT, TEST_ACCOUNT, account, expect_clean, grade, hostile,  # noqa: F401
-                          processes_of, root_only, world)
+                          processes_of, root_only, sysv_objects_of, world)
 
 CORRECT = Path(__file__).resolve().parent.parent / "reference"
 
 
 def full_marks(run) -> bool:  # noqa: ANN001
     return run.results["score"] == sum(t["max_score"] for t in run.graded) > 0
-
-
-def sysv_objects_of(uid: int) -> list[str]:
-    """System V IPC objects of the machine's own namespace owned by `uid`."""
-    found = []
-    for kind, uid_column in (("shm", 7), ("msg", 8), ("sem", 4)):
-        rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
-        found += [f"{kind} {row.split()[1]}" for row in rows if int(row.split()[uid_column]) == uid]
-    return found
 
 
 def top_entries_of(uid: int) -> list[str]:
@@ -235,3 +226,22 @@ def test_no_account_can_be_made_and_a_short_path_still_grades(world, monkeypatch
     assert "could not be made" in proc.stderr and "Traceback" not in proc.stderr
     uid = int(proc.stderr.split("student code ran as uid ")[1].split(",")[0])
     assert uid >= 61000 and not processes_of(uid)
+
+
+@root_only
+def test_ipc_clean_up_removes_only_the_accounts_objects(account):
+    """Where no IPC namespace can be had, the clean-up works in the machine's: it must spare everyone else's."""
+    import ctypes
+
+    from autograder.sandbox import system
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    mine = libc.shmget(ctypes.c_int(0), ctypes.c_size_t(4096), ctypes.c_int(0o1000 | 0o600))  # IPC_PRIVATE, root's
+    assert mine >= 0
+    try:
+        assert ("shm", mine) in system.ipc_objects() and ("shm", mine) not in system.ipc_objects(account)
+        system.remove_ipc_objects(account)
+        assert ("shm", mine) in system.ipc_objects(), "another owner's object was removed"
+    finally:
+        libc.shmctl(ctypes.c_int(mine), ctypes.c_int(0), ctypes.c_void_p(None))
+    assert ("shm", mine) not in system.ipc_objects()

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -41,7 +41,7 @@ import numpy as np
 import pytest
 import yaml
 
-from autograder.sandbox.system import ADMIN_PATH
+from autograder.sandbox.system import ADMIN_PATH, IPC_UID_COLUMNS
 from helpers import PROJECT, make_root
 
 HOSTILE = Path(__file__).resolve().parent / "submissions" / "hostile"
@@ -175,6 +175,35 @@ def processes_of(uid: int) -> list[str]:
     return found
 
 
+def system_ipc_uid_columns() -> tuple[tuple[str, int], ...]:
+    """(kind, column of the owner's uid) in /proc/sysvipc/KIND."""
+    return tuple(IPC_UID_COLUMNS.items())
+
+
+def sysv_objects_of(uid: int) -> list[str]:
+    """System V IPC objects of the machine's own IPC namespace owned by `uid`."""
+    found = []
+    for kind, uid_column in system_ipc_uid_columns():
+        try:
+            rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        found += [f"{kind} {row.split()[1]}" for row in rows if int(row.split()[uid_column]) == uid]
+    return found
+
+
+def sockets_of(uid: int) -> list[str]:
+    """Sockets of the machine's own network namespace owned by `uid` (TCP and UDP, IPv4 and IPv6)."""
+    found = []
+    for table in ("tcp", "tcp6", "udp", "udp6"):
+        try:
+            rows = Path(f"/proc/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        found += [f"{table} {row.split()[1]}->{row.split()[2]}" for row in rows if int(row.split()[7]) == uid]
+    return found
+
+
 def tree_hash(folder: Path) -> str:
     """A hash of every file's path and content under `folder` (Python's own caches aside)."""
     digest = hashlib.sha256()
@@ -230,6 +259,7 @@ class Graded:
     seconds: float
     source_changed: bool
     left: list[str]  # processes of the sandbox account (or the non-root uid) still alive
+    held: list[str] = field(default_factory=list)  # its System V IPC objects and sockets still in the machine's namespaces
 
     @property
     def graded(self) -> list[dict[str, Any]]:
@@ -272,18 +302,20 @@ def grade(world: Path, submission: Path, *, limits: dict[str, float] | None = No
     seconds = time.monotonic() - start
     watched = as_uid if as_uid is not None else account_uid
     left = processes_of(watched) if watched is not None else []
+    held = sysv_objects_of(watched) + sockets_of(watched) if watched is not None else []
     assert proc.returncode == 0, proc.stderr
     results = json.loads((root / "results" / "results.json").read_text())  # valid JSON, always
     assert set(results) >= {"score", "tests", "output"}
     assert results["score"] == pytest.approx(sum(t.get("score", 0) for t in results["tests"]))
     changed = tree_hash(root / "source") != before or foreign_files(root / "source", as_uid or os.getuid())
-    return Graded(root, results, proc, seconds, bool(changed), left)
+    return Graded(root, results, proc, seconds, bool(changed), left, held)
 
 
 def expect_clean(run: Graded, budget: float = FAST["budget"]) -> None:
     """What every hostile run must leave: grader files untouched, no process, within the budget."""
     assert not run.source_changed, "the grader's files changed"
     assert not run.left, f"processes left behind: {run.left}"
+    assert not run.held, f"IPC objects or sockets left behind: {run.held}"
     assert run.seconds <= budget + MARGIN, f"took {run.seconds:.1f} s"
     listed = sorted(p.name for p in (run.root / "results").iterdir())
     assert listed == ["results.json"], listed

@@ -268,6 +268,7 @@ class Sandbox:
         system.kill_all_children(spare=self._children_before)
         if self._files_uid is not None:
             system.remove_files_of(self._files_uid)
+            system.remove_ipc_objects(self._files_uid)  # the machine's: where the zygote had no namespace of its own
         if not self._was_subreaper:
             system.become_subreaper(False)
         files.remove_tree(str(self._parent))

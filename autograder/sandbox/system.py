@@ -202,10 +202,13 @@ def _unshare(flags: int) -> int:
         return -1
 
 
-def ipc_objects() -> set[tuple[str, int]]:
-    """(kind, id) of every System V IPC object in this process's IPC namespace."""
+IPC_UID_COLUMNS = {"shm": 7, "msg": 7, "sem": 4}  # where /proc/sysvipc/KIND gives an object's owner
+
+
+def ipc_objects(owner: int | None = None) -> set[tuple[str, int]]:
+    """(kind, id) of the System V IPC objects in this process's IPC namespace (only `owner`'s, when given)."""
     found = set()
-    for kind in ("shm", "msg", "sem"):
+    for kind, uid_column in IPC_UID_COLUMNS.items():
         try:
             with open(f"/proc/sysvipc/{kind}", "rb") as handle:
                 rows = handle.read().splitlines()[1:]
@@ -213,22 +216,22 @@ def ipc_objects() -> set[tuple[str, int]]:
             continue
         for row in rows:
             try:
-                found.add((kind, int(row.split()[1])))
+                fields = row.split()
+                if owner is None or int(fields[uid_column]) == owner:
+                    found.add((kind, int(fields[1])))
             except (ValueError, IndexError):
                 continue
     return found
 
 
-def remove_ipc_objects(keep: set[tuple[str, int]] | frozenset = frozenset()) -> int:
-    """Remove the System V IPC objects of this process's IPC namespace, but `keep`; returns how many.
+def remove_ipc_objects(owner: int, keep: set[tuple[str, int]] | frozenset = frozenset()) -> int:
+    """Remove `owner`'s System V IPC objects in this process's IPC namespace, but `keep`; returns how many.
 
-    Meant for the sandbox's own namespace (see isolate), where every object is
-    the sandbox account's. Shared memory still attached goes when its last
-    process detaches or dies.
+    Shared memory still attached goes when its last process detaches or dies.
     """
     global _libc
     removed = 0
-    for kind, ident in ipc_objects() - set(keep):
+    for kind, ident in ipc_objects(owner) - set(keep):
         try:
             if _libc is None:
                 _libc = ctypes.CDLL(None, use_errno=True)

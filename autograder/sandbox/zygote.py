@@ -162,7 +162,7 @@ def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None, *, i
         workers: dict[int, str] = {}
         hosts: set[int] = set()  # workers that fork the checks of a submission (see worker._host)
         kept: set[tuple[str, int]] = set()  # the account's temporary files made while a host imported
-        kept_ipc: set[tuple[str, int]] = set()  # ... and its System V IPC objects (isolated only)
+        kept_ipc: set[tuple[str, int]] = set()  # ... and its System V IPC objects (in its own namespace or not)
         folders = _Folders()
         while True:
             message = ctrl.recv()
@@ -191,23 +191,20 @@ def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None, *, i
                     folders.discard(workers.pop(pid))
                 if account_uid is not None:
                     result["removed"] = len(system.remove_files_of(account_uid, keep=kept))
-                if isolate:
-                    system.remove_ipc_objects(keep=kept_ipc)
+                    system.remove_ipc_objects(account_uid, keep=kept_ipc)
                 ctrl.send(result)
             elif message["op"] == "hosted" and message.get("pid") in workers:
                 hosts.add(message["pid"])
                 if account_uid is not None:  # what the import left stays for every check, as when each imported
                     kept |= system.files_of(account_uid)
-                if isolate:
-                    kept_ipc |= system.ipc_objects()
+                    kept_ipc |= system.ipc_objects(account_uid)
                 ctrl.send({"ok": True})
             elif message["op"] == "sweep":
                 host = message["host"]
                 result = _sweep(host, float(message.get("grace", 0.0)), spare=hosts)
                 if account_uid is not None:
                     result["removed"] = len(system.remove_files_of(account_uid, keep=kept))
-                if isolate:
-                    system.remove_ipc_objects(keep=kept_ipc)
+                    system.remove_ipc_objects(account_uid, keep=kept_ipc)
                 ctrl.send(result)
     except BaseException:  # noqa: BLE001 - whatever happened, clean up below
         code = 1
@@ -215,8 +212,7 @@ def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None, *, i
         system.kill_all_children()
         if account_uid is not None:
             system.remove_files_of(account_uid)
-        if isolate:
-            system.remove_ipc_objects()
+            system.remove_ipc_objects(account_uid)
         os._exit(code)
 
 
@@ -225,7 +221,8 @@ class _Folders:
 
     The next one is made while the current worker runs, and the last one is
     removed then too: no worker can reach a folder but its own, since a
-    folder's name is random and their parent cannot be listed by the account.
+    folder's name is random (os.urandom), their parent cannot be listed by the
+    account, and a folder is root's alone until its worker starts.
     """
 
     def __init__(self) -> None:
