@@ -254,7 +254,15 @@ def informational_checks(graded: Iterable[Any], cases: list[Any]) -> list[Any]:
 
 CONFTEST = '''"""Lets `python -m pytest` run the visible tests in test_cases/ (see README.md)."""
 
-pytest_plugins = ["autograder.local_pytest"]
+from autograder.preflight import problem
+
+if problem() is None:
+    pytest_plugins = ["autograder.local_pytest"]
+else:
+    def pytest_configure(config):
+        import pytest
+
+        pytest.exit("error: " + problem(), returncode=4)
 '''
 
 PYTEST_INI = """[pytest]
