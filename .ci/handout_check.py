@@ -24,6 +24,7 @@ HANGS = ("class Softmax:\n    def forward(self, Z):\n        while True:\n      
 def main(handout: str) -> int:
     root = Path(__file__).resolve().parent.parent
     work = Path(tempfile.mkdtemp(prefix="handout-check-"))
+    os.chmod(work, 0o755)  # as root, the hardened sandbox's account must reach the temporary folders in it
     folder = work / "hw1"
     with zipfile.ZipFile(handout) as archive:
         archive.extractall(folder)
