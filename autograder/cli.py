@@ -184,6 +184,9 @@ def _grading_options(parser: argparse.ArgumentParser) -> None:
                         help="assignment config whose limits (and submission policy) override the fixtures' own; "
                              "read only after student code is fenced off (default: the fixtures' own)")
     parser.add_argument("--quiet", action="store_true", help="print only the total")
+    parser.add_argument("--sandbox", choices=("hardened", "portable"), default=None,
+                        help="how student code is isolated: hardened (Linux, as on Gradescope) or portable (any "
+                             "system); default: AUTOGRADER_SANDBOX, else the strongest this system can run")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -224,7 +227,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     try:
         # The config is read inside grade_submission, after the zygote is forked: it holds hidden cases' seeds.
         result = grade_submission(args.submission, fixtures=args.fixtures, limits=lambda: load_limits(args.config),
-                                  progress=progress)
+                                  progress=progress, sandbox_backend=args.sandbox)
         document = to_gradescope(result)
         document, policy_lines = _apply_policy(args, document)
         if results_file is not None:

@@ -25,7 +25,9 @@ from .fixtures import Case, Check, fixture_files, load_case, load_cases
 from .locate import Located, classes_in, locate
 from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
 from .results import CheckResult, GradingResult
-from .sandbox import CallOutcome, Sandbox
+from .sandbox import CallOutcome
+from .sandbox.choose import open_sandbox
+from .sandbox.escalation import decide
 from .text import no_digits
 
 
@@ -259,7 +261,7 @@ GRADER_RESERVE = 0.3
 def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                      limits: Limits | Callable[[], Limits | None] | None = None,
                      progress: Callable[[str], None] | None = None,
-                     only: Collection[str] | None = None) -> GradingResult:
+                     only: Collection[str] | None = None, sandbox_backend: str | None = None) -> GradingResult:
     """Grade a submission folder (or .py file) against every fixture in `fixtures`.
 
     `limits` overrides the limits the fixtures state (None: use theirs). A
@@ -270,7 +272,8 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
     started = time.monotonic()
     stage = staging_folder(submission)
     # Fork the zygote first; its limits are set once the fixtures are read.
-    sandbox = Sandbox(stage, ".", "", "", Limits(), grader_root=PROJECT_ROOT) if stage is not None else None
+    sandbox = open_sandbox(stage, ".", "", "", Limits(), grader_root=PROJECT_ROOT,
+                           backend=sandbox_backend) if stage is not None else None
     try:
         if sandbox is not None and sandbox.account is not None:
             import_late_modules()  # while the host imports; costs a few ms, and only as root
@@ -321,11 +324,8 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                     steps, inputs = steps_for(check, case)
                     target = (located.import_root, located.module, case.problem.class_name)
                     limit = limit or call_timeout(case, limits)
-                    outcome = sandbox.run(steps, inputs, call_timeout=limit, target=target)
-                    passed, result.message, result.mistakes = explain(outcome, check, case)
-                    if not passed and outcome.shared:  # decided again in a process that ran no other check
-                        outcome = sandbox.run(steps, inputs, call_timeout=limit, target=target, fresh=True)
-                        passed, result.message, result.mistakes = explain(outcome, check, case)
+                    outcome, (passed, result.message, result.mistakes) = decide(
+                        sandbox, steps, inputs, lambda o: explain(o, check, case), call_timeout=limit, target=target)
                     result.passed = passed
                     result.score = check.points if passed else 0.0
                     result.output = outcome.output if not case.hidden else hidden_output(outcome.output)

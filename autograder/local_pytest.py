@@ -25,12 +25,14 @@ import sys
 
 import pytest
 
+from .errors import AutograderError
 from .fixtures import load_case
 from .grade import check_name, grade_submission
 from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
 from .results import CheckResult
 
 _GRADED = pytest.StashKey[dict]()
+_FAILED = pytest.StashKey[str]()  # why grading could not be done, said by every test
 
 
 class CheckFailed(Exception):
@@ -85,15 +87,33 @@ class CheckItem(pytest.Item):
 def pytest_runtestloop(session: pytest.Session) -> None:
     """Grade before the first test, outside any test's warning capture (see the module's docstring)."""
     if not session.config.option.collectonly and any(isinstance(item, CheckItem) for item in session.items):
-        _results(session)
+        try:
+            _results(session)
+        except CheckFailed:
+            pass  # each test says why
 
 
 def _results(session: pytest.Session) -> dict[str, CheckResult]:
-    """Grade every selected check once (one sandbox for all), at the first test that needs it."""
+    """Grade every selected check once (one sandbox for all), at the first test that needs it.
+
+    Once, whatever happens: when grading cannot be done (bad input, a system
+    the sandbox refuses), every test fails with that one line, and it is not
+    tried again for the next test.
+    """
     stash = session.config.stash
+    if _FAILED in stash:
+        raise CheckFailed(stash[_FAILED])
     if _GRADED not in stash:
         selected = {item.check for item in session.items if isinstance(item, CheckItem)}
-        result = grade_submission(PROJECT_ROOT, fixtures=DEFAULT_FIXTURES, only=selected)
+        try:
+            result = grade_submission(PROJECT_ROOT, fixtures=DEFAULT_FIXTURES, only=selected)
+        except AutograderError as exc:
+            stash[_FAILED] = f"error: {exc}"
+            raise CheckFailed(stash[_FAILED]) from None
+        except Exception as exc:  # noqa: BLE001 - a bug of ours: said once, not once per test
+            stash[_FAILED] = (f"error: the autograder itself failed ({type(exc).__name__}: {exc}); please report it, "
+                              "with the output of `python -m autograder`")
+            raise CheckFailed(stash[_FAILED]) from None
         stash[_GRADED] = {c.name: c for c in result.checks}
     return stash[_GRADED]
 

@@ -255,7 +255,15 @@ def informational_checks(graded: Iterable[Any], cases: list[Any]) -> list[Any]:
 
 CONFTEST = '''"""Lets `python -m pytest` run the visible tests in test_cases/ (see README.md)."""
 
-pytest_plugins = ["autograder.local_pytest"]
+from autograder.preflight import problem
+
+if problem() is None:
+    pytest_plugins = ["autograder.local_pytest"]
+else:
+    def pytest_configure(config):
+        import pytest
+
+        pytest.exit("error: " + problem(), returncode=4)
 '''
 
 PYTEST_INI = """[pytest]
@@ -289,14 +297,27 @@ until you do.
 
 ## Set up once
 
-With Python 3.10 or newer, on Linux or macOS (on Windows, use WSL), from
-this folder:
+With Python 3.10 or newer (`python3 --version`; on Windows `py --version`),
+from this folder. On macOS and Linux:
 
 ```
 python3 -m venv .venv
-.venv/bin/pip install -r requirements.txt
+source .venv/bin/activate
+python -m pip install -r requirements.txt
 ```
 
+On Windows, in PowerShell:
+
+```
+py -m venv .venv
+.venv\\Scripts\\Activate.ps1
+python -m pip install -r requirements.txt
+```
+
+(If PowerShell refuses to run the script, first run
+`Set-ExecutionPolicy -Scope CurrentUser RemoteSigned`.) In every new terminal,
+activate the environment again (the second line) before the commands below.
+If one says that numpy is not installed for this Python, that is the fix.
 Any environment with the packages of `requirements.txt` works.
 
 ## Test your code

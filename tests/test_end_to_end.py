@@ -72,7 +72,7 @@ def test_config_is_read_only_after_the_zygote_is_forked(monkeypatch, tmp_path):
     from autograder.config import load_limits
 
     events = []
-    real_sandbox = grade.Sandbox
+    real_sandbox = grade.open_sandbox
 
     def recording_sandbox(*args, **kwargs):
         events.append("zygote forked")
@@ -82,7 +82,7 @@ def test_config_is_read_only_after_the_zygote_is_forked(monkeypatch, tmp_path):
         events.append("config read")
         return load_limits(PROJECT / "autograder" / "assignment.yaml")
 
-    monkeypatch.setattr(grade, "Sandbox", recording_sandbox)
+    monkeypatch.setattr(grade, "open_sandbox", recording_sandbox)
     result = grade.grade_submission(PROJECT / "reference", limits=limits)
     assert events == ["zygote forked", "config read"]
     assert result.score == result.max_score
@@ -93,7 +93,7 @@ def test_fixtures_are_read_only_after_the_zygote_is_forked(monkeypatch):
     from autograder import fixtures, grade
 
     events = []
-    real_sandbox, real_load = grade.Sandbox, fixtures._load_case
+    real_sandbox, real_load = grade.open_sandbox, fixtures._load_case
 
     def recording_sandbox(*args, **kwargs):
         events.append("zygote forked")
@@ -103,7 +103,7 @@ def test_fixtures_are_read_only_after_the_zygote_is_forked(monkeypatch):
         events.append("fixture read")
         return real_load(*args, **kwargs)
 
-    monkeypatch.setattr(grade, "Sandbox", recording_sandbox)
+    monkeypatch.setattr(grade, "open_sandbox", recording_sandbox)
     monkeypatch.setattr(fixtures, "_load_case", recording_load)
     result = grade.grade_submission(PROJECT / "reference")
     assert events[0] == "zygote forked" and events.count("zygote forked") == 1

@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 
 from autograder.config import Limits
-from autograder.sandbox import protocol, runner, system
+from autograder.sandbox import protocol, runner, staging, system, transport
 from autograder.sandbox.capture import OutputTail
-from autograder.sandbox.runner import Sandbox, describe_status, stage_submission
+from autograder.sandbox.runner import Sandbox, describe_status
+from autograder.sandbox.staging import stage_submission
 from helpers import PROJECT
 
 FORWARD = [{"op": "call", "method": "forward", "args": ["Z"], "graded": True}]
@@ -94,7 +95,7 @@ def test_staging_copies_files_only_and_never_follows_links(tmp_path):
     (src / "mytorch" / "nn" / "activation.py").write_text("x = 1\n")
     (src / "mytorch" / "nn" / "answers").symlink_to(PROJECT / "test_cases")
     (src / "secret.yaml").symlink_to(PROJECT / "test_cases" / "01_writeup_example.yaml")
-    (src / "big.npy").write_bytes(b"\0" * (runner.STAGE_MAX_FILE_BYTES + 1))
+    (src / "big.npy").write_bytes(b"\0" * (staging.STAGE_MAX_FILE_BYTES + 1))
     (src / "__pycache__").mkdir()
     (src / "__pycache__" / "x.pyc").write_bytes(b"")
     skipped = stage_submission(src, tmp_path / "stage")
@@ -497,8 +498,8 @@ def test_draining_a_pipe_that_never_empties_ends():
     try:
         tail = OutputTail(100)
         start = time.monotonic()
-        runner._drain(read_end, tail, deadline=start + 60)  # without the cap: a minute of reading
-        assert time.monotonic() - start < 10 and tail.total >= runner.DRAIN_MAX_BYTES
+        transport.drain(read_end, tail, deadline=start + 60)  # without the cap: a minute of reading
+        assert time.monotonic() - start < 10 and tail.total >= transport.DRAIN_MAX_BYTES
     finally:
         os.kill(writer, signal.SIGKILL)
         os.waitpid(writer, 0)

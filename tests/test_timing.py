@@ -19,7 +19,7 @@ from autograder.fixtures import load_cases
 from autograder.grade import grade_submission
 from autograder.limits import Limits
 from autograder.paths import DEFAULT_FIXTURES
-from autograder.sandbox import Sandbox
+from autograder.sandbox.runner import Sandbox
 from helpers import PROJECT
 
 CASES = load_cases(DEFAULT_FIXTURES)

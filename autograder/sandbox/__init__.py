@@ -1,5 +1,10 @@
-"""Running student code isolated, bounded and without privileges (see README, "Sandbox")."""
+"""Running student code isolated, bounded and, as root, without privileges (see README, "Sandbox").
 
-from .runner import CallOutcome, Sandbox
+Two backends behind one interface (base.SandboxBase): ``hardened`` and
+``portable``; choose.open_sandbox picks one. Importing this package imports
+neither backend, so it works on every operating system.
+"""
 
-__all__ = ["CallOutcome", "Sandbox"]
+from .outcome import CallOutcome, Outcome
+
+__all__ = ["CallOutcome", "Outcome"]

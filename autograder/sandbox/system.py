@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import pwd
-import resource
 import select
 import signal
 import stat
@@ -20,10 +18,17 @@ from typing import Any, Iterable, Iterator
 
 from . import files
 
+# Not on Windows: this module is imported there too (by the worker the portable backend starts), and its
+# functions that need them are used by the hardened backend only, which needs them to be available.
 try:
     import fcntl
-except ImportError:  # not on Windows
+except ImportError:
     fcntl = None  # type: ignore[assignment]
+try:
+    import pwd
+    import resource
+except ImportError:
+    pwd = resource = None  # type: ignore[assignment]
 
 SANDBOX_USER = os.environ.get("AUTOGRADER_SANDBOX_USER", "autograder-sandbox")
 
@@ -87,9 +92,9 @@ def is_subreaper() -> bool:
     return bool(value.value)
 
 
-def die_with_parent(sig: int = signal.SIGKILL) -> bool:
-    """Ask the kernel to send `sig` to this process when its parent dies (Linux)."""
-    return _prctl(_PR_SET_PDEATHSIG, sig) == 0
+def die_with_parent(sig: int | None = None) -> bool:
+    """Ask the kernel to send `sig` (SIGKILL by default) to this process when its parent dies (Linux)."""
+    return _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL if sig is None else sig) == 0
 
 
 def no_new_privileges() -> bool:

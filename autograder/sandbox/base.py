@@ -1,0 +1,123 @@
+"""The interface every sandbox backend implements, and what they share: the budget, import failures, words.
+
+A backend runs the steps of one check on a fresh instance of the student's
+class in a process of its own and says what came back (an outcome).
+``hardened`` (Linux, root: zygote, host, privilege drop) and ``portable``
+(any OS: a worker started with subprocess) implement ``_run_any``; this
+class keeps what must not differ between them: the submission's time
+budget, an import failure said once for every check, the words of a
+timeout, a protocol error and a memory error. See README, "Sandbox".
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from ..limits import Limits
+from .outcome import CallOutcome
+
+Target = tuple[str, str, str]  # (import_root, module, class_name)
+
+
+class SandboxBase:
+    """Runs checks of one submission, each in a limited worker process; see the module's docstring.
+
+    ``limits`` and ``budget_left`` may be set after construction (before
+    the first ``run``), once the fixtures that state them are read.
+    """
+
+    name = "?"
+    account: Any = None  # the unprivileged account student code runs as (hardened, as root); None otherwise
+
+    def __init__(self, target: Target, limits: Limits) -> None:
+        self.limits = limits
+        self.budget_left = limits.budget
+        self.default_target = target
+        self.skipped: list[str] = []  # what staging left out, in words
+        self._broken: str | None = None  # why nothing more can run
+        self._import_failures: dict[Target, CallOutcome] = {}
+
+    # -- the interface ---------------------------------------------------
+    def prepare(self, target: Target) -> None:
+        """Start importing the target now, while the grader reads fixtures (where the backend can)."""
+
+    def warnings(self) -> list[str]:
+        """For the staff: where this sandbox is weaker than it should be, in words; empty when not."""
+        return []
+
+    def close(self) -> None:
+        """Stop every process this sandbox started and remove every folder it made."""
+
+    def __enter__(self) -> "SandboxBase":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], *, call_timeout: float,
+            target: Target | None = None, fresh: bool = False) -> CallOutcome:
+        """Run the steps on a fresh instance and return what came back, whatever happened.
+
+        `target` is (import_root, module, class_name) when one sandbox grades
+        several classes or files; by default, the one given at construction.
+        An outcome marked `shared` came from a process that answered other
+        checks before: if the grader finds its answer wrong, it runs the check
+        again with `fresh`, in a process that ran nothing else (and later
+        checks too; see escalation.decide). Everything this takes, the
+        sandbox's own work included, is charged to the budget.
+        """
+        key = target or self.default_target
+        if key in self._import_failures:
+            return self._import_failures[key]
+        if self._broken is not None:
+            return CallOutcome("sandbox", detail=self._broken)
+        if self.budget_left <= 0:
+            return CallOutcome("budget", detail=f"the time budget of {self.limits.budget:g} s for this submission "
+                                                "was used up by earlier tests, so this test was not run")
+        started = time.monotonic()
+        try:
+            outcome = self._run_any(steps, inputs, call_timeout, key, started, fresh)
+        finally:
+            self.budget_left -= time.monotonic() - started
+        outcome.wall_seconds = time.monotonic() - started
+        if outcome.kind.import_failed or (outcome.kind == "crashed" and outcome.phase == "import"):
+            if self.skipped and outcome.kind == "import_error" and outcome.error is not None:
+                outcome.error["message"] += ("\n(Not copied into the sandbox: " + "; ".join(self.skipped[:5]) +
+                                             (" ..." if len(self.skipped) > 5 else "") + ".)")
+            self._import_failures[key] = outcome
+        return outcome
+
+    def _run_any(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
+                 key: Target, started: float, fresh: bool = False) -> CallOutcome:
+        raise NotImplementedError
+
+    # -- words shared by the backends -------------------------------------
+    def _memory_words(self, outcome: CallOutcome) -> CallOutcome:
+        if outcome.kind == "error" and outcome.error and outcome.error.get("memory"):
+            outcome.error["message"] = (f"{outcome.error['message']} (your code may use at most "
+                                        f"{self.limits.memory_mb} MB of memory; an array of the expected size "
+                                        "needs far less)").strip()
+        return outcome
+
+    def _failure(self, why: str, phase: str, budget_hit: bool, timeout_text: str) -> CallOutcome:
+        """No answer: `why` is timeout, protocol:<reason>, zygote or eof."""
+        if why == "timeout":
+            if budget_hit:
+                return CallOutcome("budget", phase=phase, detail=f"the time budget of {self.limits.budget:g} s for "
+                                                                 "this submission ran out while this test was running")
+            return CallOutcome("import_timeout" if phase == "import" else "timeout", phase=phase, detail=timeout_text)
+        if why.startswith("protocol:"):
+            return CallOutcome("protocol", phase=phase, detail="the reply from the process running your code was not "
+                               "valid (" + why[len("protocol:"):] + "): your code may have written to a file "
+                               "descriptor it had not opened")
+        if why == "zygote":
+            return CallOutcome("crashed", phase=phase, detail="the sandbox process that started the process running "
+                                                              "your code stopped (did your code stop it?)")
+        return CallOutcome("crashed", phase=phase, detail="the process running your code stopped")
+
+
+IMPORT_TIMEOUT_TEXT = ("importing your file took longer than {seconds:g} s, so it was stopped (an endless loop or a long "
+                       "computation at the top level?)")

@@ -1,0 +1,83 @@
+"""A worker's result message as an outcome: every field checked, every string clean (all of it is data).
+
+Used by every backend: what a worker sends back reads the same whichever started it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..text import clean
+from . import protocol
+from .outcome import CallOutcome
+
+
+def _text(value: Any, limit: int) -> str:
+    """A string field of a worker's reply: any JSON value as text, cut to `limit`, unsafe characters replaced."""
+    return clean(str(value)[:limit])
+
+
+def _error(raw: Any) -> dict[str, Any]:
+    """Keep only well-formed fields of an error description, as clean text (all of it is the student's)."""
+    if not isinstance(raw, dict):
+        return {"type": "Error", "message": "", "frames": [], "not_implemented": False, "memory": False}
+    frames = []
+    for frame in raw.get("frames") or []:
+        if isinstance(frame, dict):
+            frames.append({"file": _text(frame.get("file", "?"), 200),
+                           "line": frame.get("line") if type(frame.get("line")) is int else None,
+                           "function": _text(frame.get("function", "?"), 100),
+                           "code": _text(frame.get("code", ""), 200)})
+    return {"type": _text(raw.get("type", "Error"), 100), "message": _text(raw.get("message", ""), 2000),
+            "frames": frames[:12], "not_implemented": raw.get("not_implemented") is True,
+            "memory": raw.get("memory") is True}
+
+
+def _returned(raw: dict[str, Any], array: np.ndarray | None) -> dict[str, Any]:
+    """A clean description of the returned value; what the array itself says wins over the header."""
+    shape = raw.get("shape")
+    if isinstance(shape, list) and len(shape) <= protocol.MAX_DIMS and all(type(s) is int for s in shape):
+        shape = list(shape)
+    else:
+        shape = None
+    described: dict[str, Any] = {"kind": raw["kind"], "type": _text(raw.get("type", "?"), 100), "shape": shape}
+    if raw["kind"] == "ndarray":
+        described.update(dtype=_text(raw.get("dtype", "?"), 50), dtype_name=_text(raw.get("dtype_name", "?"), 50),
+                         sendable=raw.get("sendable") is True)
+        if array is not None:
+            described.update(dtype=array.dtype.str, dtype_name=array.dtype.name, shape=list(array.shape),
+                             sendable=True)
+    elif raw["kind"] == "other":
+        described["repr"] = _text(raw.get("repr", ""), 200)
+    return described
+
+
+def _parse_result(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> CallOutcome:
+    """A worker's result message as an outcome: every field checked, every string clean (it is all data)."""
+    if header.get("event") != "result":
+        return CallOutcome("protocol", phase="call", detail="the process running your code sent an unexpected message")
+    notes = [_text(n, 300) for n in header.get("notes") or [] if isinstance(n, str)][:5]
+    method = _text(header.get("method", ""), 50)
+    if not header.get("ok"):
+        phase = header.get("phase") if header.get("phase") in ("construct", "call") else "call"
+        return CallOutcome("error", phase=phase, method=method, error=_error(header.get("error")), notes=notes)
+    raw = header.get("returned")
+    if not isinstance(raw, dict) or raw.get("kind") not in ("none", "ndarray", "other"):
+        return CallOutcome("protocol", phase="call", detail="the reply from the process running your code did not "
+                                                            "describe a result")
+    array = arrays.get("result")
+    returned = _returned(raw, array)
+    mutated = [_text(m, 50) for m in header.get("mutated") or [] if isinstance(m, str)][:10]
+    seconds = header.get("seconds")
+    if returned["kind"] == "ndarray" and array is None and type(raw.get("too_large")) is int:
+        shape = tuple(returned["shape"] or ())
+        return CallOutcome("too_large", phase="call", method=method, detail=(
+            f"{method or 'the method'} returned an array of shape {shape} and dtype {returned['dtype_name']} "
+            f"({raw['too_large'] / 2**20:.0f} MB): far larger than any expected answer, so it was not graded"))
+    if returned["kind"] == "ndarray" and returned["sendable"] and array is None:
+        return CallOutcome("protocol", phase="call", detail="the process running your code announced an array but "
+                                                            "sent none")
+    return CallOutcome("ok", phase="call", method=method, returned=returned, array=array, mutated=mutated,
+                       seconds=float(seconds) if isinstance(seconds, (int, float)) else 0.0, notes=notes)
