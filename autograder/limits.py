@@ -18,7 +18,7 @@ class Limits:
     call_timeout: float = 5.0  # seconds, floor of the per-call wall-clock limit
     call_multiple: float = 20000.0  # ... which is at least this many times the reference's time on the case
     import_timeout: float = 10.0  # seconds to import the submission
-    budget: float = 30.0  # seconds of student code per submission, all calls together
+    budget: float = 12.0  # seconds of student code per submission, all calls together
     memory_mb: int = 512  # address-space limit of a worker
     max_processes: int = 64  # processes of the sandbox account (only when run as root)
     max_file_mb: int = 16  # largest file a worker may write

@@ -245,3 +245,19 @@ def test_ipc_clean_up_removes_only_the_accounts_objects(account):
     finally:
         libc.shmctl(ctypes.c_int(mine), ctypes.c_int(0), ctypes.c_void_p(None))
     assert ("shm", mine) not in system.ipc_objects()
+
+
+def test_a_submission_that_hangs_everywhere_costs_little_with_the_default_limits(tmp_path):
+    """The shipped limits (no test's own): the call limits, then the budget, end it well within 15 s."""
+    from helpers import run_autograder
+
+    root = make_root(tmp_path, HOSTILE / "hangs_everywhere.py")
+    start = time.monotonic()
+    results, proc = run_autograder(root)
+    seconds = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr
+    graded = [t for t in results["tests"] if t["max_score"] > 0]
+    assert results["score"] == 0 and graded and all(t["status"] == "failed" for t in graded)
+    assert any("did not return within its time limit" in t["output"] for t in graded)
+    assert all("time limit" in t["output"] or "time budget" in t["output"] for t in graded), graded
+    assert seconds <= 15, f"took {seconds:.1f} s"
