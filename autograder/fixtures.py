@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 import numpy as np
 import yaml
@@ -36,28 +36,58 @@ class Tolerance:
 
 @dataclass(frozen=True)
 class Step:
-    """One thing the worker does: call a method with named inputs, or set an attribute to a reference array."""
+    """One thing the worker does, as data: build the object, build a plain argument object, set an attribute,
+    or call a method.
+
+    Arguments are data too: text names an array of the case (an input, or an object built by an earlier
+    `object` step), numbers and true/false are literal values.
+    """
 
     call: str | None = None  # method name
-    args: tuple[str, ...] = ()  # names of input arrays
-    attr: str | None = None  # attribute to set
-    source: str | None = None  # name of the expected array the attribute is set to
+    args: tuple[Any, ...] = ()  # names of input arrays (or objects), or literal numbers
+    attr: str | None = None  # attribute path to set: "A", "layers[2].W"
+    source: str | None = None  # name of the array (input or expected) the attribute is set to
+    kwargs: tuple[tuple[str, Any], ...] = ()  # keyword arguments of a call or of the constructor
+    init: bool = False  # build the graded object with `args` and `kwargs` (by default: with no arguments)
+    obj: str | None = None  # `object` step: the name of the object it builds; set step: the object set (None: self)
+    value: Any = None  # `object` step: the object, as mappings (attributes), lists and names of arrays
 
     def to_document(self) -> dict[str, Any]:
-        """The step as written in a fixture: {call: M, args: [...]} or {set: ATTR, from: ARRAY}."""
-        if self.call is not None:
-            return {"call": self.call, "args": _FlowRow(self.args)}
-        return {"set": self.attr, "from": self.source}
+        """The step as written in a fixture: {call: M, args: [...]}, {set: ATTR, from: ARRAY}, {init: [...]},
+        {object: NAME, value: ...}."""
+        if self.init:
+            doc: dict[str, Any] = {"init": _FlowRow(self.args)}
+        elif self.call is not None:
+            doc = {"call": self.call, "args": _FlowRow(self.args)}
+        elif self.attr is not None:
+            doc = {"set": self.attr, "from": self.source}
+            if self.obj is not None:
+                doc["on"] = self.obj
+            return doc
+        else:
+            return {"object": self.obj, "value": self.value}
+        if self.kwargs:
+            doc["kwargs"] = _FlowMap(self.kwargs)
+        return doc
 
 
 @dataclass(frozen=True)
 class Check:
-    """One graded check of a case, e.g. the forward output A."""
+    """One graded value of a case, e.g. the forward output A, or self.dLdW after backward."""
 
-    method: str  # "forward" or "backward"
+    method: str  # the graded method, e.g. "forward" or "backward"
     output: str  # name of the expected array, e.g. "A"
     points: float
     steps: tuple[Step, ...] = ()  # what the worker runs; the last step is the graded call of `method`
+    value: str | None = None  # the graded value: None for what the call returns, else an attribute path
+    on: str | None = None  # the object `value` is read from (None: the graded object)
+
+    @property
+    def graded(self) -> str:
+        """The graded value in words: "A", "self.dLdW", "model.layers[0].W"."""
+        if self.value is None:
+            return self.output
+        return f"{self.on or 'self'}.{self.value}"
 
 
 @dataclass(frozen=True)
@@ -118,7 +148,9 @@ _FixtureDumper.add_representer(_FlowMap, _represent_map)
 
 
 def _nested(array: np.ndarray) -> Any:
-    """Convert an array to nested lists whose innermost rows print on one line."""
+    """Convert an array to nested lists whose innermost rows print on one line (a 0-d array: a number)."""
+    if array.ndim == 0:
+        return float(array)
     if array.ndim == 1:
         return _FlowRow(float(x) for x in array)
     return [_nested(sub) for sub in array]
@@ -146,6 +178,10 @@ def case_to_document(case: Case) -> dict:
 
 def _check_document(check: Check) -> dict[str, Any]:
     doc: dict[str, Any] = {"method": check.method, "output": check.output, "points": check.points}
+    if check.value is not None:
+        doc["value"] = check.value
+    if check.on is not None:
+        doc["on"] = check.on
     if check.steps:
         doc["steps"] = [_FlowMap(s.to_document()) for s in check.steps]
     return doc
@@ -181,8 +217,8 @@ def _array(value: Any, where: str) -> np.ndarray:
         array = np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise FixtureError(f"{where}: not a rectangular array of numbers ({exc})") from None
-    if array.ndim == 0 or array.size == 0:
-        raise FixtureError(f"{where}: expected a non-empty nested list of numbers")
+    if array.size == 0:
+        raise FixtureError(f"{where}: expected a number or a non-empty nested list of numbers")
     if not np.isfinite(array).all():
         raise FixtureError(f"{where}: holds NaN or infinite values (a fixture's numbers must be finite)")
     return array
@@ -272,29 +308,87 @@ def _check(raw: Any, index: int, inputs: Mapping, expected: Mapping, where: Path
         raise FixtureError(f"{here}: 'points' should be a finite number, at least 0, found {points}")
     if output not in expected:
         raise FixtureError(f"{here} grades '{output}' but expected has no '{output}'")
-    steps_raw = raw.get("steps", [])
-    if not isinstance(steps_raw, list):
-        raise FixtureError(f"{here}: 'steps' should be a list")
-    steps = []
-    for j, step in enumerate(steps_raw):
-        at = f"{here}.steps[{j}]"
-        if isinstance(step, dict) and "call" in step:
-            args = step.get("args", [])
-            if not isinstance(args, list) or any(a not in inputs for a in args):
-                raise FixtureError(f"{at}: 'args' should name inputs of the case ({', '.join(inputs)}), found {args!r}")
-            steps.append(Step(call=str(step["call"]), args=tuple(str(a) for a in args)))
-        elif isinstance(step, dict) and "set" in step:
-            source = step.get("from")
-            if source not in expected:
-                raise FixtureError(f"{at}: 'from' should name an expected array ({', '.join(expected)}), found {source!r}")
-            if source == output:
-                raise FixtureError(f"{at}: sets an attribute to '{output}', the very answer this check grades")
-            steps.append(Step(attr=str(step["set"]), source=str(source)))
-        else:
-            raise FixtureError(f"{at}: a step is either {{call: METHOD, args: [...]}} or {{set: ATTRIBUTE, from: ARRAY}}")
+    steps = _steps(raw.get("steps", []), inputs, expected, output, here)
     if steps and steps[-1].call != method:
         raise FixtureError(f"{here}: the last step should call '{method}', the graded method")
-    return Check(method=method, output=output, points=points, steps=tuple(steps))
+    value, on = raw.get("value"), raw.get("on")
+    if value is not None and (not isinstance(value, str) or not ATTRIBUTE_PATH.match(value)):
+        raise FixtureError(f"{here}: 'value' should be an attribute path such as dLdW or layers[0].W, found {value!r}")
+    objects = {s.obj for s in steps if s.call is None and s.attr is None and not s.init}
+    if on is not None and on not in objects:
+        raise FixtureError(f"{here}: 'on' should name an object an earlier step builds, found {on!r}")
+    return Check(method=method, output=output, points=points, steps=steps, value=value, on=on)
+
+
+# an attribute path: names, each maybe followed by [index]es, joined by dots
+ATTRIBUTE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])*(\.[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])*)*$")
+
+
+def _argument(value: Any, names: Collection[str], at: str) -> Any:
+    """A literal number or true/false, or the name of an array or object of the case."""
+    if isinstance(value, str):
+        if value not in names:
+            raise FixtureError(f"{at}: '{value}' names no input or object of the case ({', '.join(names)})")
+        return value
+    if value is None or isinstance(value, (bool, int, float)) and math.isfinite(value):
+        return value
+    raise FixtureError(f"{at}: an argument is a name, a number or true/false, found {value!r}")
+
+
+def _object_value(value: Any, inputs: Mapping, at: str) -> Any:
+    """An argument object: mappings of attributes, lists, names of input arrays, numbers."""
+    if isinstance(value, dict):
+        return {str(k): _object_value(v, inputs, f"{at}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_object_value(v, inputs, f"{at}[{i}]") for i, v in enumerate(value)]
+    return _argument(value, inputs, at)
+
+
+def _steps(steps_raw: Any, inputs: Mapping, expected: Mapping, output: str, here: str) -> tuple[Step, ...]:
+    """A check's steps; they may only use the case's inputs, objects built before, and other outputs."""
+    if not isinstance(steps_raw, list):
+        raise FixtureError(f"{here}: 'steps' should be a list")
+    steps: list[Step] = []
+    objects: list[str] = []
+    for j, step in enumerate(steps_raw):
+        at = f"{here}.steps[{j}]"
+        names = [*inputs, *objects]
+        kwargs_raw = step.get("kwargs", {}) if isinstance(step, dict) else {}
+        if not isinstance(kwargs_raw, dict):
+            raise FixtureError(f"{at}: 'kwargs' should be a mapping of names to arguments")
+        kwargs = tuple((str(k), _argument(v, names, f"{at}.kwargs.{k}")) for k, v in kwargs_raw.items())
+        if isinstance(step, dict) and "init" in step:
+            args = step["init"]
+            if not isinstance(args, list) or steps and any(s.call is not None or s.attr is not None or s.init
+                                                           for s in steps):
+                raise FixtureError(f"{at}: 'init' should be a list of arguments, before any call or set")
+            steps.append(Step(init=True, args=tuple(_argument(a, names, f"{at}.init") for a in args), kwargs=kwargs))
+        elif isinstance(step, dict) and "call" in step:
+            args = step.get("args", [])
+            if not isinstance(args, list):
+                raise FixtureError(f"{at}: 'args' should name inputs of the case ({', '.join(inputs)}), found {args!r}")
+            steps.append(Step(call=str(step["call"]),
+                              args=tuple(_argument(a, names, f"{at}.args") for a in args), kwargs=kwargs))
+        elif isinstance(step, dict) and "set" in step:
+            source, attr, on = step.get("from"), step["set"], step.get("on")
+            if source not in expected and source not in inputs:
+                raise FixtureError(f"{at}: 'from' should name an expected array ({', '.join(expected)}), found {source!r}")
+            if source == output and source not in inputs:
+                raise FixtureError(f"{at}: sets an attribute to '{output}', the very answer this check grades")
+            if not isinstance(attr, str) or not ATTRIBUTE_PATH.match(attr) or on is not None and on not in objects:
+                raise FixtureError(f"{at}: 'set' should be an attribute path (and 'on' an object built before), "
+                                   f"found {attr!r}")
+            steps.append(Step(attr=attr, source=str(source), obj=on))
+        elif isinstance(step, dict) and "object" in step:
+            name = step["object"]
+            if not isinstance(name, str) or not name.isidentifier() or name in inputs or name in objects:
+                raise FixtureError(f"{at}: 'object' should be a new name (not an input's), found {name!r}")
+            steps.append(Step(obj=name, value=_object_value(step.get("value"), inputs, f"{at}.value")))
+            objects.append(name)
+        else:
+            raise FixtureError(f"{at}: a step is {{call: METHOD, args: [...]}}, {{set: ATTRIBUTE, from: ARRAY}}, "
+                               "{init: [...]} or {object: NAME, value: ...}")
+    return tuple(steps)
 
 
 # The arrays of a generated fixture, read without PyYAML building a float object per number through
@@ -303,7 +397,7 @@ def _check(raw: Any, index: int, inputs: Mapping, expected: Mapping, where: Path
 _ARRAY_SECTIONS = ("inputs:", "expected:")
 _NUMBER = r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?"
 _ROW = re.compile(rf"\[{_NUMBER}(?:, {_NUMBER})*\]\Z")
-_ARRAY_NAME = re.compile(r"  ([A-Za-z_][A-Za-z0-9_]*):(?: (\[.*))?\Z")
+_ARRAY_NAME = re.compile(rf"  ([A-Za-z_][A-Za-z0-9_]*):(?: (\[.*|{_NUMBER}))?\Z")
 # names YAML 1.1 would not read as plain text (booleans, null)
 _NOT_TEXT = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
 
@@ -326,7 +420,9 @@ def _array_section(lines: list[str]) -> dict[str, Any] | None:
             name = named.group(1)
             if name.lower() in _NOT_TEXT or name in arrays:
                 return None
-            if named.group(2) is not None:  # a one-dimensional array on the name's line
+            if named.group(2) is not None and named.group(2)[:1] != "[":  # a number (a 0-d array)
+                arrays[name], stack, depth = float(named.group(2)), [], 0
+            elif named.group(2) is not None:  # a one-dimensional array on the name's line
                 row = _row(named.group(2))
                 if row is None:
                     return None

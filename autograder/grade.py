@@ -62,27 +62,64 @@ CLASS_NAME = "Softmax"  # used by explain_error; the class each case grades is i
 def steps_for(check: Check, case: Case) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """What the worker does for a check (the fixture's steps), and the only arrays it is sent.
 
-    For backward that is: forward first (so state a student keeps, such as
-    self.Z, exists), then the reference A put in self.A, so a wrong forward
-    does not also cost the backward points. The graded output is never sent.
+    For Softmax's backward that is: forward first (so state a student keeps,
+    such as self.Z, exists), then the reference A put in self.A, so a wrong
+    forward does not also cost the backward points. The graded output is never sent.
     """
     if not check.steps:
         raise FixtureError(f"{case.path}: check '{check.method}' has no steps (regenerate the fixtures)")
+    return request_for(check, case.inputs, case.expected)
+
+
+def request_for(check: Check, inputs: dict[str, np.ndarray],
+                expected: dict[str, np.ndarray]) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """The worker's request for a check's steps (see worker.run_steps): data only, and the arrays it names.
+
+    Shared by grading and by generate, which runs the reference through the very same request.
+    """
     ops: list[dict[str, Any]] = []
     arrays: dict[str, np.ndarray] = {}
+    objects: set[str] = set()
+
+    def argument(value: Any) -> Any:
+        if isinstance(value, str) and value in objects:
+            return {"object": value}
+        if isinstance(value, str):
+            arrays[value] = inputs[value]
+        return value
+
+    def build(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: build(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [build(item) for item in value]
+        return argument(value)
+
     last = len(check.steps) - 1
     for i, step in enumerate(check.steps):
-        if step.call is not None:
-            op: dict[str, Any] = {"op": "call", "method": step.call, "args": list(step.args)}
+        if step.init or step.call is not None:
+            op: dict[str, Any] = {"op": "init"} if step.init else {"op": "call", "method": step.call}
+            op["args"] = [argument(a) for a in step.args]
+            if step.kwargs:
+                op["kwargs"] = {key: argument(value) for key, value in step.kwargs}
             if i == last:
                 op["graded"] = True
+                if check.value is not None:
+                    op["value"] = check.value
+                    if check.on is not None:
+                        op["on"] = check.on
             ops.append(op)
-            arrays.update((name, case.inputs[name]) for name in step.args)
+        elif step.attr is not None:
+            assert step.source is not None and (step.source != check.output or step.source in inputs)
+            key = step.source  # an input of the case, else a reference value (never the graded one)
+            arrays[key] = inputs[key] if key in inputs else expected[key]
+            op = {"op": "set", "attr": step.attr, "from": key}
+            if step.obj is not None:
+                op["on"] = step.obj
+            ops.append(op)
         else:
-            assert step.source is not None and step.source != check.output
-            key = step.source if step.source not in case.inputs else f"expected.{step.source}"
-            ops.append({"op": "set", "attr": step.attr, "from": key})
-            arrays[key] = case.expected[step.source]
+            ops.append({"op": "object", "name": step.obj, "value": build(step.value)})
+            objects.add(str(step.obj))
     return ops, arrays
 
 
@@ -221,8 +258,10 @@ def explain(outcome: CallOutcome, check: Check, case: Case,
     if outcome.kind != "ok":
         return False, outcome.detail[:1].upper() + outcome.detail[1:] + ".", ()
     assert outcome.returned is not None
-    what = f"{check.method} (the returned {check.output})"
-    verdict = compare(outcome.returned, outcome.array, case.expected[check.output], case.tolerance,
+    what = f"{check.method} (the returned {check.output})" if check.value is None else \
+        f"{check.method} ({check.graded} after the call)"
+    returned, array = as_expected_rank(outcome.returned, outcome.array, case.expected[check.output])
+    verdict = compare(returned, array, case.expected[check.output], case.tolerance,
                       what=what, show_values=not case.hidden)
     lines = list(verdict.lines)
     names: list[str] = []
@@ -239,6 +278,15 @@ def explain(outcome: CallOutcome, check: Check, case: Case,
     if not passed:  # a passed check has no message (a message marks a test failed in Gradescope)
         lines.extend(f"Note: {note}." for note in outcome.notes)
     return passed, "\n".join(lines), tuple(dict.fromkeys(names))
+
+
+def as_expected_rank(returned: dict[str, Any], array: np.ndarray | None,
+                     expected: np.ndarray) -> tuple[dict[str, Any], np.ndarray | None]:
+    """A number is graded as a number: a float, a NumPy scalar, a 0-d array and an array holding one element
+    are the same answer when the expected value is a number (a loss)."""
+    if expected.ndim != 0 or array is None or array.size != 1 or returned.get("kind") not in ("scalar", "ndarray"):
+        return returned, array
+    return dict(returned, kind="ndarray", type="ndarray", shape=[]), array.reshape(())
 
 
 def hidden_output(output: str) -> str:
