@@ -314,11 +314,11 @@ def _step(raw: Any, path: Path, where: str) -> Step:
         return Step(call=method, args=_arguments(_get(raw, "args", list, path, where, []), path, f"{where}.args"),
                     kwargs=tuple(_keywords(_get(raw, "kwargs", dict, path, where, {}), path, f"{where}.kwargs")))
     if "set" in raw:
-        _check_keys(raw, {"set", "from", "on"}, path, where)
+        _check_keys(raw, {"set", "from", "in"}, path, where)
         attr = _get(raw, "set", str, path, where)
         if not ATTRIBUTE_PATH.match(attr):
             raise ConfigError(path, f"{where}.set", f"should be an attribute path such as W or layers[2].W, found {attr!r}")
-        return Step(attr=attr, source=_get(raw, "from", str, path, where), obj=_get(raw, "on", str, path, where, None))
+        return Step(attr=attr, source=_get(raw, "from", str, path, where), obj=_get(raw, "in", str, path, where, None))
     raise ConfigError(path, where, "a step is {call: METHOD, args: [...]} or {set: ATTRIBUTE, from: NAME}")
 
 
@@ -359,8 +359,8 @@ def _general_method(name: str, raw: dict, path: Path, where: str, earlier: dict[
             raise ConfigError(path, f"{where}.graded.{output}", "should name the expected value (a Python identifier)")
         on = None
         if isinstance(what, dict):
-            _check_keys(what, {"value", "on"}, path, f"{where}.graded.{output}")
-            on = _get(what, "on", str, path, f"{where}.graded.{output}")
+            _check_keys(what, {"value", "in"}, path, f"{where}.graded.{output}")
+            on = _get(what, "in", str, path, f"{where}.graded.{output}")
             what = _get(what, "value", str, path, f"{where}.graded.{output}")
         if not isinstance(what, str) or not (what == "returned" or ATTRIBUTE_PATH.match(what)):
             raise ConfigError(path, f"{where}.graded.{output}", f"should be 'returned' or an attribute path, found {what!r}")
@@ -435,7 +435,7 @@ def _problem(name: str, raw: Any, path: Path) -> Problem:
             if source not in outputs[:i]:
                 raise ConfigError(path, f"{mwhere}.set.{attr}", f"'{source}' is not the output of a method listed "
                                                                f"before {method.name} (available: {', '.join(outputs[:i]) or 'none'})")
-    kind = _get(raw, "kind", str, path, where, "activation")
+    kind = _get(raw, "kind", str, path, where, "other" if any(m.steps for m in methods) else "activation")
     if kind not in PROBLEM_KINDS:
         raise ConfigError(path, f"{where}.kind", f"should be one of {', '.join(PROBLEM_KINDS)}, found {kind!r}")
     independent = _get(raw, "independent", str, path, where, None)

@@ -8,6 +8,7 @@ person can read a case.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from dataclasses import dataclass, field
@@ -62,10 +63,10 @@ class Step:
         elif self.attr is not None:
             doc = {"set": self.attr, "from": self.source}
             if self.obj is not None:
-                doc["on"] = self.obj
+                doc["in"] = self.obj
             return doc
-        else:
-            return {"object": self.obj, "value": self.value}
+        else:  # a copy: each check's steps are written out in full, without YAML anchors
+            return {"object": self.obj, "value": copy.deepcopy(self.value)}
         if self.kwargs:
             doc["kwargs"] = _FlowMap(self.kwargs)
         return doc
@@ -181,7 +182,7 @@ def _check_document(check: Check) -> dict[str, Any]:
     if check.value is not None:
         doc["value"] = check.value
     if check.on is not None:
-        doc["on"] = check.on
+        doc["in"] = check.on
     if check.steps:
         doc["steps"] = [_FlowMap(s.to_document()) for s in check.steps]
     return doc
@@ -311,12 +312,12 @@ def _check(raw: Any, index: int, inputs: Mapping, expected: Mapping, where: Path
     steps = _steps(raw.get("steps", []), inputs, expected, output, here)
     if steps and steps[-1].call != method:
         raise FixtureError(f"{here}: the last step should call '{method}', the graded method")
-    value, on = raw.get("value"), raw.get("on")
+    value, on = raw.get("value"), raw.get("in")
     if value is not None and (not isinstance(value, str) or not ATTRIBUTE_PATH.match(value)):
         raise FixtureError(f"{here}: 'value' should be an attribute path such as dLdW or layers[0].W, found {value!r}")
     objects = {s.obj for s in steps if s.call is None and s.attr is None and not s.init}
     if on is not None and on not in objects:
-        raise FixtureError(f"{here}: 'on' should name an object an earlier step builds, found {on!r}")
+        raise FixtureError(f"{here}: 'in' should name an object an earlier step builds, found {on!r}")
     return Check(method=method, output=output, points=points, steps=steps, value=value, on=on)
 
 
@@ -370,13 +371,13 @@ def _steps(steps_raw: Any, inputs: Mapping, expected: Mapping, output: str, here
             steps.append(Step(call=str(step["call"]),
                               args=tuple(_argument(a, names, f"{at}.args") for a in args), kwargs=kwargs))
         elif isinstance(step, dict) and "set" in step:
-            source, attr, on = step.get("from"), step["set"], step.get("on")
+            source, attr, on = step.get("from"), step["set"], step.get("in")
             if source not in expected and source not in inputs:
                 raise FixtureError(f"{at}: 'from' should name an expected array ({', '.join(expected)}), found {source!r}")
             if source == output and source not in inputs:
                 raise FixtureError(f"{at}: sets an attribute to '{output}', the very answer this check grades")
             if not isinstance(attr, str) or not ATTRIBUTE_PATH.match(attr) or on is not None and on not in objects:
-                raise FixtureError(f"{at}: 'set' should be an attribute path (and 'on' an object built before), "
+                raise FixtureError(f"{at}: 'set' should be an attribute path (and 'in' an object built before), "
                                    f"found {attr!r}")
             steps.append(Step(attr=attr, source=str(source), obj=on))
         elif isinstance(step, dict) and "object" in step:

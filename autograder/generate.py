@@ -304,7 +304,7 @@ def build_case(spec: CaseSpec, number: int, assignment: Assignment, reference: t
         limits=dataclasses.asdict(assignment.limits),
         policy=policy_document(assignment),
     )
-    if problem.independent:
+    if problem.independent in INDEPENDENT_CHECKS:
         case.expected.update(INDEPENDENT_CHECKS[problem.independent].extras(case, assignment.jacobian_max_entries))
     return case
 
@@ -367,7 +367,7 @@ def independent_module(assignment: Assignment) -> Any:
     return module
 
 
-def module_disagreement(module: Any, name: str, case: Case, spec: CaseSpec) -> float:
+def module_disagreement(module: Any, name: str, case: Case, spec: CaseSpec) -> tuple[float, str]:
     """Largest difference (relative to max(1, |value|)) between the case's expected values and the assignment's
     independent implementation `name`, called with the inputs as nested lists and the constructor's arguments."""
     function = getattr(module, name, None)
@@ -376,13 +376,14 @@ def module_disagreement(module: Any, name: str, case: Case, spec: CaseSpec) -> f
     args, kwargs = spec.init or ((), ())
     values = function({k: v.tolist() for k, v in case.inputs.items()},
                       *[spec.dims.get(a, a) if isinstance(a, str) else a for a in args], **dict(kwargs))
-    worst = 0.0
+    worst = (0.0, "")
     for output, value in values.items():
         expected = case.expected[output]
         mine = np.asarray(value, dtype=np.float64)
         if mine.shape != expected.shape:
-            return float("inf")
-        worst = max(worst, float(np.max(np.abs(mine - expected))) / max(1.0, float(np.max(np.abs(expected)))))
+            return float("inf"), f"{output} (shape {mine.shape}, the reference's {expected.shape})"
+        gap = float(np.max(np.abs(mine - expected))) / max(1.0, float(np.max(np.abs(expected))))
+        worst = max(worst, (gap, output))
     return worst
 
 
@@ -402,10 +403,11 @@ def verify_case(spec: CaseSpec, case: Case, problem: Problem, reference: type, m
         if module is None:
             raise AutograderError(f"problems.{problem.name}.independent names {problem.independent!r}, but the "
                                   "assignment names no independent: file")
-        gap = module_disagreement(module, problem.independent, case, spec)
+        gap, output = module_disagreement(module, problem.independent, case, spec)
         if not gap <= INDEPENDENT_TOLERANCE:
             problems.append(f"case '{case.name}': the reference and the independent implementation "
-                            f"'{problem.independent}' differ by {gap:.3g} (more than {INDEPENDENT_TOLERANCE:g})")
+                            f"'{problem.independent}' differ in {output} by {gap:.3g} (relative; more than "
+                            f"{INDEPENDENT_TOLERANCE:g})")
     elif problem.independent:
         gap = independent_disagreement(case, problem.independent)
         if not gap <= INDEPENDENT_TOLERANCE:
