@@ -166,6 +166,8 @@ def _audit_fixtures(report: AuditReport, assignment: Assignment, cases: list[Cas
     module = independent_module(assignment)
     references: dict[str, type] = {}
     independent: list[tuple[float, str]] = []
+    own: list[tuple[float, str]] = []  # against the assignment's own independent implementations
+    gradients: list[tuple[float, str]] = []  # the problems' stated gradients (config `gradients`)
     finite: list[tuple[float, str]] = []
     for case in cases:
         spec = specs.get(case.name)
@@ -180,8 +182,9 @@ def _audit_fixtures(report: AuditReport, assignment: Assignment, cases: list[Cas
             independent.append((independent_disagreement(case, problem.independent), case.name))
         if problem.independent and problem.independent not in INDEPENDENT_CHECKS and module is not None:
             gap, _ = module_disagreement(module, problem.independent, case, spec)
-            independent.append((gap, case.name))
-        finite.extend((gap, f"{case.name}: {what}") for what, gap in gradient_gaps(case, problem, references[problem.name]))
+            own.append((gap, case.name))
+        gradients.extend((gap, f"{case.name}: {what}")
+                         for what, gap in gradient_gaps(case, problem, references[problem.name]))
         constant = constant_outputs(spec, case, problem)
         if constant:
             report.add(section, Finding(FAIL, f"{case.name}: the expected {', '.join(constant)} is all zero or "
@@ -202,8 +205,12 @@ def _audit_fixtures(report: AuditReport, assignment: Assignment, cases: list[Cas
                 report.add(section, Finding(FAIL, f"{case.name}: {known[0]} differs from the value stated in the "
                                                   f"config by {known[1]:.3g} (allowed {spec.known_atol:g})"))
     _summarise(report, section, independent, INDEPENDENT_TOLERANCE,
-               "agreement with the independent implementations", "absolute")
+               "agreement with autograder/independent.py", "absolute")
+    _summarise(report, section, own, INDEPENDENT_TOLERANCE,
+               f"agreement with {assignment.independent}", "relative")
     _summarise(report, section, finite, FINITE_DIFFERENCE_TOLERANCE,
+               "backward against finite differences of the reference's forward", "relative")
+    _summarise(report, section, gradients, FINITE_DIFFERENCE_TOLERANCE,
                "gradients against finite differences of the reference's forward or loss", "relative")
 
 
@@ -343,6 +350,7 @@ def run_audit(config: Path = DEFAULT_CONFIG, fixtures: Path = DEFAULT_FIXTURES, 
     report = AuditReport(title=f"{assignment.title} ({config}, fixtures in {fixtures})")
     cases = load_cases(fixtures)
     _audit_fixtures(report, assignment, cases, fixtures, root)
+    whole_catalogue = mutants is None and not only  # coverage is judged on every mutant of the assignment
     mutants = list(catalogue_mutants(assignment) + config_mutants(assignment, root) if mutants is None else mutants)
     if only:
         unknown = sorted(set(only) - {m.name for m in mutants})
@@ -382,7 +390,7 @@ def run_audit(config: Path = DEFAULT_CONFIG, fixtures: Path = DEFAULT_FIXTURES, 
         report.add(section, Finding(OK, f"the template ({assignment.template}/) scores 0/{total:g}"))
     for mutant, (document, error, _) in zip(mutants, graded[2:]):
         _audit_mutant(report, mutant, document, error, cases)
-    if mutants and not only:
+    if whole_catalogue:
         _audit_coverage(report, assignment, cases, [(m, d) for m, (d, _, _) in zip(mutants, graded[2:])])
     if not mutants:
         report.add("Mutants (typical wrong implementations; each must lose points)",

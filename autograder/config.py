@@ -186,7 +186,7 @@ class Assignment:
     @property
     def root(self) -> Path:
         """The assignment's folder, which `reference`, `template` and `independent` are relative to."""
-        return assignment_root(self.path)
+        return assignment_root(self.path, self.reference)
 
     @property
     def problem(self) -> Problem:
@@ -641,18 +641,16 @@ def _policy(raw: Any, path: Path) -> Policy:
     return Policy(submissions=limit, late=late)
 
 
-def assignment_root(config: Path | None) -> Path:
-    """The folder of an assignment: the config's own folder when it is an assignment folder (it holds reference/
-    or test_cases/, as examples/hw1p1 does), else the repository root (the root assignment's
-    autograder/assignment.yaml)."""
+def assignment_root(config: Path | None, reference: str = "reference") -> Path:
+    """The folder of an assignment: the config's own folder when it holds the config's reference folder (an
+    assignment folder such as examples/hw1p1), else the repository root (the root assignment's
+    autograder/assignment.yaml, or a config kept elsewhere)."""
     from .paths import PROJECT_ROOT
 
     if config is None:
         return PROJECT_ROOT
     folder = Path(config).resolve().parent
-    if folder.name != "autograder" and any((folder / name).is_dir() for name in ("reference", "test_cases")):
-        return folder
-    return PROJECT_ROOT
+    return folder if (folder / reference).is_dir() else PROJECT_ROOT
 
 
 def _relative_folder(doc: dict, key: str, default: str, path: Path) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ import numpy as np
 from . import independent
 from .config import Assignment, CaseSpec, InputSpec, Problem
 from .errors import AutograderError
-from .fixtures import GENERATED_HEADER, Case, Check, ProblemRef, Step, dump_case, fixture_filename, load_case
+from .compare import within
+from .fixtures import GENERATED_HEADER, MISTAKEN, Case, Check, ProblemRef, Step, dump_case, fixture_filename, load_case
 
 INDEPENDENT_TOLERANCE = 1e-12
 # Central differences with an exactly representable step: truncation error
@@ -433,14 +435,55 @@ def build_cases(assignment: Assignment, root: Path | None = None) -> list[Case]:
     references = {name: load_reference_class(assignment, problem, root) for name, problem in assignment.problems.items()}
     module = independent_module(assignment)
     cases = []
-    for number, spec in enumerate(assignment.cases, start=1):
-        problem = assignment.problems[spec.problem]
-        case = build_case(spec, number, assignment, references[spec.problem])
-        disagreements = verify_case(spec, case, problem, references[spec.problem], module)
-        if disagreements:
-            raise AutograderError("; ".join(disagreements) + "; fixtures were not written")
-        cases.append(case)
+    with tempfile.TemporaryDirectory(prefix="autograder-mistakes-") as tmp:
+        mistakes = mistake_classes(assignment, root, Path(tmp))
+        for number, spec in enumerate(assignment.cases, start=1):
+            problem = assignment.problems[spec.problem]
+            case = build_case(spec, number, assignment, references[spec.problem])
+            disagreements = verify_case(spec, case, problem, references[spec.problem], module)
+            if disagreements:
+                raise AutograderError("; ".join(disagreements) + "; fixtures were not written")
+            add_mistaken_values(case, problem, mistakes.get(problem.name, {}))
+            cases.append(case)
     return cases
+
+
+def mistake_classes(assignment: Assignment, root: Path, tmp: Path) -> dict[str, dict[str, type]]:
+    """Each problem's catalogued mistakes as classes: the reference with the mistake's text replaced
+    (problem -> mistake -> class), loaded from a copy of the whole reference folder."""
+    from .audit import config_mutants
+
+    found: dict[str, dict[str, type]] = {}
+    for mutant in config_mutants(assignment, root):
+        problem = assignment.problems[mutant.problem]
+        folder = tmp / f"{mutant.problem}-{mutant.name}"
+        shutil.copytree(root / assignment.reference, folder / assignment.reference,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        (folder / assignment.reference / problem.file).write_text(mutant.source, encoding="utf-8")
+        try:
+            found.setdefault(mutant.problem, {})[mutant.name] = load_reference_class(assignment, problem, folder)
+        except AutograderError as exc:
+            raise AutograderError(f"{assignment.path}: problems.{problem.name}.mistakes ({mutant.name}): the mutant "
+                                  f"cannot be imported: {exc}") from None
+    return found
+
+
+def add_mistaken_values(case: Case, problem: Problem, mistakes: dict[str, type]) -> None:
+    """Store what each mistake gives for each graded value it gets wrong (as OUTPUT__MISTAKE), and its hint:
+    the grader then names a mistake only when a student's value is the mistake's own (a hint is a claim)."""
+    hints = {m.name: m.hint for m in problem.mistakes}
+    for name, mutant in mistakes.items():
+        for check in case.checks:
+            expected = case.expected[check.output]
+            try:
+                with np.errstate(all="ignore"):
+                    value = run_steps(mutant, check.steps, case.inputs, case.expected, check)
+            except Exception:  # noqa: BLE001 - a mistake that raises is told by its error, not by a value
+                continue
+            if np.isfinite(value).all() and (value.shape != expected.shape
+                                             or not within(value, expected, case.tolerance).all()):
+                case.expected[f"{check.output}{MISTAKEN}{name}"] = value
+                case.hints[name] = hints[name]
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any, Callable, Collection
 import numpy as np
 
 from . import efficiency, timing
-from .compare import compare
+from .compare import compare, within
 from .limits import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
 from .fixtures import Case, Check, fixture_files, load_case, load_cases
@@ -271,13 +271,37 @@ def explain(outcome: CallOutcome, check: Check, case: Case,
         lines.append(diagnose.mutation_hint())
         names.append(diagnose.MUTATION_MISTAKE)
     passed = verdict.passed and not outcome.mutated
-    if not verdict.passed:
+    matched = mistakes_matching(case, check, array) if not verdict.passed and array is not None else []
+    for mistake in matched:  # the problem's own catalogue, from the fixture
+        lines.append(f"Your values are exactly what this mistake gives: {case.hints[mistake]}")
+        names.append(mistake)
+    if not verdict.passed and not matched and samples_by_rows(check, case):
         found = diagnose.diagnose(check, case, outcome.array, verdict, excluded)
         lines.extend(diagnose.hint_lines(found))
         names += diagnose.catalogued(found)
     if not passed:  # a passed check has no message (a message marks a test failed in Gradescope)
         lines.extend(f"Note: {note}." for note in outcome.notes)
     return passed, "\n".join(lines), tuple(dict.fromkeys(names))
+
+
+def samples_by_rows(check: Check, case: Case) -> bool:
+    """Whether the general diagnoses apply: they read the graded value as the call's input is read, one sample
+    per row and the same shape (Softmax's A and dLdZ, an MLP's output), which a weight gradient is not."""
+    call = check.steps[-1] if check.steps else None
+    if call is None or check.value is not None:
+        return False
+    given = [case.inputs[a] for a in call.args if isinstance(a, str) and a in case.inputs]
+    return bool(given) and given[0].shape == case.expected[check.output].shape
+
+
+def mistakes_matching(case: Case, check: Check, actual: np.ndarray) -> list[str]:
+    """The catalogued mistakes of the case's problem whose value for this check the student's value is (within
+    the case's tolerance): the evidence a mistake's hint needs."""
+    if actual.dtype.kind not in "fiu":
+        return []
+    actual = actual.astype(np.float64)
+    return [mistake for mistake, value in case.mistaken(check.output).items()
+            if mistake in case.hints and value.shape == actual.shape and within(actual, value, case.tolerance).all()]
 
 
 def as_expected_rank(returned: dict[str, Any], array: np.ndarray | None,
@@ -361,7 +385,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                 result = CheckResult(
                     name=check_name(case, check), number=f"{case.number}.{index}", case=case.name,
                     method=check.method, max_score=check.points, score=0.0, visibility=case.visibility,
-                    tags=tuple(dict.fromkeys((check.method, *case.tags))),
+                    tags=tuple(dict.fromkeys((check.method, case.problem.class_name.lower(), *case.tags))),
                 )
                 if isinstance(located, str) or sandbox is None:
                     result.message = f"Not graded: {located}"
