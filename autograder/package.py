@@ -99,14 +99,24 @@ def requirements_for_gradescope(text: str) -> str:
     return "\n".join(kept) + "\n"
 
 
-def autograder_files(cases: list[Case], root: Path = PROJECT_ROOT) -> Files:
+def with_packages(requirements: str, packages: Iterable[str]) -> str:
+    """The requirements plus the extra packages the assignment lets students import (config `packages`), which
+    setup.sh and the student's `pip install -r requirements.txt` then install; nothing added when there are none."""
+    extra = [p for p in packages if p not in requirements.splitlines()]
+    if not extra:
+        return requirements
+    return requirements.rstrip("\n") + "\n# the assignment's extra packages, which students may import\n" + "\n".join(extra) + "\n"
+
+
+def autograder_files(cases: list[Case], root: Path = PROJECT_ROOT, packages: Iterable[str] = ()) -> Files:
     """Everything in autograder.zip."""
     files = grader_files(root / "autograder")
     for name in GRADESCOPE_ROOT_FILES:
         if not (root / name).is_file():
             raise AutograderError(f"{root / name}: not found (Gradescope needs it at the root of autograder.zip)")
         files[name] = ((root / name).read_bytes(), 0o755)
-    files["requirements.txt"] = (requirements_for_gradescope((root / "requirements.txt").read_text()).encode(), 0o644)
+    files["requirements.txt"] = (with_packages(requirements_for_gradescope((root / "requirements.txt").read_text()),
+                                               packages).encode(), 0o644)
     for case in cases:
         assert case.path is not None
         files[f"test_cases/{case.path.name}"] = (case.path.read_bytes(), 0o644)
@@ -360,7 +370,7 @@ def handout_files(assignment: Assignment, shipped: list[Case], withheld: list[Ca
     files["README.md"] = (student_readme(assignment, shipped, withheld).encode(), 0o644)
     files["conftest.py"] = (CONFTEST.encode(), 0o644)
     files["pytest.ini"] = (PYTEST_INI.encode(), 0o644)
-    files["requirements.txt"] = ((root / "requirements.txt").read_bytes(), 0o644)
+    files["requirements.txt"] = (with_packages((root / "requirements.txt").read_text(), assignment.packages).encode(), 0o644)
     return files
 
 
@@ -553,7 +563,7 @@ def package(config: Path, fixtures: Path, out: Path, *, root: Path = PROJECT_ROO
                               "generate` first")
     shipped, withheld = handout_split(assignment, cases)
     checks = [f"{len(cases)} fixtures are what generate writes from the config"]
-    grader = autograder_files(cases, root)
+    grader = autograder_files(cases, root, assignment.packages)
     handout = handout_files(assignment, shipped, withheld, root)
     problems = []
     for name in GRADESCOPE_ROOT_FILES:
