@@ -345,9 +345,10 @@ def handout_split(assignment: Assignment, cases: list[Case]) -> tuple[list[Case]
     return [c for c in cases if ships.get(c.name, False)], [c for c in cases if not ships.get(c.name, False)]
 
 
-def handout_files(assignment: Assignment, shipped: list[Case], withheld: list[Case], root: Path = PROJECT_ROOT) -> Files:
-    """Everything in handout.zip."""
-    template = root / assignment.template
+def handout_files(assignment: Assignment, shipped: list[Case], withheld: list[Case], root: Path = PROJECT_ROOT,
+                  home: Path | None = None) -> Files:
+    """Everything in handout.zip: the grader from `root`, the template from the assignment's folder `home`."""
+    template = (root if home is None else home) / assignment.template
     if not template.is_dir():
         raise AutograderError(f"{template}: template folder not found (template in {assignment.path})")
     files: Files = {}
@@ -555,26 +556,27 @@ def package(config: Path, fixtures: Path, out: Path, *, root: Path = PROJECT_ROO
             log: Callable[[str], None] = lambda line: None) -> PackageReport:
     """Build, verify and write both zips; raises AutograderError listing every problem (and writes nothing)."""
     assignment = load_assignment(config)
+    home = assignment.root if root == PROJECT_ROOT else root  # the assignment's folder (reference, template)
     cases = load_cases(fixtures)
     log(f"Checking that {fixtures} is what generate writes from {config} ...")
-    stale = stale_fixtures(build_cases(assignment, root), fixtures)
+    stale = stale_fixtures(build_cases(assignment, home), fixtures)
     if stale:
         raise AutograderError(f"{fixtures}: fixtures are out of date ({'; '.join(stale)}): run `python -m autograder "
                               "generate` first")
     shipped, withheld = handout_split(assignment, cases)
     checks = [f"{len(cases)} fixtures are what generate writes from the config"]
     grader = autograder_files(cases, root, assignment.packages)
-    handout = handout_files(assignment, shipped, withheld, root)
+    handout = handout_files(assignment, shipped, withheld, root, home)
     problems = []
     for name in GRADESCOPE_ROOT_FILES:
         if name not in grader:
             problems.append(f"autograder.zip has no {name} at its root")
     banned = ("tests/", "benchmarks/", f"{assignment.reference}/", f"{assignment.template}/")
     problems += [f"autograder.zip holds {n}, which Gradescope does not need" for n in grader if n.startswith(banned)]
-    reference_bytes = {p.read_bytes() for p in (root / assignment.reference).rglob("*.py")}
+    reference_bytes = {p.read_bytes() for p in (home / assignment.reference).rglob("*.py")}
     problems += [f"autograder.zip holds a copy of a reference file: {n}" for n, (c, _) in grader.items()
                  if c in reference_bytes and c.strip()]
-    lines = reference_lines(assignment, root)
+    lines = reference_lines(assignment, home)
     problems += find_reference_code(handout, lines)
     problems += find_withheld(handout, shipped, withheld)
     if not problems:
@@ -583,8 +585,8 @@ def package(config: Path, fixtures: Path, out: Path, *, root: Path = PROJECT_ROO
         log("Grading the template and the reference in the unpacked zips ...")
         total = sum(c.points for case in cases for c in case.checks)
         shipped_points = sum(c.points for case in shipped for c in case.checks)
-        for test in (smoke_test_autograder(grader, assignment, total, root),
-                     smoke_test_handout(handout, assignment, shipped_points, root)):
+        for test in (smoke_test_autograder(grader, assignment, total, home),
+                     smoke_test_handout(handout, assignment, shipped_points, home)):
             problems += test[0]
             checks += test[1]
     if problems:
