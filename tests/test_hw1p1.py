@@ -200,3 +200,15 @@ def test_a_gradient_that_disagrees_with_finite_differences_is_refused(tmp_path):
 def test_scalars_round_trip_through_a_fixture():
     case = next(c for c in CASES if c.problem.name == "mse")
     assert case.expected["L"].ndim == 0 and np.isfinite(case.expected["L"])
+
+
+def test_the_homework_packages_with_its_extra_packages_and_both_zips_grade_right(tmp_path):
+    import zipfile
+
+    from autograder.package import package
+
+    report = package(HW / "assignment.yaml", FIXTURES, tmp_path / "dist")
+    for zipped in (report.autograder_zip, report.handout_zip):
+        with zipfile.ZipFile(zipped) as archive:
+            assert "scipy==1.15.3" in archive.read("requirements.txt").decode().splitlines()
+    assert any("gives the reference" in line for line in report.checks)

@@ -1,12 +1,13 @@
 """Multi-layer perceptrons built from your own Linear and ReLU."""
 
-from mytorch.nn.activation import ReLU  # noqa: F401 - for you to use
-from mytorch.nn.linear import Linear  # noqa: F401 - for you to use
+# for you to use:
+from mytorch.nn.activation import ReLU
+from mytorch.nn.linear import Linear
 
 
 class MLP0:
     def __init__(self, debug=False):
-        raise NotImplementedError("MLP0.__init__: self.layers = [Linear(2, 3), ReLU()]")
+        raise NotImplementedError("MLP0.__init__: build self.layers, a Linear from 2 to 3 features then a ReLU")
 
     def forward(self, A0):
         raise NotImplementedError("MLP0.forward: pass A0 through self.layers in order")
@@ -17,7 +18,7 @@ class MLP0:
 
 class MLP1:
     def __init__(self, debug=False):
-        raise NotImplementedError("MLP1.__init__: self.layers = [Linear(2, 3), ReLU(), Linear(3, 2), ReLU()]")
+        raise NotImplementedError("MLP1.__init__: build self.layers, Linear 2 to 3, ReLU, Linear 3 to 2, ReLU")
 
     def forward(self, A0):
         raise NotImplementedError("MLP1.forward: pass A0 through self.layers in order")
