@@ -18,6 +18,7 @@ fixture, hidden ones included.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,10 +30,12 @@ from .compare import within
 from .config import Assignment, Problem, load_assignment
 from .errors import AutograderError
 from .fixtures import Case, load_cases
-from .generate import (FINITE_DIFFERENCE_TOLERANCE, INDEPENDENT_TOLERANCE, build_cases, finite_difference_gap,
-                       independent_disagreement, known_gap, load_reference_class, reference_forward, stale_fixtures)
+from .generate import (FINITE_DIFFERENCE_TOLERANCE, INDEPENDENT_CHECKS, INDEPENDENT_TOLERANCE, build_cases,
+                       constant_outputs, finite_difference_gap, gradient_gaps, independent_disagreement,
+                       independent_module, known_gap, load_reference_class, module_disagreement, reference_file,
+                       reference_forward, stale_fixtures)
 from .grade import check_name
-from .paths import DEFAULT_CONFIG, DEFAULT_FIXTURES, PROJECT_ROOT
+from .paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
 from .regrade import grade_many
 
 OK, WARN, FAIL = "ok", "WARN", "FAIL"
@@ -102,6 +105,29 @@ class MutantSpec:
     produce: Callable[[dict[str, np.ndarray]], Any] | None = None
 
 
+def config_mutants(assignment: Assignment, root: Path | None = None) -> list[MutantSpec]:
+    """The mistakes each problem of the config lists, each made by replacing text in the reference's file."""
+    mutants = []
+    for problem in assignment.problems.values():
+        if not problem.mistakes:
+            continue
+        path = reference_file(assignment, problem, root)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise AutograderError(f"{path}: cannot read the reference ({exc.strerror}) to make its mistakes") from None
+        for mistake in problem.mistakes:
+            source = text
+            for old, new in mistake.patch:
+                if source.count(old) != 1:
+                    raise AutograderError(f"{assignment.path}: problems.{problem.name}.mistakes ({mistake.name}): the "
+                                          f"text {old!r} occurs {source.count(old)} times in {path}, not once")
+                source = source.replace(old, new)
+            mutants.append(MutantSpec(name=mistake.name, problem=problem.name, method="", source=source,
+                                      hint=mistake.hint))
+    return mutants
+
+
 def catalogue_mutants(assignment: Assignment, catalogue: Iterable[Any] | None = None) -> list[MutantSpec]:
     """The shared mistake catalogue, each entry matched to the problem whose class its source defines."""
     if catalogue is None:
@@ -137,8 +163,11 @@ def _audit_fixtures(report: AuditReport, assignment: Assignment, cases: list[Cas
         else:
             report.add(section, Finding(OK, f"{len(cases)} fixtures are exactly what generate writes from the config"))
     specs = {spec.name: spec for spec in assignment.cases}
+    module = independent_module(assignment)
     references: dict[str, type] = {}
     independent: list[tuple[float, str]] = []
+    own: list[tuple[float, str]] = []  # against the assignment's own independent implementations
+    gradients: list[tuple[float, str]] = []  # the problems' stated gradients (config `gradients`)
     finite: list[tuple[float, str]] = []
     for case in cases:
         spec = specs.get(case.name)
@@ -149,8 +178,18 @@ def _audit_fixtures(report: AuditReport, assignment: Assignment, cases: list[Cas
             continue
         if problem.name not in references:
             references[problem.name] = load_reference_class(assignment, problem, root)
-        if problem.independent:
+        if problem.independent in INDEPENDENT_CHECKS:
             independent.append((independent_disagreement(case, problem.independent), case.name))
+        if problem.independent and problem.independent not in INDEPENDENT_CHECKS and module is not None:
+            gap, _ = module_disagreement(module, problem.independent, case, spec)
+            own.append((gap, case.name))
+        gradients.extend((gap, f"{case.name}: {what}")
+                         for what, gap in gradient_gaps(case, problem, references[problem.name]))
+        constant = constant_outputs(spec, case, problem)
+        if constant:
+            report.add(section, Finding(FAIL, f"{case.name}: the expected {', '.join(constant)} is all zero or "
+                                              "constant (code returning a constant would pass); list it under "
+                                              "constant: if that is meant"))
         if problem.kind == "activation":
             fwd, bwd = problem.methods[0], problem.methods[1]
             gap = finite_difference_gap(reference_forward(references[problem.name]), case.inputs[fwd.inputs[0]],
@@ -167,8 +206,12 @@ def _audit_fixtures(report: AuditReport, assignment: Assignment, cases: list[Cas
                                                   f"config by {known[1]:.3g} (allowed {spec.known_atol:g})"))
     _summarise(report, section, independent, INDEPENDENT_TOLERANCE,
                "agreement with autograder/independent.py", "absolute")
+    _summarise(report, section, own, INDEPENDENT_TOLERANCE,
+               f"agreement with {assignment.independent}", "relative")
     _summarise(report, section, finite, FINITE_DIFFERENCE_TOLERANCE,
                "backward against finite differences of the reference's forward", "relative")
+    _summarise(report, section, gradients, FINITE_DIFFERENCE_TOLERANCE,
+               "gradients against finite differences of the reference's forward or loss", "relative")
 
 
 def _summarise(report: AuditReport, section: str, gaps: list[tuple[float, str]], tolerance: float, what: str,
@@ -227,22 +270,22 @@ def expected_catchers(mutant: MutantSpec, cases: list[Case]) -> list[str] | None
 def _audit_mutant(report: AuditReport, mutant: MutantSpec, document: dict[str, Any], error: str,
                   cases: list[Case]) -> None:
     section = "Mutants (typical wrong implementations; each must lose points)"
-    label = f"{mutant.name} ({mutant.problem}.{mutant.method})"
+    label = f"{mutant.name} ({mutant.problem}.{mutant.method})" if mutant.method else f"{mutant.name} ({mutant.problem})"
     if error:
         report.add(section, Finding(FAIL, f"{label}: could not be graded: {error}"))
         return
     own = {check_name(case, check) for case in cases if case.problem.name == mutant.problem
-           for check in case.checks if check.method == mutant.method}
+           for check in case.checks if check.method == mutant.method or not mutant.method}
     caught = sorted(_failed_checks(document) & own, key=_check_order(cases))
     score, total = _total(document)
     if not caught:
         should = expected_catchers(mutant, cases)
-        details = [f"it scores {score:g}/{total:g}; no {mutant.method} test fails."]
+        details = [f"it scores {score:g}/{total:g}; no {mutant.method or mutant.problem} test fails."]
         if should:
             details.append("These tests should have caught it (the mistake's output is outside their tolerance), "
                            "yet passed: " + ", ".join(should))
         else:
-            details.append(f"No {mutant.method} test of {mutant.problem} has inputs that expose it: add a case that "
+            details.append(f"No {mutant.method or ''} test of {mutant.problem} has inputs that expose it: add a case that "
                            "does (the catalogue's hint below says what the mistake gets wrong).")
         if mutant.hint:
             details.append(f"hint: {mutant.hint}")
@@ -252,6 +295,34 @@ def _audit_mutant(report: AuditReport, mutant: MutantSpec, document: dict[str, A
                                     ["removing or weakening that test would let this mistake through"]))
     else:
         report.add(section, Finding(OK, f"{label} caught by {len(caught)} tests, e.g. {caught[0]}"))
+
+
+def _audit_coverage(report: AuditReport, assignment: Assignment, cases: list[Case],
+                    graded: list[tuple[MutantSpec, dict[str, Any]]]) -> None:
+    """Every graded value of every problem must be failed by some mutant: a value no mistake ever gets wrong
+    is a check nobody knows can fail."""
+    section = "Coverage (each graded value must be caught by some mutant)"
+    caught: dict[tuple[str, str], list[str]] = {}
+    for mutant, document in graded:
+        failed = _failed_checks(document)
+        for case in cases:
+            if case.problem.name != mutant.problem:
+                continue
+            for check in case.checks:
+                if (check.method == mutant.method or not mutant.method) and check_name(case, check) in failed:
+                    caught.setdefault((case.problem.name, check.output), []).append(mutant.name)
+    missing = []
+    for problem in assignment.problems.values():
+        for output in problem.graded_outputs:
+            if (problem.name, output) not in caught:
+                missing.append(f"{problem.name}: {output}")
+    total = sum(len(p.graded_outputs) for p in assignment.problems.values())
+    if missing:
+        report.add(section, Finding(FAIL, f"{len(missing)} of {total} graded values are caught by no mutant: add a "
+                                          "mistake (problems.NAME.mistakes) that gets each wrong", missing))
+    else:
+        report.add(section, Finding(OK, f"all {total} graded values of {len(assignment.problems)} problem(s) are "
+                                        "caught by at least one mutant"))
 
 
 def _check_order(cases: list[Case]) -> Callable[[str], int]:
@@ -266,7 +337,7 @@ def _solution_folder(folder: Path, problem: Problem, what: str) -> Finding | Non
     return None
 
 
-def run_audit(config: Path = DEFAULT_CONFIG, fixtures: Path = DEFAULT_FIXTURES, *, root: Path = PROJECT_ROOT,
+def run_audit(config: Path = DEFAULT_CONFIG, fixtures: Path = DEFAULT_FIXTURES, *, root: Path | None = None,
               mutants: Sequence[MutantSpec] | None = None, only: Sequence[str] = (), jobs: int | None = None,
               progress: Callable[[int, int, float], None] | None = None) -> AuditReport:
     """Audit the assignment: fixtures, reference, template, mutants (all of the catalogue, or those named in `only`).
@@ -275,10 +346,12 @@ def run_audit(config: Path = DEFAULT_CONFIG, fixtures: Path = DEFAULT_FIXTURES, 
     fixture folder raises (AutograderError, naming the file).
     """
     assignment = load_assignment(config)
+    root = assignment.root if root is None else root
     report = AuditReport(title=f"{assignment.title} ({config}, fixtures in {fixtures})")
     cases = load_cases(fixtures)
     _audit_fixtures(report, assignment, cases, fixtures, root)
-    mutants = list(catalogue_mutants(assignment) if mutants is None else mutants)
+    whole_catalogue = mutants is None and not only  # coverage is judged on every mutant of the assignment
+    mutants = list(catalogue_mutants(assignment) + config_mutants(assignment, root) if mutants is None else mutants)
     if only:
         unknown = sorted(set(only) - {m.name for m in mutants})
         if unknown:
@@ -293,12 +366,12 @@ def run_audit(config: Path = DEFAULT_CONFIG, fixtures: Path = DEFAULT_FIXTURES, 
                 report.add(section, missing)
     with tempfile.TemporaryDirectory(prefix="autograder-audit-") as tmp:
         folders = [reference, template]
-        for mutant in mutants:
+        for mutant in mutants:  # the reference with the one file changed (other files may import it)
             problem = assignment.problems[mutant.problem]
-            target = Path(tmp) / mutant.name / problem.file
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(mutant.source, encoding="utf-8")
-            folders.append(Path(tmp) / mutant.name)
+            folder = Path(tmp) / f"{mutant.problem}-{mutant.name}"
+            shutil.copytree(reference, folder, ignore=shutil.ignore_patterns("__pycache__"))
+            (folder / problem.file).write_text(mutant.source, encoding="utf-8")
+            folders.append(folder)
         graded = grade_many(folders, fixtures=fixtures, config=config, jobs=jobs, progress=progress)
     (ref_doc, ref_error, _), (tpl_doc, tpl_error, _) = graded[0], graded[1]
     score, total = _total(ref_doc)
@@ -317,6 +390,8 @@ def run_audit(config: Path = DEFAULT_CONFIG, fixtures: Path = DEFAULT_FIXTURES, 
         report.add(section, Finding(OK, f"the template ({assignment.template}/) scores 0/{total:g}"))
     for mutant, (document, error, _) in zip(mutants, graded[2:]):
         _audit_mutant(report, mutant, document, error, cases)
+    if whole_catalogue:
+        _audit_coverage(report, assignment, cases, [(m, d) for m, (d, _, _) in zip(mutants, graded[2:])])
     if not mutants:
         report.add("Mutants (typical wrong implementations; each must lose points)",
                    Finding(WARN, "no mutants to grade (the catalogue has none for these problems)"))

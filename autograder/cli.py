@@ -110,6 +110,7 @@ def _generate_parser(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="assignment config (default: %(default)s)")
     gen.add_argument("--out", type=Path, default=DEFAULT_FIXTURES, help="fixture folder (default: %(default)s)")
     gen.add_argument("--check", action="store_true", help="write nothing; exit 1 if the fixtures are not up to date")
+    _assignment_option(gen)
 
 
 def _grade_parser(sub: argparse._SubParsersAction) -> None:
@@ -137,6 +138,7 @@ def _audit_parser(sub: argparse._SubParsersAction) -> None:
     audit.add_argument("--jobs", type=_positive_int, default=None, help="submissions graded at once (default: one per core)")
     audit.add_argument("--only", action="append", default=[], metavar="MUTANT",
                        help="grade only this mutant of the catalogue (repeat for several; default: all)")
+    _assignment_option(audit)
 
 
 def _package_parser(sub: argparse._SubParsersAction) -> None:
@@ -149,6 +151,7 @@ def _package_parser(sub: argparse._SubParsersAction) -> None:
     package.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write the two zips to")
     package.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="assignment config (default: %(default)s)")
     package.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES, help="fixture folder (default: %(default)s)")
+    _assignment_option(package)
 
 
 def _regrade_parser(sub: argparse._SubParsersAction) -> None:
@@ -166,6 +169,7 @@ def _regrade_parser(sub: argparse._SubParsersAction) -> None:
     regrade.add_argument("--config", type=Path, default=None,
                          help="assignment config whose limits override the fixtures' own (default: the fixtures' limits)")
     regrade.add_argument("--jobs", type=_positive_int, default=None, help="submissions graded at once (default: one per core)")
+    _assignment_option(regrade)
 
 
 def _positive_int(text: str) -> int:
@@ -187,6 +191,30 @@ def _grading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sandbox", choices=("hardened", "portable"), default=None,
                         help="how student code is isolated: hardened (Linux, as on Gradescope) or portable (any "
                              "system); default: AUTOGRADER_SANDBOX, else the strongest this system can run")
+    _assignment_option(parser)
+
+
+def _assignment_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--assignment", type=Path, default=None, metavar="DIR",
+                        help="an assignment folder (DIR/assignment.yaml, DIR/test_cases, DIR/reference, ...), such "
+                             "as examples/hw1p1: its config and fixtures are the defaults (default: the repository's "
+                             "own assignment)")
+
+
+def _apply_assignment(args: argparse.Namespace) -> None:
+    """--assignment DIR: the folder's config and fixtures, unless --config or --fixtures (--out) say otherwise."""
+    folder = getattr(args, "assignment", None)
+    if folder is None:
+        return
+    config = folder / "assignment.yaml"
+    if not config.is_file():
+        raise AutograderError(f"{folder}: not an assignment folder (no assignment.yaml in it; --assignment)")
+    if args.command != "grade" and getattr(args, "config", None) in (DEFAULT_CONFIG, None):
+        args.config = config
+    if getattr(args, "fixtures", None) == DEFAULT_FIXTURES:
+        args.fixtures = folder / "test_cases"
+    if args.command == "generate" and args.out == DEFAULT_FIXTURES:
+        args.out = folder / "test_cases"
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -357,6 +385,7 @@ def _run(argv: list[str] | None) -> int:
     if args.command is None:
         args = _parser().parse_args(["grade", str(LOCAL_SUBMISSION), *(argv or [])])
     try:
+        _apply_assignment(args)
         return COMMANDS[args.command](args)
     except AutograderError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -71,9 +71,13 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
     `show_values` is False for cases whose data students must not see.
     """
     kind = returned.get("kind")
+    wanted = "a number" if expected.ndim == 0 else f"an array of shape {expected.shape}"
     if kind == "none":
-        return Verdict(False, "none", [f"{what}: your method returned None instead of an array of shape {expected.shape}."])
+        return Verdict(False, "none", [f"{what}: your method returned None instead of {wanted}."])
     type_name = str(returned.get("type", "?"))
+    if expected.ndim == 0 and (kind != "ndarray" or type_name != "ndarray"):
+        return Verdict(False, "type", [f"{what}: expected a number (a float, a NumPy scalar or an array holding "
+                                       f"one value), but got a {type_name}."], returned_type=type_name)
     if kind != "ndarray" or type_name != "ndarray":
         shape = returned.get("shape")
         extra = f" of shape {tuple(shape)}" if isinstance(shape, list) and shape else ""
@@ -97,9 +101,11 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
                        hint=_shape_hint(actual.shape, expected.shape))
     actual64 = actual.astype(np.float64)
     finite = np.isfinite(actual64)
+    if not finite.all() and actual64.ndim == 0:
+        return Verdict(False, "nonfinite", [f"{what}: the value is {float(actual64)}, not a finite number."])
     if not finite.all():
         bad = np.argwhere(~finite)
-        r, c = (int(i) for i in bad[0])
+        r, c = (int(i) for i in (*bad[0], 0)[:2])
         nan_count, inf_count = int(np.isnan(actual64).sum()), int(np.isinf(actual64).sum())
         parts = []
         if nan_count:
@@ -128,7 +134,10 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
     ]
     if actual64.ndim == 2 and actual64.shape[0] > 1:
         lines.append(f"  rows with wrong values: {_list_rows(bad_rows)} of {actual64.shape[0]}.")
-    if show_values:
+    if show_values and actual64.ndim == 0:
+        lines.append(f"  expected: {fmt(float(expected))}")
+        lines.append(f"  yours:    {fmt(float(actual64))}")
+    elif show_values:
         r = int(where_abs[0]) if actual64.ndim == 2 else None
         exp_row = expected[r] if r is not None else expected
         act_row = actual64[r] if r is not None else actual64
@@ -140,6 +149,8 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
 
 def _pos(index: tuple) -> str:
     idx = tuple(int(i) for i in index)
+    if not idx:
+        return "the number"
     if len(idx) == 2:
         return f"row {idx[0]}, column {idx[1]}"
     return f"index {idx}"

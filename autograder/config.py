@@ -17,10 +17,10 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
-from .fixtures import VISIBILITIES, Tolerance
+from .fixtures import ATTRIBUTE_PATH, VISIBILITIES, Step, Tolerance
 from .limits import Limits, limits_from_mapping, load_limits  # noqa: F401 - part of this module's API
 
-INPUT_KINDS = ("values", "log_of", "normal", "uniform")
+INPUT_KINDS = ("values", "log_of", "normal", "uniform", "one_hot")
 PROBLEM_KINDS = ("activation", "other")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -34,6 +34,7 @@ class InputSpec:
     round: int | None = None  # decimals
     step: float | None = None  # quantise to multiples of this
     row_offsets: tuple[float, ...] = ()
+    shape: tuple[Any, ...] | None = None  # its own shape (numbers or the case's dimension names); None: the default
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,35 @@ class MethodSpec:
     before: tuple[str, ...] = ()  # methods called first on the same object (ungraded), with their own inputs
     sets: tuple[tuple[str, str], ...] = ()  # (attribute, expected array): self.attribute = reference value
     points: float | None = None  # default points per case for this method
+    steps: tuple[Step, ...] = ()  # general form: what runs, the graded call last (args may name dimensions)
+    graded: tuple[tuple[str, str | None, str | None], ...] = ()  # general form: (output, attribute path, object)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The expected values this method's call grades, in order."""
+        return tuple(g[0] for g in self.graded) if self.graded else (self.output,)
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """A gradient the reference returns or stores, checked by central differences of its own forward or loss:
+    `value` must be d sum(upstream * of) / d wrt (upstream left out: `of` is a number, a loss)."""
+
+    value: str  # the graded gradient (an output of the problem), e.g. dLdW
+    wrt: str  # the input it is the gradient with respect to, e.g. W
+    of: str  # the output whose change is measured, e.g. Z (computed by its own method's steps)
+    upstream: str | None = None  # the input weighting `of`, e.g. dLdZ
+
+
+@dataclass(frozen=True)
+class MistakeSpec:
+    """A typical wrong implementation of a problem: its name, the hint students read, and how to make it
+    from the reference (text replaced in the reference's file) for the audit."""
+
+    name: str
+    hint: str
+    patch: tuple[tuple[str, str], ...]  # (old, new) replacements in the reference's file
+    outputs: tuple[str, ...] = ()  # the graded values it gets wrong (informational; the audit finds out)
 
 
 @dataclass(frozen=True)
@@ -58,16 +88,29 @@ class Problem:
     methods: tuple[MethodSpec, ...]
     kind: str = "activation"  # activation: (N, C) -> (N, C), backward(dLdA) after forward(Z); enables finite differences
     independent: str | None = None  # name of an independent implementation generate checks against
+    init: tuple[tuple[Any, ...], tuple[tuple[str, Any], ...]] | None = None  # constructor (args, kwargs); None: none
+    input_shapes: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # input -> shape (dimension names, numbers)
+    objects: dict[str, Any] = field(default_factory=dict)  # plain argument objects: name -> attributes and arrays
+    gradients: tuple[Gradient, ...] = ()  # checked by finite differences of the reference's own forward or loss
+    constant: tuple[str, ...] = ()  # outputs whose expected value may be constant (all zero, say)
+    mistakes: tuple[MistakeSpec, ...] = ()  # typical wrong implementations: hint and mutant
 
     @property
     def outputs(self) -> dict[str, str]:
-        """method -> expected array it is graded against."""
-        return {m.name: m.output for m in self.methods}
+        """method -> expected array it is graded against (the first one, for a method grading several)."""
+        return {m.name: m.outputs[0] for m in self.methods}
+
+    @property
+    def graded_outputs(self) -> dict[str, str]:
+        """Every graded value -> the method whose call it is graded after."""
+        return {output: m.name for m in self.methods for output in m.outputs}
 
     @property
     def input_names(self) -> tuple[str, ...]:
         """Every input any method takes, in first-use order."""
-        return tuple(dict.fromkeys(name for m in self.methods for name in m.inputs))
+        names = [name for m in self.methods for name in m.inputs]
+        names += list(self.input_shapes)
+        return tuple(dict.fromkeys(names))
 
     def method(self, name: str) -> MethodSpec:
         return next(m for m in self.methods if m.name == name)
@@ -80,7 +123,7 @@ class CaseSpec:
     name: str
     description: str
     problem: str
-    shape: tuple[int, int]
+    shape: tuple[int, ...]
     seed: int
     inputs: dict[str, InputSpec]
     points: dict[str, float]
@@ -90,6 +133,9 @@ class CaseSpec:
     handout: bool  # ship this fixture in the student handout
     known: dict[str, list] = field(default_factory=dict)  # expected values stated elsewhere (the writeup)
     known_atol: float = 1e-9
+    dims: dict[str, int] = field(default_factory=dict)  # named dimensions (N, C from `shape`, or `dims`)
+    init: tuple[tuple[Any, ...], tuple[tuple[str, Any], ...]] | None = None  # the problem's init, for this case
+    constant: tuple[str, ...] = ()  # outputs whose expected value may be constant in this case
 
 
 @dataclass(frozen=True)
@@ -134,6 +180,13 @@ class Assignment:
     template: str = "student_template"  # what students start from, laid out the same way
     policy: Policy = Policy()
     path: Path | None = field(default=None, compare=False)
+    packages: tuple[str, ...] = ()  # extra packages students may import (pip requirement lines), e.g. scipy==1.13.1
+    independent: str | None = None  # a module of the assignment folder with independent implementations
+
+    @property
+    def root(self) -> Path:
+        """The assignment's folder, which `reference`, `template` and `independent` are relative to."""
+        return assignment_root(self.path, self.reference)
 
     @property
     def problem(self) -> Problem:
@@ -206,13 +259,21 @@ def _tolerance(raw: Any, path: Path, where: str, base: Tolerance | None) -> Tole
 def _input_spec(raw: Any, path: Path, where: str) -> InputSpec:
     if not isinstance(raw, dict):
         raise ConfigError(path, where, f"should be a mapping naming one of {', '.join(INPUT_KINDS)}, found {raw!r}")
-    _check_keys(raw, set(INPUT_KINDS) | {"round", "step", "row_offsets"}, path, where)
+    _check_keys(raw, set(INPUT_KINDS) | {"round", "step", "row_offsets", "shape"}, path, where)
     kinds = [k for k in INPUT_KINDS if k in raw]
     if len(kinds) != 1:
         raise ConfigError(path, where, f"needs exactly one of {', '.join(INPUT_KINDS)}, found {kinds or 'none'}")
     kind = kinds[0]
     params = raw[kind]
-    if kind in ("values", "log_of"):
+    if kind == "one_hot":
+        params = params or {}
+        if not isinstance(params, dict):
+            raise ConfigError(path, f"{where}.{kind}", f"should be a mapping (or empty), found {params!r}")
+        _check_keys(params, {"classes"}, path, f"{where}.{kind}")
+        if "classes" in params and not (isinstance(params["classes"], list) and
+                                        all(type(c) is int and c >= 0 for c in params["classes"])):
+            raise ConfigError(path, f"{where}.one_hot.classes", "should list each row's class (whole numbers)")
+    elif kind in ("values", "log_of"):
         if not isinstance(params, list):
             raise ConfigError(path, f"{where}.{kind}", "should be a nested list of numbers")
         params = {"values": params}
@@ -233,15 +294,89 @@ def _input_spec(raw: Any, path: Path, where: str) -> InputSpec:
     step = _get(raw, "step", float, path, where, None)
     if step is not None:
         _positive(step, path, f"{where}.step")
+    shape = _get(raw, "shape", list, path, where, None)
+    if shape is not None and not all(isinstance(d, str) or type(d) is int and d >= 0 for d in shape):
+        raise ConfigError(path, f"{where}.shape", f"should be a list of numbers and dimension names, found {shape!r}")
     return InputSpec(kind=kind, params=params, round=_get(raw, "round", int, path, where, None), step=step,
-                     row_offsets=tuple(float(o) for o in offsets))
+                     row_offsets=tuple(float(o) for o in offsets), shape=tuple(shape) if shape is not None else None)
 
 
-def _method(name: str, raw: Any, path: Path, where: str) -> MethodSpec:
+def _step(raw: Any, path: Path, where: str) -> Step:
+    """One step of a method's general form: {call: M, args: [...], kwargs: {...}} or {set: PATH, from: NAME}."""
+    if not isinstance(raw, dict):
+        raise ConfigError(path, where, f"should be {{call: METHOD, args: [...]}} or {{set: ATTRIBUTE, from: NAME}}, "
+                                       f"found {raw!r}")
+    if "call" in raw:
+        _check_keys(raw, {"call", "args", "kwargs"}, path, where)
+        method = _get(raw, "call", str, path, where)
+        if not _IDENTIFIER.match(method):
+            raise ConfigError(path, f"{where}.call", f"should be a method name, found {method!r}")
+        return Step(call=method, args=_arguments(_get(raw, "args", list, path, where, []), path, f"{where}.args"),
+                    kwargs=tuple(_keywords(_get(raw, "kwargs", dict, path, where, {}), path, f"{where}.kwargs")))
+    if "set" in raw:
+        _check_keys(raw, {"set", "from", "in"}, path, where)
+        attr = _get(raw, "set", str, path, where)
+        if not ATTRIBUTE_PATH.match(attr):
+            raise ConfigError(path, f"{where}.set", f"should be an attribute path such as W or layers[2].W, found {attr!r}")
+        return Step(attr=attr, source=_get(raw, "from", str, path, where), obj=_get(raw, "in", str, path, where, None))
+    raise ConfigError(path, where, "a step is {call: METHOD, args: [...]} or {set: ATTRIBUTE, from: NAME}")
+
+
+def _arguments(raw: list, path: Path, where: str) -> tuple[Any, ...]:
+    for i, value in enumerate(raw):
+        if not (isinstance(value, (str, bool, int, float)) or value is None):
+            raise ConfigError(path, f"{where}[{i}]", f"should be a name or a number, found {value!r}")
+    return tuple(raw)
+
+
+def _keywords(raw: dict, path: Path, where: str) -> list[tuple[str, Any]]:
+    for key in raw:
+        if not isinstance(key, str) or not _IDENTIFIER.match(key):
+            raise ConfigError(path, f"{where}.{key}", "should be a keyword argument's name")
+    return list(zip(raw, _arguments(list(raw.values()), path, where)))
+
+
+def _general_method(name: str, raw: dict, path: Path, where: str, earlier: dict[str, MethodSpec]) -> MethodSpec:
+    """A method in the general form: steps (the graded call last, after the steps of `before`) and graded values."""
+    _check_keys(raw, {"steps", "graded", "before", "points"}, path, where)
+    before = _names(_get(raw, "before", (list, str), path, where, []), path, f"{where}.before")
+    steps: list[Step] = []
+    for b in before:
+        if b not in earlier:
+            raise ConfigError(path, f"{where}.before", f"'{b}' is not a method listed before {name}")
+        steps.extend(earlier[b].steps)
+    own = _get(raw, "steps", list, path, where)
+    steps.extend(_step(step, path, f"{where}.steps[{i}]") for i, step in enumerate(own))
+    if not steps or steps[-1].call is None:
+        raise ConfigError(path, f"{where}.steps", "should end with the graded call ({call: METHOD, ...})")
+    graded_raw = _get(raw, "graded", dict, path, where)
+    if not graded_raw:
+        raise ConfigError(path, f"{where}.graded", "needs at least one graded value (OUTPUT: returned, or OUTPUT: "
+                                                   "an attribute path such as dLdW)")
+    graded = []
+    for output, what in graded_raw.items():
+        if not isinstance(output, str) or not _IDENTIFIER.match(output):
+            raise ConfigError(path, f"{where}.graded.{output}", "should name the expected value (a Python identifier)")
+        on = None
+        if isinstance(what, dict):
+            _check_keys(what, {"value", "in"}, path, f"{where}.graded.{output}")
+            on = _get(what, "in", str, path, f"{where}.graded.{output}")
+            what = _get(what, "value", str, path, f"{where}.graded.{output}")
+        if not isinstance(what, str) or not (what == "returned" or ATTRIBUTE_PATH.match(what)):
+            raise ConfigError(path, f"{where}.graded.{output}", f"should be 'returned' or an attribute path, found {what!r}")
+        graded.append((output, None if what == "returned" else what, on))
+    points = _get(raw, "points", float, path, where, None)
+    return MethodSpec(name=name, inputs=(), output=graded[0][0], before=before, points=points, steps=tuple(steps),
+                      graded=tuple(graded))
+
+
+def _method(name: str, raw: Any, path: Path, where: str, earlier: dict[str, MethodSpec] | None = None) -> MethodSpec:
     if not _IDENTIFIER.match(name):
         raise ConfigError(path, where, "a method name must be a Python identifier")
     if not isinstance(raw, dict):
         raise ConfigError(path, where, f"should be a mapping with inputs and output, found {raw!r}")
+    if "steps" in raw:
+        return _general_method(name, raw, path, where, earlier or {})
     _check_keys(raw, {"inputs", "output", "before", "set", "points"}, path, where)
     output = _get(raw, "output", str, path, where)
     if not _IDENTIFIER.match(output):
@@ -267,7 +402,8 @@ def _problem(name: str, raw: Any, path: Path) -> Problem:
         raise ConfigError(path, where, "a problem name must be letters, digits and underscores")
     if not isinstance(raw, dict):
         raise ConfigError(path, where, f"should be a mapping, found {raw!r}")
-    _check_keys(raw, {"file", "class", "methods", "kind", "independent"}, path, where)
+    _check_keys(raw, {"file", "class", "methods", "kind", "independent", "init", "inputs", "objects", "gradients",
+                      "constant", "mistakes"}, path, where)
     file = _get(raw, "file", str, path, where)
     if not file.endswith(".py") or file.startswith("/") or ".." in Path(file).parts:
         raise ConfigError(path, f"{where}.file", f"should be a relative path to a .py file, found {file!r}")
@@ -277,10 +413,19 @@ def _problem(name: str, raw: Any, path: Path) -> Problem:
     methods_raw = _get(raw, "methods", dict, path, where)
     if not methods_raw:
         raise ConfigError(path, f"{where}.methods", "needs at least one method")
-    methods = tuple(_method(m, spec, path, f"{where}.methods.{m}") for m, spec in methods_raw.items())
+    earlier: dict[str, MethodSpec] = {}
+    for m, spec in methods_raw.items():
+        earlier[m] = _method(m, spec, path, f"{where}.methods.{m}", earlier)
+    methods = tuple(earlier.values())
     outputs = [m.output for m in methods]
+    graded_outputs = [o for m in methods for o in m.outputs]
+    if len(set(graded_outputs)) != len(graded_outputs):
+        twice = next(o for o in graded_outputs if graded_outputs.count(o) > 1)
+        raise ConfigError(path, f"{where}.methods", f"'{twice}' is graded twice (each graded value has its own name)")
     for i, method in enumerate(methods):
         mwhere = f"{where}.methods.{method.name}"
+        if method.steps:
+            continue
         if method.output in outputs[:i]:
             raise ConfigError(path, f"{mwhere}.output", f"'{method.output}' is already the output of another method")
         for before in method.before:
@@ -290,21 +435,80 @@ def _problem(name: str, raw: Any, path: Path) -> Problem:
             if source not in outputs[:i]:
                 raise ConfigError(path, f"{mwhere}.set.{attr}", f"'{source}' is not the output of a method listed "
                                                                f"before {method.name} (available: {', '.join(outputs[:i]) or 'none'})")
-    kind = _get(raw, "kind", str, path, where, "activation")
+    kind = _get(raw, "kind", str, path, where, "other" if any(m.steps for m in methods) else "activation")
     if kind not in PROBLEM_KINDS:
         raise ConfigError(path, f"{where}.kind", f"should be one of {', '.join(PROBLEM_KINDS)}, found {kind!r}")
     independent = _get(raw, "independent", str, path, where, None)
-    if independent is not None:
-        from .generate import INDEPENDENT_CHECKS
-
-        if independent not in INDEPENDENT_CHECKS:
-            raise ConfigError(path, f"{where}.independent", f"unknown check {independent!r} "
-                                                            f"(known: {', '.join(INDEPENDENT_CHECKS)})")
+    if independent is not None and not _IDENTIFIER.match(independent):
+        raise ConfigError(path, f"{where}.independent", f"should name an independent implementation, found {independent!r}")
     if kind == "activation" and ([m.name for m in methods][:2] != ["forward", "backward"]
                                  or any(len(m.inputs) != 1 for m in methods[:2])):
         raise ConfigError(path, f"{where}.kind", "an activation problem has methods forward(Z) and backward(dLdA), in "
                                                  "that order, one input each (use kind: other for anything else)")
-    return Problem(name=name, file=file, class_name=class_name, methods=methods, kind=kind, independent=independent)
+    if kind == "activation" and any(m.steps for m in methods):
+        raise ConfigError(path, f"{where}.kind", "an activation problem lists inputs and output per method; "
+                                                 "use kind: other for methods with steps")
+    shapes_raw = _get(raw, "inputs", dict, path, where, {})
+    input_shapes = {}
+    for key, shape in shapes_raw.items():
+        if not isinstance(key, str) or not _IDENTIFIER.match(key) or not isinstance(shape, list) or \
+                not all(isinstance(d, str) and _IDENTIFIER.match(d) or type(d) is int and d >= 0 for d in shape):
+            raise ConfigError(path, f"{where}.inputs.{key}", f"should map an input's name to its shape, a list of "
+                                                            f"dimension names and numbers, found {shape!r}")
+        input_shapes[key] = tuple(shape)
+    objects = _get(raw, "objects", dict, path, where, {})
+    for key in objects:
+        if not isinstance(key, str) or not _IDENTIFIER.match(key) or key in input_shapes:
+            raise ConfigError(path, f"{where}.objects.{key}", "should be a new name (not an input's)")
+    gradients = []
+    for i, g in enumerate(_get(raw, "gradients", list, path, where, [])):
+        gwhere = f"{where}.gradients[{i}]"
+        if not isinstance(g, dict):
+            raise ConfigError(path, gwhere, "should be a mapping {value, wrt, of, upstream}")
+        _check_keys(g, {"value", "wrt", "of", "upstream"}, path, gwhere)
+        gradient = Gradient(value=_get(g, "value", str, path, gwhere), wrt=_get(g, "wrt", str, path, gwhere),
+                            of=_get(g, "of", str, path, gwhere), upstream=_get(g, "upstream", str, path, gwhere, None))
+        graded = {o for m in methods for o in m.outputs}
+        for key in ("value", "of"):
+            if getattr(gradient, key) not in graded:
+                raise ConfigError(path, f"{gwhere}.{key}", f"'{getattr(gradient, key)}' is not a graded value of "
+                                                          f"{where} ({', '.join(sorted(graded))})")
+        gradients.append(gradient)
+    constant = _names(_get(raw, "constant", (list, str), path, where, []), path, f"{where}.constant")
+    mistakes = tuple(_mistake(m, path, f"{where}.mistakes[{i}]")
+                     for i, m in enumerate(_get(raw, "mistakes", list, path, where, [])))
+    init = None
+    if "init" in raw:
+        init_raw = raw["init"]
+        if isinstance(init_raw, list):
+            init_raw = {"args": init_raw}
+        if not isinstance(init_raw, dict):
+            raise ConfigError(path, f"{where}.init", f"should be a list of arguments or {{args, kwargs}}, found {init_raw!r}")
+        _check_keys(init_raw, {"args", "kwargs"}, path, f"{where}.init")
+        init = (_arguments(_get(init_raw, "args", list, path, f"{where}.init", []), path, f"{where}.init.args"),
+                tuple(_keywords(_get(init_raw, "kwargs", dict, path, f"{where}.init", {}), path, f"{where}.init.kwargs")))
+    return Problem(name=name, file=file, class_name=class_name, methods=methods, kind=kind, independent=independent,
+                   init=init, input_shapes=input_shapes, objects=dict(objects), gradients=tuple(gradients),
+                   constant=constant, mistakes=mistakes)
+
+
+def _mistake(raw: Any, path: Path, where: str) -> MistakeSpec:
+    if not isinstance(raw, dict):
+        raise ConfigError(path, where, "should be a mapping {name, hint, patch}")
+    _check_keys(raw, {"name", "hint", "patch", "outputs"}, path, where)
+    name = _get(raw, "name", str, path, where)
+    if not _IDENTIFIER.match(name):
+        raise ConfigError(path, f"{where}.name", f"should be letters, digits and underscores, found {name!r}")
+    patch = []
+    for i, item in enumerate(_get(raw, "patch", list, path, where)):
+        if not isinstance(item, dict) or set(item) != {"old", "new"} or not all(isinstance(v, str) for v in item.values()):
+            raise ConfigError(path, f"{where}.patch[{i}]", "should be {old: TEXT, new: TEXT}, text of the reference "
+                                                           "replaced to make the mistake")
+        patch.append((item["old"], item["new"]))
+    if not patch:
+        raise ConfigError(path, f"{where}.patch", "needs at least one replacement")
+    return MistakeSpec(name=name, hint=_get(raw, "hint", str, path, where), patch=tuple(patch),
+                       outputs=_names(_get(raw, "outputs", (list, str), path, where, []), path, f"{where}.outputs"))
 
 
 def _case(raw: Any, index: int, path: Path, defaults: dict, problems: dict[str, Problem]) -> CaseSpec:
@@ -312,7 +516,7 @@ def _case(raw: Any, index: int, path: Path, defaults: dict, problems: dict[str, 
     if not isinstance(raw, dict):
         raise ConfigError(path, where, f"should be a mapping, found {raw!r}")
     _check_keys(raw, {"name", "description", "problem", "shape", "seed", "inputs", "points", "tolerance",
-                      "visibility", "tags", "handout", "known", "known_atol"}, path, where)
+                      "visibility", "tags", "handout", "known", "known_atol", "dims", "init", "constant"}, path, where)
     name = _get(raw, "name", str, path, where)
     if not name.replace("_", "").isalnum() or not name.isascii():
         raise ConfigError(path, f"{where}.name", f"use letters, digits and underscores only, found {name!r}")
@@ -321,9 +525,15 @@ def _case(raw: Any, index: int, path: Path, defaults: dict, problems: dict[str, 
     if problem_name not in problems:
         raise ConfigError(path, f"{where}.problem", f"'{problem_name}' is not one of the problems ({', '.join(problems)})")
     problem = problems[problem_name]
-    shape = _get(raw, "shape", list, path, where)
-    if len(shape) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
+    shape = _get(raw, "shape", list, path, where, [] if "dims" in raw or problem.input_shapes else ...)
+    if shape and len(shape) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
         raise ConfigError(path, f"{where}.shape", f"should be [N, C] with positive whole numbers, found {shape!r}")
+    dims = {"N": shape[0], "C": shape[1]} if shape else {}
+    for key, value in _get(raw, "dims", dict, path, where, {}).items():
+        if not isinstance(key, str) or not _IDENTIFIER.match(key) or type(value) is not int or value < 0:
+            raise ConfigError(path, f"{where}.dims.{key}", f"should map a dimension's name to a whole number, "
+                                                          f"found {key!r}: {value!r}")
+        dims[key] = value
     inputs_raw = _get(raw, "inputs", dict, path, where)
     _check_keys(inputs_raw, set(problem.input_names), path, f"{where}.inputs")
     for required in problem.input_names:
@@ -331,7 +541,7 @@ def _case(raw: Any, index: int, path: Path, defaults: dict, problems: dict[str, 
             raise ConfigError(path, f"{where}.inputs.{required}", f"is required (an input of problem {problem_name})")
     inputs = {k: _input_spec(inputs_raw[k], path, f"{where}.inputs.{k}") for k in problem.input_names}
     points_raw = _get(raw, "points", dict, path, where, {})
-    _check_keys(points_raw, set(problem.outputs), path, f"{where}.points")
+    _check_keys(points_raw, set(problem.outputs) | set(problem.graded_outputs), path, f"{where}.points")
     points = {}
     for method in problem.methods:
         fallback = method.points if method.points is not None else defaults["points"].get(method.name, 1.0)
@@ -339,6 +549,10 @@ def _case(raw: Any, index: int, path: Path, defaults: dict, problems: dict[str, 
         if value < 0:
             raise ConfigError(path, f"{where}.points.{method.name}", f"must not be negative, found {value}")
         points[method.name] = value
+        for output in method.outputs if method.graded else ():  # points per graded value, by its name
+            points[output] = _get(points_raw, output, float, path, f"{where}.points", defaults["points"].get(output, value))
+            if points[output] < 0:
+                raise ConfigError(path, f"{where}.points.{output}", f"must not be negative, found {points[output]}")
     visibility = _get(raw, "visibility", str, path, where, defaults["visibility"])
     if visibility not in VISIBILITIES:
         raise ConfigError(path, f"{where}.visibility", f"should be one of {', '.join(VISIBILITIES)}, found {visibility!r}")
@@ -362,7 +576,7 @@ def _case(raw: Any, index: int, path: Path, defaults: dict, problems: dict[str, 
         name=name,
         description=_get(raw, "description", str, path, where, ""),
         problem=problem_name,
-        shape=(shape[0], shape[1]),
+        shape=tuple(shape),
         seed=_get(raw, "seed", int, path, where, index),
         inputs=inputs,
         points=points,
@@ -372,7 +586,28 @@ def _case(raw: Any, index: int, path: Path, defaults: dict, problems: dict[str, 
         handout=handout,
         known=dict(known),
         known_atol=known_atol,
+        dims=dims,
+        init=_case_init(raw, problem, path, where),
+        constant=_names(_get(raw, "constant", (list, str), path, where, []), path, f"{where}.constant"),
     )
+
+
+def _case_init(raw: dict, problem: Problem, path: Path, where: str):
+    """The constructor's arguments for a case: the problem's, with the case's `init` keywords (or args) over them."""
+    base = problem.init
+    if "init" not in raw:
+        return base
+    init_raw = raw["init"]
+    if isinstance(init_raw, list):
+        init_raw = {"args": init_raw}
+    if not isinstance(init_raw, dict):
+        raise ConfigError(path, f"{where}.init", f"should be a list of arguments or {{args, kwargs}}, found {init_raw!r}")
+    _check_keys(init_raw, {"args", "kwargs"}, path, f"{where}.init")
+    args = _arguments(_get(init_raw, "args", list, path, f"{where}.init", list(base[0]) if base else []), path,
+                      f"{where}.init.args")
+    kwargs = dict(base[1]) if base else {}
+    kwargs.update(_keywords(_get(init_raw, "kwargs", dict, path, f"{where}.init", {}), path, f"{where}.init.kwargs"))
+    return args, tuple(kwargs.items())
 
 
 def _policy(raw: Any, path: Path) -> Policy:
@@ -406,6 +641,18 @@ def _policy(raw: Any, path: Path) -> Policy:
     return Policy(submissions=limit, late=late)
 
 
+def assignment_root(config: Path | None, reference: str = "reference") -> Path:
+    """The folder of an assignment: the config's own folder when it holds the config's reference folder (an
+    assignment folder such as examples/hw1p1), else the repository root (the root assignment's
+    autograder/assignment.yaml, or a config kept elsewhere)."""
+    from .paths import PROJECT_ROOT
+
+    if config is None:
+        return PROJECT_ROOT
+    folder = Path(config).resolve().parent
+    return folder if (folder / reference).is_dir() else PROJECT_ROOT
+
+
 def _relative_folder(doc: dict, key: str, default: str, path: Path) -> str:
     value = _get(doc, key, str, path, "", default)
     if value.startswith("/") or ".." in Path(value).parts:
@@ -417,11 +664,20 @@ def parse_assignment(doc: Any, path: Path) -> Assignment:
     """Validate a loaded config document."""
     if not isinstance(doc, dict):
         raise ConfigError(path, "(top level)", "should be a mapping")
-    _check_keys(doc, {"assignment", "reference", "template", "problems", "defaults", "limits", "policy", "cases"}, path, "")
+    _check_keys(doc, {"assignment", "reference", "template", "problems", "defaults", "limits", "policy", "cases",
+                      "packages", "independent"}, path, "")
     problems_raw = _get(doc, "problems", dict, path, "")
     if not problems_raw:
         raise ConfigError(path, "problems", "needs at least one problem")
     problems = {name: _problem(name, raw, path) for name, raw in problems_raw.items()}
+    if "independent" not in doc:  # a name not built in needs the assignment's own file of implementations
+        from .generate import INDEPENDENT_CHECKS
+
+        for name, problem in problems.items():
+            if problem.independent is not None and problem.independent not in INDEPENDENT_CHECKS:
+                raise ConfigError(path, f"problems.{name}.independent", f"unknown check {problem.independent!r} "
+                                  f"(known: {', '.join(INDEPENDENT_CHECKS)}; or name a file of your own with "
+                                  "independent: at the top level)")
     raw_defaults = _get(doc, "defaults", dict, path, "", {})
     _check_keys(raw_defaults, {"tolerance", "points", "visibility", "jacobian_max_entries"}, path, "defaults")
     default_points = _get(raw_defaults, "points", dict, path, "defaults", {})
@@ -463,7 +719,22 @@ def parse_assignment(doc: Any, path: Path) -> Assignment:
         template=_relative_folder(doc, "template", "student_template", path),
         policy=_policy(doc.get("policy"), path),
         path=path,
+        packages=_packages(doc, path),
+        independent=_get(doc, "independent", str, path, "", None),
     )
+
+
+_REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?(==|>=|<=|~=|<|>)?[A-Za-z0-9.*+!-]*$")
+
+
+def _packages(doc: dict, path: Path) -> tuple[str, ...]:
+    """Extra packages students may import (each a pip requirement, pinned: scipy==1.13.1)."""
+    packages = _get(doc, "packages", list, path, "", [])
+    for i, item in enumerate(packages):
+        if not isinstance(item, str) or not _REQUIREMENT.match(item) or "==" not in item:
+            raise ConfigError(path, f"packages[{i}]", f"should be a pinned pip requirement such as scipy==1.13.1, "
+                                                      f"found {item!r}")
+    return tuple(packages)
 
 
 def load_assignment(path: Path) -> Assignment:

@@ -15,19 +15,20 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from . import independent
 from .config import Assignment, CaseSpec, InputSpec, Problem
 from .errors import AutograderError
-from .fixtures import GENERATED_HEADER, Case, Check, ProblemRef, Step, dump_case, fixture_filename, load_case
-from .paths import PROJECT_ROOT
+from .compare import within
+from .fixtures import GENERATED_HEADER, MISTAKEN, Case, Check, ProblemRef, Step, dump_case, fixture_filename, load_case
 
 INDEPENDENT_TOLERANCE = 1e-12
 # Central differences with an exactly representable step: truncation error
@@ -36,36 +37,57 @@ FINITE_DIFFERENCE_STEP = 1e-6
 FINITE_DIFFERENCE_TOLERANCE = 1e-6
 
 
-def reference_file(assignment: Assignment, problem: Problem, root: Path = PROJECT_ROOT) -> Path:
+def reference_file(assignment: Assignment, problem: Problem, root: Path | None = None) -> Path:
     """The reference solution of a problem: the reference folder, laid out like a submission."""
-    return root / assignment.reference / problem.file
+    return (assignment.root if root is None else root) / assignment.reference / problem.file
 
 
-def load_reference_class(assignment: Assignment, problem: Problem | None = None, root: Path = PROJECT_ROOT) -> type:
-    """Import the reference solution by file path (trusted code, instructor side only).
+def load_reference_class(assignment: Assignment, problem: Problem | None = None, root: Path | None = None) -> type:
+    """Import the reference solution (trusted code, instructor side only), as a submission's files are imported:
+    from its folder, so that one file may import another (models/mlp.py imports mytorch.nn.linear).
 
-    `problem` may be left out when the assignment has only one.
+    `problem` may be left out when the assignment has only one. What the import adds to sys.modules is taken
+    out again, so that references of several assignments (and student code in tests) never meet.
     """
     problem = problem or assignment.problem
     path = reference_file(assignment, problem, root)
     if not path.is_file():
         raise AutograderError(f"{path}: reference solution of problem '{problem.name}' not found "
                               f"(reference + problems.{problem.name}.file in {assignment.path})")
-    spec = importlib.util.spec_from_file_location(f"_autograder_reference_{problem.name}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
+    folder = path.parents[len(Path(problem.file).parts) - 1]
+    dotted = ".".join(Path(problem.file).with_suffix("").parts)
+    top = Path(problem.file).parts[0].removesuffix(".py")
+    tops = {top} | {p.name.removesuffix(".py") for p in folder.iterdir() if p.is_dir() or p.suffix == ".py"}
+    saved = {name: sys.modules.pop(name) for name in list(sys.modules) if name.partition(".")[0] in tops}
+    sys.path.insert(0, str(folder))
     try:
-        spec.loader.exec_module(module)
+        module = importlib.import_module(dotted)
     except Exception as exc:  # noqa: BLE001 - the instructor's file: say which and why
         raise AutograderError(f"{path}: the reference solution could not be imported: {type(exc).__name__}: {exc}") from None
+    finally:
+        sys.path.remove(str(folder))
+        for name in [n for n in sys.modules if n.partition(".")[0] in tops]:
+            del sys.modules[name]
+        sys.modules.update(saved)
     try:
         return getattr(module, problem.class_name)
     except AttributeError:
         raise AutograderError(f"{path}: no class {problem.class_name} (problems.{problem.name}.class)") from None
 
 
-def draw(spec: InputSpec, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+def draw(spec: InputSpec, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """Draw one input array as the config describes it."""
+    if spec.kind == "one_hot":
+        if len(shape) != 2:
+            raise AutograderError(f"one_hot needs a shape (N, C), found {shape}")
+        classes = spec.params.get("classes")
+        if classes is None:
+            classes = rng.integers(0, shape[1], size=shape[0])
+        elif len(classes) != shape[0] or max(classes) >= shape[1]:
+            raise AutograderError(f"one_hot.classes should give each of the {shape[0]} rows a class below {shape[1]}")
+        array = np.zeros(shape)
+        array[np.arange(shape[0]), np.asarray(classes, dtype=int)] = 1.0
+        return array
     if spec.kind in ("values", "log_of"):
         try:
             array = np.array(spec.params["values"], dtype=np.float64)
@@ -184,16 +206,22 @@ def known_gap(spec: CaseSpec, case: Case) -> tuple[str, float] | None:
 
 
 def run_steps(reference: type, steps: tuple[Step, ...], inputs: dict[str, np.ndarray],
-              expected: dict[str, np.ndarray]) -> np.ndarray:
-    """Run a check's steps on a fresh reference object, as a worker would; returns the graded call's value."""
-    obj = reference()
-    result = None
-    for step in steps:
-        if step.call is None:
-            setattr(obj, step.attr, expected[step.source].copy())
-        else:
-            result = getattr(obj, step.call)(*(inputs[name].copy() for name in step.args))
-    return np.asarray(result, dtype=np.float64)
+              expected: dict[str, np.ndarray], check: Check | None = None) -> np.ndarray:
+    """Run a check's steps on a fresh reference object exactly as a worker does (the worker's own code, on the
+    grader's own request); returns the graded value as float64 (a number: a 0-d array)."""
+    from .grade import request_for
+    from .sandbox.worker import run_steps as worker_run_steps
+
+    check = check or Check(method=steps[-1].call or "", output="", points=0.0, steps=steps)
+    ops, arrays = request_for(dataclasses.replace(check, steps=steps), inputs, expected)
+    reply, out = worker_run_steps(reference, ops, arrays, "", max_result_bytes=1 << 30)
+    if not reply.get("ok"):
+        error = reply.get("error") or {}
+        raise AutograderError(f"{error.get('type', 'Error')}: {error.get('message', '')}")
+    returned = reply["returned"]
+    if returned["kind"] not in ("ndarray", "scalar") or "result" not in out:
+        raise AutograderError(f"the graded value is a {returned.get('type')}, not an array or a number")
+    return np.asarray(out["result"], dtype=np.float64)
 
 
 def steps_for(problem: Problem, method: str) -> tuple[Step, ...]:
@@ -205,6 +233,42 @@ def steps_for(problem: Problem, method: str) -> tuple[Step, ...]:
     return tuple(steps)
 
 
+def _resolve(value: Any, dims: dict[str, int]) -> Any:
+    """A step's argument for one case: a dimension's name becomes its number; anything else stays."""
+    if isinstance(value, dict):
+        return {key: _resolve(item, dims) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolve(item, dims) for item in value]
+    return dims.get(value, value) if isinstance(value, str) else value
+
+
+def case_steps(problem: Problem, spec: CaseSpec, method: str) -> tuple[Step, ...]:
+    """A check's steps for one case: the argument objects, the constructor, then the method's own steps."""
+    if not problem.method(method).steps:
+        return steps_for(problem, method)
+    steps = [Step(obj=name, value=_resolve(value, spec.dims)) for name, value in problem.objects.items()]
+    if spec.init is not None:
+        args, kwargs = spec.init
+        steps.append(Step(init=True, args=tuple(_resolve(list(args), spec.dims)),
+                          kwargs=tuple((k, _resolve(v, spec.dims)) for k, v in kwargs)))
+    for step in problem.method(method).steps:
+        if step.call is not None:
+            step = dataclasses.replace(step, args=tuple(_resolve(list(step.args), spec.dims)),
+                                       kwargs=tuple((k, _resolve(v, spec.dims)) for k, v in step.kwargs))
+        steps.append(step)
+    return tuple(steps)
+
+
+def input_shape(spec: CaseSpec, problem: Problem, name: str) -> tuple[int, ...]:
+    """An input's shape in a case: its own, else the problem's declared one, else the case's [N, C]."""
+    shape = spec.inputs[name].shape or problem.input_shapes.get(name) or spec.shape
+    try:
+        return tuple(spec.dims[d] if isinstance(d, str) else int(d) for d in shape)
+    except KeyError as exc:
+        raise AutograderError(f"the shape {list(shape)} names dimension {exc.args[0]!r}, which the case does not "
+                              f"give (dims: {spec.dims or 'none'})") from None
+
+
 def build_case(spec: CaseSpec, number: int, assignment: Assignment, reference: type) -> Case:
     """Draw a case's inputs and compute its expected outputs with the reference."""
     problem = assignment.problems[spec.problem]
@@ -212,19 +276,22 @@ def build_case(spec: CaseSpec, number: int, assignment: Assignment, reference: t
     inputs = {}
     for name in problem.input_names:
         try:
-            inputs[name] = draw(spec.inputs[name], spec.shape, rng)
+            inputs[name] = draw(spec.inputs[name], input_shape(spec, problem, name), rng)
         except AutograderError as exc:
             raise AutograderError(f"{assignment.path}: cases ({spec.name}).inputs.{name}: {exc}") from None
     expected: dict[str, np.ndarray] = {}
     checks = []
     for method in problem.methods:
-        steps = steps_for(problem, method.name)
-        try:
-            expected[method.output] = run_steps(reference, steps, inputs, expected)
-        except Exception as exc:  # noqa: BLE001 - the reference failed: name the case and method
-            raise AutograderError(f"case '{spec.name}': the reference's {problem.class_name}.{method.name} raised "
-                                  f"{type(exc).__name__}: {exc}") from None
-        checks.append(Check(method=method.name, output=method.output, points=spec.points[method.name], steps=steps))
+        steps = case_steps(problem, spec, method.name)
+        for output, value, on in method.graded or ((method.output, None, None),):
+            points = spec.points.get(output, spec.points[method.name])
+            check = Check(method=str(steps[-1].call), output=output, points=points, steps=steps, value=value, on=on)
+            try:
+                expected[output] = run_steps(reference, steps, inputs, expected, check)
+            except Exception as exc:  # noqa: BLE001 - the reference failed: name the case and method
+                raise AutograderError(f"case '{spec.name}': the reference's {problem.class_name}.{method.name} "
+                                      f"({check.graded}) failed: {exc}") from None
+            checks.append(check)
     case = Case(
         name=spec.name,
         description=spec.description,
@@ -239,7 +306,7 @@ def build_case(spec: CaseSpec, number: int, assignment: Assignment, reference: t
         limits=dataclasses.asdict(assignment.limits),
         policy=policy_document(assignment),
     )
-    if problem.independent:
+    if problem.independent in INDEPENDENT_CHECKS:
         case.expected.update(INDEPENDENT_CHECKS[problem.independent].extras(case, assignment.jacobian_max_entries))
     return case
 
@@ -255,10 +322,95 @@ def policy_document(assignment: Assignment) -> dict[str, dict]:
     return doc
 
 
-def verify_case(spec: CaseSpec, case: Case, problem: Problem, reference: type) -> list[str]:
+def constant_outputs(spec: CaseSpec, case: Case, problem: Problem) -> list[str]:
+    """Expected values that are all zero, or (with more than one value) all equal, and not declared as meant:
+    a stub returning zeros (or a constant) would pass them."""
+    allowed = set(problem.constant) | set(spec.constant)
+    found = []
+    for check in case.checks:
+        value = case.expected[check.output]
+        if check.output in allowed:
+            continue
+        if not np.any(value) or value.size > 1 and np.all(value == value.flat[0]):
+            found.append(check.output)
+    return found
+
+
+def gradient_gaps(case: Case, problem: Problem, reference: type) -> list[tuple[str, float]]:
+    """For each gradient of the problem (config `gradients`), how far the reference's value is from central
+    differences of its own forward or loss (relative to max(1, |gradient|))."""
+    checks = {check.output: check for check in case.checks}
+    gaps = []
+    for gradient in problem.gradients:
+        of = checks[gradient.of]
+
+        def forward(x: np.ndarray, of: Check = of, wrt: str = gradient.wrt) -> np.ndarray:
+            return run_steps(reference, of.steps, {**case.inputs, wrt: x}, case.expected, of)
+
+        upstream = case.inputs[gradient.upstream] if gradient.upstream else np.float64(1.0)
+        gap = finite_difference_gap(forward, case.inputs[gradient.wrt], upstream, case.expected[gradient.value])
+        gaps.append((f"{gradient.value} (d/d{gradient.wrt} of {gradient.of})", gap))
+    return gaps
+
+
+def independent_module(assignment: Assignment) -> Any:
+    """The assignment's own independent implementations (config `independent`, a file of its folder), or None."""
+    if assignment.independent is None:
+        return None
+    path = assignment.root / assignment.independent
+    spec = importlib.util.spec_from_file_location(f"_autograder_independent_{abs(hash(str(path)))}", path)
+    if spec is None or spec.loader is None or not path.is_file():
+        raise AutograderError(f"{path}: independent implementations not found (independent in {assignment.path})")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - the instructor's file
+        raise AutograderError(f"{path}: could not be imported: {type(exc).__name__}: {exc}") from None
+    return module
+
+
+def module_disagreement(module: Any, name: str, case: Case, spec: CaseSpec) -> tuple[float, str]:
+    """Largest difference (relative to max(1, |value|)) between the case's expected values and the assignment's
+    independent implementation `name`, called with the inputs as nested lists and the constructor's arguments."""
+    function = getattr(module, name, None)
+    if function is None:
+        raise AutograderError(f"{module.__file__}: no function {name} (problems.{spec.problem}.independent)")
+    args, kwargs = spec.init or ((), ())
+    values = function({k: v.tolist() for k, v in case.inputs.items()},
+                      *[spec.dims.get(a, a) if isinstance(a, str) else a for a in args], **dict(kwargs))
+    worst = (0.0, "")
+    for output, value in values.items():
+        expected = case.expected[output]
+        mine = np.asarray(value, dtype=np.float64)
+        if mine.shape != expected.shape:
+            return float("inf"), f"{output} (shape {mine.shape}, the reference's {expected.shape})"
+        gap = float(np.max(np.abs(mine - expected))) / max(1.0, float(np.max(np.abs(expected))))
+        worst = max(worst, (gap, output))
+    return worst
+
+
+def verify_case(spec: CaseSpec, case: Case, problem: Problem, reference: type, module: Any = None) -> list[str]:
     """Every independent check of one case; returns what disagrees (empty when all agree)."""
     problems = []
-    if problem.independent:
+    constant = constant_outputs(spec, case, problem)
+    if constant:
+        problems.append(f"case '{case.name}': the expected {', '.join(constant)} "
+                        f"{'is' if len(constant) == 1 else 'are'} all zero or constant, so code that returns a "
+                        f"constant would pass; change the case, or list it under constant: if that is meant")
+    for what, gap in gradient_gaps(case, problem, reference):
+        if not gap <= FINITE_DIFFERENCE_TOLERANCE:
+            problems.append(f"case '{case.name}': {what} differs from finite differences of the reference by "
+                            f"{gap:.3g} (relative; more than {FINITE_DIFFERENCE_TOLERANCE:g})")
+    if problem.independent and problem.independent not in INDEPENDENT_CHECKS:
+        if module is None:
+            raise AutograderError(f"problems.{problem.name}.independent names {problem.independent!r}, but the "
+                                  "assignment names no independent: file")
+        gap, output = module_disagreement(module, problem.independent, case, spec)
+        if not gap <= INDEPENDENT_TOLERANCE:
+            problems.append(f"case '{case.name}': the reference and the independent implementation "
+                            f"'{problem.independent}' differ in {output} by {gap:.3g} (relative; more than "
+                            f"{INDEPENDENT_TOLERANCE:g})")
+    elif problem.independent:
         gap = independent_disagreement(case, problem.independent)
         if not gap <= INDEPENDENT_TOLERANCE:
             problems.append(f"case '{case.name}': the reference and the independent check '{problem.independent}' differ "
@@ -277,18 +429,61 @@ def verify_case(spec: CaseSpec, case: Case, problem: Problem, reference: type) -
     return problems
 
 
-def build_cases(assignment: Assignment, root: Path = PROJECT_ROOT) -> list[Case]:
+def build_cases(assignment: Assignment, root: Path | None = None) -> list[Case]:
     """All cases of the assignment, each verified before anything is written."""
+    root = assignment.root if root is None else root
     references = {name: load_reference_class(assignment, problem, root) for name, problem in assignment.problems.items()}
+    module = independent_module(assignment)
     cases = []
-    for number, spec in enumerate(assignment.cases, start=1):
-        problem = assignment.problems[spec.problem]
-        case = build_case(spec, number, assignment, references[spec.problem])
-        disagreements = verify_case(spec, case, problem, references[spec.problem])
-        if disagreements:
-            raise AutograderError("; ".join(disagreements) + "; fixtures were not written")
-        cases.append(case)
+    with tempfile.TemporaryDirectory(prefix="autograder-mistakes-") as tmp:
+        mistakes = mistake_classes(assignment, root, Path(tmp))
+        for number, spec in enumerate(assignment.cases, start=1):
+            problem = assignment.problems[spec.problem]
+            case = build_case(spec, number, assignment, references[spec.problem])
+            disagreements = verify_case(spec, case, problem, references[spec.problem], module)
+            if disagreements:
+                raise AutograderError("; ".join(disagreements) + "; fixtures were not written")
+            add_mistaken_values(case, problem, mistakes.get(problem.name, {}))
+            cases.append(case)
     return cases
+
+
+def mistake_classes(assignment: Assignment, root: Path, tmp: Path) -> dict[str, dict[str, type]]:
+    """Each problem's catalogued mistakes as classes: the reference with the mistake's text replaced
+    (problem -> mistake -> class), loaded from a copy of the whole reference folder."""
+    from .audit import config_mutants
+
+    found: dict[str, dict[str, type]] = {}
+    for mutant in config_mutants(assignment, root):
+        problem = assignment.problems[mutant.problem]
+        folder = tmp / f"{mutant.problem}-{mutant.name}"
+        shutil.copytree(root / assignment.reference, folder / assignment.reference,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        (folder / assignment.reference / problem.file).write_text(mutant.source, encoding="utf-8")
+        try:
+            found.setdefault(mutant.problem, {})[mutant.name] = load_reference_class(assignment, problem, folder)
+        except AutograderError as exc:
+            raise AutograderError(f"{assignment.path}: problems.{problem.name}.mistakes ({mutant.name}): the mutant "
+                                  f"cannot be imported: {exc}") from None
+    return found
+
+
+def add_mistaken_values(case: Case, problem: Problem, mistakes: dict[str, type]) -> None:
+    """Store what each mistake gives for each graded value it gets wrong (as OUTPUT__MISTAKE), and its hint:
+    the grader then names a mistake only when a student's value is the mistake's own (a hint is a claim)."""
+    hints = {m.name: m.hint for m in problem.mistakes}
+    for name, mutant in mistakes.items():
+        for check in case.checks:
+            expected = case.expected[check.output]
+            try:
+                with np.errstate(all="ignore"):
+                    value = run_steps(mutant, check.steps, case.inputs, case.expected, check)
+            except Exception:  # noqa: BLE001 - a mistake that raises is told by its error, not by a value
+                continue
+            if np.isfinite(value).all() and (value.shape != expected.shape
+                                             or not within(value, expected, case.tolerance).all()):
+                case.expected[f"{check.output}{MISTAKEN}{name}"] = value
+                case.hints[name] = hints[name]
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any, Callable, Collection
 import numpy as np
 
 from . import efficiency, timing
-from .compare import compare
+from .compare import compare, within
 from .limits import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
 from .fixtures import Case, Check, fixture_files, load_case, load_cases
@@ -64,27 +64,64 @@ CLASS_NAME = "Softmax"  # used by explain_error; the class each case grades is i
 def steps_for(check: Check, case: Case) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """What the worker does for a check (the fixture's steps), and the only arrays it is sent.
 
-    For backward that is: forward first (so state a student keeps, such as
-    self.Z, exists), then the reference A put in self.A, so a wrong forward
-    does not also cost the backward points. The graded output is never sent.
+    For Softmax's backward that is: forward first (so state a student keeps,
+    such as self.Z, exists), then the reference A put in self.A, so a wrong
+    forward does not also cost the backward points. The graded output is never sent.
     """
     if not check.steps:
         raise FixtureError(f"{case.path}: check '{check.method}' has no steps (regenerate the fixtures)")
+    return request_for(check, case.inputs, case.expected)
+
+
+def request_for(check: Check, inputs: dict[str, np.ndarray],
+                expected: dict[str, np.ndarray]) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """The worker's request for a check's steps (see worker.run_steps): data only, and the arrays it names.
+
+    Shared by grading and by generate, which runs the reference through the very same request.
+    """
     ops: list[dict[str, Any]] = []
     arrays: dict[str, np.ndarray] = {}
+    objects: set[str] = set()
+
+    def argument(value: Any) -> Any:
+        if isinstance(value, str) and value in objects:
+            return {"object": value}
+        if isinstance(value, str):
+            arrays[value] = inputs[value]
+        return value
+
+    def build(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: build(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [build(item) for item in value]
+        return argument(value)
+
     last = len(check.steps) - 1
     for i, step in enumerate(check.steps):
-        if step.call is not None:
-            op: dict[str, Any] = {"op": "call", "method": step.call, "args": list(step.args)}
+        if step.init or step.call is not None:
+            op: dict[str, Any] = {"op": "init"} if step.init else {"op": "call", "method": step.call}
+            op["args"] = [argument(a) for a in step.args]
+            if step.kwargs:
+                op["kwargs"] = {key: argument(value) for key, value in step.kwargs}
             if i == last:
                 op["graded"] = True
+                if check.value is not None:
+                    op["value"] = check.value
+                    if check.on is not None:
+                        op["on"] = check.on
             ops.append(op)
-            arrays.update((name, case.inputs[name]) for name in step.args)
+        elif step.attr is not None:
+            assert step.source is not None and (step.source != check.output or step.source in inputs)
+            key = step.source  # an input of the case, else a reference value (never the graded one)
+            arrays[key] = inputs[key] if key in inputs else expected[key]
+            op = {"op": "set", "attr": step.attr, "from": key}
+            if step.obj is not None:
+                op["on"] = step.obj
+            ops.append(op)
         else:
-            assert step.source is not None and step.source != check.output
-            key = step.source if step.source not in case.inputs else f"expected.{step.source}"
-            ops.append({"op": "set", "attr": step.attr, "from": key})
-            arrays[key] = case.expected[step.source]
+            ops.append({"op": "object", "name": step.obj, "value": build(step.value)})
+            objects.add(str(step.obj))
     return ops, arrays
 
 
@@ -223,8 +260,10 @@ def explain(outcome: CallOutcome, check: Check, case: Case,
     if outcome.kind != "ok":
         return False, outcome.detail[:1].upper() + outcome.detail[1:] + ".", ()
     assert outcome.returned is not None
-    what = f"{check.method} (the returned {check.output})"
-    verdict = compare(outcome.returned, outcome.array, case.expected[check.output], case.tolerance,
+    what = f"{check.method} (the returned {check.output})" if check.value is None else \
+        f"{check.method} ({check.graded} after the call)"
+    returned, array = as_expected_rank(outcome.returned, outcome.array, case.expected[check.output])
+    verdict = compare(returned, array, case.expected[check.output], case.tolerance,
                       what=what, show_values=not case.hidden)
     lines = list(verdict.lines)
     names: list[str] = []
@@ -234,13 +273,46 @@ def explain(outcome: CallOutcome, check: Check, case: Case,
         lines.append(diagnose.mutation_hint())
         names.append(diagnose.MUTATION_MISTAKE)
     passed = verdict.passed and not outcome.mutated
-    if not verdict.passed:
+    matched = mistakes_matching(case, check, array) if not verdict.passed and array is not None else []
+    for mistake in matched:  # the problem's own catalogue, from the fixture
+        lines.append(f"Your values are exactly what this mistake gives: {case.hints[mistake]}")
+        names.append(mistake)
+    if not verdict.passed and not matched and samples_by_rows(check, case):
         found = diagnose.diagnose(check, case, outcome.array, verdict, excluded)
         lines.extend(diagnose.hint_lines(found))
         names += diagnose.catalogued(found)
     if not passed:  # a passed check has no message (a message marks a test failed in Gradescope)
         lines.extend(f"Note: {note}." for note in outcome.notes)
     return passed, "\n".join(lines), tuple(dict.fromkeys(names))
+
+
+def samples_by_rows(check: Check, case: Case) -> bool:
+    """Whether the general diagnoses apply: they read the graded value as the call's input is read, one sample
+    per row and the same shape (Softmax's A and dLdZ, an MLP's output), which a weight gradient is not."""
+    call = check.steps[-1] if check.steps else None
+    if call is None or check.value is not None:
+        return False
+    given = [case.inputs[a] for a in call.args if isinstance(a, str) and a in case.inputs]
+    return bool(given) and given[0].shape == case.expected[check.output].shape
+
+
+def mistakes_matching(case: Case, check: Check, actual: np.ndarray) -> list[str]:
+    """The catalogued mistakes of the case's problem whose value for this check the student's value is (within
+    the case's tolerance): the evidence a mistake's hint needs."""
+    if actual.dtype.kind not in "fiu":
+        return []
+    actual = actual.astype(np.float64)
+    return [mistake for mistake, value in case.mistaken(check.output).items()
+            if mistake in case.hints and value.shape == actual.shape and within(actual, value, case.tolerance).all()]
+
+
+def as_expected_rank(returned: dict[str, Any], array: np.ndarray | None,
+                     expected: np.ndarray) -> tuple[dict[str, Any], np.ndarray | None]:
+    """A number is graded as a number: a float, a NumPy scalar, a 0-d array and an array holding one element
+    are the same answer when the expected value is a number (a loss)."""
+    if expected.ndim != 0 or array is None or array.size != 1 or returned.get("kind") not in ("scalar", "ndarray"):
+        return returned, array
+    return dict(returned, kind="ndarray", type="ndarray", shape=[]), array.reshape(())
 
 
 def hidden_output(output: str) -> str:
@@ -316,7 +388,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                 result = CheckResult(
                     name=check_name(case, check), number=f"{case.number}.{index}", case=case.name,
                     method=check.method, max_score=check.points, score=0.0, visibility=case.visibility,
-                    tags=tuple(dict.fromkeys((check.method, *case.tags))),
+                    tags=tuple(dict.fromkeys((check.method, case.problem.class_name.lower(), *case.tags))),
                 )
                 if isinstance(located, str) or sandbox is None:
                     result.message = f"Not graded: {located}"

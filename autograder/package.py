@@ -100,14 +100,24 @@ def requirements_for_gradescope(text: str) -> str:
     return "\n".join(kept) + "\n"
 
 
-def autograder_files(cases: list[Case], root: Path = PROJECT_ROOT) -> Files:
+def with_packages(requirements: str, packages: Iterable[str]) -> str:
+    """The requirements plus the extra packages the assignment lets students import (config `packages`), which
+    setup.sh and the student's `pip install -r requirements.txt` then install; nothing added when there are none."""
+    extra = [p for p in packages if p not in requirements.splitlines()]
+    if not extra:
+        return requirements
+    return requirements.rstrip("\n") + "\n# the assignment's extra packages, which students may import\n" + "\n".join(extra) + "\n"
+
+
+def autograder_files(cases: list[Case], root: Path = PROJECT_ROOT, packages: Iterable[str] = ()) -> Files:
     """Everything in autograder.zip."""
     files = grader_files(root / "autograder")
     for name in GRADESCOPE_ROOT_FILES:
         if not (root / name).is_file():
             raise AutograderError(f"{root / name}: not found (Gradescope needs it at the root of autograder.zip)")
         files[name] = ((root / name).read_bytes(), 0o755)
-    files["requirements.txt"] = (requirements_for_gradescope((root / "requirements.txt").read_text()).encode(), 0o644)
+    files["requirements.txt"] = (with_packages(requirements_for_gradescope((root / "requirements.txt").read_text()),
+                                               packages).encode(), 0o644)
     for case in cases:
         assert case.path is not None
         files[f"test_cases/{case.path.name}"] = (case.path.read_bytes(), 0o644)
@@ -357,9 +367,10 @@ def handout_split(assignment: Assignment, cases: list[Case]) -> tuple[list[Case]
     return [c for c in cases if ships.get(c.name, False)], [c for c in cases if not ships.get(c.name, False)]
 
 
-def handout_files(assignment: Assignment, shipped: list[Case], withheld: list[Case], root: Path = PROJECT_ROOT) -> Files:
-    """Everything in handout.zip."""
-    template = root / assignment.template
+def handout_files(assignment: Assignment, shipped: list[Case], withheld: list[Case], root: Path = PROJECT_ROOT,
+                  home: Path | None = None) -> Files:
+    """Everything in handout.zip: the grader from `root`, the template from the assignment's folder `home`."""
+    template = (root if home is None else home) / assignment.template
     if not template.is_dir():
         raise AutograderError(f"{template}: template folder not found (template in {assignment.path})")
     files: Files = {}
@@ -382,7 +393,7 @@ def handout_files(assignment: Assignment, shipped: list[Case], withheld: list[Ca
     files["README.md"] = (student_readme(assignment, shipped, withheld).encode(), 0o644)
     files["conftest.py"] = (CONFTEST.encode(), 0o644)
     files["pytest.ini"] = (PYTEST_INI.encode(), 0o644)
-    files["requirements.txt"] = ((root / "requirements.txt").read_bytes(), 0o644)
+    files["requirements.txt"] = (with_packages((root / "requirements.txt").read_text(), assignment.packages).encode(), 0o644)
     return files
 
 
@@ -442,7 +453,8 @@ def find_withheld(files: Files, shipped: list[Case], withheld: list[Case]) -> li
                     secret_values.setdefault(token, case.name)
                 if array.ndim >= 2 and array.shape[-1] >= 2:
                     for row in array.reshape(-1, array.shape[-1]):
-                        secret_rows.setdefault(tuple(float(v) for v in row), case.name)
+                        if sum(1 for v in row if v) >= 2:  # a row of zeros (a ReLU's, say) tells nothing
+                            secret_rows.setdefault(tuple(float(v) for v in row), case.name)
     for name, (content, _) in sorted(files.items()):
         text = content.decode("utf-8", errors="replace")
         for secret in secret_names:
@@ -567,26 +579,27 @@ def package(config: Path, fixtures: Path, out: Path, *, root: Path = PROJECT_ROO
             log: Callable[[str], None] = lambda line: None) -> PackageReport:
     """Build, verify and write both zips; raises AutograderError listing every problem (and writes nothing)."""
     assignment = load_assignment(config)
+    home = assignment.root if root == PROJECT_ROOT else root  # the assignment's folder (reference, template)
     cases = load_cases(fixtures)
     log(f"Checking that {fixtures} is what generate writes from {config} ...")
-    stale = stale_fixtures(build_cases(assignment, root), fixtures)
+    stale = stale_fixtures(build_cases(assignment, home), fixtures)
     if stale:
         raise AutograderError(f"{fixtures}: fixtures are out of date ({'; '.join(stale)}): run `python -m autograder "
                               "generate` first")
     shipped, withheld = handout_split(assignment, cases)
     checks = [f"{len(cases)} fixtures are what generate writes from the config"]
-    grader = autograder_files(cases, root)
-    handout = handout_files(assignment, shipped, withheld, root)
+    grader = autograder_files(cases, root, assignment.packages)
+    handout = handout_files(assignment, shipped, withheld, root, home)
     problems = []
     for name in GRADESCOPE_ROOT_FILES:
         if name not in grader:
             problems.append(f"autograder.zip has no {name} at its root")
     banned = ("tests/", "benchmarks/", f"{assignment.reference}/", f"{assignment.template}/")
     problems += [f"autograder.zip holds {n}, which Gradescope does not need" for n in grader if n.startswith(banned)]
-    reference_bytes = {p.read_bytes() for p in (root / assignment.reference).rglob("*.py")}
+    reference_bytes = {p.read_bytes() for p in (home / assignment.reference).rglob("*.py")}
     problems += [f"autograder.zip holds a copy of a reference file: {n}" for n, (c, _) in grader.items()
                  if c in reference_bytes and c.strip()]
-    lines = reference_lines(assignment, root)
+    lines = reference_lines(assignment, home)
     problems += find_reference_code(handout, lines)
     problems += find_withheld(handout, shipped, withheld)
     if not problems:
@@ -595,8 +608,8 @@ def package(config: Path, fixtures: Path, out: Path, *, root: Path = PROJECT_ROO
         log("Grading the template and the reference in the unpacked zips ...")
         total = sum(c.points for case in cases for c in case.checks)
         shipped_points = sum(c.points for case in shipped for c in case.checks)
-        for test in (smoke_test_autograder(grader, assignment, total, root),
-                     smoke_test_handout(handout, assignment, shipped_points, root)):
+        for test in (smoke_test_autograder(grader, assignment, total, home),
+                     smoke_test_handout(handout, assignment, shipped_points, home)):
             problems += test[0]
             checks += test[1]
     if problems:

@@ -39,6 +39,7 @@ from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
+HOMEWORK = Path(__file__).resolve().parent.parent / "examples" / "hw1p1"  # the whole homework, 14 classes
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -144,9 +145,9 @@ def run_process(argv: list[str], *, timeout: float, env: dict[str, str] | None =
     return Run(seconds=seconds, returncode=proc.returncode, max_rss_mb=_rss_mb(usage.ru_maxrss), output=text)
 
 
-def grade_argv(submission: Path, results: Path, config: Path | None) -> list[str]:
+def grade_argv(submission: Path, results: Path, config: Path | None, fixtures: Path | None = None) -> list[str]:
     argv = [sys.executable, "-m", "autograder", "grade", str(submission), "--quiet", "--results", str(results)]
-    return argv + (["--config", str(config)] if config else [])
+    return argv + (["--config", str(config)] if config else []) + (["--fixtures", str(fixtures)] if fixtures else [])
 
 
 def bytecode_env(cache: Path) -> dict[str, str]:
@@ -157,11 +158,11 @@ def bytecode_env(cache: Path) -> dict[str, str]:
 
 
 def run_grading(submission: Path, *, config: Path | None, timeout: float, probe: bool = False,
-                env: dict[str, str] | None = None) -> Run:
+                env: dict[str, str] | None = None, fixtures: Path | None = None) -> Run:
     """`python -m autograder grade` on one submission; the score is read back from results.json."""
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         results = Path(tmp) / "results.json"
-        argv = grade_argv(submission, results, config)
+        argv = grade_argv(submission, results, config, fixtures)
         if probe:
             argv = [sys.executable, "-c", MEMORY_PROBE, *argv[3:]]
         run = run_process(argv, timeout=timeout, env=env)
@@ -260,7 +261,7 @@ def measure_processes(rounds: int, log: Callable[[str], None]) -> dict[str, Seri
     build step running `python -m compileall` would give, since a Gradescope
     container grades once and would otherwise compile every module each time.
     """
-    series = {name: Series(name) for name in ("floor", *GRADED, "correct_bytecode")}
+    series = {name: Series(name) for name in ("floor", *GRADED, "correct_bytecode", "homework_bytecode")}
     with tempfile.TemporaryDirectory(prefix="bench-pycache-") as cache:
         env = bytecode_env(Path(cache))
         run_grading(SUBMISSIONS / "correct.py", config=None, timeout=120, env=env)  # fills the cache
@@ -270,6 +271,8 @@ def measure_processes(rounds: int, log: Callable[[str], None]) -> dict[str, Seri
                 series[name].runs.append(run_grading(GRADED_PATHS[name], config=None, timeout=120))
             series["correct_bytecode"].runs.append(run_grading(SUBMISSIONS / "correct.py", config=None, timeout=120,
                                                                env=env))
+            series["homework_bytecode"].runs.append(run_grading(HOMEWORK / "reference", config=None, timeout=120,
+                                                                env=env, fixtures=HOMEWORK / "test_cases"))
             log(f"  round {i + 1}/{rounds}: " + ", ".join(f"{n} {s.runs[-1].seconds:.3f} s" for n, s in series.items()))
     return series
 
@@ -362,6 +365,7 @@ def report(figures: dict[str, Any]) -> list[str]:
     ]
     labels = {"floor": f"start-up floor (python -c \"{FLOOR_CODE}\")", "correct": "grade: correct submission",
               "correct_bytecode": "grade: correct, grader's bytecode cached",
+              "homework_bytecode": "grade: whole HW1P1 reference, bytecode cached",
               "triple_loop": "grade: writeup's triple loop", "crash_at_import": "grade: crash at import",
               "hang": "grade: hangs (busy loop)"}
     for name, s in p.items():
@@ -418,6 +422,9 @@ def targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
         {"target": f"correct submission <= {TARGET_CORRECT_X_FLOOR:g}x floor (grader compiled)",
          "measured": f"{correct / floor:.2f}x ({p['correct']['median_s'] / floor:.2f}x not)",
          "holds": correct <= TARGET_CORRECT_X_FLOOR * floor},
+        {"target": f"whole homework (examples/hw1p1) <= {TARGET_CORRECT_X_FLOOR:g}x floor (grader compiled)",
+         "measured": f"{p['homework_bytecode']['median_s'] / floor:.2f}x",
+         "holds": p["homework_bytecode"]["median_s"] <= TARGET_CORRECT_X_FLOOR * floor},
         {"target": f"hang graded within budget ({budget:g} s) + {HANG_MARGIN:g} s", "measured": f"{p['hang']['max_s']:.2f} s",
          "holds": p["hang"]["max_s"] <= budget + HANG_MARGIN},
         {"target": f"fixture loading < {TARGET_FIXTURE_SHARE:.0%} of a correct grading", "measured": f"{share:.1%}",
@@ -441,6 +448,9 @@ def sanity_problems(figures: dict[str, Any]) -> list[str]:
     if p["correct"]["scores"] != [p["correct"]["max_score"]]:
         problems.append(f"the correct submission scored {p['correct']['scores']} out of {p['correct']['max_score']}, "
                         f"not always full marks; a failed test said:\n{p['correct']['first_failed_test'].rstrip()}")
+    homework = p["homework_bytecode"]
+    if set(homework["scores"]) != {homework["max_score"]}:
+        problems.append(f"the whole homework's reference scored {homework['scores']} out of {homework['max_score']}")
     if p["correct_bytecode"]["scores"] != [p["correct"]["max_score"]]:
         problems.append(f"the correct submission scored {p['correct_bytecode']['scores']} with bytecode cached")
     for name in ("hang", "crash_at_import"):

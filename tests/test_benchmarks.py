@@ -27,7 +27,9 @@ def test_quick_benchmark_measures_every_case(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     figures = json.loads(out.read_text())
     p = figures["processes"]
-    assert set(p) == {"floor", "correct", "correct_bytecode", "triple_loop", "crash_at_import", "hang"}
+    assert set(p) == {"floor", "correct", "correct_bytecode", "homework_bytecode", "triple_loop", "crash_at_import",
+                      "hang"}
+    assert p["homework_bytecode"]["scores"] == [p["homework_bytecode"]["max_score"]] > [0]
     assert p["correct_bytecode"]["scores"] == [p["correct"]["max_score"]]
     assert 0 < p["floor"]["median_s"] < p["correct"]["median_s"]
     assert p["correct"]["scores"] == [p["correct"]["max_score"]] and p["correct"]["max_score"] > 0
@@ -41,24 +43,25 @@ def test_quick_benchmark_measures_every_case(tmp_path):
     assert 0 < figures["memory"]["grader_mb"] < 1000
     assert figures["kernels"]["backward_max_abs_diff"] < 1e-12
     assert "x floor" in proc.stdout and "Targets (issue 6):" in proc.stdout
-    assert {t["target"].split()[0] for t in figures["targets"]} == {"correct", "hang", "fixture", "grader"}
+    assert {t["target"].split()[0] for t in figures["targets"]} == {"correct", "whole", "hang", "fixture", "grader"}
 
 
 def test_targets_are_judged_against_the_floor_and_the_budget():
     bench = _bench_module()
     figures = {
         "processes": {"floor": {"median_s": 0.1}, "correct": {"median_s": 0.25}, "correct_bytecode": {"median_s": 0.3},
-                      "hang": {"max_s": 31.0}},
+                      "homework_bytecode": {"median_s": 0.21}, "hang": {"max_s": 31.0}},
         "fixtures": {"median_s": 0.003},
         "memory": {"grader_mb": 250.0},
         "hang_budget_s": 30.0,
     }
     verdicts = {t["target"].split()[0]: t["holds"] for t in bench.targets(figures)}
-    assert verdicts == {"correct": False, "hang": True, "fixture": True, "grader": False}
+    assert verdicts == {"correct": False, "whole": False, "hang": True, "fixture": True, "grader": False}
     figures["processes"]["correct"]["median_s"] = 0.3  # judged as deployed: with the grader compiled
     figures["processes"]["correct_bytecode"]["median_s"] = 0.2
+    figures["processes"]["homework_bytecode"]["median_s"] = 0.2
     figures["processes"]["hang"]["max_s"] = 30.0 + bench.HANG_MARGIN + 0.1
     figures["memory"]["grader_mb"] = 40.0
     figures["fixtures"]["median_s"] = 0.02
     verdicts = {t["target"].split()[0]: t["holds"] for t in bench.targets(figures)}
-    assert verdicts == {"correct": True, "hang": False, "fixture": False, "grader": True}
+    assert verdicts == {"correct": True, "whole": True, "hang": False, "fixture": False, "grader": True}

@@ -167,7 +167,7 @@ MALFORMED = [
     ("ragged_input", _set("inputs", "Z", [[1.0, 2.0], [3.0]]), "inputs.Z"),
     ("text_in_input", _set("inputs", "dLdA", [["a", "b", "c"]]), "inputs.dLdA"),
     ("empty_expected_array", _set("expected", "A", []), "expected.A"),
-    ("scalar_expected_array", _set("expected", "dLdZ", 3.0), "expected.dLdZ"),
+    ("text_expected_number", _set("expected", "dLdZ", "three"), "expected.dLdZ"),  # a number is a loss's answer
     ("check_grades_missing_output", _set("checks", 0, "output", "B"), "checks[0]"),
     ("check_without_points", _set("checks", 1, {"method": "backward", "output": "dLdZ"}), "checks[1]"),
     ("no_checks", _set("checks", []), "'checks'"),

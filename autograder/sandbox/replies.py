@@ -43,7 +43,7 @@ def _returned(raw: dict[str, Any], array: np.ndarray | None) -> dict[str, Any]:
     else:
         shape = None
     described: dict[str, Any] = {"kind": raw["kind"], "type": _text(raw.get("type", "?"), 100), "shape": shape}
-    if raw["kind"] == "ndarray":
+    if raw["kind"] in ("ndarray", "scalar"):
         described.update(dtype=_text(raw.get("dtype", "?"), 50), dtype_name=_text(raw.get("dtype_name", "?"), 50),
                          sendable=raw.get("sendable") is True)
         if array is not None:
@@ -64,7 +64,7 @@ def _parse_result(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Call
         phase = header.get("phase") if header.get("phase") in ("construct", "call") else "call"
         return CallOutcome("error", phase=phase, method=method, error=_error(header.get("error")), notes=notes)
     raw = header.get("returned")
-    if not isinstance(raw, dict) or raw.get("kind") not in ("none", "ndarray", "other"):
+    if not isinstance(raw, dict) or raw.get("kind") not in ("none", "ndarray", "scalar", "other"):
         return CallOutcome("protocol", phase="call", detail="the reply from the process running your code did not "
                                                             "describe a result")
     array = arrays.get("result")
@@ -76,6 +76,9 @@ def _parse_result(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Call
         return CallOutcome("too_large", phase="call", method=method, detail=(
             f"{method or 'the method'} returned an array of shape {shape} and dtype {returned['dtype_name']} "
             f"({raw['too_large'] / 2**20:.0f} MB): far larger than any expected answer, so it was not graded"))
+    if returned["kind"] == "scalar" and (array is None or array.size != 1):
+        return CallOutcome("protocol", phase="call", detail="the process running your code announced a number but "
+                                                            "sent none")
     if returned["kind"] == "ndarray" and returned["sendable"] and array is None:
         return CallOutcome("protocol", phase="call", detail="the process running your code announced an array but "
                                                             "sent none")

@@ -238,28 +238,54 @@ def _flush() -> None:
 
 def run_steps(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], workdir: str, *,
               max_result_bytes: int = 1 << 26) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Make a fresh instance and run the steps; the step marked 'graded' gives the answer."""
+    """Make a fresh instance and run the steps; the step marked 'graded' gives the answer.
+
+    Steps are data: {"op": "init", "args", "kwargs"} builds the instance with arguments (by default it is
+    built with none before the first set or call), {"op": "object", "name", "value"} builds a plain
+    argument object (mappings become objects with attributes, text names an array), {"op": "set", "attr",
+    "from", "on"} sets an attribute path ("layers[2].W") of the instance or of an object, {"op": "call",
+    "method", "args", "kwargs"} calls a method. An argument is the name of an array, {"object": NAME},
+    or a literal number. The graded call's answer is what it returns, or the attribute path "value"
+    of the instance (or of the object "on") after it.
+    """
     notes: list[str] = []
-    try:
-        obj = cls()
-    except BaseException as exc:  # noqa: BLE001
-        return {"event": "result", "ok": False, "phase": "construct", "method": "__init__",
-                "error": describe_exception(exc, workdir)}, {}
+    objects: dict[str, Any] = {}
+    obj: Any = None
     for step in steps:
-        if step["op"] == "set":
+        op = step["op"]
+        if op == "object":
+            objects[step["name"]] = _build(step["value"], inputs, objects)
+            continue
+        if obj is None:
             try:
-                setattr(obj, step["attr"], inputs[step["from"]].copy())
+                if op == "init":
+                    obj = cls(*_arguments(step.get("args", []), inputs, objects),
+                              **_arguments(step.get("kwargs", {}), inputs, objects))
+                    continue
+                obj = cls()
+            except BaseException as exc:  # noqa: BLE001
+                return {"event": "result", "ok": False, "phase": "construct", "method": "__init__",
+                        "error": describe_exception(exc, workdir)}, {}
+        if op == "set":
+            owner = obj if step.get("on") is None else objects[step["on"]]
+            try:
+                _set_path(owner, step["attr"], inputs[step["from"]].copy())
             except BaseException as exc:  # noqa: BLE001 - a read-only property, a __setattr__ that raises
                 # forward has run: the call goes on with the student's own state, and says so
                 notes.append(f"self.{step['attr']} could not be set ({type(exc).__name__}: a read-only property?), "
                              f"so the graded call used your own {step['attr']}, not the reference one")
             continue
+        if op != "call":
+            continue
         method = step["method"]
-        given = [inputs[name].copy() for name in step["args"]]
-        pristine = [g.copy() for g in given]
+        given = _arguments(step.get("args", []), inputs, objects)
+        keywords = _arguments(step.get("kwargs", {}), inputs, objects)
+        named = [(name, g) for name, g in zip(step.get("args", []), given) if isinstance(name, str)]
+        named += [(name, keywords[key]) for key, name in step.get("kwargs", {}).items() if isinstance(name, str)]
+        pristine = [(name, g.copy()) for name, g in named if isinstance(g, np.ndarray)]
         start = time.perf_counter()
         try:
-            result = getattr(obj, method)(*given)
+            result = getattr(obj, method)(*given, **keywords)
         except BaseException as exc:  # noqa: BLE001
             if step.get("graded"):
                 return {"event": "result", "ok": False, "phase": "call", "method": method,
@@ -269,12 +295,79 @@ def run_steps(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarr
         seconds = time.perf_counter() - start
         if not step.get("graded"):
             continue
-        mutated = [name for name, g, p in zip(step["args"], given, pristine) if not _same(g, p)]
+        current = dict(named)
+        mutated = [name for name, p in pristine if not _same(current[name], p)]
+        if step.get("value") is not None:
+            owner = obj if step.get("on") is None else objects[step["on"]]
+            try:
+                result = _get_path(owner, step["value"])
+            except BaseException as exc:  # noqa: BLE001 - not stored, or a property that raises
+                return {"event": "result", "ok": False, "phase": "call", "method": method,
+                        "error": describe_exception(exc, workdir), "notes": notes, "value": step["value"]}, {}
         returned, arrays = describe_result(result, max_result_bytes)
         return {"event": "result", "ok": True, "method": method, "returned": returned,
                 "mutated": mutated, "seconds": seconds, "notes": notes}, arrays
     return {"event": "result", "ok": False, "phase": "grader", "method": "",
             "error": {"type": "GraderError", "message": "no graded step", "frames": []}}, {}
+
+
+class ArgumentObject:
+    """A plain object the grader builds for a class that takes other objects (a model whose layers hold arrays)."""
+
+    def __init__(self, **attributes: Any) -> None:
+        self.__dict__.update(attributes)
+
+    def __repr__(self) -> str:
+        return f"ArgumentObject({', '.join(self.__dict__)})"
+
+
+def _build(value: Any, inputs: dict[str, np.ndarray], objects: dict[str, Any]) -> Any:
+    """An argument object from its data: mappings become objects, lists lists, names their arrays (copied)."""
+    if isinstance(value, dict):
+        return ArgumentObject(**{key: _build(item, inputs, objects) for key, item in value.items()})
+    if isinstance(value, list):
+        return [_build(item, inputs, objects) for item in value]
+    return _argument(value, inputs, objects)
+
+
+def _argument(value: Any, inputs: dict[str, np.ndarray], objects: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        return inputs[value].copy()
+    if isinstance(value, dict):
+        return objects[value["object"]]
+    return value
+
+
+def _arguments(values: Any, inputs: dict[str, np.ndarray], objects: dict[str, Any]) -> Any:
+    if isinstance(values, dict):
+        return {key: _argument(value, inputs, objects) for key, value in values.items()}
+    return [_argument(value, inputs, objects) for value in values]
+
+
+def _path_parts(path: str) -> list[str | int]:
+    """"layers[2].W" -> ["layers", 2, "W"]."""
+    parts: list[str | int] = []
+    for name in path.split("."):
+        head, _, rest = name.partition("[")
+        parts.append(head)
+        parts.extend(int(index) for index in rest.replace("]", "").split("[") if rest)
+    return parts
+
+
+def _get_path(owner: Any, path: str) -> Any:
+    for part in _path_parts(path):
+        owner = owner[part] if isinstance(part, int) else getattr(owner, part)
+    return owner
+
+
+def _set_path(owner: Any, path: str, value: Any) -> None:
+    *parts, last = _path_parts(path)
+    for part in parts:
+        owner = owner[part] if isinstance(part, int) else getattr(owner, part)
+    if isinstance(last, int):
+        owner[last] = value
+    else:
+        setattr(owner, last, value)
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
@@ -289,6 +382,11 @@ def describe_result(result: Any, max_bytes: int = 1 << 26) -> tuple[dict[str, An
     """
     if result is None:
         return {"kind": "none", "type": "NoneType"}, {}
+    if isinstance(result, (int, float, np.number)) and not isinstance(result, (bool, np.bool_)):
+        # a number (a loss): sent as a 0-d array; a 0-d or one-element array is the same answer
+        array = np.asarray(result)
+        if array.dtype.str in protocol.WIRE_DTYPES:
+            return {"kind": "scalar", "type": type(result).__name__, **protocol.describe_array(array)}, {"result": array}
     if isinstance(result, np.ndarray):
         array = np.asarray(result)
         if not array.dtype.isnative and array.nbytes <= max_bytes:
