@@ -95,8 +95,8 @@ def test_broken_config_is_one_line_error_naming_the_file(tmp_path, text, key):
 
 def test_config_with_a_wrong_value_names_the_key(tmp_path):
     config = tmp_path / "assignment.yaml"
-    config.write_text(DEFAULT_CONFIG.read_text().replace("budget: 30", "budget: -30", 1))
-    assert "budget: -30" in config.read_text()
+    config.write_text(DEFAULT_CONFIG.read_text().replace("budget: 12", "budget: -12", 1))
+    assert "budget: -12" in config.read_text()
     proc = cli("generate", "--config", str(config), "--out", str(tmp_path / "out"))
     assert_one_line_error(proc, str(config), "limits.budget")
 
