@@ -17,6 +17,7 @@ file-size limit), so the space is taken first:
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -78,9 +79,7 @@ class ResultsFile:
         except OSError:
             return cls(path, None)
         try:
-            zeros = bytes(1 << 20)
-            for start in range(0, size, len(zeros)):
-                os.write(fd, zeros[: size - start])
+            _allocate(fd, size)
         except OSError:
             os.close(fd)
             _unlink(reserve)
@@ -128,6 +127,21 @@ def is_pending(path: Path) -> bool:
         return True
     extra = document.get("extra_data") if isinstance(document, dict) else None
     return not isinstance(document, dict) or (isinstance(extra, dict) and extra.get(STATUS_KEY) == PENDING)
+
+
+def _allocate(fd: int, size: int) -> None:
+    """Give the open file `size` bytes of disk now: posix_fallocate where the system has it (a fraction of a
+    millisecond), else by writing zeros."""
+    if hasattr(os, "posix_fallocate"):
+        try:
+            os.posix_fallocate(fd, 0, size)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)):
+                raise
+    zeros = bytes(1 << 20)
+    for start in range(0, size, len(zeros)):
+        os.write(fd, zeros[: size - start])
 
 
 def _into(reserve: Path, data: bytes) -> bool:
