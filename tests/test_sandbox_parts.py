@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from autograder.config import Limits
-from autograder.sandbox import protocol, runner, staging, system, transport
+from autograder.sandbox import executors, protocol, staging, system, transport
 from autograder.sandbox.capture import OutputTail
 from autograder.sandbox.runner import Sandbox, describe_status
 from autograder.sandbox.staging import stage_submission
@@ -131,10 +131,14 @@ def test_status_words_name_the_likely_limit():
 
 
 # -- the zygote failing ----------------------------------------------------------------------------
+def reference_sandbox(**options) -> Sandbox:
+    return Sandbox(PROJECT / "reference", ".", "mytorch.nn.activation", "Softmax", LIMITS, **options)
+
+
 @pytest.fixture()
 def sandbox(monkeypatch):
     monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
-    box = Sandbox(PROJECT / "reference", ".", "mytorch.nn.activation", "Softmax", LIMITS)
+    box = reference_sandbox()
     yield box
     box.close()
 
@@ -154,16 +158,15 @@ def test_zygote_killed_between_tests_fails_the_rest_honestly(sandbox):
     assert own_children() == []
 
 
-def test_zygote_that_stops_answering_is_killed_within_the_deadline(sandbox, monkeypatch):
-    monkeypatch.setattr(runner, "ZYGOTE_REPLY_SECONDS", 0.5)
-    monkeypatch.setattr(Sandbox, "hosting", False)  # every check asks the zygote for a worker
-    assert sandbox.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
-    os.kill(sandbox.zygote_pid, signal.SIGSTOP)
-    start = time.monotonic()
-    outcome = sandbox.run(FORWARD, {"Z": Z}, call_timeout=2)
-    assert time.monotonic() - start < 2
-    assert outcome.kind == "sandbox" and "no answer within 0.5 s" in outcome.detail
-    sandbox.close()
+def test_zygote_that_stops_answering_is_killed_within_the_deadline(monkeypatch):
+    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+    with reference_sandbox(hosting=False, zygote_reply_seconds=0.5) as sandbox:  # every check asks for a worker
+        assert sandbox.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
+        os.kill(sandbox.zygote_pid, signal.SIGSTOP)
+        start = time.monotonic()
+        outcome = sandbox.run(FORWARD, {"Z": Z}, call_timeout=2)
+        assert time.monotonic() - start < 2
+        assert outcome.kind == "sandbox" and "no answer within 0.5 s" in outcome.detail
     assert own_children() == []
 
 
@@ -196,7 +199,7 @@ def test_close_restores_the_subreaper_setting(sandbox):
 
 def test_large_inputs_are_sent_after_the_import(sandbox):
     big = np.random.default_rng(0).normal(size=(300, 300))  # 720 KB: more than is sent ahead
-    assert big.nbytes > runner.EARLY_REQUEST_BYTES
+    assert big.nbytes > executors.EARLY_REQUEST_BYTES
     outcome = sandbox.run(FORWARD, {"Z": big}, call_timeout=2)
     assert outcome.kind == "ok" and outcome.array is not None
     assert np.allclose(outcome.array.sum(axis=1), 1.0)
@@ -238,9 +241,9 @@ def test_a_submission_may_have_its_own_package_named_autograder(tmp_path, monkey
 
 # -- the host: one import per submission, one forked child per check --------------------------------
 def host_of(box: Sandbox) -> int:
-    hosts = [h for h in box._hosts.values() if h is not None]
+    hosts = [pid for pid in box.host_pids().values() if pid is not None]
     assert len(hosts) == 1, "the first check should have started a host"
-    return hosts[0].pid
+    return hosts[0]
 
 
 SOFTMAX = (  # forward only, right for small inputs
@@ -342,7 +345,7 @@ def test_host_killed_between_checks_the_rest_run_in_workers_of_their_own(tmp_pat
         os.kill(host_of(box), signal.SIGKILL)
         time.sleep(0.05)
         after = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(2)]
-        assert list(box._hosts.values()) == [None]
+        assert list(box.host_pids().values()) == [None]
         zygote = box.zygote_pid
     assert [o.kind for o in after] == ["ok", "ok"], after
     assert all(o.output.strip() == f"parent {zygote}" for o in after), [o.output for o in after]
@@ -418,7 +421,7 @@ def test_threads_at_import_mean_a_worker_per_check(tmp_path, monkeypatch):
         "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
         outcomes = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(2)]
-        assert list(box._hosts.values()) == [None]
+        assert list(box.host_pids().values()) == [None]
     assert [(o.kind, o.output.strip()) for o in outcomes] == [("ok", "threads 2")] * 2, outcomes
     assert own_children() == []
 
@@ -477,7 +480,7 @@ def test_a_stopped_host_costs_one_call_timeout_then_checks_get_workers_of_their_
         os.kill(host_of(box), signal.SIGSTOP)  # as a check of the same account could
         stuck = box.run(FORWARD, {"Z": Z}, call_timeout=0.5, fresh=True)  # the host must fork it
         assert stuck.kind == "timeout" and stuck.wall_seconds < 2, stuck
-        assert list(box._hosts.values()) == [None]
+        assert list(box.host_pids().values()) == [None]
         assert box.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
     assert own_children() == []
 
@@ -508,14 +511,13 @@ def test_draining_a_pipe_that_never_empties_ends():
 
 def test_zygote_stopped_while_a_check_left_something_to_kill_fails_within_the_deadline(tmp_path, monkeypatch):
     monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
-    monkeypatch.setattr(runner, "ZYGOTE_REPLY_SECONDS", 0.5)
     write_submission(tmp_path, (
         "class Softmax:\n"
         "    def forward(self, Z):\n"
         "        if os.fork() == 0:\n"
         "            time.sleep(60)\n"
         "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
-    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS, zygote_reply_seconds=0.5) as box:
         assert box.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"  # its sleeper is left to the sweep
         os.kill(box.zygote_pid, signal.SIGSTOP)
         start = time.monotonic()
@@ -528,10 +530,8 @@ def test_zygote_stopped_while_a_check_left_something_to_kill_fails_within_the_de
 def test_a_check_that_leaves_nothing_is_swept_by_the_grader_alone(tmp_path, monkeypatch):
     monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
     write_submission(tmp_path, SOFTMAX)
-    asked: list[str] = []
-    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
-        ask = box._ask
-        monkeypatch.setattr(box, "_ask", lambda message: asked.append(message["op"]) or ask(message))
+    asked: list[str | None] = []
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS, on_zygote_request=asked.append) as box:
         outcomes = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(2)]  # in the shared child
         for _ in range(3):
             outcomes.append(box.run(FORWARD, {"Z": Z}, call_timeout=2, fresh=True))
@@ -545,10 +545,8 @@ def test_a_check_that_leaves_nothing_is_swept_by_the_grader_alone(tmp_path, monk
 def test_a_prepared_host_imports_before_the_first_check_which_uses_it(tmp_path, monkeypatch):
     monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
     write_submission(tmp_path, "print('imported at', time.monotonic())\n" + SOFTMAX)
-    asked: list[str] = []
-    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
-        ask = box._ask
-        monkeypatch.setattr(box, "_ask", lambda message: asked.append(message and message["op"]) or ask(message))
+    asked: list[str | None] = []
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS, on_zygote_request=asked.append) as box:
         box.prepare((".", "activation", "Softmax"))
         time.sleep(1.0)  # the grader reading fixtures (the host needs about 10 ms)
         before = time.monotonic()
