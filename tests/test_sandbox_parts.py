@@ -136,8 +136,7 @@ def reference_sandbox(**options) -> Sandbox:
 
 
 @pytest.fixture()
-def sandbox(monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def sandbox(sandbox_account):
     box = reference_sandbox()
     yield box
     box.close()
@@ -158,8 +157,7 @@ def test_zygote_killed_between_tests_fails_the_rest_honestly(sandbox):
     assert own_children() == []
 
 
-def test_zygote_that_stops_answering_is_killed_within_the_deadline(monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_zygote_that_stops_answering_is_killed_within_the_deadline(sandbox_account):
     with reference_sandbox(hosting=False, zygote_reply_seconds=0.5) as sandbox:  # every check asks for a worker
         assert sandbox.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
         os.kill(sandbox.zygote_pid, signal.SIGSTOP)
@@ -170,8 +168,7 @@ def test_zygote_that_stops_answering_is_killed_within_the_deadline(monkeypatch):
     assert own_children() == []
 
 
-def test_zygote_killed_during_a_call_takes_its_worker_and_says_so(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_zygote_killed_during_a_call_takes_its_worker_and_says_so(sandbox_account, tmp_path):
     (tmp_path / "activation.py").write_text(
         "import os, time\n"
         "class Softmax:\n"
@@ -205,8 +202,7 @@ def test_large_inputs_are_sent_after_the_import(sandbox):
     assert np.allclose(outcome.array.sum(axis=1), 1.0)
 
 
-def test_closing_the_connection_and_returning_is_named(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_closing_the_connection_and_returning_is_named(sandbox_account, tmp_path):
     (tmp_path / "activation.py").write_text(
         "import os\n"
         "class Softmax:\n"
@@ -224,8 +220,7 @@ def test_closing_the_connection_and_returning_is_named(tmp_path, monkeypatch):
     assert own_children() == []
 
 
-def test_a_submission_may_have_its_own_package_named_autograder(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_a_submission_may_have_its_own_package_named_autograder(sandbox_account, tmp_path):
     (tmp_path / "autograder").mkdir()
     (tmp_path / "autograder" / "__init__.py").write_text("VALUE = 'the student one'\n")
     (tmp_path / "activation.py").write_text(
@@ -273,8 +268,7 @@ def call_lines(outcomes: list) -> list[str]:
     return [pair[1] for pair in lines]
 
 
-def test_checks_share_one_child_of_the_import_and_each_output_is_its_own(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_checks_share_one_child_of_the_import_and_each_output_is_its_own(sandbox_account, tmp_path):
     write_submission(tmp_path, CALL_COUNTER)
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
         outcomes = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(3)]
@@ -287,8 +281,7 @@ def test_checks_share_one_child_of_the_import_and_each_output_is_its_own(tmp_pat
     assert own_children() == []
 
 
-def test_a_fresh_run_shares_nothing_and_ends_sharing(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_a_fresh_run_shares_nothing_and_ends_sharing(sandbox_account, tmp_path):
     write_submission(tmp_path, CALL_COUNTER)
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
         first = box.run(FORWARD, {"Z": Z}, call_timeout=2)
@@ -302,8 +295,7 @@ def test_a_fresh_run_shares_nothing_and_ends_sharing(tmp_path, monkeypatch):
     assert own_children() == []
 
 
-def test_a_thread_left_running_by_a_check_ends_the_shared_child(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_a_thread_left_running_by_a_check_ends_the_shared_child(sandbox_account, tmp_path):
     write_submission(tmp_path, "import threading\n" + CALL_COUNTER.replace(
         "        CALLS.append(1)\n",
         "        CALLS.append(1)\n        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"))
@@ -317,8 +309,7 @@ def test_a_thread_left_running_by_a_check_ends_the_shared_child(tmp_path, monkey
     assert own_children() == []
 
 
-def test_an_exception_in_the_shared_child_is_decided_in_a_fresh_one(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_an_exception_in_the_shared_child_is_decided_in_a_fresh_one(sandbox_account, tmp_path):
     write_submission(tmp_path, (
         "CALLS = []\n"
         "class Softmax:\n"
@@ -333,8 +324,7 @@ def test_an_exception_in_the_shared_child_is_decided_in_a_fresh_one(tmp_path, mo
     assert own_children() == []
 
 
-def test_host_killed_between_checks_the_rest_run_in_workers_of_their_own(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_host_killed_between_checks_the_rest_run_in_workers_of_their_own(sandbox_account, tmp_path):
     write_submission(tmp_path, (
         "class Softmax:\n"
         "    def forward(self, Z):\n"
@@ -352,8 +342,7 @@ def test_host_killed_between_checks_the_rest_run_in_workers_of_their_own(tmp_pat
     assert own_children() == []
 
 
-def test_host_killed_by_its_own_check_costs_nothing_but_a_fresh_worker(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_host_killed_by_its_own_check_costs_nothing_but_a_fresh_worker(sandbox_account, tmp_path):
     write_submission(tmp_path, (
         "import signal\n"
         "class Softmax:\n"
@@ -370,8 +359,7 @@ def test_host_killed_by_its_own_check_costs_nothing_but_a_fresh_worker(tmp_path,
     assert own_children() == []
 
 
-def test_what_a_check_leaves_running_is_killed_before_the_next_check(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_what_a_check_leaves_running_is_killed_before_the_next_check(sandbox_account, tmp_path):
     write_submission(tmp_path, (
         "MARKER = os.path.abspath('pids')\n"  # in the host's folder, which its checks share
         "class Softmax:\n"
@@ -410,8 +398,7 @@ def test_what_a_check_leaves_running_is_killed_before_the_next_check(tmp_path, m
     assert own_children() == []
 
 
-def test_threads_at_import_mean_a_worker_per_check(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_threads_at_import_mean_a_worker_per_check(sandbox_account, tmp_path):
     write_submission(tmp_path, (
         "import threading\n"
         "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
@@ -426,8 +413,7 @@ def test_threads_at_import_mean_a_worker_per_check(tmp_path, monkeypatch):
     assert own_children() == []
 
 
-def test_a_crash_in_a_forked_check_is_run_again_and_named(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_a_crash_in_a_forked_check_is_run_again_and_named(sandbox_account, tmp_path):
     write_submission(tmp_path, (
         "import ctypes\n"
         "class Softmax:\n"
@@ -472,8 +458,7 @@ def test_a_zombie_has_ended_and_a_sleeper_has_not():
         os.waitpid(quitter, 0)
 
 
-def test_a_stopped_host_costs_one_call_timeout_then_checks_get_workers_of_their_own(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_a_stopped_host_costs_one_call_timeout_then_checks_get_workers_of_their_own(sandbox_account, tmp_path):
     write_submission(tmp_path, SOFTMAX)
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
         assert box.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
@@ -509,8 +494,7 @@ def test_draining_a_pipe_that_never_empties_ends():
         os.close(read_end)
 
 
-def test_zygote_stopped_while_a_check_left_something_to_kill_fails_within_the_deadline(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_zygote_stopped_while_a_check_left_something_to_kill_fails_within_the_deadline(sandbox_account, tmp_path):
     write_submission(tmp_path, (
         "class Softmax:\n"
         "    def forward(self, Z):\n"
@@ -527,8 +511,7 @@ def test_zygote_stopped_while_a_check_left_something_to_kill_fails_within_the_de
     assert own_children() == []
 
 
-def test_a_check_that_leaves_nothing_is_swept_by_the_grader_alone(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_a_check_that_leaves_nothing_is_swept_by_the_grader_alone(sandbox_account, tmp_path):
     write_submission(tmp_path, SOFTMAX)
     asked: list[str | None] = []
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS, on_zygote_request=asked.append) as box:
@@ -542,8 +525,7 @@ def test_a_check_that_leaves_nothing_is_swept_by_the_grader_alone(tmp_path, monk
     assert own_children() == []
 
 
-def test_a_prepared_host_imports_before_the_first_check_which_uses_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_a_prepared_host_imports_before_the_first_check_which_uses_it(sandbox_account, tmp_path):
     write_submission(tmp_path, "print('imported at', time.monotonic())\n" + SOFTMAX)
     asked: list[str | None] = []
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS, on_zygote_request=asked.append) as box:
@@ -560,8 +542,7 @@ def test_a_prepared_host_imports_before_the_first_check_which_uses_it(tmp_path, 
 
 
 @pytest.mark.parametrize("then", ["another target", "nothing"])
-def test_a_prepared_host_nothing_asks_for_is_given_up(tmp_path, monkeypatch, then):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_a_prepared_host_nothing_asks_for_is_given_up(sandbox_account, tmp_path, then):
     write_submission(tmp_path, SOFTMAX)
     (tmp_path / "other.py").write_text("import time\ntime.sleep(60)\n")  # a host that would never be ready
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
