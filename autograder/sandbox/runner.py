@@ -73,7 +73,11 @@ class Sandbox(SandboxBase):
         # <tmp>/autograder-XXXX (0711) holds the pristine copy (stage/, 0700) and one folder per worker
         self._parent = Path(files.private_folder(tempfile.gettempdir(), "autograder-", 0o711))
         stage = self._parent / "stage"
-        self.skipped = stage_submission(Path(stage_from), stage)
+        try:
+            self.skipped = stage_submission(Path(stage_from), stage)
+        except BaseException:  # a copy that failed, or Ctrl-C: no folder outlives the run (as in portable)
+            files.remove_tree(str(self._parent))
+            raise
         owner = self.account.uid if self.account else os.getuid()
         spec = {
             "stage": str(stage),
