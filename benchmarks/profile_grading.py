@@ -85,7 +85,7 @@ class Lifecycle:
     def install(self) -> None:
         import shutil
 
-        from autograder.sandbox import protocol, runner, system, worker, zygote
+        from autograder.sandbox import protocol, runner, system, transport, worker, zygote, zygote_client
 
         try:
             from autograder.sandbox import files
@@ -118,19 +118,19 @@ class Lifecycle:
 
         # grader side: each Sandbox.run is one check; the spawn request and its reply; the two messages
         me.wrap_run(runner.Sandbox)
-        if hasattr(runner.Sandbox, "_ask"):
-            ask = runner.Sandbox._ask
+        client = zygote_client.ZygoteClient
+        ask = client.ask
 
-            def grader_ask(sandbox: Any, message: dict[str, Any] | None, *args: Any, **kwargs: Any) -> Any:
-                start = time.monotonic()
-                reply = ask(sandbox, message, *args, **kwargs)
-                if message is None:  # the reply to the spawn Sandbox.prepare sent before this check
-                    me.current.update(spawn_sent=me.prepared_at, spawn_reply=time.monotonic())
-                elif message.get("op") == "spawn":
-                    me.current.update(spawn_sent=start, spawn_reply=time.monotonic())
-                return reply
+        def grader_ask(zygote_end: Any, message: dict[str, Any] | None, *args: Any, **kwargs: Any) -> Any:
+            start = time.monotonic()
+            reply = ask(zygote_end, message, *args, **kwargs)
+            if message is None:  # the reply to the spawn Sandbox.prepare sent before this check
+                me.current.update(spawn_sent=me.prepared_at, spawn_reply=time.monotonic())
+            elif message.get("op") == "spawn":
+                me.current.update(spawn_sent=start, spawn_reply=time.monotonic())
+            return reply
 
-            runner.Sandbox._ask = grader_ask
+        client.ask = grader_ask
         if hasattr(runner.Sandbox, "prepare"):
             prepare = runner.Sandbox.prepare
 
@@ -139,7 +139,7 @@ class Lifecycle:
                 return prepare(sandbox, *args, **kwargs)
 
             runner.Sandbox.prepare = grader_prepare
-        receive = runner._receive
+        receive = transport.receive
 
         def grader_receive(*args: Any, **kwargs: Any) -> Any:
             header, arrays, why = receive(*args, **kwargs)
@@ -155,7 +155,7 @@ class Lifecycle:
                                   hosted=bool(header.get("bench_hosted")))
             return header, arrays, why
 
-        runner._receive = grader_receive
+        transport.receive = grader_receive
 
         # zygote side: whichever of these exist in this version, logged before each reply it sends
         for owner, name in ((zygote, "_preload"), (zygote, "_spawn"), (zygote, "_reap"), (zygote, "_sweep"),

@@ -13,6 +13,7 @@ from typing import Any
 PROJECT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 SOURCE_PARTS = ("autograder", "test_cases", "requirements.txt", "run_autograder", "setup.sh")
+TEST_ACCOUNT = "autograder-sbx-test"  # the account student code runs as in tests, as root (conftest.sandbox_account)
 
 
 def _pinned(package: str) -> str:

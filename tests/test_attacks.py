@@ -22,7 +22,7 @@ import pytest
 
 from autograder.results_file import STATUS_KEY, ResultsFile, is_pending
 from helpers import make_root
-from test_sandbox import (FAST, HOSTILE, IS_ROOT, TEST_ACCOUNT, account, expect_clean, grade, hostile,  # noqa: F401
+from test_sandbox import (FAST, HOSTILE, IS_ROOT, TEST_ACCOUNT, expect_clean, grade, hostile,  # noqa: F401
                           processes_of, root_only, sysv_objects_of, world)
 
 CORRECT = Path(__file__).resolve().parent.parent / "reference"
@@ -47,8 +47,8 @@ def top_entries_of(uid: int) -> list[str]:
 
 # -- 1. root never writes where student code points --------------------------------------------
 @root_only
-def test_racing_for_the_next_worker_folder_plants_nothing(world, account):
-    run = grade(world, HOSTILE / "races_worker_folders.py", limits={"budget": 12}, account_uid=account)
+def test_racing_for_the_next_worker_folder_plants_nothing(world, sandbox_account):
+    run = grade(world, HOSTILE / "races_worker_folders.py", limits={"budget": 12}, account_uid=sandbox_account)
     expect_clean(run, budget=12)
     assert run.results["score"] == 0
     assert "SWAPPED" not in run.outputs
@@ -57,7 +57,7 @@ def test_racing_for_the_next_worker_folder_plants_nothing(world, account):
 
 # -- 2. hidden data never reaches the results ----------------------------------------------------
 @root_only
-def test_earlier_results_in_the_metadata_cannot_be_read(world, account):
+def test_earlier_results_in_the_metadata_cannot_be_read(world, sandbox_account):
     secret = "PREVIOUS-RESULTS-7f3a"
 
     def metadata(root: Path) -> None:
@@ -68,7 +68,7 @@ def test_earlier_results_in_the_metadata_cannot_be_read(world, account):
                                       "autograder_error": False, "results": {"score": 42.0, "output": secret}}]}))
         (root / "submission_metadata.json").chmod(0o644)  # as a careless image might leave it
 
-    run = grade(world, HOSTILE / "reads_metadata.py", setup=metadata, account_uid=account)
+    run = grade(world, HOSTILE / "reads_metadata.py", setup=metadata, account_uid=sandbox_account)
     expect_clean(run)
     assert run.results["score"] == 0
     assert secret not in run.outputs and "LEAKED" not in run.outputs
@@ -76,7 +76,7 @@ def test_earlier_results_in_the_metadata_cannot_be_read(world, account):
 
 
 @root_only
-def test_student_code_has_no_network(world, account):
+def test_student_code_has_no_network(world, sandbox_account):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(8)
@@ -96,7 +96,7 @@ def test_student_code_has_no_network(world, account):
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        run = grade(world, hostile("uses_network.py", world, PORT=server.getsockname()[1]), account_uid=account)
+        run = grade(world, hostile("uses_network.py", world, PORT=server.getsockname()[1]), account_uid=sandbox_account)
     finally:
         stop.set()
         thread.join(2)
@@ -109,7 +109,7 @@ def test_student_code_has_no_network(world, account):
 
 # -- 3. results are always written, and never thrown away ---------------------------------------
 @root_only
-def test_a_full_disk_does_not_cost_the_results(world, account):
+def test_a_full_disk_does_not_cost_the_results(world, sandbox_account):
     disk = world / "small-disk"
     disk.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m,mode=1777", "tmpfs", str(disk)],
@@ -124,7 +124,7 @@ def test_a_full_disk_does_not_cost_the_results(world, account):
             os.environ["TMPDIR"] = str(env_tmp)
 
         try:
-            run = grade(disk, HOSTILE / "fills_disk.py", setup=on_small_disk, account_uid=account)
+            run = grade(disk, HOSTILE / "fills_disk.py", setup=on_small_disk, account_uid=sandbox_account)
         finally:
             os.environ.pop("TMPDIR", None)
         expect_clean(run)
@@ -137,12 +137,12 @@ def test_a_full_disk_does_not_cost_the_results(world, account):
 
 
 @root_only
-def test_folder_chains_deeper_than_the_recursion_limit_are_cleaned_up(world, account):
-    run = grade(world, HOSTILE / "deep_folders.py", limits={"import_timeout": 5, "budget": 20}, account_uid=account)
+def test_folder_chains_deeper_than_the_recursion_limit_are_cleaned_up(world, sandbox_account):
+    run = grade(world, HOSTILE / "deep_folders.py", limits={"import_timeout": 5, "budget": 20}, account_uid=sandbox_account)
     expect_clean(run, budget=20)
     assert full_marks(run), [t["output"][:300] for t in run.graded if t["status"] == "failed"]
     assert run.outputs.count("chain made") >= 20, "the chains should have been made (a sweep may race one)"
-    assert not top_entries_of(account), top_entries_of(account)
+    assert not top_entries_of(sandbox_account), top_entries_of(sandbox_account)
 
 
 def fake_python(folder: Path, body: str) -> Path:
@@ -199,14 +199,14 @@ def test_results_fit_in_the_reserve_when_the_disk_is_full(tmp_path, monkeypatch)
 
 # -- 4. resources outside the limits -------------------------------------------------------------
 @root_only
-def test_system_v_shared_memory_is_bounded_and_does_not_outlive_grading(world, account):
-    before = sysv_objects_of(account)
-    run = grade(world, HOSTILE / "sysv_shared_memory.py", account_uid=account)
+def test_system_v_shared_memory_is_bounded_and_does_not_outlive_grading(world, sandbox_account):
+    before = sysv_objects_of(sandbox_account)
+    run = grade(world, HOSTILE / "sysv_shared_memory.py", account_uid=sandbox_account)
     expect_clean(run)
     assert full_marks(run), [t["output"][:300] for t in run.graded if t["status"] == "failed"]
     assert "shmget of 8 MB: id" in run.outputs, "a small segment is allowed"
     assert "shmget of 512 MB failed" in run.outputs and "shmget of 512 MB: id" not in run.outputs
-    assert sysv_objects_of(account) == before == []
+    assert sysv_objects_of(sandbox_account) == before == []
 
 
 # -- 7. fresh machines -----------------------------------------------------------------------------
@@ -229,7 +229,7 @@ def test_no_account_can_be_made_and_a_short_path_still_grades(world, monkeypatch
 
 
 @root_only
-def test_ipc_clean_up_removes_only_the_accounts_objects(account):
+def test_ipc_clean_up_removes_only_the_accounts_objects(sandbox_account):
     """Where no IPC namespace can be had, the clean-up works in the machine's: it must spare everyone else's."""
     import ctypes
 
@@ -239,8 +239,8 @@ def test_ipc_clean_up_removes_only_the_accounts_objects(account):
     mine = libc.shmget(ctypes.c_int(0), ctypes.c_size_t(4096), ctypes.c_int(0o1000 | 0o600))  # IPC_PRIVATE, root's
     assert mine >= 0
     try:
-        assert ("shm", mine) in system.ipc_objects() and ("shm", mine) not in system.ipc_objects(account)
-        system.remove_ipc_objects(account)
+        assert ("shm", mine) in system.ipc_objects() and ("shm", mine) not in system.ipc_objects(sandbox_account)
+        system.remove_ipc_objects(sandbox_account)
         assert ("shm", mine) in system.ipc_objects(), "another owner's object was removed"
     finally:
         libc.shmctl(ctypes.c_int(mine), ctypes.c_int(0), ctypes.c_void_p(None))

@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 from autograder.fixtures import load_cases
 from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
-from helpers import PROJECT, SUBMISSIONS
+from autograder.sandbox import system
+from helpers import PROJECT, SUBMISSIONS, TEST_ACCOUNT
+from test_sandbox import processes_of
 
 
 def cli(*args: str, cwd: Path = PROJECT) -> subprocess.CompletedProcess:
@@ -204,3 +209,68 @@ def test_a_report_that_fails_after_the_results_are_written_does_not_fail_the_gra
     # without --results the report is the only output: its failure is ours and is reported as such
     assert main(["grade", str(SUBMISSIONS / "demo")]) == 3
     assert "render broke" in capsys.readouterr().err
+
+
+SLEEPS_IN_FORWARD = """\
+import os, time
+MARKS = {marks!r}
+class Softmax:
+    def forward(self, Z):
+        open(os.path.join(MARKS, str(os.getpid())), "w").close()  # a check is running: time for Ctrl-C
+        time.sleep(60)
+"""
+
+
+def in_session(sid: int) -> list[int]:
+    """The processes of a session (those a Ctrl-C could have reached, and their children that stayed)."""
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/stat") as stat:
+                if name.isdigit() and int(stat.read().rsplit(")", 1)[1].split()[3]) == sid:
+                    found.append(int(name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
+@pytest.mark.parametrize("backend, chosen_by", [("hardened", "--sandbox"), ("portable", "--sandbox"),
+                                                ("hardened", "AUTOGRADER_SANDBOX"), ("portable", "AUTOGRADER_SANDBOX")])
+def test_ctrl_c_during_grading_leaves_nothing_and_says_interrupted(sandbox_account, backend, chosen_by):
+    world = Path(tempfile.mkdtemp(prefix="ag-interrupt-"))  # traversable by the sandbox account, unlike tmp_path
+    try:
+        world.chmod(0o755)
+        marks, temp, submission = world / "marks", world / "tmp", world / "submission" / "activation.py"
+        for folder in (marks, temp, submission.parent):
+            folder.mkdir()
+        marks.chmod(0o777)  # the worker writes its pid there, whichever account it runs as
+        submission.write_text(SLEEPS_IN_FORWARD.format(marks=str(marks)))
+        env = {**os.environ, "TMPDIR": str(temp), "AUTOGRADER_SANDBOX_USER": TEST_ACCOUNT}
+        args = [sys.executable, "-m", "autograder", "grade", str(submission), "--results", str(world / "r.json")]
+        if chosen_by == "--sandbox":
+            args += ["--sandbox", backend]
+        else:
+            env["AUTOGRADER_SANDBOX"] = backend
+        # its own session and process group, like a terminal's foreground job: Ctrl-C signals the whole group
+        proc = subprocess.Popen(args, cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not any(marks.iterdir()) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert any(marks.iterdir()), "the check never started"
+            os.killpg(proc.pid, signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert (proc.returncode, err, out) == (130, "interrupted\n", "")
+        assert list(temp.iterdir()) == []  # no temporary folder of the grader's left
+        workers = [int(mark.name) for mark in marks.iterdir()]
+        assert [pid for pid in workers if system.is_alive(pid)] == []
+        assert in_session(proc.pid) == []  # the zygote, or anything else the grader started
+        if sandbox_account is not None and backend == "hardened":
+            assert processes_of(sandbox_account) == []  # nothing of the sandbox account runs (zombies aside)
+    finally:
+        shutil.rmtree(world, ignore_errors=True)

@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -150,3 +152,40 @@ def test_pytest_shows_what_the_code_printed_with_its_test_warnings_included(hand
     assert "sample 0: dLdZ = [ 0.0001 -0.0078  0.0077]" in shown.stdout[backward:]
     passed = run(chatty, "-m", "pytest", "-q", "-rP", "-k", "writeup_example and backward")
     assert "Captured stdout call" in passed.stdout and "backward: dLdA.shape = (1, 3)" in passed.stdout
+
+
+@pytest.fixture(scope="module")
+def packaged_handout(tmp_path_factory) -> Path:
+    """The handout as an instructor ships it: `python -m autograder package --out DIR`, handout.zip unzipped."""
+    out = tmp_path_factory.mktemp("package")
+    proc = run(PROJECT, "-m", "autograder", "package", "--out", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    folder = tmp_path_factory.mktemp("unzipped") / "hw1"
+    with zipfile.ZipFile(out / "handout.zip") as archive:
+        archive.extractall(folder)
+    return folder
+
+
+@pytest.mark.parametrize("solution, status", [(None, 1), (PROJECT / "reference" / STUDENT_FILE, 0)])
+def test_pytest_into_a_closed_pipe_ends_quietly(packaged_handout, tmp_path, solution, status):
+    """`python -m pytest | head -1`: nothing on stderr and nothing left in the temporary folder.
+
+    pytest exits 1 when its output meets a closed pipe (its console_main); `status` is what it
+    exits with when the whole report fitted in the pipe before head exited.
+    """
+    folder = with_solution(packaged_handout, tmp_path, solution) if solution else packaged_handout
+    temp = Path(tempfile.mkdtemp(prefix="ag-pipe-"))
+    temp.chmod(0o755)  # the sandbox account (as root) must traverse it
+    err = tmp_path / "stderr.txt"
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", TMPDIR=str(temp))
+    env.pop("PYTHONPATH", None)
+    try:
+        proc = subprocess.run(["bash", "-c", '"$0" -m pytest 2>"$1" | head -1; exit "${PIPESTATUS[0]}"',
+                               sys.executable, str(err)], cwd=folder, capture_output=True, text=True, timeout=300,
+                              env=env)
+        left = list(temp.iterdir())
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    assert proc.stdout.startswith("=====") and len(proc.stdout.splitlines()) == 1
+    assert proc.returncode in (1, status) and err.read_text() == ""
+    assert left == []

@@ -10,7 +10,7 @@ time taken, and that no process of the sandbox account is left.
 
 When run as root (as on Gradescope), student code runs as a test-only
 account (TEST_ACCOUNT), so "no process left" can be checked exactly; a
-lock keeps two runs of this file from sharing it at the same time.
+lock (conftest.sandbox_account) keeps two test runs from sharing it at the same time.
 
 The non-root runs start the grader as another uid with the system Python
 and this venv's packages. When that uid cannot read them (a checkout or a
@@ -21,12 +21,10 @@ not work, those tests are skipped with the reason.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import importlib.metadata
 import json
 import os
-import pwd
 import re
 import shutil
 import subprocess
@@ -41,11 +39,10 @@ import numpy as np
 import pytest
 import yaml
 
-from autograder.sandbox.system import ADMIN_PATH, IPC_UID_COLUMNS
-from helpers import PROJECT, make_root
+from autograder.sandbox.system import IPC_UID_COLUMNS
+from helpers import PROJECT, TEST_ACCOUNT, make_root
 
 HOSTILE = Path(__file__).resolve().parent / "submissions" / "hostile"
-TEST_ACCOUNT = "autograder-sbx-test"
 NON_ROOT_UID = 64321  # an unused uid the non-root runs use for the grader itself
 SYSTEM_PYTHON = "/usr/bin/python3.11"
 # Small limits keep the hang tests fast.
@@ -57,22 +54,6 @@ root_only = pytest.mark.skipif(not IS_ROOT, reason="the privilege drop needs roo
 
 
 # -- fixtures and helpers ---------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def account() -> Iterator[int | None]:
-    """The test account's uid (created when missing), held under a lock; None when not root."""
-    if not IS_ROOT:
-        yield None
-        return
-    with open(os.path.join(tempfile.gettempdir(), f"{TEST_ACCOUNT}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            pwd.getpwnam(TEST_ACCOUNT)
-        except KeyError:
-            subprocess.run([shutil.which("useradd", path=ADMIN_PATH) or "useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_ACCOUNT],
-                           check=True, capture_output=True)
-        yield pwd.getpwnam(TEST_ACCOUNT).pw_uid
-
-
 @pytest.fixture()
 def world() -> Iterator[Path]:
     """A temporary folder anyone may traverse (like /autograder), removed afterwards."""
@@ -331,25 +312,25 @@ def fixture_docs() -> list[dict[str, Any]]:
 
 # -- cheats: zero points, nothing changed -------------------------------------------------------
 @root_only
-def test_runs_as_the_sandbox_account_and_cannot_write_to_the_grader(world, account):
-    run = grade(world, HOSTILE / "tampers_with_grader.py", account_uid=account)
+def test_runs_as_the_sandbox_account_and_cannot_write_to_the_grader(world, sandbox_account):
+    run = grade(world, HOSTILE / "tampers_with_grader.py", account_uid=sandbox_account)
     expect_clean(run)
     assert run.results["score"] == 0
-    assert f"uid={account} euid={account}" in run.outputs and "groups=[]" in run.outputs
+    assert f"uid={sandbox_account} euid={sandbox_account}" in run.outputs and "groups=[]" in run.outputs
     assert "WRITABLE" not in run.outputs
 
 
 @root_only
-def test_forged_results_file_is_never_written(world, account):
-    run = grade(world, HOSTILE / "forges_results.py", account_uid=account)
+def test_forged_results_file_is_never_written(world, sandbox_account):
+    run = grade(world, HOSTILE / "forges_results.py", account_uid=sandbox_account)
     expect_clean(run)
     assert run.results["score"] == 0 and len(run.graded) >= 20
     assert "FORGED" not in run.outputs
     assert "denied:" in run.outputs and str(run.root / "results" / "results.json") in run.outputs
 
 
-def test_exit_at_import_fails_every_test_and_says_how(world, account):
-    run = grade(world, HOSTILE / "exits_at_import.py", account_uid=account)
+def test_exit_at_import_fails_every_test_and_says_how(world, sandbox_account):
+    run = grade(world, HOSTILE / "exits_at_import.py", account_uid=sandbox_account)
     expect_clean(run)
     assert run.results["score"] == 0
     for test in run.graded:
@@ -357,34 +338,34 @@ def test_exit_at_import_fails_every_test_and_says_how(world, account):
         assert status in test["output"] and "while importing your file" in test["output"], test
 
 
-def test_monkeypatching_numpy_changes_nothing_in_the_grader(world, account):
-    run = grade(world, HOSTILE / "monkeypatches_allclose.py", account_uid=account)
+def test_monkeypatching_numpy_changes_nothing_in_the_grader(world, sandbox_account):
+    run = grade(world, HOSTILE / "monkeypatches_allclose.py", account_uid=sandbox_account)
     expect_clean(run)
     assert run.results["score"] == 0
     assert all("outside the tolerance" in t["output"] for t in run.graded)
 
 
 @root_only
-def test_fixtures_cannot_be_read_not_even_through_a_planted_link(world, account):
+def test_fixtures_cannot_be_read_not_even_through_a_planted_link(world, sandbox_account):
     def plant_links(root: Path) -> None:
         nn = root / "submission" / "mytorch" / "nn"
         (nn / "fixtures").symlink_to(root / "source" / "test_cases")
         (nn / "notes.yaml").symlink_to(root / "source" / "test_cases" / "01_writeup_example.yaml")
 
-    run = grade(world, HOSTILE / "reads_fixtures.py", setup=plant_links, account_uid=account)
+    run = grade(world, HOSTILE / "reads_fixtures.py", setup=plant_links, account_uid=sandbox_account)
     expect_clean(run)
     assert run.results["score"] == 0
     assert "READ" not in run.outputs
 
 
-def test_memory_holds_no_expected_answer(world, account):
+def test_memory_holds_no_expected_answer(world, sandbox_account):
     docs = fixture_docs()
     hidden = [d for d in docs if d["visibility"] != "visible"]
     assert hidden, "the fixtures should have hidden cases"
     needles = hex_values(*[np.array(d["expected"]["dLdZ"]) for d in docs[1:]],
                          *[np.array(d["expected"]["A"]) for d in hidden])
     submission = hostile("scans_memory_for_answers.py", world, NEEDLES=needles)
-    run = grade(world, submission, account_uid=account)
+    run = grade(world, submission, account_uid=sandbox_account)
     expect_clean(run)
     assert run.results["score"] == 0
     assert "FOUND expected bytes" not in run.outputs
@@ -393,8 +374,8 @@ def test_memory_holds_no_expected_answer(world, account):
     assert not any("FOUND" in t["output"] for t in run.named("forward"))
 
 
-def test_killing_the_grader_is_refused_and_grading_goes_on(world, account):
-    run = grade(world, HOSTILE / "kills_parent.py", account_uid=account)
+def test_killing_the_grader_is_refused_and_grading_goes_on(world, sandbox_account):
+    run = grade(world, HOSTILE / "kills_parent.py", account_uid=sandbox_account)
     expect_clean(run)
     assert run.results["score"] == 0
     if not IS_ROOT:  # the same user as the grader: it may stop the sandbox (README "Sandbox", not defended)
@@ -409,11 +390,11 @@ def test_killing_the_grader_is_refused_and_grading_goes_on(world, account):
         assert run.outputs.count("\nkilled") <= 1, run.outputs
 
 
-def test_detached_writer_is_killed_before_it_can_write(world, account):
+def test_detached_writer_is_killed_before_it_can_write(world, sandbox_account):
     marker_dir = Path(tempfile.mkdtemp(prefix="ag-marker-", dir=world))
     marker_dir.chmod(0o1777)
     marker = marker_dir / "survived"
-    run = grade(world, hostile("detached_writer.py", world, MARKER=str(marker)), account_uid=account)
+    run = grade(world, hostile("detached_writer.py", world, MARKER=str(marker)), account_uid=sandbox_account)
     expect_clean(run)
     assert run.results["score"] == 0
     written = (run.root / "results" / "results.json").read_bytes()
@@ -422,9 +403,9 @@ def test_detached_writer_is_killed_before_it_can_write(world, account):
     assert (run.root / "results" / "results.json").read_bytes() == written
 
 
-def test_pickles_are_never_loaded(world, account):
+def test_pickles_are_never_loaded(world, sandbox_account):
     marker = world / "unpickled"
-    run = grade(world, hostile("sends_pickle.py", world, MARKER=str(marker)), account_uid=account)
+    run = grade(world, hostile("sends_pickle.py", world, MARKER=str(marker)), account_uid=sandbox_account)
     expect_clean(run)
     assert run.results["score"] == 0
     assert not marker.exists()
@@ -434,8 +415,8 @@ def test_pickles_are_never_loaded(world, account):
         assert "not valid" in test["output"], test
 
 
-def test_forged_protocol_messages_cost_only_their_own_test(world, account):
-    run = grade(world, HOSTILE / "forges_protocol.py", account_uid=account)
+def test_forged_protocol_messages_cost_only_their_own_test(world, sandbox_account):
+    run = grade(world, HOSTILE / "forges_protocol.py", account_uid=sandbox_account)
     expect_clean(run)
     assert run.results["score"] == run.points("forward") > 0
     outputs = [t["output"] for t in run.named("backward")]
@@ -444,8 +425,8 @@ def test_forged_protocol_messages_cost_only_their_own_test(world, account):
     assert any("over the 67108864-byte limit" in o for o in outputs)
 
 
-def test_printed_json_does_not_change_the_grade(world, account):
-    run = grade(world, HOSTILE / "prints_json.py", account_uid=account)
+def test_printed_json_does_not_change_the_grade(world, sandbox_account):
+    run = grade(world, HOSTILE / "prints_json.py", account_uid=sandbox_account)
     expect_clean(run)
     assert run.results["score"] == 0
     for test in run.graded:
@@ -457,17 +438,17 @@ def test_printed_json_does_not_change_the_grade(world, account):
 
 
 # -- faults: a valid result, an honest message, within the budget -------------------------------
-def test_hang_at_import_costs_one_import_timeout(world, account):
-    run = grade(world, HOSTILE / "hangs_at_import.py", account_uid=account)
+def test_hang_at_import_costs_one_import_timeout(world, sandbox_account):
+    run = grade(world, HOSTILE / "hangs_at_import.py", account_uid=sandbox_account)
     expect_clean(run, budget=FAST["import_timeout"])
     assert run.results["score"] == 0
     for test in run.graded:
         assert "Importing your file took longer than 1 s" in test["output"], test
 
 
-def test_hang_in_backward_is_stopped_by_the_call_timeout_then_the_budget(world, account):
+def test_hang_in_backward_is_stopped_by_the_call_timeout_then_the_budget(world, sandbox_account):
     budget = 3
-    run = grade(world, HOSTILE / "hangs_in_backward.py", limits={"budget": budget}, account_uid=account)
+    run = grade(world, HOSTILE / "hangs_in_backward.py", limits={"budget": budget}, account_uid=sandbox_account)
     expect_clean(run, budget=budget)
     first_forward, first_backward = run.graded[0], run.graded[1]
     assert first_forward["status"] == "passed"
@@ -478,32 +459,32 @@ def test_hang_in_backward_is_stopped_by_the_call_timeout_then_the_budget(world, 
     assert 0 < run.results["score"] < run.points("forward")
 
 
-def test_memory_hog_gets_a_memory_error_that_names_the_limit(world, account):
-    run = grade(world, HOSTILE / "memory_hog.py", account_uid=account)
+def test_memory_hog_gets_a_memory_error_that_names_the_limit(world, sandbox_account):
+    run = grade(world, HOSTILE / "memory_hog.py", account_uid=sandbox_account)
     expect_clean(run)
     assert run.results["score"] == 0
     for test in run.graded:
         assert "MemoryError" in test["output"] and "at most 256 MB" in test["output"], test
 
 
-def test_segfault_costs_only_the_test_it_was_running(world, account):
-    run = grade(world, HOSTILE / "segfaults.py", account_uid=account)
+def test_segfault_costs_only_the_test_it_was_running(world, sandbox_account):
+    run = grade(world, HOSTILE / "segfaults.py", account_uid=sandbox_account)
     expect_clean(run)
     assert run.results["score"] == run.points("forward") > 0
     for test in run.named("backward"):
         assert "ended during the call: it was killed by a segmentation fault (SIGSEGV)" in test["output"], test
 
 
-def test_closed_connection_and_still_running_is_named(world, account):
-    run = grade(world, HOSTILE / "closes_protocol_and_keeps_running.py", account_uid=account)
+def test_closed_connection_and_still_running_is_named(world, sandbox_account):
+    run = grade(world, HOSTILE / "closes_protocol_and_keeps_running.py", account_uid=sandbox_account)
     expect_clean(run)
     assert run.results["score"] == run.points("forward") > 0
     for test in run.named("backward"):
         assert "closed the connection" in test["output"] and "kept running" in test["output"], test
 
 
-def test_fork_bomb_is_bounded_and_cleaned_up(world, account):
-    run = grade(world, HOSTILE / "fork_bomb.py", account_uid=account)
+def test_fork_bomb_is_bounded_and_cleaned_up(world, sandbox_account):
+    run = grade(world, HOSTILE / "fork_bomb.py", account_uid=sandbox_account)
     expect_clean(run)
     failed = [t for t in run.graded if t["status"] == "failed"]
     assert len(failed) == 1 and "time limit of 1 s" in failed[0]["output"], failed
@@ -511,8 +492,8 @@ def test_fork_bomb_is_bounded_and_cleaned_up(world, account):
 
 
 # -- honest but unusual: full marks ----------------------------------------------------------------
-def test_output_flood_with_binary_garbage_keeps_full_marks(world, account):
-    run = grade(world, HOSTILE / "floods_output.py", account_uid=account)
+def test_output_flood_with_binary_garbage_keeps_full_marks(world, sandbox_account):
+    run = grade(world, HOSTILE / "floods_output.py", account_uid=sandbox_account)
     expect_clean(run)
     assert run.results["score"] == sum(t["max_score"] for t in run.graded)
     for test in run.graded:
@@ -525,8 +506,8 @@ def test_output_flood_with_binary_garbage_keeps_full_marks(world, account):
         assert "starting" in output and "done" in output  # the head and the tail are kept
 
 
-def test_slow_correct_code_keeps_full_marks(world, account):
-    run = grade(world, HOSTILE / "slow_but_correct.py", limits={"budget": 20}, account_uid=account)
+def test_slow_correct_code_keeps_full_marks(world, sandbox_account):
+    run = grade(world, HOSTILE / "slow_but_correct.py", limits={"budget": 20}, account_uid=sandbox_account)
     expect_clean(run, budget=20)
     assert run.results["score"] == sum(t["max_score"] for t in run.graded)
 

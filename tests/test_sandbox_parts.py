@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from autograder.config import Limits
-from autograder.sandbox import protocol, runner, staging, system, transport
+from autograder.sandbox import executors, protocol, staging, system, transport
 from autograder.sandbox.capture import OutputTail
 from autograder.sandbox.runner import Sandbox, describe_status
 from autograder.sandbox.staging import stage_submission
@@ -131,10 +131,13 @@ def test_status_words_name_the_likely_limit():
 
 
 # -- the zygote failing ----------------------------------------------------------------------------
+def reference_sandbox(**options) -> Sandbox:
+    return Sandbox(PROJECT / "reference", ".", "mytorch.nn.activation", "Softmax", LIMITS, **options)
+
+
 @pytest.fixture()
-def sandbox(monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
-    box = Sandbox(PROJECT / "reference", ".", "mytorch.nn.activation", "Softmax", LIMITS)
+def sandbox(sandbox_account):
+    box = reference_sandbox()
     yield box
     box.close()
 
@@ -154,21 +157,18 @@ def test_zygote_killed_between_tests_fails_the_rest_honestly(sandbox):
     assert own_children() == []
 
 
-def test_zygote_that_stops_answering_is_killed_within_the_deadline(sandbox, monkeypatch):
-    monkeypatch.setattr(runner, "ZYGOTE_REPLY_SECONDS", 0.5)
-    monkeypatch.setattr(Sandbox, "hosting", False)  # every check asks the zygote for a worker
-    assert sandbox.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
-    os.kill(sandbox.zygote_pid, signal.SIGSTOP)
-    start = time.monotonic()
-    outcome = sandbox.run(FORWARD, {"Z": Z}, call_timeout=2)
-    assert time.monotonic() - start < 2
-    assert outcome.kind == "sandbox" and "no answer within 0.5 s" in outcome.detail
-    sandbox.close()
+def test_zygote_that_stops_answering_is_killed_within_the_deadline(sandbox_account):
+    with reference_sandbox(hosting=False, zygote_reply_seconds=0.5) as sandbox:  # every check asks for a worker
+        assert sandbox.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
+        os.kill(sandbox.zygote_pid, signal.SIGSTOP)
+        start = time.monotonic()
+        outcome = sandbox.run(FORWARD, {"Z": Z}, call_timeout=2)
+        assert time.monotonic() - start < 2
+        assert outcome.kind == "sandbox" and "no answer within 0.5 s" in outcome.detail
     assert own_children() == []
 
 
-def test_zygote_killed_during_a_call_takes_its_worker_and_says_so(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_zygote_killed_during_a_call_takes_its_worker_and_says_so(sandbox_account, tmp_path):
     (tmp_path / "activation.py").write_text(
         "import os, time\n"
         "class Softmax:\n"
@@ -196,14 +196,13 @@ def test_close_restores_the_subreaper_setting(sandbox):
 
 def test_large_inputs_are_sent_after_the_import(sandbox):
     big = np.random.default_rng(0).normal(size=(300, 300))  # 720 KB: more than is sent ahead
-    assert big.nbytes > runner.EARLY_REQUEST_BYTES
+    assert big.nbytes > executors.EARLY_REQUEST_BYTES
     outcome = sandbox.run(FORWARD, {"Z": big}, call_timeout=2)
     assert outcome.kind == "ok" and outcome.array is not None
     assert np.allclose(outcome.array.sum(axis=1), 1.0)
 
 
-def test_closing_the_connection_and_returning_is_named(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_closing_the_connection_and_returning_is_named(sandbox_account, tmp_path):
     (tmp_path / "activation.py").write_text(
         "import os\n"
         "class Softmax:\n"
@@ -221,8 +220,7 @@ def test_closing_the_connection_and_returning_is_named(tmp_path, monkeypatch):
     assert own_children() == []
 
 
-def test_a_submission_may_have_its_own_package_named_autograder(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_a_submission_may_have_its_own_package_named_autograder(sandbox_account, tmp_path):
     (tmp_path / "autograder").mkdir()
     (tmp_path / "autograder" / "__init__.py").write_text("VALUE = 'the student one'\n")
     (tmp_path / "activation.py").write_text(
@@ -238,9 +236,9 @@ def test_a_submission_may_have_its_own_package_named_autograder(tmp_path, monkey
 
 # -- the host: one import per submission, one forked child per check --------------------------------
 def host_of(box: Sandbox) -> int:
-    hosts = [h for h in box._hosts.values() if h is not None]
+    hosts = [pid for pid in box.host_pids().values() if pid is not None]
     assert len(hosts) == 1, "the first check should have started a host"
-    return hosts[0].pid
+    return hosts[0]
 
 
 SOFTMAX = (  # forward only, right for small inputs
@@ -270,8 +268,7 @@ def call_lines(outcomes: list) -> list[str]:
     return [pair[1] for pair in lines]
 
 
-def test_checks_share_one_child_of_the_import_and_each_output_is_its_own(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_checks_share_one_child_of_the_import_and_each_output_is_its_own(sandbox_account, tmp_path):
     write_submission(tmp_path, CALL_COUNTER)
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
         outcomes = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(3)]
@@ -284,8 +281,7 @@ def test_checks_share_one_child_of_the_import_and_each_output_is_its_own(tmp_pat
     assert own_children() == []
 
 
-def test_a_fresh_run_shares_nothing_and_ends_sharing(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_a_fresh_run_shares_nothing_and_ends_sharing(sandbox_account, tmp_path):
     write_submission(tmp_path, CALL_COUNTER)
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
         first = box.run(FORWARD, {"Z": Z}, call_timeout=2)
@@ -299,8 +295,7 @@ def test_a_fresh_run_shares_nothing_and_ends_sharing(tmp_path, monkeypatch):
     assert own_children() == []
 
 
-def test_a_thread_left_running_by_a_check_ends_the_shared_child(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_a_thread_left_running_by_a_check_ends_the_shared_child(sandbox_account, tmp_path):
     write_submission(tmp_path, "import threading\n" + CALL_COUNTER.replace(
         "        CALLS.append(1)\n",
         "        CALLS.append(1)\n        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"))
@@ -314,8 +309,7 @@ def test_a_thread_left_running_by_a_check_ends_the_shared_child(tmp_path, monkey
     assert own_children() == []
 
 
-def test_an_exception_in_the_shared_child_is_decided_in_a_fresh_one(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_an_exception_in_the_shared_child_is_decided_in_a_fresh_one(sandbox_account, tmp_path):
     write_submission(tmp_path, (
         "CALLS = []\n"
         "class Softmax:\n"
@@ -330,8 +324,7 @@ def test_an_exception_in_the_shared_child_is_decided_in_a_fresh_one(tmp_path, mo
     assert own_children() == []
 
 
-def test_host_killed_between_checks_the_rest_run_in_workers_of_their_own(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_host_killed_between_checks_the_rest_run_in_workers_of_their_own(sandbox_account, tmp_path):
     write_submission(tmp_path, (
         "class Softmax:\n"
         "    def forward(self, Z):\n"
@@ -342,15 +335,14 @@ def test_host_killed_between_checks_the_rest_run_in_workers_of_their_own(tmp_pat
         os.kill(host_of(box), signal.SIGKILL)
         time.sleep(0.05)
         after = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(2)]
-        assert list(box._hosts.values()) == [None]
+        assert list(box.host_pids().values()) == [None]
         zygote = box.zygote_pid
     assert [o.kind for o in after] == ["ok", "ok"], after
     assert all(o.output.strip() == f"parent {zygote}" for o in after), [o.output for o in after]
     assert own_children() == []
 
 
-def test_host_killed_by_its_own_check_costs_nothing_but_a_fresh_worker(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_host_killed_by_its_own_check_costs_nothing_but_a_fresh_worker(sandbox_account, tmp_path):
     write_submission(tmp_path, (
         "import signal\n"
         "class Softmax:\n"
@@ -367,8 +359,7 @@ def test_host_killed_by_its_own_check_costs_nothing_but_a_fresh_worker(tmp_path,
     assert own_children() == []
 
 
-def test_what_a_check_leaves_running_is_killed_before_the_next_check(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_what_a_check_leaves_running_is_killed_before_the_next_check(sandbox_account, tmp_path):
     write_submission(tmp_path, (
         "MARKER = os.path.abspath('pids')\n"  # in the host's folder, which its checks share
         "class Softmax:\n"
@@ -407,8 +398,7 @@ def test_what_a_check_leaves_running_is_killed_before_the_next_check(tmp_path, m
     assert own_children() == []
 
 
-def test_threads_at_import_mean_a_worker_per_check(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_threads_at_import_mean_a_worker_per_check(sandbox_account, tmp_path):
     write_submission(tmp_path, (
         "import threading\n"
         "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
@@ -418,13 +408,12 @@ def test_threads_at_import_mean_a_worker_per_check(tmp_path, monkeypatch):
         "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
         outcomes = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(2)]
-        assert list(box._hosts.values()) == [None]
+        assert list(box.host_pids().values()) == [None]
     assert [(o.kind, o.output.strip()) for o in outcomes] == [("ok", "threads 2")] * 2, outcomes
     assert own_children() == []
 
 
-def test_a_crash_in_a_forked_check_is_run_again_and_named(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_a_crash_in_a_forked_check_is_run_again_and_named(sandbox_account, tmp_path):
     write_submission(tmp_path, (
         "import ctypes\n"
         "class Softmax:\n"
@@ -469,15 +458,14 @@ def test_a_zombie_has_ended_and_a_sleeper_has_not():
         os.waitpid(quitter, 0)
 
 
-def test_a_stopped_host_costs_one_call_timeout_then_checks_get_workers_of_their_own(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_a_stopped_host_costs_one_call_timeout_then_checks_get_workers_of_their_own(sandbox_account, tmp_path):
     write_submission(tmp_path, SOFTMAX)
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
         assert box.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
         os.kill(host_of(box), signal.SIGSTOP)  # as a check of the same account could
         stuck = box.run(FORWARD, {"Z": Z}, call_timeout=0.5, fresh=True)  # the host must fork it
         assert stuck.kind == "timeout" and stuck.wall_seconds < 2, stuck
-        assert list(box._hosts.values()) == [None]
+        assert list(box.host_pids().values()) == [None]
         assert box.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"
     assert own_children() == []
 
@@ -506,16 +494,14 @@ def test_draining_a_pipe_that_never_empties_ends():
         os.close(read_end)
 
 
-def test_zygote_stopped_while_a_check_left_something_to_kill_fails_within_the_deadline(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
-    monkeypatch.setattr(runner, "ZYGOTE_REPLY_SECONDS", 0.5)
+def test_zygote_stopped_while_a_check_left_something_to_kill_fails_within_the_deadline(sandbox_account, tmp_path):
     write_submission(tmp_path, (
         "class Softmax:\n"
         "    def forward(self, Z):\n"
         "        if os.fork() == 0:\n"
         "            time.sleep(60)\n"
         "        return np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)\n"))
-    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS, zygote_reply_seconds=0.5) as box:
         assert box.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"  # its sleeper is left to the sweep
         os.kill(box.zygote_pid, signal.SIGSTOP)
         start = time.monotonic()
@@ -525,13 +511,10 @@ def test_zygote_stopped_while_a_check_left_something_to_kill_fails_within_the_de
     assert own_children() == []
 
 
-def test_a_check_that_leaves_nothing_is_swept_by_the_grader_alone(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_a_check_that_leaves_nothing_is_swept_by_the_grader_alone(sandbox_account, tmp_path):
     write_submission(tmp_path, SOFTMAX)
-    asked: list[str] = []
-    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
-        ask = box._ask
-        monkeypatch.setattr(box, "_ask", lambda message: asked.append(message["op"]) or ask(message))
+    asked: list[str | None] = []
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS, on_zygote_request=asked.append) as box:
         outcomes = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(2)]  # in the shared child
         for _ in range(3):
             outcomes.append(box.run(FORWARD, {"Z": Z}, call_timeout=2, fresh=True))
@@ -542,13 +525,10 @@ def test_a_check_that_leaves_nothing_is_swept_by_the_grader_alone(tmp_path, monk
     assert own_children() == []
 
 
-def test_a_prepared_host_imports_before_the_first_check_which_uses_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_a_prepared_host_imports_before_the_first_check_which_uses_it(sandbox_account, tmp_path):
     write_submission(tmp_path, "print('imported at', time.monotonic())\n" + SOFTMAX)
-    asked: list[str] = []
-    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
-        ask = box._ask
-        monkeypatch.setattr(box, "_ask", lambda message: asked.append(message and message["op"]) or ask(message))
+    asked: list[str | None] = []
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS, on_zygote_request=asked.append) as box:
         box.prepare((".", "activation", "Softmax"))
         time.sleep(1.0)  # the grader reading fixtures (the host needs about 10 ms)
         before = time.monotonic()
@@ -562,8 +542,7 @@ def test_a_prepared_host_imports_before_the_first_check_which_uses_it(tmp_path, 
 
 
 @pytest.mark.parametrize("then", ["another target", "nothing"])
-def test_a_prepared_host_nothing_asks_for_is_given_up(tmp_path, monkeypatch, then):
-    monkeypatch.setattr(system, "SANDBOX_USER", "autograder-sbx-test")
+def test_a_prepared_host_nothing_asks_for_is_given_up(sandbox_account, tmp_path, then):
     write_submission(tmp_path, SOFTMAX)
     (tmp_path / "other.py").write_text("import time\ntime.sleep(60)\n")  # a host that would never be ready
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from autograder.report import render
 from autograder.results import CheckResult, GradingResult, failure_document, to_gradescope
 from autograder.sandbox.capture import OutputTail
-from autograder.sandbox.runner import _parse_result
+from autograder.sandbox.replies import _parse_result
 from autograder.text import clean, no_digits, unsafe
 
 HOSTILE = "\x1b[2J\x9b31m\u202eevil\u2066\u200f\u061c\ud800\udfff\x00\r\x7f"

@@ -31,13 +31,13 @@ class SandboxBase:
 
     name = "?"
     account: Any = None  # the unprivileged account student code runs as (hardened, as root); None otherwise
+    _broken: str | None = None  # why nothing more can run (hardened: the zygote failed)
 
     def __init__(self, target: Target, limits: Limits) -> None:
         self.limits = limits
         self.budget_left = limits.budget
         self.default_target = target
         self.skipped: list[str] = []  # what staging left out, in words
-        self._broken: str | None = None  # why nothing more can run
         self._import_failures: dict[Target, CallOutcome] = {}
 
     # -- the interface ---------------------------------------------------

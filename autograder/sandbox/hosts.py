@@ -1,0 +1,151 @@
+"""The hosts of the hardened backend: a worker per target that imported the submission once, and its children.
+
+A host forks one *shared* child, which answers check after check, and a
+*fresh* child for each check that must run in a process that ran nothing
+else (see worker._host). This module keeps the hosts of one sandbox, asks
+them for children, notices what a check left running, and clears it before
+the next check (the sweep).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+from . import system, zygote
+from .base import Target
+from .capture import OutputTail
+from .zygote_client import EXIT_GRACE_SECONDS, ZygoteClient
+
+
+@dataclass
+class Host:
+    """A worker that imported a submission once and forks one child per check (see worker._host)."""
+
+    pid: int
+    sock: socket.socket  # its protocol socket: a byte and two descriptors per check; it answers none
+    out_fd: int  # its output pipe: what it printed while importing, and anything after
+    preamble: OutputTail  # output of the import, shown with every check (as when each check imported)
+    workdir: str
+    serial: socket.socket | None = None  # the shared child's protocol socket, while one runs
+    serial_out: int = -1  # ... and its output pipe
+    serial_off: bool = False  # a check failed: from then on every check runs in a child of its own
+
+
+class Hosts:
+    """The host of each target (None: that target's checks run in workers of their own), and their clean-up.
+
+    `files_uid` is the account whose temporary files a sweep deletes (None:
+    none are; only a dedicated account's are).
+    """
+
+    def __init__(self, client: ZygoteClient, files_uid: int | None) -> None:
+        self._client = client
+        self._files_uid = files_uid
+        self._hosts: dict[Target, Host | None] = {}
+        self._kept: set[tuple[str, int]] = set()  # temporary files made while a host imported: they stay
+        self.sweep_due: int | None = None  # a host whose last check has not been swept yet
+
+    def __contains__(self, key: Target) -> bool:
+        return key in self._hosts
+
+    def get(self, key: Target) -> Host | None:
+        return self._hosts.get(key)
+
+    def set(self, key: Target, host: Host | None) -> None:
+        self._hosts[key] = host
+
+    def pids(self) -> dict[Target, int | None]:
+        """Each target tried so far and its host's pid (None: it runs without one, or its host was dropped)."""
+        return {key: host.pid if host else None for key, host in self._hosts.items()}
+
+    def keep_import_files(self) -> None:
+        """What the account has in the temporary folders now (made by an import) stays, as when each check imported."""
+        if self._files_uid is not None:
+            self._kept |= system.files_of(self._files_uid)
+
+    @staticmethod
+    def fork_child(host: Host, kind: bytes) -> tuple[socket.socket, int] | None:
+        """Ask the host for a child (b"F": one check, b"S": the shared one) on new channels: the grader's
+        ends (protocol socket, output pipe), or None when the host did not take them."""
+        parent, child = socket.socketpair()
+        out_read, out_write = os.pipe()
+        try:
+            system.set_pipe_size(out_read, zygote.OUTPUT_PIPE_BYTES)
+            os.set_blocking(out_read, False)
+            socket.send_fds(host.sock, [kind], [child.fileno(), out_write])
+        except OSError:
+            parent.close()
+            os.close(out_read)
+            return None
+        finally:
+            child.close()
+            os.close(out_write)
+        return parent, out_read
+
+    @staticmethod
+    def output_of(host: Host, limit: int) -> OutputTail:
+        """A check's output starts with what the host printed while importing (as when each check imported)."""
+        output = OutputTail(limit)
+        output.add(bytes(host.preamble.head))
+        output.add(bytes(host.preamble.tail))
+        output.total += host.preamble.cut
+        return output
+
+    def left_behind(self, host: Host) -> bool:
+        """Whether a check left something running: a process below the host beside its shared child, an
+        orphan, or a thread in the shared child (which could print into, or change, later checks)."""
+        hosts = {h.pid for h in self._hosts.values() if h is not None}
+        below = system.live_descendants(host.pid)
+        return (len(below) != 1 or system.thread_count(below[0]) > 1
+                or any(c not in hosts for c in system.children(self._client.pid)))
+
+    def end_serial(self, host: Host, *, off: bool = False) -> None:
+        """Close the host's shared child's channels (it exits when its socket closes; a sweep sees to it)."""
+        host.serial_off = host.serial_off or off
+        if host.serial is None:
+            return
+        host.serial.close()
+        os.close(host.serial_out)
+        host.serial, host.serial_out = None, -1
+        self.sweep_due = host.pid
+
+    def drop(self, key: Target) -> None:
+        """Stop a host that died or misbehaved; that target's checks then run in workers of their own."""
+        host = self._hosts.get(key)
+        self._hosts[key] = None
+        if host is None:
+            return
+        self.end_serial(host)
+        host.sock.close()
+        os.close(host.out_fd)
+        self._client.ask({"op": "reap", "pid": host.pid, "grace": 0.0})
+
+    def sweep(self) -> dict | None:
+        """Clear what the last forked check left, before anything else runs; None if the zygote failed.
+
+        When nothing below the host runs any more and the zygote has no child but
+        the hosts (no orphan), nothing is left to kill: the grader (root, like
+        the zygote) deletes the temporary files itself, saving a round trip.
+        Otherwise the zygote kills and reaps.
+        """
+        host, self.sweep_due = self.sweep_due, None
+        if host is None:
+            return {}
+        hosts = {h.pid for h in self._hosts.values() if h is not None}
+        if not system.live_descendants(host) and not [c for c in system.children(self._client.pid) if c not in hosts]:
+            if self._files_uid is not None:
+                system.remove_files_of(self._files_uid, keep=self._kept)
+            return {"host_alive": system.is_alive(host)}
+        reply, _ = self._client.ask({"op": "sweep", "host": host, "grace": EXIT_GRACE_SECONDS})
+        return reply
+
+    def close(self) -> None:
+        """Close every host's channels (it ends when its socket closes; the zygote's exit kills it anyway)."""
+        for host in self._hosts.values():
+            if host is not None:
+                self.end_serial(host)
+                host.sock.close()
+                os.close(host.out_fd)
+        self._hosts.clear()
