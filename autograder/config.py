@@ -479,12 +479,7 @@ def _problem(name: str, raw: Any, path: Path) -> Problem:
                      for i, m in enumerate(_get(raw, "mistakes", list, path, where, [])))
     init = None
     if "init" in raw:
-        init_raw = raw["init"]
-        if isinstance(init_raw, list):
-            init_raw = {"args": init_raw}
-        if not isinstance(init_raw, dict):
-            raise ConfigError(path, f"{where}.init", f"should be a list of arguments or {{args, kwargs}}, found {init_raw!r}")
-        _check_keys(init_raw, {"args", "kwargs"}, path, f"{where}.init")
+        init_raw = _init_block(raw["init"], path, where)
         init = (_arguments(_get(init_raw, "args", list, path, f"{where}.init", []), path, f"{where}.init.args"),
                 tuple(_keywords(_get(init_raw, "kwargs", dict, path, f"{where}.init", {}), path, f"{where}.init.kwargs")))
     return Problem(name=name, file=file, class_name=class_name, methods=methods, kind=kind, independent=independent,
@@ -592,17 +587,22 @@ def _case(raw: Any, index: int, path: Path, defaults: dict, problems: dict[str, 
     )
 
 
-def _case_init(raw: dict, problem: Problem, path: Path, where: str):
-    """The constructor's arguments for a case: the problem's, with the case's `init` keywords (or args) over them."""
-    base = problem.init
-    if "init" not in raw:
-        return base
-    init_raw = raw["init"]
+def _init_block(init_raw: Any, path: Path, where: str) -> dict:
+    """An `init:` entry as {args, kwargs}: a list is the positional arguments alone."""
     if isinstance(init_raw, list):
         init_raw = {"args": init_raw}
     if not isinstance(init_raw, dict):
         raise ConfigError(path, f"{where}.init", f"should be a list of arguments or {{args, kwargs}}, found {init_raw!r}")
     _check_keys(init_raw, {"args", "kwargs"}, path, f"{where}.init")
+    return init_raw
+
+
+def _case_init(raw: dict, problem: Problem, path: Path, where: str):
+    """The constructor's arguments for a case: the problem's, with the case's `init` keywords (or args) over them."""
+    base = problem.init
+    if "init" not in raw:
+        return base
+    init_raw = _init_block(raw["init"], path, where)
     args = _arguments(_get(init_raw, "args", list, path, f"{where}.init", list(base[0]) if base else []), path,
                       f"{where}.init.args")
     kwargs = dict(base[1]) if base else {}
