@@ -22,14 +22,19 @@ def _proc(path):
     return text == "/proc" or text.startswith("/proc/")
 
 
-def _hide(real, default=None, missing=None):
-    def wrapper(path, *args, **kwargs):
+class _hide:
+    """`real` with /proc hidden. An object, not a function: Python 3.10's pathlib keeps os.stat as a class
+    attribute of its accessor, where a function would be bound as a method."""
+
+    def __init__(self, real, default=None, missing=None):
+        self.real, self.missing = real, missing
+
+    def __call__(self, path, *args, **kwargs):
         if _proc(path):
-            if missing is not None:
-                return missing
+            if self.missing is not None:
+                return self.missing
             raise FileNotFoundError(2, "No such file or directory (simulated macOS)", os.fsdecode(path))
-        return real(path, *args, **kwargs)
-    return wrapper
+        return self.real(path, *args, **kwargs)
 
 
 builtins.open = _hide(builtins.open)
