@@ -212,3 +212,15 @@ def test_the_homework_packages_with_its_extra_packages_and_both_zips_grade_right
         with zipfile.ZipFile(zipped) as archive:
             assert "scipy==1.15.3" in archive.read("requirements.txt").decode().splitlines()
     assert any("gives the reference" in line for line in report.checks)
+
+
+def test_a_class_missing_from_a_file_of_several_costs_only_its_checks(tmp_path):
+    # one worker imports the file for all its classes; the one it lacks fails alone, as a failed import
+    relative = "mytorch/nn/activation.py"
+    problems = [name for name in _problems_of(relative) if ASSIGNMENT.problems[name].class_name == "Tanh"]
+    assert problems and len(_problems_of(relative)) > 1
+    text = _replaced((HW / ASSIGNMENT.reference / relative).read_text(), "class Tanh", "class TanH")
+    document = _grade(_reference_with(tmp_path, {relative: text}))
+    assert _failed(document) == _checks_of(*problems)
+    failed = [t["output"] for t in document["tests"] if t["status"] == "failed"]
+    assert "could not be imported" in failed[0] and "TanH" in failed[0], failed[0]

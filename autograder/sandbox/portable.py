@@ -36,7 +36,7 @@ from . import protocol
 from .base import IMPORT_TIMEOUT_TEXT, SandboxBase, Target
 from .capture import OutputTail
 from .outcome import CallOutcome, call_timeout_text, crash_detail, ended_words
-from .replies import _error, _parse_result
+from .replies import _parse_result, import_failure
 from .staging import stage_submission
 from .transport import feed
 
@@ -147,7 +147,7 @@ class PortableSandbox(SandboxBase):
                 return self._ended(worker, CallOutcome("protocol", phase="import", detail="the process running your "
                                                        "code sent an unexpected message during the import"))
             if not header.get("ok"):
-                return self._ended(worker, CallOutcome("import_error", phase="import", error=_error(header.get("error"))))
+                return self._ended(worker, import_failure(header))
             worker.imported = worker.output.take(0, time.monotonic() + MARKER_SECONDS)
         call_start = time.monotonic()
         deadline = min(call_start + call_timeout, budget_end)
