@@ -94,6 +94,7 @@ class Problem:
     gradients: tuple[Gradient, ...] = ()  # checked by finite differences of the reference's own forward or loss
     constant: tuple[str, ...] = ()  # outputs whose expected value may be constant (all zero, say)
     mistakes: tuple[MistakeSpec, ...] = ()  # typical wrong implementations: hint and mutant
+    uses: tuple[str, ...] = ()  # problems whose students' classes this one is built from (an MLP: linear, relu)
 
     @property
     def outputs(self) -> dict[str, str]:
@@ -403,7 +404,7 @@ def _problem(name: str, raw: Any, path: Path) -> Problem:
     if not isinstance(raw, dict):
         raise ConfigError(path, where, f"should be a mapping, found {raw!r}")
     _check_keys(raw, {"file", "class", "methods", "kind", "independent", "init", "inputs", "objects", "gradients",
-                      "constant", "mistakes"}, path, where)
+                      "constant", "mistakes", "uses"}, path, where)
     file = _get(raw, "file", str, path, where)
     if not file.endswith(".py") or file.startswith("/") or ".." in Path(file).parts:
         raise ConfigError(path, f"{where}.file", f"should be a relative path to a .py file, found {file!r}")
@@ -484,7 +485,14 @@ def _problem(name: str, raw: Any, path: Path) -> Problem:
                 tuple(_keywords(_get(init_raw, "kwargs", dict, path, f"{where}.init", {}), path, f"{where}.init.kwargs")))
     return Problem(name=name, file=file, class_name=class_name, methods=methods, kind=kind, independent=independent,
                    init=init, input_shapes=input_shapes, objects=dict(objects), gradients=tuple(gradients),
-                   constant=constant, mistakes=mistakes)
+                   constant=constant, mistakes=mistakes, uses=_uses(raw, path, where))
+
+
+def _uses(raw: dict[str, Any], path: Path, where: str) -> tuple[str, ...]:
+    uses = _get(raw, "uses", list, path, where, [])
+    if not all(isinstance(u, str) and _IDENTIFIER.match(u) for u in uses):
+        raise ConfigError(path, f"{where}.uses", f"should list problem names, found {uses!r}")
+    return tuple(dict.fromkeys(uses))
 
 
 def _mistake(raw: Any, path: Path, where: str) -> MistakeSpec:
@@ -670,6 +678,11 @@ def parse_assignment(doc: Any, path: Path) -> Assignment:
     if not problems_raw:
         raise ConfigError(path, "problems", "needs at least one problem")
     problems = {name: _problem(name, raw, path) for name, raw in problems_raw.items()}
+    for name, problem in problems.items():
+        for used in problem.uses:
+            if used not in problems or used == name:
+                raise ConfigError(path, f"problems.{name}.uses", f"{used!r} is not another problem of this assignment "
+                                  f"(problems: {', '.join(problems)})")
     if "independent" not in doc:  # a name not built in needs the assignment's own file of implementations
         from .generate import INDEPENDENT_CHECKS
 

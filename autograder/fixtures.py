@@ -99,6 +99,7 @@ class ProblemRef:
     name: str
     file: str  # e.g. mytorch/nn/activation.py
     class_name: str  # e.g. Softmax
+    uses: tuple[str, ...] = ()  # problems whose students' classes this one is built from (see grade.uses_notes)
 
 
 @dataclass
@@ -171,7 +172,8 @@ def case_to_document(case: Case) -> dict:
         "name": case.name,
         "description": case.description,
         "number": case.number,
-        "problem": _FlowMap(name=case.problem.name, file=case.problem.file, **{"class": case.problem.class_name}),
+        "problem": _FlowMap(name=case.problem.name, file=case.problem.file, **{"class": case.problem.class_name},
+                            **({"uses": _FlowRow(case.problem.uses)} if case.problem.uses else {})),
         "visibility": case.visibility,
         "tags": _FlowRow(case.tags),
         "tolerance": {"rtol": case.tolerance.rtol, "atol": case.tolerance.atol},
@@ -282,7 +284,10 @@ def _hints(raw: Any, where: Path) -> dict[str, str]:
 
 def _problem_ref(raw: Mapping, where: Path) -> ProblemRef:
     try:
-        ref = ProblemRef(name=str(raw["name"]), file=str(raw["file"]), class_name=str(raw["class"]))
+        uses = raw.get("uses") or []
+        if not isinstance(uses, list) or not all(isinstance(u, str) for u in uses):
+            raise FixtureError(f"{where}: 'problem.uses' should list problem names, found {uses!r}")
+        ref = ProblemRef(name=str(raw["name"]), file=str(raw["file"]), class_name=str(raw["class"]), uses=tuple(uses))
     except KeyError as exc:
         raise FixtureError(f"{where}: 'problem' needs '{exc.args[0]}' (it has name, file and class)") from None
     if not ref.file.endswith(".py") or not ref.class_name.isidentifier():

@@ -302,7 +302,7 @@ def build_case(spec: CaseSpec, number: int, assignment: Assignment, reference: t
         checks=tuple(checks),
         inputs=inputs,
         expected=expected,
-        problem=ProblemRef(name=problem.name, file=problem.file, class_name=problem.class_name),
+        problem=ProblemRef(name=problem.name, file=problem.file, class_name=problem.class_name, uses=problem.uses),
         limits=dataclasses.asdict(assignment.limits),
         policy=policy_document(assignment),
     )

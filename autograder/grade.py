@@ -378,6 +378,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                     found[case.problem.file] = str(exc)
         checks: list[CheckResult] = []
         graded: list[tuple[Case, Check, CallOutcome, CheckResult]] = []  # for the notes across checks
+        of_case: list[tuple[Case, CheckResult]] = []  # every graded value, graded or not, with its case
         total = sum(1 for c in cases for k in c.checks if only is None or check_name(c, k) in only)
         for case in cases:
             located = found[case.problem.file]
@@ -404,9 +405,11 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                     result.seconds = outcome.seconds
                     graded.append((case, check, outcome, result))
                 checks.append(result)
+                of_case.append((case, result))
                 if progress:
                     progress(f"[{len(checks)}/{total}] {result.name}: {'passed' if result.passed else 'failed'}")
         file_notes = review_feedback(checks, graded, found)  # hints checked across checks, each failure said once
+        note_used_failures(of_case)
         checks.extend(efficiency.informational_checks(graded, cases))  # zero points, after every graded check
         warnings = [f"warning: {line} (see README, \"Sandbox\")" for line in (sandbox.warnings() if sandbox else [])]
     finally:
@@ -422,6 +425,23 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
 # -- after the check loop: feedback that holds across checks, each failure explained once ------------
 
 Graded = list[tuple[Case, Check, CallOutcome, CheckResult]]
+
+
+def note_used_failures(of_case: list[tuple[Case, CheckResult]]) -> None:
+    """A failed test of a class built from the student's own other classes (an MLP from their Linear and
+    ReLU, `uses` in the config) says which of those failed in this submission too: they may be the cause.
+    Said only when one did (a hint is a claim), naming problems and classes only."""
+    failed = {case.problem.name for case, result in of_case if not result.passed}
+    classes = {case.problem.name: case.problem.class_name for case, _ in of_case}
+    for case, result in of_case:
+        culprits = [name for name in case.problem.uses if name in failed]
+        if result.passed or not culprits:
+            continue
+        named = ", ".join(f"{classes[name]} ({name})" for name in culprits)
+        result.message = (f"{result.message.rstrip()}\nNote: {case.problem.class_name} is built from your own "
+                          f"classes, and tests of {named} failed in this submission too: fix "
+                          f"{'that' if len(culprits) == 1 else 'those'} first, as this test may fail "
+                          f"only because of {'it' if len(culprits) == 1 else 'them'}.").lstrip()
 
 
 def review_feedback(checks: list[CheckResult], graded: Graded, found: dict[str, Located | str]) -> list[str]:

@@ -137,6 +137,9 @@ MISTAKES = [
     ("memory_fractional", _set("limits", "memory_mb", 1.5), "limits.memory_mb"),
     ("nan_timeout", _set("limits", "call_timeout", float("nan")), "limits.call_timeout"),
     ("reference_outside_the_repository", _set("reference", "../elsewhere"), "reference"),
+    ("uses_unknown_problem", _set("problems", "softmax", "uses", ["linear"]), "problems.softmax.uses"),
+    ("uses_itself", _set("problems", "softmax", "uses", ["softmax"]), "problems.softmax.uses"),
+    ("uses_not_a_list", _set("problems", "softmax", "uses", "linear"), "uses"),
 ]
 
 

@@ -121,7 +121,9 @@ def test_a_loss_returned_as_a_list_fails_saying_a_number_was_expected(tmp_path):
 
 MUTANTS = {m.name + "@" + m.problem: m for m in config_mutants(ASSIGNMENT)}
 # a mistake in a file other problems import (Linear, ReLU) also costs the checks of the MLPs built from it
-USERS = {"linear": ("mlp0", "mlp1", "mlp4"), "relu": ("mlp0", "mlp1", "mlp4")}
+USERS = {used: tuple(name for name, p in ASSIGNMENT.problems.items() if used in p.uses)
+         for used in {u for p in ASSIGNMENT.problems.values() for u in p.uses}}
+USES_NOTE = "is built from your own classes"
 
 
 @pytest.mark.parametrize("key", ["dLdb_averaged@linear", "dLdW_transposed@linear", "no_division_by_N@cross_entropy",
@@ -136,6 +138,10 @@ def test_a_wrong_submission_loses_exactly_the_checks_its_mistake_gets_wrong_with
     allowed = _checks_of(mutant.problem, *USERS.get(mutant.problem, ()))
     assert failed and failed <= allowed
     assert failed & _checks_of(mutant.problem)
+    # the note on a class built from the student's own layers: on exactly those failed checks, when a layer failed
+    noted = {t["name"] for t in document["tests"] if USES_NOTE in t.get("output", "")}
+    assert noted == failed - _checks_of(mutant.problem), noted
+    assert USERS.get(mutant.problem) or not noted
     hinted = [t for t in document["tests"] if t["name"] in _checks_of(mutant.problem) and t["status"] == "failed"
               and mutant.hint in t.get("output", "")]
     assert hinted, "the mistake's own hint is shown where the values are the mistake's"
@@ -212,3 +218,30 @@ def test_the_homework_packages_with_its_extra_packages_and_both_zips_grade_right
         with zipfile.ZipFile(zipped) as archive:
             assert "scipy==1.15.3" in archive.read("requirements.txt").decode().splitlines()
     assert any("gives the reference" in line for line in report.checks)
+
+
+def test_a_class_missing_from_a_file_of_several_costs_only_its_checks(tmp_path):
+    # one worker imports the file for all its classes; the one it lacks fails alone, as a failed import
+    relative = "mytorch/nn/activation.py"
+    problems = [name for name in _problems_of(relative) if ASSIGNMENT.problems[name].class_name == "Tanh"]
+    assert problems and len(_problems_of(relative)) > 1
+    text = _replaced((HW / ASSIGNMENT.reference / relative).read_text(), "class Tanh", "class TanH")
+    document = _grade(_reference_with(tmp_path, {relative: text}))
+    assert _failed(document) == _checks_of(*problems)
+    failed = [t["output"] for t in document["tests"] if t["status"] == "failed"]
+    assert "could not be imported" in failed[0] and "TanH" in failed[0], failed[0]
+
+
+def test_a_failed_layer_is_named_in_the_failed_checks_of_the_mlps_built_from_it(tmp_path):
+    assert USERS.get("linear"), "the MLPs declare that they use linear"
+    relative = ASSIGNMENT.problems["linear"].file
+    text = _replaced((HW / ASSIGNMENT.reference / relative).read_text(), " + np.ones((self.N, 1)) @ self.b.T", "")
+    document = _grade(_reference_with(tmp_path, {relative: text}))
+    failed = _failed(document)
+    users = _checks_of(*USERS["linear"])
+    assert failed & users and failed <= _checks_of("linear", *USERS["linear"])
+    for test in document["tests"]:
+        noted = "Note: " in test.get("output", "") and USES_NOTE in test["output"]
+        assert noted == (test["name"] in failed & users), test["name"]
+        if noted:
+            assert "Linear (linear)" in test["output"] and "relu" not in test["output"].split("Note: ")[-1]

@@ -20,6 +20,7 @@ from ..limits import Limits
 from .outcome import CallOutcome
 
 Target = tuple[str, str, str]  # (import_root, module, class_name)
+Module = tuple[str, str]  # (import_root, module): what one worker imports, for every class of it
 
 
 class SandboxBase:
@@ -38,7 +39,7 @@ class SandboxBase:
         self.budget_left = limits.budget
         self.default_target = target
         self.skipped: list[str] = []  # what staging left out, in words
-        self._import_failures: dict[Target, CallOutcome] = {}
+        self._import_failures: dict[tuple[str, ...], CallOutcome] = {}  # by target, or by module (see run)
 
     # -- the interface ---------------------------------------------------
     def prepare(self, target: Target) -> None:
@@ -62,7 +63,7 @@ class SandboxBase:
         """Run the steps on a fresh instance and return what came back, whatever happened.
 
         `target` is (import_root, module, class_name) when one sandbox grades
-        several classes or files; by default, the one given at construction.
+        several classes or files (one worker may serve every class of a module); by default, the one given at construction.
         An outcome marked `shared` came from a process that answered other
         checks before: if the grader finds its answer wrong, it runs the check
         again with `fresh`, in a process that ran nothing else (and later
@@ -70,8 +71,9 @@ class SandboxBase:
         sandbox's own work included, is charged to the budget.
         """
         key = target or self.default_target
-        if key in self._import_failures:
-            return self._import_failures[key]
+        failed = self._import_failures.get(key) or self._import_failures.get(key[:2])
+        if failed is not None:
+            return failed
         if self._broken is not None:
             return CallOutcome("sandbox", detail=self._broken)
         if self.budget_left <= 0:
@@ -87,7 +89,10 @@ class SandboxBase:
             if self.skipped and outcome.kind == "import_error" and outcome.error is not None:
                 outcome.error["message"] += ("\n(Not copied into the sandbox: " + "; ".join(self.skipped[:5]) +
                                              (" ..." if len(self.skipped) > 5 else "") + ".)")
-            self._import_failures[key] = outcome
+            # an exception raised by the module's import fails every class of it; anything else (a class it
+            # lacks, a crash or a hang) only this class, as the others may still run
+            module_wide = outcome.kind == "import_error" and not outcome.class_missing
+            self._import_failures[key[:2] if module_wide else key] = outcome
         return outcome
 
     def _run_any(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,

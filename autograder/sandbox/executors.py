@@ -17,16 +17,21 @@ import numpy as np
 
 from ..limits import Limits
 from . import protocol, system, transport, worker
-from .base import IMPORT_TIMEOUT_TEXT, SandboxBase, Target
+from .base import IMPORT_TIMEOUT_TEXT, Module, SandboxBase, Target
 from .capture import OutputTail
 from .hosts import Host, Hosts
 from .outcome import CallOutcome, call_timeout_text, crash_detail, ended_words
-from .replies import _error, _parse_result
+from .replies import _parse_result, import_failure
 from .zygote_client import EXIT_GRACE_SECONDS, ZygoteClient
 
 MAX_RESULT_BYTES = 64 * 1024 * 1024  # largest array a worker may send back
 DRAIN_SECONDS = 0.2  # reading what is left in the output pipe once every writer is dead
 EARLY_REQUEST_BYTES = 64 * 1024  # inputs up to this size are sent before the import is done
+
+
+def module_of(target: Target) -> Module:
+    """What a target's host imports: (import_root, module); one host serves every class of it."""
+    return target[0], target[1]
 
 
 def describe_status(status: int, limits: Limits | None = None) -> str:
@@ -65,12 +70,13 @@ class Executors:
         })
 
     # -- in the host's shared child ---------------------------------------------
-    def in_shared_child(self, host: Host, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
+    def in_shared_child(self, host: Host, class_name: str, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
                         call_timeout: float, started: float) -> CallOutcome | None:
-        """One check in the host's shared child (forked on first use); None when the host cannot fork it.
+        """One check of the module's class `class_name` in the host's shared child (forked on first use);
+        None when the host cannot fork it.
 
         Anything but an answer ends the shared child (at once for a hang) and
-        turns sharing off for this host. An answer after which a process the
+        turns sharing off for this class. An answer after which a process the
         check started still runs ends it too, so that what the check left is
         killed before the next check starts (in a new shared child).
         """
@@ -86,7 +92,8 @@ class Executors:
                 return None
             host.serial, host.serial_out = channels
         output = self.hosts.output_of(host, self.box.limits.output_chars)
-        outcome = self._call(host.serial, host.serial_out, output, {"steps": steps}, inputs, call_timeout,
+        outcome = self._call(host.serial, host.serial_out, output, {"steps": steps, "class_name": class_name},
+                             inputs, call_timeout,
                              started + self.box.budget_left)
         transport.drain(host.serial_out, output, deadline=0.0)  # it flushed its output before it answered
         transport.drain(host.out_fd, output, deadline=0.0)
@@ -97,14 +104,14 @@ class Executors:
         else:
             if outcome.kind in ("timeout", "budget"):  # killed at once, with whatever it started
                 self.client.ask({"op": "sweep", "host": host.pid, "grace": 0.0})
-            self.hosts.end_serial(host, off=True)
+            self.hosts.end_serial(host, alone=class_name)
         outcome.output = output.text().replace(os.path.join(host.workdir, "submission") + os.sep, "")
         return self.box._memory_words(outcome)
 
     # -- in a fresh child of the host ----------------------------------------------
-    def in_fresh_child(self, host: Host, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
-                       call_timeout: float, started: float) -> CallOutcome | None:
-        """One check in a child the host forks; None when the host did not fork it (it is then dropped)."""
+    def in_fresh_child(self, host: Host, class_name: str, steps: list[dict[str, Any]],
+                       inputs: dict[str, np.ndarray], call_timeout: float, started: float) -> CallOutcome | None:
+        """One check of the module's class `class_name` in a child the host forks; None when the host did not fork it (it is then dropped)."""
         settled = self.client.settle()  # a reply still due from the zygote
         if settled is None:
             return self._broken()
@@ -120,7 +127,8 @@ class Executors:
             # No reply from the host: if it dies before it forks, the descriptors it had not taken are
             # closed with it and this check reads the end of its socket ("crashed", run again elsewhere).
             # Small inputs wait in the socket while the host forks.
-            outcome = self._call(parent, out_read, output, {"steps": steps}, inputs, call_timeout, budget_end)
+            outcome = self._call(parent, out_read, output, {"steps": steps, "class_name": class_name}, inputs,
+                                 call_timeout, budget_end)
             parent.close()
             if outcome.kind in ("ok", "error", "too_large"):
                 transport.drain(out_read, output, deadline=0.0)  # it flushed its output before it answered
@@ -139,10 +147,10 @@ class Executors:
     # -- in a worker of its own (or, with `host`, starting the target's host) -------------
     def in_own_worker(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
                       key: Target, started: float, host: bool = False) -> CallOutcome:
-        """A worker the zygote forks, imports and runs the check; with `host`, it imports and is kept as
-        the target's host (outcome "hosted") when it can fork safely."""
+        """A worker the zygote forks, imports and runs the check; with `host`, it imports the target's module
+        and is kept as the module's host (outcome "hosted") when it can fork safely."""
         limits = self.box.limits
-        import_from = self.client.take_spawned(key) if host else None  # when the import started, if earlier
+        import_from = self.client.take_spawned(module_of(key)) if host else None  # when the import started, if earlier
         if import_from is not None:
             reply, fds = self.client.ask(None)
         else:
@@ -167,7 +175,7 @@ class Executors:
                                  import_from=import_from)
             if outcome.kind == "hosted" and outcome.detail == "forkable":
                 transport.drain(out_fd, output, deadline=0.0)
-                self.hosts.set(key, Host(pid, sock, out_fd, output, str(reply.get("workdir"))))
+                self.hosts.set(module_of(key), Host(pid, sock, out_fd, output, str(reply.get("workdir"))))
                 kept = True
                 return outcome
         finally:
@@ -224,7 +232,7 @@ class Executors:
             return CallOutcome("protocol", phase="import",
                                detail="the process running your code sent an unexpected message during the import")
         if not header.get("ok"):
-            return CallOutcome("import_error", phase="import", error=_error(header.get("error")))
+            return import_failure(header)
         if host:  # imported; it now waits for checks to fork
             return CallOutcome("hosted", phase="import", detail="forkable" if header.get("forkable") is True else "")
         # 2. the call

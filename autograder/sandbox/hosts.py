@@ -1,6 +1,7 @@
-"""The hosts of the hardened backend: a worker per target that imported the submission once, and its children.
+"""The hosts of the hardened backend: a worker per module that imported the submission once, and its children.
 
-A host forks one *shared* child, which answers check after check, and a
+A host serves every class of its module (each request names its class).
+It forks one *shared* child, which answers check after check, and a
 *fresh* child for each check that must run in a process that ran nothing
 else (see worker._host). This module keeps the hosts of one sandbox, asks
 them for children, notices what a check left running, and clears it before
@@ -11,10 +12,10 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import system, zygote
-from .base import Target
+from .base import Module
 from .capture import OutputTail
 from .zygote_client import EXIT_GRACE_SECONDS, ZygoteClient
 
@@ -30,11 +31,12 @@ class Host:
     workdir: str
     serial: socket.socket | None = None  # the shared child's protocol socket, while one runs
     serial_out: int = -1  # ... and its output pipe
-    serial_off: bool = False  # a check failed: from then on every check runs in a child of its own
+    serial_off: bool = False  # it could not fork a shared child: every check runs in a child of its own
+    alone: set[str] = field(default_factory=set)  # classes a check of which failed: their checks run in fresh children
 
 
 class Hosts:
-    """The host of each target (None: that target's checks run in workers of their own), and their clean-up.
+    """The host of each module (None: that module's checks run in workers of their own), and their clean-up.
 
     `files_uid` is the account whose temporary files a sweep deletes (None:
     none are; only a dedicated account's are).
@@ -43,21 +45,21 @@ class Hosts:
     def __init__(self, client: ZygoteClient, files_uid: int | None) -> None:
         self._client = client
         self._files_uid = files_uid
-        self._hosts: dict[Target, Host | None] = {}
+        self._hosts: dict[Module, Host | None] = {}
         self._kept: set[tuple[str, int]] = set()  # temporary files made while a host imported: they stay
         self.sweep_due: int | None = None  # a host whose last check has not been swept yet
 
-    def __contains__(self, key: Target) -> bool:
+    def __contains__(self, key: Module) -> bool:
         return key in self._hosts
 
-    def get(self, key: Target) -> Host | None:
+    def get(self, key: Module) -> Host | None:
         return self._hosts.get(key)
 
-    def set(self, key: Target, host: Host | None) -> None:
+    def set(self, key: Module, host: Host | None) -> None:
         self._hosts[key] = host
 
-    def pids(self) -> dict[Target, int | None]:
-        """Each target tried so far and its host's pid (None: it runs without one, or its host was dropped)."""
+    def pids(self) -> dict[Module, int | None]:
+        """Each module tried so far and its host's pid (None: it runs without one, or its host was dropped)."""
         return {key: host.pid if host else None for key, host in self._hosts.items()}
 
     def keep_import_files(self) -> None:
@@ -101,9 +103,11 @@ class Hosts:
         return (len(below) != 1 or system.thread_count(below[0]) > 1
                 or any(c not in hosts for c in system.children(self._client.pid)))
 
-    def end_serial(self, host: Host, *, off: bool = False) -> None:
-        """Close the host's shared child's channels (it exits when its socket closes; a sweep sees to it)."""
-        host.serial_off = host.serial_off or off
+    def end_serial(self, host: Host, *, alone: str | None = None) -> None:
+        """Close the host's shared child's channels (it exits when its socket closes; a sweep sees to it);
+        with `alone`, that class's later checks each run in a fresh child."""
+        if alone is not None:
+            host.alone.add(alone)
         if host.serial is None:
             return
         host.serial.close()
@@ -111,8 +115,8 @@ class Hosts:
         host.serial, host.serial_out = None, -1
         self.sweep_due = host.pid
 
-    def drop(self, key: Target) -> None:
-        """Stop a host that died or misbehaved; that target's checks then run in workers of their own."""
+    def drop(self, key: Module) -> None:
+        """Stop a host that died or misbehaved; that module's checks then run in workers of their own."""
         host = self._hosts.get(key)
         self._hosts[key] = None
         if host is None:

@@ -56,6 +56,7 @@ class CallOutcome:
     notes: list[str] = field(default_factory=list)
     max_rss_kb: int = 0
     shared: bool = False  # answered by a process that had answered other checks before (see escalation)
+    class_missing: bool = False  # an import failure of the class only: its module imported, but lacks it
 
     def __post_init__(self) -> None:
         self.kind = Outcome(self.kind)

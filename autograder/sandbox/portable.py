@@ -33,10 +33,10 @@ import numpy as np
 
 from ..limits import Limits
 from . import protocol
-from .base import IMPORT_TIMEOUT_TEXT, SandboxBase, Target
+from .base import IMPORT_TIMEOUT_TEXT, Module, SandboxBase, Target
 from .capture import OutputTail
 from .outcome import CallOutcome, call_timeout_text, crash_detail, ended_words
-from .replies import _error, _parse_result
+from .replies import _parse_result, import_failure
 from .staging import stage_submission
 from .transport import feed
 
@@ -66,8 +66,9 @@ class PortableSandbox(SandboxBase):
             raise
         self._grader_root = str(grader_root or GRADER_ROOT)
         self._workers = 0
-        self._shared: dict[Target, _Worker] = {}  # a worker that answers check after check, while all pass
-        self._spare: dict[Target, _Worker] = {}  # a worker started ahead for the next check that runs alone
+        # a worker imports a module and answers for any class of it (each request names the class)
+        self._shared: dict[Module, _Worker] = {}  # a worker that answers check after check, while all pass
+        self._spare: dict[Module, _Worker] = {}  # a worker started ahead for the next check that runs alone
         self._alone: set[Target] = set()  # targets whose checks each run in a worker of their own
 
     def warnings(self) -> list[str]:
@@ -77,8 +78,9 @@ class PortableSandbox(SandboxBase):
         return []
 
     def prepare(self, target: Target) -> None:
-        if not self._closed and target not in self._shared and target not in self._alone:
-            self._shared[target] = self._start(target)
+        module = (target[0], target[1])
+        if not self._closed and module not in self._shared and target not in self._alone:
+            self._shared[module] = self._start(module)
 
     def close(self) -> None:
         if self._closed:
@@ -95,45 +97,43 @@ class PortableSandbox(SandboxBase):
                  key: Target, started: float, fresh: bool = False) -> CallOutcome:
         """In the shared worker while every answer passes; otherwise in a worker that ran nothing else."""
         budget_end = started + self.budget_left
+        module, class_name = (key[0], key[1]), key[2]
         if fresh:
             self._alone.add(key)
         if key not in self._alone:
-            worker = self._shared.get(key) or self._shared.setdefault(key, self._start(key))
+            worker = self._shared.get(module) or self._shared.setdefault(module, self._start(module))
             first = worker.answered == 0  # its first check: it ran nothing else, its answer is final
-            outcome = self._check(worker, steps, inputs, call_timeout, budget_end)
+            outcome = self._check(worker, class_name, steps, inputs, call_timeout, budget_end)
             if outcome.kind == "ok":
                 outcome.shared = not first
                 return outcome
-            # anything but an answer ends sharing: this check and every later one run alone
-            self._shared.pop(key).end()
+            # anything but an answer ends sharing: this check and every later one of its class run alone
+            self._shared.pop(module).end()
             self._alone.add(key)
             if first or outcome.kind in ("timeout", "budget") or time.monotonic() >= budget_end:
                 return outcome  # a hang is not run again (it would cost a second time limit)
-        shared = self._shared.pop(key, None)
-        if shared is not None:
-            shared.end()
-        worker = self._spare.pop(key, None) or self._start(key)
+        worker = self._spare.pop(module, None) or self._start(module)
         try:
-            outcome = self._check(worker, steps, inputs, call_timeout, budget_end)
+            outcome = self._check(worker, class_name, steps, inputs, call_timeout, budget_end)
         finally:
             worker.end()
         if outcome.phase != "import" and time.monotonic() < budget_end:
-            self._spare[key] = self._start(key)  # imports while the grader compares
+            self._spare[module] = self._start(module)  # imports while the grader compares
         return outcome
 
-    def _start(self, key: Target) -> "_Worker":
+    def _start(self, key: Module) -> "_Worker":
         self._workers += 1
         workdir = self._parent / f"w{self._workers}"
         shutil.copytree(self._parent / "stage", workdir / "submission")
         limits = self.limits
-        spec = {"workdir": str(workdir), "import_root": key[0], "module": key[1], "class_name": key[2],
+        spec = {"workdir": str(workdir), "import_root": key[0], "module": key[1],
                 "grader_root": self._grader_root, "marker": f"\0{secrets.token_hex(8)}\0",
                 "max_result_bytes": MAX_RESULT_BYTES,
                 "limits": {"cpu_seconds": int(limits.import_timeout + limits.budget) + 2,
                            "memory_mb": limits.memory_mb, "max_file_mb": limits.max_file_mb}}
         return _Worker(spec, limits)
 
-    def _check(self, worker: "_Worker", steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
+    def _check(self, worker: "_Worker", class_name: str, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
                call_timeout: float, budget_end: float) -> CallOutcome:
         """One request to a worker: the import first if it is not done, then the call; never waits past a deadline."""
         if worker.imported is None:
@@ -147,11 +147,11 @@ class PortableSandbox(SandboxBase):
                 return self._ended(worker, CallOutcome("protocol", phase="import", detail="the process running your "
                                                        "code sent an unexpected message during the import"))
             if not header.get("ok"):
-                return self._ended(worker, CallOutcome("import_error", phase="import", error=_error(header.get("error"))))
+                return self._ended(worker, import_failure(header))
             worker.imported = worker.output.take(0, time.monotonic() + MARKER_SECONDS)
         call_start = time.monotonic()
         deadline = min(call_start + call_timeout, budget_end)
-        worker.send({"steps": steps}, inputs)
+        worker.send({"steps": steps, "class_name": class_name}, inputs)
         header, arrays, why = worker.receive(deadline, max_array_bytes=MAX_RESULT_BYTES)
         if header is None:
             return self._ended(worker, self._failure(why, "call", deadline == budget_end,

@@ -5,8 +5,9 @@ standard output, in the protocol of protocol.py; what the student's code
 prints (fd 1 and 2) goes to its standard error's pipe, where the grader
 reads it. After each answer it writes the marker it was given to that pipe,
 so that the grader can tell one check's output from the next. It answers
-requests one after another until its input closes; worker.run_steps answers
-each, as in the hardened backend. Nothing here is trusted by the grader.
+requests one after another until its input closes, for any class of its
+module (each request names its class); worker.run_steps answers each, as in
+the hardened backend. Nothing here is trusted by the grader.
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ def main() -> None:
         p for p in sys.path if p and p != "." and not os.path.normcase(os.path.abspath(p)).startswith(grader_root)]
     worker.list_grader_modules()  # the grader's own package must not shadow the submission's (see worker)
     worker._HIDDEN.extend(sys.modules.pop(name) for name in worker.GRADER_MODULES if name in sys.modules)
-    cls, seconds = worker._import_class(channel, target, spec)  # type: ignore[arg-type]
-    if cls is None:
+    module, seconds = worker._import_module(channel, target, spec)  # type: ignore[arg-type]
+    if module is None:
         return
     protocol.send(channel, {"event": "imported", "ok": True, "seconds": seconds})  # type: ignore[arg-type]
     os.write(out_fd, marker)
@@ -70,8 +71,12 @@ def main() -> None:
             header, arrays = protocol.read_message(channel, max_array_bytes=1 << 30)  # type: ignore[arg-type]
         except (protocol.ProtocolError, OSError):  # the grader is done with this worker
             return
-        response, out_arrays = worker.run_steps(cls, header["steps"], arrays, target,
-                                                max_result_bytes=int(spec["max_result_bytes"]))
+        cls, failure = worker._class_of(module, str(header.get("class_name")), target)
+        if cls is None:
+            response, out_arrays = failure, {}
+        else:
+            response, out_arrays = worker.run_steps(cls, header["steps"], arrays, target,
+                                                    max_result_bytes=int(spec["max_result_bytes"]))
         worker._flush()
         os.write(out_fd, marker)  # before the answer: once the grader has it, the marker is in the pipe
         protocol.send(channel, response, out_arrays)  # type: ignore[arg-type]

@@ -54,8 +54,16 @@ def _returned(raw: dict[str, Any], array: np.ndarray | None) -> dict[str, Any]:
     return described
 
 
+def import_failure(header: dict[str, Any]) -> CallOutcome:
+    """A failed import message as an outcome: of the module, or (`missing_class`) of the class only."""
+    return CallOutcome("import_error", phase="import", error=_error(header.get("error")),
+                       class_missing=header.get("missing_class") is True)
+
+
 def _parse_result(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> CallOutcome:
     """A worker's result message as an outcome: every field checked, every string clean (it is all data)."""
+    if header.get("event") == "imported" and header.get("ok") is False:  # a host's module lacks the class
+        return import_failure(header)
     if header.get("event") != "result":
         return CallOutcome("protocol", phase="call", detail="the process running your code sent an unexpected message")
     notes = [_text(n, 300) for n in header.get("notes") or [] if isinstance(n, str)][:5]

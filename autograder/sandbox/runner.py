@@ -23,9 +23,9 @@ import numpy as np
 
 from ..limits import Limits
 from . import files, system
-from .base import SandboxBase, Target
+from .base import Module, SandboxBase, Target
 from .escalation import FROM_FRESH_CHILD, FROM_SHARED_CHILD, Place, escalate
-from .executors import MAX_RESULT_BYTES, Executors, describe_status
+from .executors import MAX_RESULT_BYTES, Executors, describe_status, module_of
 from .hosts import Hosts
 from .outcome import CallOutcome
 from .staging import stage_submission
@@ -113,8 +113,8 @@ class Sandbox(SandboxBase):
     def _broken(self) -> str | None:  # type: ignore[override]  # why nothing more can run: the zygote failed
         return self.zygote.broken
 
-    def host_pids(self) -> dict[Target, int | None]:
-        """Each target whose checks started so far, and its host's pid (None: its checks run in workers of
+    def host_pids(self) -> dict[Module, int | None]:
+        """Each module whose checks started so far, and its host's pid (None: its checks run in workers of
         their own: hosting is off, the import left threads, or the host died or hung)."""
         return self.hosts.pids()
 
@@ -162,47 +162,53 @@ class Sandbox(SandboxBase):
         """Start the target's host now: it enters the sandbox and imports while the grader reads the
         fixtures, and the target's first run() finds it (nearly) ready. Call once `limits` are set."""
         if (not self.hosting or self._broken is not None or self._closed or self.zygote.busy
-                or target in self.hosts):
+                or module_of(target) in self.hosts):
             return
-        self.zygote.spawn_ahead(target, self._executors.worker_spec(target, self.limits.call_timeout, host=True))
+        self.zygote.spawn_ahead(module_of(target), self._executors.worker_spec(target, self.limits.call_timeout, host=True))
 
     # -- one check ---------------------------------------------------------
     def _run_any(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
                  key: Target, started: float, fresh: bool = False) -> CallOutcome:
-        """Through the target's host when it has one (started on its first check), else in a worker of its own."""
+        """Through the host of the target's module when it has one (started on the module's first check),
+        else in a worker of its own."""
         run = self._executors
         failure = self._swept()
         if failure is not None:
             return failure
-        if self.hosting and key not in self.hosts:
+        module, class_name = module_of(key), key[2]
+        if self.hosting and module not in self.hosts:
             first = self._start_host(steps, inputs, call_timeout, key, started)
             if first is not None:
                 return first
-        host = self.hosts.get(key)
+        host = self.hosts.get(module)
         places = []
-        if host is not None and (fresh or host.serial_off):
-            self.hosts.end_serial(host, off=True)
+        if host is not None and (fresh or host.serial_off or class_name in host.alone):
+            self.hosts.end_serial(host, alone=class_name)  # the sweep after a fresh child would kill it
         elif host is not None:
-            places.append(Place(lambda: run.in_shared_child(host, steps, inputs, call_timeout, started),
-                                stands=FROM_SHARED_CHILD, give_up=lambda: self.hosts.drop(key),
+            places.append(Place(lambda: run.in_shared_child(host, class_name, steps, inputs, call_timeout, started),
+                                stands=FROM_SHARED_CHILD, give_up=lambda: self.hosts.drop(module),
                                 before_next=self._swept))
         if host is not None:
-            places.append(Place(lambda: run.in_fresh_child(host, steps, inputs, call_timeout, started),
-                                stands=FROM_FRESH_CHILD, give_up=lambda: self.hosts.drop(key), refusal_gives_up=True))
+            places.append(Place(lambda: run.in_fresh_child(host, class_name, steps, inputs, call_timeout, started),
+                                stands=FROM_FRESH_CHILD, give_up=lambda: self.hosts.drop(module),
+                                refusal_gives_up=True))
         places.append(Place(lambda: run.in_own_worker(steps, inputs, call_timeout, key, started)))
         return escalate(places, stopped=lambda: self._broken is not None or self.zygote.ended(),
                         spent=lambda: time.monotonic() - started >= self.budget_left, lost=self._lost)
 
     def _start_host(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
                     key: Target, started: float) -> CallOutcome | None:
-        """The target's first check starts its host; an outcome when that ends the check (the import failed,
-        the budget is spent, the zygote failed), None when the check is to run (with or without a host)."""
-        self.hosts.set(key, None)
+        """The first check of the target's module starts its host; an outcome when that ends the check (the
+        import failed, the budget is spent, the zygote failed), None when the check is to run (with or without
+        a host)."""
+        module = module_of(key)
+        self.hosts.set(module, None)
         first = self._executors.in_own_worker(steps, inputs, call_timeout, key, started, host=True)
         if first.kind != "hosted":
             return first  # the import failed (as it would in a worker of its own), or the budget is spent
-        if self.hosts.get(key) is not None:
-            if self.zygote.ask({"op": "hosted", "pid": self.hosts.get(key).pid})[0] is None:
+        host = self.hosts.get(module)
+        if host is not None:
+            if self.zygote.ask({"op": "hosted", "pid": host.pid})[0] is None:
                 return self._lost()
             self.hosts.keep_import_files()  # what the import left stays, as when each check imported
         return None

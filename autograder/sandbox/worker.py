@@ -113,19 +113,40 @@ def list_grader_modules() -> None:
     GRADER_MODULES[:] = [m for m in sys.modules if m.partition(".")[0] == "autograder"]
 
 
-def _import_class(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> tuple[type | None, float]:
-    """Import the submission's class and time it; on failure tell the grader why and return None."""
+def _import_module(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> tuple[Any, float]:
+    """Import the submission's module and time it; on failure tell the grader why and return None."""
     start = time.perf_counter()
     try:
         module = importlib.import_module(spec["module"])
-        cls = getattr(module, spec["class_name"])
     except BaseException as exc:  # noqa: BLE001 - report everything, even SystemExit at import
         _flush()
         protocol.send(proto, {"event": "imported", "ok": False, "error": describe_exception(exc, workdir),
                               "seconds": time.perf_counter() - start})
         return None, 0.0
     _flush()
-    return cls, time.perf_counter() - start
+    return module, time.perf_counter() - start
+
+
+def _class_of(module: Any, class_name: str, workdir: str) -> tuple[type | None, dict[str, Any] | None]:
+    """The class a request names, looked up in the imported module; else the import failure's message for it
+    (the message a failed import sends: the class's checks fail as when its file could not be imported)."""
+    try:
+        return getattr(module, class_name), None
+    except BaseException as exc:  # noqa: BLE001 - a module __getattr__ may raise anything
+        _flush()
+        return None, {"event": "imported", "ok": False, "error": describe_exception(exc, workdir), "seconds": 0.0,
+                      "missing_class": True}
+
+
+def _import_class(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> tuple[type | None, float]:
+    """Import the submission's module, then find its class; on failure tell the grader why and return None."""
+    module, seconds = _import_module(proto, workdir, spec)
+    if module is None:
+        return None, 0.0
+    cls, failure = _class_of(module, spec["class_name"], workdir)
+    if failure is not None:
+        protocol.send(proto, failure)
+    return cls, seconds
 
 
 def _serve(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
@@ -142,7 +163,11 @@ def _serve(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
 
 
 def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
-    """Import once, then fork children from this post-import state, until the grader hangs up.
+    """Import the module once, then fork children from this post-import state, until the grader hangs up.
+
+    A host serves every class of its module: each request names the class
+    it checks ("class_name"), looked up in the child; a class the module
+    lacks is answered as a failed import of that class.
 
     The grader sends one byte and two descriptors (a protocol socket and an
     output pipe) per child: b"F" forks a child that answers one request and
@@ -152,8 +177,8 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
     import. Nothing here is trusted: the trusted zygote kills whatever a child
     left behind, and the grader decides what a shared child's answers count for.
     """
-    cls, seconds = _import_class(proto, workdir, spec)
-    if cls is None:
+    module, seconds = _import_module(proto, workdir, spec)
+    if module is None:
         return
     # Threads do not survive a fork (a child could wait forever on a lock one of them held): checks
     # of code that starts threads at import each import afresh in a worker of their own.
@@ -175,7 +200,7 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
             code = FAILED
             try:
                 proto.close()
-                _answer(socket.socket(fileno=fds[0]), fds[1], cls, workdir, max_result_bytes,
+                _answer(socket.socket(fileno=fds[0]), fds[1], module, workdir, max_result_bytes,
                         serial=data[:1] == b"S")
                 code = 0
             finally:
@@ -184,7 +209,7 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
             os.close(fd)
 
 
-def _answer(sock: socket.socket, out_fd: int, cls: type, workdir: str, max_result_bytes: int, *,
+def _answer(sock: socket.socket, out_fd: int, module: Any, workdir: str, max_result_bytes: int, *,
             serial: bool = False) -> None:
     """In a child of the host: own process group, output to its own pipe, then one request answered
     (or, when `serial`, every request until the grader closes the socket)."""
@@ -202,7 +227,11 @@ def _answer(sock: socket.socket, out_fd: int, cls: type, workdir: str, max_resul
             if serial:  # the grader is done with this child
                 return
             raise
-        response, out_arrays = run_steps(cls, header["steps"], arrays, workdir, max_result_bytes=max_result_bytes)
+        cls, failure = _class_of(module, str(header.get("class_name")), workdir)
+        if cls is None:
+            response, out_arrays = failure, {}
+        else:
+            response, out_arrays = run_steps(cls, header["steps"], arrays, workdir, max_result_bytes=max_result_bytes)
         _flush()
         protocol.send(sock, response, out_arrays)
         _flush()

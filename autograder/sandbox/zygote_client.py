@@ -14,7 +14,7 @@ import time
 from typing import Any, Callable
 
 from . import system, transport, zygote
-from .base import Target
+from .base import Module
 from .outcome import signal_name
 
 ZYGOTE_REPLY_SECONDS = 10.0  # the zygote answers within this, or is declared broken
@@ -40,7 +40,7 @@ class ZygoteClient:
         self.broken: str | None = None  # why the zygote can do nothing more
         self._spare = spare
         self._reap_pending = False  # a reap request whose reply is still to be read
-        self._spawning: Target | None = None  # a host spawn_ahead asked for, reply not read yet
+        self._spawning: Module | None = None  # a host spawn_ahead asked for, reply not read yet
         self._spawned_at = 0.0
         self.pid, self._ctrl = zygote.start(uid, stage, isolate=isolate)
         # readable when the zygote dies, so a wait for a worker ends at once (Linux 5.3+; else -1)
@@ -94,7 +94,7 @@ class ZygoteClient:
             return None, []
         return reply, fds
 
-    def spawn_ahead(self, target: Target, spec: dict[str, Any]) -> None:
+    def spawn_ahead(self, target: Module, spec: dict[str, Any]) -> None:
         """Send a spawn whose reply is read later (take_spawned), so the worker imports meanwhile."""
         try:
             self._ctrl.settimeout(self.reply_seconds)
@@ -104,7 +104,7 @@ class ZygoteClient:
             return
         self._spawning, self._spawned_at = target, time.monotonic()
 
-    def take_spawned(self, target: Target) -> float | None:
+    def take_spawned(self, target: Module) -> float | None:
         """When the spawn sent ahead for `target` was sent (its reply is next: ask(None)); None if there is none."""
         if self._spawning != target:
             return None
