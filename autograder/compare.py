@@ -71,7 +71,9 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
     `show_values` is False for cases whose data students must not see.
     """
     kind = returned.get("kind")
-    wanted = "a number" if expected.ndim == 0 else f"an array of shape {expected.shape}"
+    # a test that is not visible shows no shape: the expected one is its data, the returned one the student's choice
+    expected_shape = f" of shape {expected.shape}" if show_values else ""
+    wanted = "a number" if expected.ndim == 0 else f"an array{expected_shape}"
     if kind == "none":
         return Verdict(False, "none", [f"{what}: your method returned None instead of {wanted}."])
     type_name = str(returned.get("type", "?"))
@@ -80,8 +82,8 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
                                        f"one value), but got a {type_name}."], returned_type=type_name)
     if kind != "ndarray" or type_name != "ndarray":
         shape = returned.get("shape")
-        extra = f" of shape {tuple(shape)}" if isinstance(shape, list) and shape else ""
-        return Verdict(False, "type", [f"{what}: expected a numpy.ndarray of shape {expected.shape}, "
+        extra = f" of shape {tuple(shape)}" if isinstance(shape, list) and shape and show_values else ""
+        return Verdict(False, "type", [f"{what}: expected a numpy.ndarray{expected_shape}, "
                                        f"but your method returned a {type_name}{extra}."], returned_type=type_name)
     dtype_name = str(returned.get("dtype_name", "?"))
     if actual is None or actual.dtype.kind != "f" or actual.dtype.itemsize < 4:
@@ -97,8 +99,10 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
     if actual.shape != expected.shape:
         # many dimensions are easy to miscount in a long tuple: say how many
         got = f"a {actual.ndim}-dimensional array of shape {actual.shape}" if actual.ndim > 3 else f"{actual.shape}"
-        return Verdict(False, "shape", [f"{what}: expected shape {expected.shape}, got {got}."],
-                       hint=_shape_hint(actual.shape, expected.shape))
+        line = (f"{what}: expected shape {expected.shape}, got {got}." if show_values else
+                f"{what}: the array's shape is not the expected one (the shapes of a test that is not visible are "
+                "not shown; the visible tests show theirs).")
+        return Verdict(False, "shape", [line], hint=_shape_hint(actual.shape, expected.shape))
     actual64 = actual.astype(np.float64)
     finite = np.isfinite(actual64)
     if not finite.all() and actual64.ndim == 0:

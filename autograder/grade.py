@@ -166,53 +166,78 @@ _MEMORY_WORDS = re.compile(r" ?\(your code may use at most \d+ MB of memory; an 
                            r"far less\)$")
 
 
-def hidden_error(error: dict[str, Any]) -> dict[str, Any]:
-    """An exception's description for a non-visible test: no digits in anything the student controls.
+WITHHELD = "(not shown in a test that is not visible; the visible tests show theirs)"
 
-    Student code holds the hidden inputs, and any number it can put in a
-    message, a class name, a file or function name, a code line or a line
-    number can carry one: compile() takes any file name, and leading newlines
-    make any line number. So every run of digits becomes '#', line numbers
-    included (the visible tests show the same frames with their numbers).
+
+def shown_type(name: str, *, other: str) -> str:
+    """A built-in type's or exception's name (or NumPy's ndarray) as it is; any other name becomes `other`:
+    code can name a class of its own at run time, after it has seen a hidden test's inputs."""
+    import builtins
+
+    return name if name == "ndarray" or isinstance(getattr(builtins, name, None), type) else other
+
+
+def hidden_error(error: dict[str, Any], phase: str = "call") -> dict[str, Any]:
+    """An exception's description for a non-visible test: nothing student code could have written after it
+    saw that test's inputs.
+
+    Student code holds the hidden inputs and can put them in a message, in the
+    name of a class it makes at run time, or in a file, function or line that
+    compile() and exec() make up, in words as well as in digits. So a call's
+    exception shows only its type, when that is a built-in one, and neither
+    message nor traceback. An import happens before any input is sent: its
+    error keeps its words, every run of digits made '#' as before (the
+    visible tests show the same error in full).
     """
     message = str(error.get("message", ""))
     ours = _MEMORY_WORDS.search(message) if error.get("memory") else None  # the last match is the grader's
     scrubbed = dict(error)
-    scrubbed["type"] = no_digits(str(error.get("type", "Error")))
-    scrubbed["message"] = (no_digits(message[:ours.start()]) + ours.group()) if ours else no_digits(message)
-    scrubbed["frames"] = [{"file": no_digits(str(frame.get("file", "?"))), "line": "#",
-                           "function": no_digits(str(frame.get("function", "?"))),
-                           "code": no_digits(str(frame.get("code", "")))} for frame in error.get("frames", [])]
+    if phase == "import":
+        scrubbed["type"] = no_digits(str(error.get("type", "Error")))
+        scrubbed["message"] = (no_digits(message[:ours.start()]) + ours.group()) if ours else no_digits(message)
+        scrubbed["frames"] = [{"file": no_digits(str(frame.get("file", "?"))), "line": "#",
+                               "function": no_digits(str(frame.get("function", "?"))),
+                               "code": no_digits(str(frame.get("code", "")))} for frame in error.get("frames", [])]
+        return scrubbed
+    scrubbed["type"] = shown_type(str(error.get("type", "Error")), other="an exception of a class of your own")
+    scrubbed["message"] = (WITHHELD + ours.group()) if ours else WITHHELD
+    scrubbed["frames"] = []
     return scrubbed
 
 
 def hidden_outcome(outcome: CallOutcome, check: Check) -> CallOutcome:
-    """A copy of an outcome of a non-visible test with no digits in student-controlled text.
+    """A copy of an outcome of a non-visible test with nothing the student's code could have written.
 
     Besides the exception (hidden_error), that is what the worker describes
     (the returned type, repr and dtype name, the notes, the names of mutated
     inputs, the method: the worker runs student code, which can forge any of
     it) and the details that quote the worker (an exit status or signal it
-    chose, a malformed reply). Grader-made words, the shape and dtype of the
-    array the grader received, and the limits stay.
+    chose, a malformed reply). Grader-made words, the dtype of an array the
+    grader received, and the limits stay; shapes go (see compare).
     """
     shown = copy.copy(outcome)
-    shown.method = no_digits(outcome.method)
-    shown.notes = [no_digits(note) for note in outcome.notes]
-    shown.mutated = [no_digits(name) for name in outcome.mutated]
+    shown.method = check.method
+    shown.notes = []
+    arguments = {a for step in check.steps for a in (step.args or ()) if isinstance(a, str)}
+    shown.mutated = [name for name in outcome.mutated if name in arguments]
     if outcome.error is not None:
-        shown.error = hidden_error(outcome.error)
+        shown.error = hidden_error(outcome.error, outcome.phase)
     if outcome.returned is not None:
         returned = dict(outcome.returned)
-        for key in ("type", "repr", "dtype", "dtype_name"):
-            if key in returned and not (outcome.array is not None and key in ("dtype", "dtype_name")):
-                returned[key] = no_digits(str(returned[key]))
-        if outcome.array is None:  # a shape the worker states, not that of an array the grader received
+        returned["type"] = shown_type(str(returned.get("type", "?")), other="value of a class of your own")
+        returned["repr"] = ""
+        if outcome.array is None:  # what the worker states, not what the grader received
             returned["shape"] = None
+            for key in ("dtype", "dtype_name"):
+                if key in returned:
+                    returned[key] = "(not shown)"
         shown.returned = returned
     if outcome.kind == "too_large":  # the shape, dtype and size it states come from the worker's header
         shown.detail = f"{check.method} returned an array far larger than any expected answer, so it was not graded"
-    elif outcome.kind in ("crashed", "protocol"):
+    elif outcome.kind == "protocol":
+        shown.detail = ("the reply from the process running your code was not valid: your code may have written to "
+                        "a file descriptor it had not opened")
+    elif outcome.kind == "crashed":
         shown.detail = no_digits(outcome.detail)
     return shown
 
@@ -220,13 +245,13 @@ def hidden_outcome(outcome: CallOutcome, check: Check) -> CallOutcome:
 def explain_error(outcome: CallOutcome, case: Case | None = None) -> str:
     """An exception in student code, in words, with their own frames and a hint when it is recognisable.
 
-    For a non-visible case, every run of digits in the student's text
-    becomes '#' (hidden_error): student code may put hidden inputs there.
-    Hints are matched on the message as it was (they quote none of it).
+    For a non-visible case, the student's text is withheld (hidden_error):
+    student code may put hidden inputs there. Hints are matched on the
+    message as it was (they quote none of it).
     """
     error = outcome.error or {}
     hidden = case is not None and case.hidden
-    shown = hidden_error(error) if hidden else error
+    shown = hidden_error(error, outcome.phase) if hidden else error
     etype, message = shown.get("type", "Error"), str(shown.get("message", ""))
     method = no_digits(outcome.method) if hidden else outcome.method
     class_name = getattr(getattr(case, "problem", None), "class_name", CLASS_NAME)
@@ -240,7 +265,7 @@ def explain_error(outcome: CallOutcome, case: Case | None = None) -> str:
         head = f"{class_name}.{method} raised {etype}: {message}"
     frames = _frames_text(shown)
     hints = diagnose.error_hints(error, outcome.method, case) if outcome.phase == "call" else []
-    notes = [no_digits(note) if hidden else note for note in getattr(outcome, "notes", [])]
+    notes = [] if hidden else list(getattr(outcome, "notes", []))  # notes quote type names the student chose
     return "\n".join([head] + (["Traceback (your code only):"] + frames if frames else []) + hints
                      + [f"Note: {note}." for note in notes])
 

@@ -261,3 +261,29 @@ def test_a_submission_that_hangs_everywhere_costs_little_with_the_default_limits
     assert any("did not return within its time limit" in t["output"] for t in graded)
     assert all("time limit" in t["output"] or "time budget" in t["output"] for t in graded), graded
     assert seconds <= 15, f"took {seconds:.1f} s"
+
+
+def test_hidden_inputs_spelled_in_words_or_shapes_never_reach_a_hidden_test(tmp_path):
+    """No digit is not enough: letters, a class named at run time and a chosen shape carry numbers too."""
+    import numpy as np
+    import yaml
+
+    from helpers import run_autograder
+
+    spell = str.maketrans("0123456789.-e", "abcdefghijPMx")
+    root = make_root(tmp_path, HOSTILE / "spells_hidden_inputs.py")
+    results, proc = run_autograder(root)
+    assert proc.returncode == 0, proc.stderr
+    assert results["score"] == 0
+    hidden = [t for t in results["tests"] if t.get("visibility") != "visible" and t["max_score"] > 0]
+    visible = [t for t in results["tests"] if t.get("visibility") == "visible" and t["max_score"] > 0]
+    assert hidden and any("Zdata " in t["output"] for t in visible), "the visible tests show the student's message"
+    for path in sorted((root / "source" / "test_cases").glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        if doc["visibility"] == "visible":
+            continue
+        first = repr(float(np.ravel(np.array(doc["inputs"]["Z"]))[0])).translate(spell)
+        width = int(abs(float(np.ravel(np.array(doc["inputs"]["dLdA"]))[0])) * 1000) % 500 + 1
+        for test in hidden:
+            assert first not in test["output"] and "Zdata" not in test["output"] and "Leak" not in test["output"]
+            assert f"{width}" not in test["output"].split(")", 1)[-1], test["output"]

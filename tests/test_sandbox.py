@@ -409,8 +409,9 @@ def test_pickles_are_never_loaded(world, sandbox_account):
     expect_clean(run)
     assert run.results["score"] == 0
     assert not marker.exists()
-    for test in run.named("forward"):
-        assert "returned a Payload" in test["output"], test
+    for test in run.named("forward"):  # a hidden test does not name a class the student's code may have made
+        named = "returned a Payload" if test["visibility"] == "visible" else "returned a value of a class of your own"
+        assert named in test["output"], test
     for test in run.named("backward"):
         assert "not valid" in test["output"], test
 

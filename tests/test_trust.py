@@ -122,7 +122,9 @@ def test_a_read_only_a_is_noted_when_backward_is_wrong(tmp_path: Path) -> None:
             assert test["status"] == "passed", test["output"]
         else:
             assert test["status"] == "failed" and "outside the tolerance" in test["output"], test["output"]
-            assert "self.A could not be set (AttributeError: a read-only property?)" in test["output"]
+            # the note is the worker's words (forgeable by student code): visible tests only
+            noted = "self.A could not be set (AttributeError: a read-only property?)" in test["output"]
+            assert noted == (test["visibility"] == "visible"), test["output"]
             assert "could not send" not in test["output"] and "Traceback" not in test["output"]
 
 
@@ -133,6 +135,10 @@ def test_forty_dimensions_get_an_honest_shape_message(tmp_path: Path) -> None:
     extra = 38 if int(np.__version__.split(".")[0]) >= 2 else 30  # as the submission: NumPy 1.x allows 32 at most
     for test in graded:
         output = test["output"]
+        if test["visibility"] != "visible":  # no shape is quoted there (neither is the student's choice of one)
+            own = re.sub(r"^Same \w+ as test \d+\.\d+ ", "", output)  # the grader's reference to another test aside
+            assert "the array's shape is not the expected one" in own and not re.search(r"\d", own), output
+            continue
         shape = re.search(rf"expected shape \((\d+), (\d+)\), got a {extra + 2}-dimensional array of shape "
                           r"\(([\d, ]+)\)\.", output)
         assert shape, output
