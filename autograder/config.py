@@ -529,7 +529,9 @@ def _case(raw: Any, index: int, path: Path, defaults: dict, problems: dict[str, 
         raise ConfigError(path, f"{where}.problem", f"'{problem_name}' is not one of the problems ({', '.join(problems)})")
     problem = problems[problem_name]
     shape = _get(raw, "shape", list, path, where, [] if "dims" in raw or problem.input_shapes else ...)
-    if shape and len(shape) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
+    shapeless = "dims" in raw or bool(problem.input_shapes)  # the inputs' shapes come from elsewhere
+    if (shape and len(shape) != 2 or not shape and not shapeless
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)):
         raise ConfigError(path, f"{where}.shape", f"should be [N, C] with positive whole numbers, found {shape!r}")
     dims = {"N": shape[0], "C": shape[1]} if shape else {}
     for key, value in _get(raw, "dims", dict, path, where, {}).items():
