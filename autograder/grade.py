@@ -27,7 +27,7 @@ from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
 from .results import CheckResult, GradingResult
 from .sandbox import CallOutcome
 from .sandbox.choose import open_sandbox
-from .sandbox.escalation import decide
+from .sandbox.escalation import decide, decide_together
 from .text import no_digits
 
 
@@ -122,6 +122,43 @@ def request_for(check: Check, inputs: dict[str, np.ndarray],
         else:
             ops.append({"op": "object", "name": step.obj, "value": build(step.value)})
             objects.add(str(step.obj))
+    return ops, arrays
+
+
+MAX_TOGETHER = 32  # checks one run may answer (see worker.run_steps)
+
+
+def together(case: Case, checks: list[Check]) -> list[list[Check]]:
+    """The checks of a case that one run can answer, in groups: the steps of each check are the start of
+    those of the group's longest, and none is graded on a value that run is sent (the reference A a
+    backward check sets: a run must never hold the expected answer of a check it answers). Each group
+    lists its checks in the order their values are taken, groups in the order of the case."""
+    groups: list[list[Check]] = []
+    for check in sorted(checks, key=lambda c: -len(c.steps)):
+        for group in groups:
+            sent = {step.source for step in group[0].steps if step.attr is not None}
+            if (len(group) < MAX_TOGETHER and group[0].steps[:len(check.steps)] == check.steps
+                    and check.output not in sent):
+                group.append(check)
+                break
+        else:
+            groups.append([check])
+    place = {id(check): i for i, check in enumerate(checks)}
+    ordered = [sorted(group, key=lambda c: (len(c.steps), place[id(c)])) for group in groups]
+    return sorted(ordered, key=lambda group: min(place[id(c)] for c in group))
+
+
+def request_together(checks: list[Check], case: Case) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """One request for checks that share their steps (see together): the longest's steps, with each check's
+    graded value marked at its call ("grades"; see worker.run_steps)."""
+    ops, arrays = steps_for(checks[-1], case)
+    for key in ("graded", "value", "on"):
+        ops[-1].pop(key, None)
+    for check in checks:
+        grade = {"value": check.value} if check.value is not None else {}
+        if check.on is not None:
+            grade["on"] = check.on
+        ops[len(check.steps) - 1].setdefault("grades", []).append(grade)
     return ops, arrays
 
 
@@ -401,38 +438,56 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                     found[case.problem.file] = locate(submission, case.problem.file)
                 except AutograderError as exc:
                     found[case.problem.file] = str(exc)
+        total = sum(1 for c in cases for k in c.checks if only is None or check_name(c, k) in only)
+        done: dict[tuple[int, int], tuple[CheckResult, CallOutcome | None]] = {}  # by (case, check) in fixture order
+        for case_index in range(len(cases)):
+            case = cases[case_index]
+            located = found[case.problem.file]
+            wanted = [check for check in case.checks if only is None or check_name(case, check) in only]
+            results = {id(check): CheckResult(
+                name=check_name(case, check), number=f"{case.number}.{index}", case=case.name,
+                method=check.method, max_score=check.points, score=0.0, visibility=case.visibility,
+                tags=tuple(dict.fromkeys((check.method, case.problem.class_name.lower(), *case.tags))),
+            ) for index, check in enumerate(case.checks, start=1)}
+            outcomes: dict[int, CallOutcome] = {}
+            if isinstance(located, str) or sandbox is None:
+                for check in wanted:
+                    results[id(check)].message = f"Not graded: {located}"
+            else:
+                target = (located.import_root, located.module, case.problem.class_name)
+                limit = call_timeout(case, limits)
+                for group in together(case, wanted):
+                    judges = [lambda o, check=check: explain(o, check, case) for check in group]
+                    if len(group) == 1:
+                        decided = [decide(sandbox, *steps_for(group[0], case), judges[0], call_timeout=limit,
+                                          target=target)]
+                    else:
+                        decided = decide_together(sandbox, request_together(group, case),
+                                                  [steps_for(check, case) for check in group], judges,
+                                                  call_timeout=limit, target=target)
+                    for check, (outcome, (passed, message, mistakes)) in zip(group, decided):
+                        result = results[id(check)]
+                        result.passed, result.message, result.mistakes = passed, message, mistakes
+                        result.score = check.points if passed else 0.0
+                        result.output = outcome.output if not case.hidden else hidden_output(outcome.output)
+                        result.seconds = outcome.seconds
+                        outcomes[id(check)] = outcome
+            chosen = {id(check) for check in wanted}
+            for index, check in enumerate(case.checks):
+                if id(check) in chosen:
+                    result = results[id(check)]
+                    done[(case_index, index)] = (result, outcomes.get(id(check)))
+                    if progress:
+                        progress(f"[{len(done)}/{total}] {result.name}: {'passed' if result.passed else 'failed'}")
         checks: list[CheckResult] = []
         graded: list[tuple[Case, Check, CallOutcome, CheckResult]] = []  # for the notes across checks
         of_case: list[tuple[Case, CheckResult]] = []  # every graded value, graded or not, with its case
-        total = sum(1 for c in cases for k in c.checks if only is None or check_name(c, k) in only)
-        for case in cases:
-            located = found[case.problem.file]
-            limit: float | None = None  # timed on the case's first check
-            for index, check in enumerate(case.checks, start=1):
-                if only is not None and check_name(case, check) not in only:
-                    continue
-                result = CheckResult(
-                    name=check_name(case, check), number=f"{case.number}.{index}", case=case.name,
-                    method=check.method, max_score=check.points, score=0.0, visibility=case.visibility,
-                    tags=tuple(dict.fromkeys((check.method, case.problem.class_name.lower(), *case.tags))),
-                )
-                if isinstance(located, str) or sandbox is None:
-                    result.message = f"Not graded: {located}"
-                else:
-                    steps, inputs = steps_for(check, case)
-                    target = (located.import_root, located.module, case.problem.class_name)
-                    limit = limit or call_timeout(case, limits)
-                    outcome, (passed, result.message, result.mistakes) = decide(
-                        sandbox, steps, inputs, lambda o: explain(o, check, case), call_timeout=limit, target=target)
-                    result.passed = passed
-                    result.score = check.points if passed else 0.0
-                    result.output = outcome.output if not case.hidden else hidden_output(outcome.output)
-                    result.seconds = outcome.seconds
-                    graded.append((case, check, outcome, result))
-                checks.append(result)
-                of_case.append((case, result))
-                if progress:
-                    progress(f"[{len(checks)}/{total}] {result.name}: {'passed' if result.passed else 'failed'}")
+        for (case_index, index), (result, outcome) in sorted(done.items()):
+            case = cases[case_index]
+            checks.append(result)
+            of_case.append((case, result))
+            if outcome is not None:
+                graded.append((case, case.checks[index], outcome, result))
         file_notes = review_feedback(checks, graded, found)  # hints checked across checks, each failure said once
         note_used_failures(of_case)
         checks.extend(efficiency.informational_checks(graded, cases))  # zero points, after every graded check

@@ -296,7 +296,7 @@ class Lifecycle:
         return [(name, statistics.median(v), sum(v)) for name, v in rows.items()]
 
 
-def profile_grading(submission: Path, top: int) -> None:
+def profile_grading(submission: Path, top: int, fixtures: Path | None = None) -> None:
     from autograder.report import render
     from autograder.results import to_gradescope, write_results
     import autograder.grade as grade
@@ -322,7 +322,7 @@ def profile_grading(submission: Path, top: int) -> None:
             setattr(owner, attr, wrapper)
 
         phase("locate the submission", grade, "locate")
-        phase("start the sandbox (stage copy, fork zygote)", grade, "Sandbox")
+        phase("start the sandbox (stage copy, fork zygote)", grade, "open_sandbox")
         phase("load fixtures", grade, "load_cases")
         phase("checks: sandbox.run", runner.Sandbox, "run")
         phase("checks: compare + messages", grade, "explain")
@@ -330,7 +330,8 @@ def profile_grading(submission: Path, top: int) -> None:
         profiler = cProfile.Profile()
         t1 = time.perf_counter()
         profiler.enable()
-        result = grade.grade_submission(submission)  # the fixtures' own limits, as on Gradescope
+        # the fixtures' own limits, as on Gradescope
+        result = grade.grade_submission(submission, **({"fixtures": fixtures} if fixtures else {}))
         profiler.disable()
         t2 = time.perf_counter()
         document = to_gradescope(result)
@@ -367,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Profile the grading of one submission.")
     parser.add_argument("submission", type=Path, nargs="?", default=ROOT / "benchmarks" / "submissions" / "correct.py")
     parser.add_argument("--top", type=int, default=25, help="cProfile rows to show (default %(default)s)")
+    parser.add_argument("--fixtures", type=Path, help="the fixtures folder (default: the Softmax assignment's); "
+                        "e.g. examples/hw1p1/test_cases with examples/hw1p1/reference")
     args = parser.parse_args(argv)
     print("1. Start-up of `python -m autograder grade`, step by step (median of 5 fresh interpreters):")
     total = 0.0
@@ -374,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         total += seconds
         print(f"  {label:<58} {1e3 * seconds:8.1f} ms")
     print(f"  {'sum':<58} {1e3 * total:8.1f} ms")
-    profile_grading(args.submission.resolve(), args.top)
+    profile_grading(args.submission.resolve(), args.top, args.fixtures and args.fixtures.resolve())
     return 0
 
 

@@ -39,6 +39,34 @@ def decide(sandbox: SandboxBase, steps: list[dict[str, Any]], inputs: dict[str, 
     return outcome, verdict
 
 
+def decide_together(sandbox: SandboxBase, batch: tuple[list[dict[str, Any]], dict[str, np.ndarray]],
+                    alone: Sequence[tuple[list[dict[str, Any]], dict[str, np.ndarray]]],
+                    judges: Sequence[Callable[[CallOutcome], Verdict]], *, call_timeout: float,
+                    target: Target | None = None) -> list[tuple[CallOutcome, Verdict]]:
+    """Checks that share their steps, answered by one run of `batch` (see worker.run_steps) and judged each.
+
+    `alone` are the checks' own requests (steps, inputs), `judges` their judges, in the batch's order. A
+    check whose answer fails is decided again in a process that ran nothing else (run with `fresh`); when
+    the batch gave no clean answer (an exception, a crash, a hang, ...), every check is decided on its own,
+    as `decide` does. The call's time limit is that of one check: the batch runs the steps of the longest.
+    """
+    steps, inputs = batch
+    together = sandbox.run(steps, inputs, call_timeout=call_timeout, target=target)
+    if together.kind != "ok" or together.items is None or len(together.items) != len(alone):
+        return [decide(sandbox, *request, judge, call_timeout=call_timeout, target=target)
+                for request, judge in zip(alone, judges)]
+    decided = []
+    for item, (steps, inputs), judge in zip(together.items, alone, judges):
+        item.shared, item.output = together.shared, together.output
+        item.wall_seconds, item.max_rss_kb = together.wall_seconds, together.max_rss_kb
+        verdict = judge(item)
+        if not verdict[0]:
+            item = sandbox.run(steps, inputs, call_timeout=call_timeout, target=target, fresh=True)
+            verdict = judge(item)
+        decided.append((item, verdict))
+    return decided
+
+
 HANGS = frozenset({Outcome.TIMEOUT, Outcome.BUDGET})  # never run again: it would cost a second time limit
 # what stands from each place of the hardened backend; anything else runs again in the next place
 FROM_SHARED_CHILD = frozenset({Outcome.OK, Outcome.SANDBOX})  # only answers (or a failed sandbox)

@@ -57,6 +57,7 @@ class CallOutcome:
     max_rss_kb: int = 0
     shared: bool = False  # answered by a process that had answered other checks before (see escalation)
     class_missing: bool = False  # an import failure of the class only: its module imported, but lacks it
+    items: list["CallOutcome"] | None = None  # checks run together (see worker.run_steps): each one's answer
 
     def __post_init__(self) -> None:
         self.kind = Outcome(self.kind)

@@ -66,6 +66,8 @@ def _parse_result(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Call
         return import_failure(header)
     if header.get("event") != "result":
         return CallOutcome("protocol", phase="call", detail="the process running your code sent an unexpected message")
+    if header.get("ok") and "batch" in header:
+        return _parse_batch(header["batch"], arrays)
     notes = [_text(n, 300) for n in header.get("notes") or [] if isinstance(n, str)][:5]
     method = _text(header.get("method", ""), 50)
     if not header.get("ok"):
@@ -92,3 +94,28 @@ def _parse_result(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Call
                                                             "sent none")
     return CallOutcome("ok", phase="call", method=method, returned=returned, array=array, mutated=mutated,
                        seconds=float(seconds) if isinstance(seconds, (int, float)) else 0.0, notes=notes)
+
+
+MAX_BATCH = 64  # graded values one answer may hold
+
+
+def _parse_batch(items: Any, arrays: dict[str, np.ndarray]) -> CallOutcome:
+    """The answer to checks run together: an "ok" outcome whose `items` are each check's own outcome, all
+    "ok"; anything else in it is a malformed reply."""
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH or not all(isinstance(i, dict) for i in items):
+        return CallOutcome("protocol", phase="call", detail="the reply from the process running your code did not "
+                                                            "describe its results")
+    names = {f"result.{i}" for i in range(len(items))}
+    if not set(arrays) <= names:
+        return CallOutcome("protocol", phase="call", detail="the process running your code sent arrays it was not "
+                                                            "asked for")
+    outcomes = []
+    for i, item in enumerate(items):
+        one = {name: array for name, array in arrays.items() if name == f"result.{i}"}
+        outcome = _parse_result({**item, "event": "result", "ok": True, "notes": []},
+                                {"result": one[f"result.{i}"]} if one else {})
+        if outcome.kind != "ok":
+            return outcome
+        outcomes.append(outcome)
+    return CallOutcome("ok", phase="call", method=outcomes[-1].method, items=outcomes,
+                       seconds=sum(o.seconds for o in outcomes))

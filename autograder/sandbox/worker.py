@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import traceback
-from typing import Any, NoReturn
+from typing import Any, Iterator, NoReturn
 
 import numpy as np
 
@@ -276,7 +276,39 @@ def run_steps(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarr
     "method", "args", "kwargs"} calls a method. An argument is the name of an array, {"object": NAME},
     or a literal number. The graded call's answer is what it returns, or the attribute path "value"
     of the instance (or of the object "on") after it.
+
+    Several checks whose steps are each the start of the same steps are answered by one run (a batch): a
+    call then carries "grades", a list of graded values ({"value", "on"} as above), each captured as a
+    copy at its call, before any later step runs, so each is what a run of that check alone would give.
+    The answer is {"batch": [one answer each]} with the arrays "result.0", "result.1", ... It comes only
+    from a clean run: any exception, note or answer too large to send fails the whole batch, and the
+    grader then runs each of its checks on its own.
     """
+    if not any("grades" in step for step in steps):
+        for answer in _answers(cls, steps, inputs, workdir, max_result_bytes, batch=False):
+            return answer
+        return {"event": "result", "ok": False, "phase": "grader", "method": "",
+                "error": {"type": "GraderError", "message": "no graded step", "frames": []}}, {}
+    answers: list[dict[str, Any]] = []
+    arrays: dict[str, np.ndarray] = {}
+    for answer, out in _answers(cls, steps, inputs, workdir, max_result_bytes, batch=True):
+        if not answer.get("ok") or answer.get("notes") or (answer["returned"]["kind"] in ("ndarray", "scalar")
+                                                           and "result" not in out):
+            method = str(answer.get("method", ""))
+            return answer if not answer.get("ok") else {
+                "event": "result", "ok": False, "phase": "call", "method": method,
+                "error": {"type": "GraderError", "message": "the checks run together did not run cleanly",
+                          "frames": []}}, {}
+        if "result" in out:
+            arrays[f"result.{len(answers)}"] = out["result"]
+        answers.append({key: answer[key] for key in ("method", "returned", "mutated", "seconds")})
+    return {"event": "result", "ok": True, "batch": answers}, arrays
+
+
+def _answers(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], workdir: str,
+             max_result_bytes: int, *, batch: bool) -> Iterator[tuple[dict[str, Any], dict[str, np.ndarray]]]:
+    """Run the steps on a fresh instance, giving an answer at each graded value (see run_steps); alone, the
+    steps end at the one graded call, and a failure is its answer."""
     notes: list[str] = []
     objects: dict[str, Any] = {}
     obj: Any = None
@@ -293,8 +325,9 @@ def run_steps(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarr
                     continue
                 obj = cls()
             except BaseException as exc:  # noqa: BLE001
-                return {"event": "result", "ok": False, "phase": "construct", "method": "__init__",
-                        "error": describe_exception(exc, workdir)}, {}
+                yield {"event": "result", "ok": False, "phase": "construct", "method": "__init__",
+                       "error": describe_exception(exc, workdir)}, {}
+                return
         if op == "set":
             owner = obj if step.get("on") is None else objects[step["on"]]
             try:
@@ -307,6 +340,8 @@ def run_steps(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarr
         if op != "call":
             continue
         method = step["method"]
+        grades = step.get("grades") or ([{"value": step.get("value"), "on": step.get("on")}]
+                                        if step.get("graded") else [])
         given = _arguments(step.get("args", []), inputs, objects)
         keywords = _arguments(step.get("kwargs", {}), inputs, objects)
         named = [(name, g) for name, g in zip(step.get("args", []), given) if isinstance(name, str)]
@@ -316,28 +351,34 @@ def run_steps(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarr
         try:
             result = getattr(obj, method)(*given, **keywords)
         except BaseException as exc:  # noqa: BLE001
-            if step.get("graded"):
-                return {"event": "result", "ok": False, "phase": "call", "method": method,
-                        "error": describe_exception(exc, workdir), "notes": notes}, {}
+            if grades:
+                yield {"event": "result", "ok": False, "phase": "call", "method": method,
+                       "error": describe_exception(exc, workdir), "notes": notes}, {}
+                return
             notes.append(f"{method}() raised {type(exc).__name__} before the graded call; grading went on")
             continue
         seconds = time.perf_counter() - start
-        if not step.get("graded"):
+        if not grades:
             continue
         current = dict(named)
         mutated = [name for name, p in pristine if not _same(current[name], p)]
-        if step.get("value") is not None:
-            owner = obj if step.get("on") is None else objects[step["on"]]
-            try:
-                result = _get_path(owner, step["value"])
-            except BaseException as exc:  # noqa: BLE001 - not stored, or a property that raises
-                return {"event": "result", "ok": False, "phase": "call", "method": method,
-                        "error": describe_exception(exc, workdir), "notes": notes, "value": step["value"]}, {}
-        returned, arrays = describe_result(result, max_result_bytes)
-        return {"event": "result", "ok": True, "method": method, "returned": returned,
-                "mutated": mutated, "seconds": seconds, "notes": notes}, arrays
-    return {"event": "result", "ok": False, "phase": "grader", "method": "",
-            "error": {"type": "GraderError", "message": "no graded step", "frames": []}}, {}
+        for grade in grades:
+            value = result
+            if grade.get("value") is not None:
+                owner = obj if grade.get("on") is None else objects[grade["on"]]
+                try:
+                    value = _get_path(owner, grade["value"])
+                except BaseException as exc:  # noqa: BLE001 - not stored, or a property that raises
+                    yield {"event": "result", "ok": False, "phase": "call", "method": method,
+                           "error": describe_exception(exc, workdir), "notes": notes, "value": grade["value"]}, {}
+                    return
+            returned, arrays = describe_result(value, max_result_bytes)
+            if batch:  # as it is now: later steps may change it in place
+                arrays = {name: array.copy() for name, array in arrays.items()}
+            yield {"event": "result", "ok": True, "method": method, "returned": returned,
+                   "mutated": mutated, "seconds": seconds, "notes": list(notes)}, arrays
+        if not batch:
+            return
 
 
 class ArgumentObject:
