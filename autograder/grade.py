@@ -162,6 +162,17 @@ def request_together(checks: list[Check], case: Case) -> tuple[list[dict[str, An
     return ops, arrays
 
 
+def run_order(cases: list[Case]) -> list[int]:
+    """The order cases are run in: every visible one first, then the others, each in fixture order.
+
+    The checks of a submission share processes and files (a host's shared child keeps module globals, a
+    check's files stay in its folder), so code could keep a hidden case's inputs and show them in a later
+    visible test, whose output and messages students see. Once a hidden case's inputs reach a worker, no
+    visible check runs any more. Results are still listed in fixture order.
+    """
+    return [i for i, case in enumerate(cases) if not case.hidden] + [i for i, case in enumerate(cases) if case.hidden]
+
+
 def call_timeout(case: Case, limits: Limits) -> float:
     """Wall-clock limit for each call of a case: a multiple of the reference's time on it here, with a floor."""
     return timing.call_limit(timing.reference_seconds(case), limits)
@@ -440,7 +451,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                     found[case.problem.file] = str(exc)
         total = sum(1 for c in cases for k in c.checks if only is None or check_name(c, k) in only)
         done: dict[tuple[int, int], tuple[CheckResult, CallOutcome | None]] = {}  # by (case, check) in fixture order
-        for case_index in range(len(cases)):
+        for case_index in run_order(cases):
             case = cases[case_index]
             located = found[case.problem.file]
             wanted = [check for check in case.checks if only is None or check_name(case, check) in only]

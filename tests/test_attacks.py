@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -287,3 +288,51 @@ def test_hidden_inputs_spelled_in_words_or_shapes_never_reach_a_hidden_test(tmp_
         for test in hidden:
             assert first not in test["output"] and "Zdata" not in test["output"] and "Leak" not in test["output"]
             assert f"{width}" not in test["output"].split(")", 1)[-1], test["output"]
+
+
+HW1P1 = Path(__file__).resolve().parent.parent / "examples" / "hw1p1"
+
+
+def test_hidden_inputs_kept_by_student_code_never_reach_a_visible_test(world):
+    """Checks of a module share a process (its globals) and a folder (its files): code that keeps every input
+    it sees, and shows what it kept, must show a visible test no hidden case's input. In hw1p1 a hidden
+    activation case comes before visible ones in fixture order; every visible check runs first."""
+    import shutil
+
+    import numpy as np
+    import yaml
+
+    folder = world / "stashes"
+    shutil.copytree(HW1P1 / "reference", folder)
+    activation = folder / "mytorch" / "nn" / "activation.py"
+    activation.write_text(activation.read_text() + "\n" + (HOSTILE / "stashes_hidden_inputs.py").read_text())
+
+    def homework(root: Path) -> None:
+        shutil.rmtree(root / "source" / "test_cases")
+        shutil.copytree(HW1P1 / "test_cases", root / "source" / "test_cases")
+        set_limits_of_fixtures(root / "source" / "test_cases")
+
+    run = grade(world, folder, setup=homework)
+    expect_clean(run)
+    cases = [yaml.safe_load(p.read_text()) for p in sorted((HW1P1 / "test_cases").glob("*.yaml"))]
+    names = [case["name"] for case in cases]
+    assert names.index("identity_hidden") < names.index("sigmoid_batch")  # the order that made the leak possible
+    shown = json.dumps(run.results) + run.proc.stdout + run.proc.stderr  # as students see it, and the report
+    visible_values = {repr(float(v)) for case in cases if case["visibility"] == "visible"
+                      for name, value in case["inputs"].items() for v in np.ravel(np.array(value))}
+    hidden_values = {repr(float(v)) for case in cases if case["visibility"] != "visible"
+                     for name, value in case["inputs"].items() for v in np.ravel(np.array(value))} - visible_values
+    numbers = set(re.findall(r"-?\d+\.\d+(?:e[-+]?\d+)?", shown))  # every number shown, whole
+    kept = [t for t in run.results["tests"] if t.get("visibility") == "visible" and "KEPT " in t.get("output", "")]
+    assert kept and visible_values & numbers, "the visible tests show what the code kept"
+    assert hidden_values and not hidden_values & numbers
+
+
+def set_limits_of_fixtures(test_cases: Path) -> None:
+    """The test's small limits in every fixture of a copied assignment (see test_sandbox.set_limits)."""
+    from test_sandbox import set_limits
+
+    config = test_cases.parent / "autograder" / "assignment.yaml"
+    saved = config.read_text()
+    set_limits(test_cases.parent, FAST)
+    config.write_text(saved)
