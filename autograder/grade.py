@@ -21,7 +21,7 @@ from . import efficiency, timing
 from .compare import compare, within
 from .limits import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
-from .fixtures import Case, Check, fixture_files, load_case, load_cases
+from .fixtures import Case, Check, fixture_files, load_case, load_cases, problems_of
 from .locate import Located, classes_in, locate
 from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
 from .results import CheckResult, GradingResult
@@ -424,17 +424,20 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
             import_late_modules()  # while the host imports; costs a few ms, and only as root
         if callable(limits):
             limits = limits()
-        # Only now: the workers' zygote is already forked. One fixture first, to start the host of
-        # its file while the rest are read (the host imports meanwhile, on another core if any).
+        # Only now: the workers' zygote is already forked. One fixture first, for the limits, then every
+        # file graded is imported while the rest are read (the hosts import meanwhile, on other cores if any).
         first_file = fixture_files(fixtures)[0]
         first = load_case(first_file, graded_only=True)  # grading reads no array it does not use (J)
         if sandbox is not None:
             sandbox.limits = limits or limits_from_mapping(first.limits, str(first.path))
-            try:
-                early = locate(submission, first.problem.file)
-                sandbox.prepare((early.import_root, early.module, first.problem.class_name))
-            except AutograderError:
-                pass  # said with every check of that file, below
+            targets = []
+            for file, class_name in problems_of(fixtures):
+                try:
+                    early = locate(submission, file)
+                except AutograderError:
+                    continue  # said with every check of that file, below
+                targets.append((early.import_root, early.module, class_name))
+            sandbox.prepare(*targets)
         cases = load_cases(fixtures, loaded={first_file: first}, graded_only=True)
         limits = limits or fixture_limits(cases)
         if sandbox is not None:

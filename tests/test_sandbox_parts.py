@@ -542,12 +542,45 @@ def test_a_prepared_host_imports_before_the_first_check_which_uses_it(sandbox_ac
 
 
 @pytest.mark.parametrize("then", ["another target", "nothing"])
-def test_a_prepared_host_nothing_asks_for_is_given_up(sandbox_account, tmp_path, then):
+def test_a_prepared_host_that_never_imports_is_stopped_and_its_failure_kept(sandbox_account, tmp_path, then):
+    """The first check takes every prepared host before it runs (so the files their imports left are the only
+    ones kept): a host whose import hangs costs its import time limit once, and its module's checks fail at once."""
     write_submission(tmp_path, SOFTMAX)
     (tmp_path / "other.py").write_text("import time\ntime.sleep(60)\n")  # a host that would never be ready
     with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
-        box.prepare((".", "other", "Softmax"))
+        box.prepare((".", "other", "Softmax"), (".", "activation", "Softmax"))
         if then == "another target":
             outcome = box.run(FORWARD, {"Z": Z}, call_timeout=2)
-            assert outcome.kind == "ok" and outcome.wall_seconds < 2, outcome
+            assert outcome.kind == "ok" and outcome.wall_seconds < LIMITS.import_timeout + 1, outcome
+            start = time.monotonic()
+            other = box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "other", "Softmax"))
+            assert other.kind == "import_timeout" and time.monotonic() - start < 0.5, other
+    assert own_children() == []
+
+
+def test_prepared_hosts_import_together_and_only_their_imports_files_stay(sandbox_account, tmp_path):
+    """Hosts prepared together import at once; a temporary file a check writes is not kept like an import's."""
+    write_submission(tmp_path, SOFTMAX)
+    (tmp_path / "other.py").write_text(SOFTMAX.replace("class Softmax", "class Other") +
+                                       "open('/tmp/ag-test-import-file', 'w').close()\n")
+    stashing = ("    def forward(self, Z):\n        open('/tmp/ag-test-check-file', 'w').close()\n"
+                "        return Z\n")
+    (tmp_path / "other.py").write_text((tmp_path / "other.py").read_text() + "class Writer:\n" + stashing)
+    try:
+        with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+            box.prepare((".", "activation", "Softmax"), (".", "other", "Writer"))
+            first = box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "other", "Writer"))
+            assert first.kind == "ok"
+            assert len(box.host_pids()) == 2 and all(box.host_pids().values())
+            fresh = box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "activation", "Softmax"), fresh=True)
+            assert fresh.kind == "ok"
+            box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "activation", "Softmax"))  # after the sweep
+            swept = box._files_uid is not None  # as root with a dedicated account (as on Gradescope)
+            assert swept == (sandbox_account is not None)
+            assert os.path.exists("/tmp/ag-test-import-file")  # an import's file stays
+            assert os.path.exists("/tmp/ag-test-check-file") != swept  # a check's is swept before the next
+    finally:
+        for name in ("/tmp/ag-test-import-file", "/tmp/ag-test-check-file"):
+            if os.path.exists(name):
+                os.remove(name)
     assert own_children() == []

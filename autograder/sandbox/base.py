@@ -11,6 +11,7 @@ timeout, a protocol error and a memory error. See README, "Sandbox".
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -42,8 +43,10 @@ class SandboxBase:
         self._import_failures: dict[tuple[str, ...], CallOutcome] = {}  # by target, or by module (see run)
 
     # -- the interface ---------------------------------------------------
-    def prepare(self, target: Target) -> None:
-        """Start importing the target now, while the grader reads fixtures (where the backend can)."""
+    def prepare(self, *targets: Target) -> None:
+        """Start importing the targets now, all at once, while the grader reads fixtures (where the backend
+        can). Imports started together share the cores: each may take its time limit times (imports /
+        cores) of wall-clock time (import_share)."""
 
     def warnings(self) -> list[str]:
         """For the staff: where this sandbox is weaker than it should be, in words; empty when not."""
@@ -122,6 +125,13 @@ class SandboxBase:
             return CallOutcome("crashed", phase=phase, detail="the sandbox process that started the process running "
                                                               "your code stopped (did your code stop it?)")
         return CallOutcome("crashed", phase=phase, detail="the process running your code stopped")
+
+
+def import_share(together: int) -> float:
+    """How many times its time limit an import may take in wall-clock time when `together` imports were
+    started at once: they share the cores, and each gets as much CPU as it would alone."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1.0, together / max(1, cores))
 
 
 IMPORT_TIMEOUT_TEXT = ("importing your file took longer than {seconds:g} s, so it was stopped (an endless loop or a long "

@@ -26,6 +26,7 @@ from .zygote_client import EXIT_GRACE_SECONDS, ZygoteClient
 
 MAX_RESULT_BYTES = 64 * 1024 * 1024  # largest array a worker may send back
 DRAIN_SECONDS = 0.2  # reading what is left in the output pipe once every writer is dead
+READ_SECONDS = 0.05  # the least time given to read a message that may be waiting already
 EARLY_REQUEST_BYTES = 64 * 1024  # inputs up to this size are sent before the import is done
 
 
@@ -150,9 +151,10 @@ class Executors:
         """A worker the zygote forks, imports and runs the check; with `host`, it imports the target's module
         and is kept as the module's host (outcome "hosted") when it can fork safely."""
         limits = self.box.limits
-        import_from = self.client.take_spawned(module_of(key)) if host else None  # when the import started, if earlier
-        if import_from is not None:
-            reply, fds = self.client.ask(None)
+        spawned = self.client.take_spawned(module_of(key)) if host else None  # spawned ahead (see Sandbox.prepare)
+        import_from, share = None, 1.0  # when the import started, if earlier, and its share of the cores
+        if spawned is not None:
+            reply, fds, import_from, share = spawned
         else:
             reply, fds = self.client.ask({"op": "spawn", "spec": self.worker_spec(key, call_timeout, host)})
         if reply is None:
@@ -172,7 +174,7 @@ class Executors:
         kept = False  # a host stays, with its channels open
         try:
             outcome = self._talk(sock, out_fd, output, steps, inputs, call_timeout, started, host=host,
-                                 import_from=import_from)
+                                 import_from=import_from, share=share)
             if outcome.kind == "hosted" and outcome.detail == "forkable":
                 transport.drain(out_fd, output, deadline=0.0)
                 self.hosts.set(module_of(key), Host(pid, sock, out_fd, output, str(reply.get("workdir"))))
@@ -210,7 +212,7 @@ class Executors:
 
     def _talk(self, sock: socket.socket, out_fd: int, output: OutputTail, steps: list[dict[str, Any]],
               inputs: dict[str, np.ndarray], call_timeout: float, started: float, *, host: bool = False,
-              import_from: float | None = None) -> CallOutcome:
+              import_from: float | None = None, share: float = 1.0) -> CallOutcome:
         limits = self.box.limits
         budget_end = started + self.box.budget_left
         request = {"steps": steps}
@@ -222,7 +224,10 @@ class Executors:
                 pass  # the worker is gone already; the import phase below says how
         # 1. the import
         carry = bytearray()
-        deadline = min((import_from or time.monotonic()) + limits.import_timeout, budget_end)
+        # an import started ahead has had its time (its share of the cores) since it was spawned; one that
+        # finished while the grader waited for another host is read, whenever that was
+        deadline = min(max((import_from or time.monotonic()) + limits.import_timeout * share,
+                           time.monotonic() + READ_SECONDS), budget_end)
         header, _, why = transport.receive(sock, out_fd, output, deadline, max_array_bytes=0, carry=carry,
                                            watch=self.client.fd)
         if header is None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..limits import Limits
 from . import files, system
-from .base import Module, SandboxBase, Target
+from .base import Module, SandboxBase, Target, import_share
 from .escalation import FROM_FRESH_CHILD, FROM_SHARED_CHILD, Place, escalate
 from .executors import MAX_RESULT_BYTES, Executors, describe_status, module_of
 from .hosts import Hosts
@@ -103,6 +103,8 @@ class Sandbox(SandboxBase):
                                    reply_seconds=zygote_reply_seconds, on_request=on_zygote_request)
         self.hosts = Hosts(self.zygote, self._files_uid)
         self._executors = Executors(self, self.zygote, self.hosts, spec, nproc_base)
+        self._ahead: list[Target] = []  # hosts started by prepare, not yet taken
+        self._ahead_failed: dict[Module, CallOutcome] = {}  # ... whose import failed: their first check's outcome
 
     @property
     def zygote_pid(self) -> int:
@@ -158,13 +160,44 @@ class Sandbox(SandboxBase):
             system.become_subreaper(False)
         files.remove_tree(str(self._parent))
 
-    def prepare(self, target: Target) -> None:
-        """Start the target's host now: it enters the sandbox and imports while the grader reads the
-        fixtures, and the target's first run() finds it (nearly) ready. Call once `limits` are set."""
-        if (not self.hosting or self._broken is not None or self._closed or self.zygote.busy
-                or module_of(target) in self.hosts):
+    def prepare(self, *targets: Target) -> None:
+        """Start the targets' hosts now, all at once: they enter the sandbox and import while the grader reads
+        the fixtures, and the first run() finds them (nearly) ready. Call once `limits` are set.
+
+        Hosts started together share the cores, so each import may take its time limit times (hosts /
+        cores) of wall-clock time: as much CPU as it would have alone. The first run() takes them all,
+        before any check runs: the temporary files the account has then were made by imports, and stay
+        (see Hosts.keep_import_files); those of checks never do.
+        """
+        if not self.hosting or self._broken is not None or self._closed or self.zygote.reaping:
             return
-        self.zygote.spawn_ahead(module_of(target), self._executors.worker_spec(target, self.limits.call_timeout, host=True))
+        modules = {module_of(t): t for t in targets if module_of(t) not in self.hosts
+                   and not self.zygote.spawned_ahead(module_of(t))}
+        share = import_share(len(modules))
+        for module, target in modules.items():
+            self.zygote.spawn_ahead(module, self._executors.worker_spec(target, self.limits.call_timeout, host=True),
+                                    share)
+            self._ahead.append(target)
+
+    def _take_hosts(self, started: float) -> CallOutcome | None:
+        """Take every host started ahead (see prepare), in order; an outcome when the zygote failed. A host
+        whose import failed keeps its outcome for its module's first check."""
+        ahead, self._ahead = self._ahead, []
+        for target in ahead:
+            module = module_of(target)
+            outcome = self._executors.in_own_worker([], {}, self.limits.call_timeout, target, started, host=True)
+            host = self.hosts.get(module)
+            if outcome.kind == "hosted" and host is not None:
+                if self.zygote.ask({"op": "hosted", "pid": host.pid})[0] is None:
+                    return self._lost()
+            elif outcome.kind == "hosted" or outcome.kind.import_failed or outcome.phase == "import":
+                self.hosts.set(module, None)  # not forkable: workers of its own; else its import failure, kept
+                if outcome.kind != "hosted":
+                    self._ahead_failed[module] = outcome
+            elif self._broken is not None:
+                return self._lost()
+        self.hosts.keep_import_files()  # what the imports left stays, as when each check imported
+        return None
 
     # -- one check ---------------------------------------------------------
     def _run_any(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
@@ -172,10 +205,12 @@ class Sandbox(SandboxBase):
         """Through the host of the target's module when it has one (started on the module's first check),
         else in a worker of its own."""
         run = self._executors
-        failure = self._swept()
+        failure = self._take_hosts(started) if self._ahead else self._swept()
         if failure is not None:
             return failure
         module, class_name = module_of(key), key[2]
+        if module in self._ahead_failed:  # its import failed while it was started ahead
+            return self._ahead_failed.pop(module)
         if self.hosting and module not in self.hosts:
             first = self._start_host(steps, inputs, call_timeout, key, started)
             if first is not None:

@@ -28,7 +28,7 @@ class ZygoteClient:
     `spare` are this process's children that are not the zygote's business
     (never killed); `reply_seconds` is how long a reply may take;
     `on_request`, when given, is called with the op of every request whose
-    reply is awaited (None: the reply to the spawn `spawn_ahead` sent), for
+    reply is awaited (None: the reply to a spawn `spawn_ahead` sent), for
     tests and profiling.
     """
 
@@ -40,8 +40,10 @@ class ZygoteClient:
         self.broken: str | None = None  # why the zygote can do nothing more
         self._spare = spare
         self._reap_pending = False  # a reap request whose reply is still to be read
-        self._spawning: Module | None = None  # a host spawn_ahead asked for, reply not read yet
-        self._spawned_at = 0.0
+        # Hosts spawn_ahead asked for, in the order sent: their replies come first, in that order. Read
+        # ones wait in _spawned until their host is taken. Each with when it was sent, and its share.
+        self._spawning: list[tuple[Module, float, float]] = []
+        self._spawned: dict[Module, tuple[dict[str, Any], list[int], float, float]] = {}
         self.pid, self._ctrl = zygote.start(uid, stage, isolate=isolate)
         # readable when the zygote dies, so a wait for a worker ends at once (Linux 5.3+; else -1)
         self.fd = transport.pidfd_of(self.pid)
@@ -49,7 +51,16 @@ class ZygoteClient:
     @property
     def busy(self) -> bool:
         """A reply is still due (a reap, or a spawn sent ahead)."""
-        return self._reap_pending or self._spawning is not None
+        return self._reap_pending or bool(self._spawning)
+
+    @property
+    def reaping(self) -> bool:
+        """The reply to a reap is still due (a spawn sent now would be answered after it)."""
+        return self._reap_pending
+
+    def spawned_ahead(self, target: Module) -> bool:
+        """Whether a host was spawned ahead for `target` and not taken yet."""
+        return target in self._spawned or any(module == target for module, _, _ in self._spawning)
 
     def ended(self) -> bool:
         """Whether the zygote has ended (as its pidfd says; False where there is none)."""
@@ -58,21 +69,21 @@ class ZygoteClient:
     def ask(self, message: dict[str, Any] | None) -> tuple[dict[str, Any] | None, list[int]]:
         """One request and its reply, or (None, []) and `broken` set.
 
-        With None, only the reply: that to the spawn `spawn_ahead` sent. A
-        spawn sent ahead whose host nothing asked for is given up before
-        another request.
+        With None, only the next reply (that to a spawn sent ahead: see
+        take_spawned). The replies to spawns sent ahead are read first and
+        kept until their hosts are taken.
         """
-        if self.on_request is not None:
-            self.on_request(message and message["op"])
-        if message is not None and self._spawning is not None:
-            self.abandon_spawned()
+        if message is not None and self._spawning:
+            self._collect()
             if self.broken is not None:
                 return None, []
+        if self.on_request is not None:
+            self.on_request(message and message["op"])
         try:
             self._ctrl.settimeout(self.reply_seconds)
             if message is not None:
                 self._ctrl.send(message)
-            if self._reap_pending:  # the reply to the previous reap comes first
+            if self._reap_pending and message is not None:  # the reply to the previous reap comes first
                 self._reap_pending = False
                 if self._ctrl.recv() is None:
                     raise EOFError("it has ended")
@@ -94,31 +105,49 @@ class ZygoteClient:
             return None, []
         return reply, fds
 
-    def spawn_ahead(self, target: Module, spec: dict[str, Any]) -> None:
-        """Send a spawn whose reply is read later (take_spawned), so the worker imports meanwhile."""
+    def spawn_ahead(self, target: Module, spec: dict[str, Any], share: float = 1.0) -> None:
+        """Send a spawn whose reply is read later (take_spawned), so the worker imports meanwhile.
+
+        Several may be sent ahead (none while a reap's reply is due: see `reaping`). `share` says how many
+        times the import time limit the host's import may take in wall-clock time (hosts spawned together
+        share the cores)."""
+        assert not self._reap_pending, "a spawn sent ahead is answered before any later request"
         try:
             self._ctrl.settimeout(self.reply_seconds)
             self._ctrl.send({"op": "spawn", "spec": spec})
         except OSError as exc:
             self.failed(f"{type(exc).__name__}: {exc}")
             return
-        self._spawning, self._spawned_at = target, time.monotonic()
+        self._spawning.append((target, time.monotonic(), share))
 
-    def take_spawned(self, target: Module) -> float | None:
-        """When the spawn sent ahead for `target` was sent (its reply is next: ask(None)); None if there is none."""
-        if self._spawning != target:
-            return None
-        self._spawning = None
-        return self._spawned_at
+    def take_spawned(self, target: Module) -> tuple[dict[str, Any] | None, list[int], float, float] | None:
+        """The reply to the spawn sent ahead for `target`, its descriptors, when it was sent and its share
+        (see spawn_ahead); None if there is none. A reply of None: the zygote failed (see `broken`)."""
+        if target not in self._spawned and any(module == target for module, _, _ in self._spawning):
+            self._collect(until=target)
+        if self.broken is not None and target not in self._spawned:
+            return None, [], 0.0, 1.0
+        return self._spawned.pop(target, None)
+
+    def _collect(self, until: Module | None = None) -> None:
+        """Read the replies to spawns sent ahead, in order (all of them, or up to `until`'s)."""
+        while self._spawning and self.broken is None:
+            target, sent_at, share = self._spawning.pop(0)
+            reply, fds = self.ask(None)
+            if reply is not None:
+                self._spawned[target] = (reply, fds, sent_at, share)
+            if target == until:
+                return
 
     def abandon_spawned(self) -> None:
-        """Give up the host spawn_ahead started (its channels closed, it exits; the zygote reaps it)."""
-        self._spawning = None
-        reply, fds = self.ask(None)
-        for fd in fds:
-            os.close(fd)
-        if reply is not None and isinstance(reply.get("pid"), int):
-            self.reap_later(reply["pid"])
+        """Give up the hosts spawn_ahead started and nothing took (channels closed, they exit; the zygote's
+        exit ends them)."""
+        if self.broken is None:
+            self._collect()
+        for reply, fds, _, _ in self._spawned.values():
+            for fd in fds:
+                os.close(fd)
+        self._spawned.clear()
 
     def reap_later(self, pid: int) -> None:
         """Ask the zygote to reap a worker; its reply is read with the next request."""
@@ -131,6 +160,10 @@ class ZygoteClient:
 
     def settle(self) -> dict[str, Any] | None:
         """The reply to the reap sent last ({} if none is due); None and `broken` set if it fails."""
+        if self._spawning:  # their replies come first
+            self._collect()
+            if self.broken is not None:
+                return None
         if not self._reap_pending:
             return {}
         self._reap_pending = False
@@ -174,8 +207,7 @@ class ZygoteClient:
 
     def close(self) -> None:
         """Ask the zygote to exit (it kills what is left), and kill it if it does not within CLOSE_SECONDS."""
-        if self.broken is None and self._spawning is not None:
-            self.abandon_spawned()
+        self.abandon_spawned()
         if self.broken is None:
             try:
                 self._ctrl.settimeout(CLOSE_SECONDS)
