@@ -533,6 +533,8 @@ def _metadata(lines: list[str], seen: dict[str, Any]) -> dict[str, Any] | None:
     for entry in entries:
         text = "\n".join(entry) + "\n"
         value = seen.get(text)
+        if value is None and (entry[0] == "checks:" or len(entry) == 1):
+            value = seen[text] = _fast_checks(entry) if len(entry) > 1 else _fast_entry(entry[0])
         if value is None:
             try:
                 value = yaml.load(text, Loader=_Loader)
@@ -543,6 +545,134 @@ def _metadata(lines: list[str], seen: dict[str, Any]) -> dict[str, Any] | None:
             seen[text] = value
         doc.update(_fresh(value))
     return doc
+
+
+# The checks entry as the dumper writes it: a block list of mappings, one key a line, whose values and
+# steps are flow collections of plain words, numbers and single-quoted text. Read here, it costs a
+# fraction of PyYAML's constructor (most of the metadata's cost); anything else goes to PyYAML.
+_TOKEN = re.compile(r"\s*(?:([{}\[\],])|'([^'\n]*)'(?!')|([A-Za-z_][A-Za-z0-9_.]*)|"
+                    r"(-?(?:0|[1-9][0-9]*)\.[0-9]+(?:e[-+][0-9]+)?)|(-?(?:0|[1-9][0-9]*))(?![0-9.eE_]))")
+# plain words PyYAML reads as something other than text (its bool and null resolvers)
+_YAML_WORDS = {**dict.fromkeys("yes Yes YES true True TRUE on On ON".split(), True),
+               **dict.fromkeys("no No NO false False FALSE off Off OFF".split(), False),
+               **dict.fromkeys("null Null NULL".split())}
+
+
+def _flow(text: str) -> tuple[Any, bool]:
+    """A one-line flow value in the plain form above: (value, True), or (None, False) when not that form."""
+    tokens: list[tuple[str, Any]] = []
+    at = 0
+    while at < len(text):
+        hit = _TOKEN.match(text, at)
+        if hit is None:
+            if text[at:at + 2] == ": ":  # a key's end (a colon in a word, "a:b", is PyYAML's business)
+                tokens.append(("p", ":"))
+                at += 1
+                continue
+            if text[at:].strip() == "":
+                break
+            return None, False
+        punct, quoted, word, real, whole = hit.groups()
+        if punct:
+            tokens.append(("p", punct))
+        elif quoted is not None:
+            tokens.append(("v", quoted))
+        elif word is not None:
+            tokens.append(("v", _YAML_WORDS[word] if word in _YAML_WORDS else word))
+        elif real is not None:
+            tokens.append(("v", float(real)))
+        else:
+            tokens.append(("v", int(whole)))
+        at = hit.end()
+    position = 0
+
+    def value() -> Any:
+        nonlocal position
+        kind, token = tokens[position]
+        position += 1
+        if kind == "v":
+            return token
+        if token == "[":
+            items: list[Any] = []
+            while tokens[position] != ("p", "]"):
+                items.append(value())
+                if tokens[position] == ("p", ","):
+                    position += 1
+                elif tokens[position] != ("p", "]"):
+                    raise ValueError
+            position += 1
+            return items
+        if token == "{":
+            mapping: dict[Any, Any] = {}
+            while tokens[position] != ("p", "}"):
+                key = value()
+                if tokens[position] != ("p", ":") or type(key) is not str or key in mapping:
+                    raise ValueError
+                position += 1
+                mapping[key] = value()
+                if tokens[position] == ("p", ","):
+                    position += 1
+                elif tokens[position] != ("p", "}"):
+                    raise ValueError
+            position += 1
+            return mapping
+        raise ValueError
+
+    try:
+        result = value()
+    except (ValueError, IndexError):
+        return None, False
+    return (result, True) if position == len(tokens) else (None, False)
+
+
+_BLOCK_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.\[\]]*\Z")
+_CHECK_KEY = re.compile(r"(- |  )([a-z_]+):(?: (.*))?\Z")
+
+
+def _fast_entry(line: str) -> dict[str, Any] | None:
+    """A one-line entry, `key: value`, with a value of the plain form read by _fast_checks; None otherwise."""
+    hit = _CHECK_KEY.match("  " + line)
+    if hit is None or hit.group(3) is None:
+        return None
+    key, rest = hit.group(2), hit.group(3)
+    value, ok = (_YAML_WORDS.get(rest, rest), True) if _BLOCK_WORD.match(rest) else _flow(rest)
+    return {key: value} if ok else None
+
+
+def _fast_checks(entry: list[str]) -> dict[str, Any] | None:
+    """The `checks:` entry (its lines) in the form the dumper writes it, read without PyYAML; None otherwise."""
+    checks: list[dict[str, Any]] = []
+    steps: list[Any] | None = None
+    read: dict[str, tuple[Any, bool]] = {}  # checks repeat their steps; _metadata copies what is shared
+    for line in entry[1:]:
+        if line.startswith("  - ") and steps is not None:
+            step, ok = read.get(line) or read.setdefault(line, _flow(line[4:]))
+            if not ok or not isinstance(step, dict):
+                return None
+            steps.append(step)
+            continue
+        hit = _CHECK_KEY.match(line)
+        if hit is None:
+            return None
+        lead, key, rest = hit.groups()
+        if lead == "- ":
+            checks.append({})
+        elif not checks or key in checks[-1]:
+            return None
+        steps = None
+        if rest is None:
+            if key != "steps":
+                return None
+            steps = checks[-1][key] = []
+            continue
+        if _BLOCK_WORD.match(rest):  # a plain word outside a flow collection may hold brackets: layers[0].W
+            value, ok = _YAML_WORDS.get(rest, rest), True
+        else:
+            value, ok = _flow(rest)
+        if not ok:
+            return None
+        checks[-1][key] = value
+    return {"checks": checks} if checks else None
 
 
 def _fast_document(text: str, graded_only: bool = False, seen: dict[str, Any] | None = None) -> dict[str, Any] | None:

@@ -123,3 +123,41 @@ def test_metadata_shared_by_the_fixtures_of_a_folder_is_read_once(monkeypatch: p
     assert len(texts) == len(set(texts))  # no entry read twice
     assert sum("checks:" in t for t in texts) < len(cases)  # cases with the same checks share them
     assert len({id(c.limits) for c in cases}) == len(cases)  # and get their own copies
+
+
+HW1P1_FILES = sorted((DEFAULT_FIXTURES.parent / "examples" / "hw1p1" / "test_cases").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", FILES + HW1P1_FILES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_metadata_read_without_pyyaml_is_what_pyyaml_reads(path: Path) -> None:
+    """The checks entry and one-line entries are read without PyYAML when in the dumper's form (every
+    generated fixture's checks are): the same values, of the same types."""
+    text = path.read_text(encoding="utf-8")
+    head = text.split("\ninputs:\n")[0].split("\n")
+    entries: list[list[str]] = []
+    for line in head:
+        if line[:1] not in (" ", "-", "#", ""):
+            entries.append([line])
+        elif entries:
+            entries[-1].append(line)
+    checks = [e for e in entries if e[0] == "checks:"]
+    assert checks and fixtures._fast_checks(checks[0]) is not None
+    for entry in entries:
+        fast = fixtures._fast_checks(entry) if entry[0] == "checks:" else \
+            fixtures._fast_entry(entry[0]) if len(entry) == 1 else None
+        if fast is not None:
+            full = yaml.load("\n".join(entry) + "\n", Loader=fixtures._Loader)
+            assert fast == full and repr(fast) == repr(full)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("{a: yes}", {"a": True}), ("{a: Y}", {"a": "Y"}), ("[1, 2.0, -3, 1.5e+3]", [1, 2.0, -3, 1500.0]),
+    ("{a: 'x y', b: [c, {d: null}]}", {"a": "x y", "b": ["c", {"d": None}]}),
+] + [(text, None) for text in ("{a: 1e5}", "{a: 'x''y'}", "{a: 1_0}", "{a: .5}", "{on: x}", "{a: ~}", "{a: 01}",
+                               "{a: b#c}", "{a: b, a: c}", "{a: x y}", "{a:b}", "{a: 1.}", "{a: 0x1}", "{a: 1:20}",
+                               "{a: 2.0E-1}", "{a: +1}", "{a: }")])
+def test_flow_values_outside_the_plain_form_are_left_to_pyyaml(text: str, value: object) -> None:
+    fast, ok = fixtures._flow(text)
+    assert ok == (value is not None) and fast == value
+    if ok:
+        assert fast == yaml.load(text, Loader=fixtures._Loader)
