@@ -73,9 +73,16 @@ def pack(header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) ->
     return b"".join(bytes(part) for part in _parts(header, arrays))
 
 
+JOINED_BYTES = 1 << 20  # a message up to this size is sent in one piece (one wake-up of its reader)
+
+
 def send(sock: socket.socket, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:
-    """Send one message."""
-    for part in _parts(header, arrays):
+    """Send one message: in one piece when small (a piece per array would wake the reader once each), else
+    array by array from their own buffers."""
+    parts = _parts(header, arrays)
+    if len(parts) > 1 and sum(len(part) for part in parts) <= JOINED_BYTES:
+        parts = [b"".join(parts)]
+    for part in parts:
         sock.sendall(part)
 
 
