@@ -26,8 +26,9 @@ from .locate import Located, classes_in, locate
 from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
 from .results import CheckResult, GradingResult
 from .sandbox import CallOutcome
+from .sandbox.base import Target
 from .sandbox.choose import open_sandbox
-from .sandbox.escalation import decide, decide_together
+from .sandbox.escalation import Alone, decide, decide_together
 from .text import no_digits
 
 
@@ -160,6 +161,75 @@ def request_together(checks: list[Check], case: Case) -> tuple[list[dict[str, An
             grade["on"] = check.on
         ops[len(check.steps) - 1].setdefault("grades", []).append(grade)
     return ops, arrays
+
+
+def request_parts(parts: list[tuple[Case, list[Check]]]) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """One request for checks of several cases (or classes of one file), each case's checks run together
+    (request_together) on an instance of their own, one after another: each part opens with {"op": "part",
+    "class_name"}, and its arrays are renamed "K.NAME" for part K (see worker.run_steps)."""
+    ops: list[dict[str, Any]] = []
+    arrays: dict[str, np.ndarray] = {}
+    for k, (case, checks) in enumerate(parts):
+        part_ops, part_arrays = request_together(checks, case)
+
+        def renamed(value: Any, k: int = k) -> Any:
+            if isinstance(value, str):
+                return f"{k}.{value}"
+            if isinstance(value, list):
+                return [renamed(item) for item in value]
+            if isinstance(value, dict) and set(value) != {"object"}:  # {"object": NAME} names an object
+                return {key: renamed(item) for key, item in value.items()}
+            return value
+
+        ops.append({"op": "part", "class_name": case.problem.class_name})
+        for op in part_ops:
+            op = dict(op)
+            for key in ("args", "kwargs", "value" if op["op"] == "object" else "", "from"):
+                if key in op:
+                    op[key] = renamed(op[key])
+            ops.append(op)
+        arrays.update((f"{k}.{name}", array) for name, array in part_arrays.items())
+    return ops, arrays
+
+
+def runs_of(cases: list[Case], wanted: dict[int, list[Check]],
+            module_of: Callable[[Case], tuple[str, str] | None]) -> list[list[tuple[int, list[Check]]]]:
+    """The runs that grade the cases, in order: each a list of (case index, checks run together).
+
+    Cases taken one after another in run order (run_order) that grade the same file (`module_of`) with the
+    same visibility are run together in rounds: first the checks of each case that one run answers
+    (together), then those of each case's next group, and so on; a round holds at most one group of a case
+    (so no part is sent a value another part grades) and MAX_TOGETHER checks. A run never mixes visible
+    and hidden cases.
+    """
+    runs: list[list[tuple[int, list[Check]]]] = []
+
+    def add(block: list[int]) -> None:
+        groups = {i: together(cases[i], wanted[i]) for i in block}
+        for r in range(max((len(g) for g in groups.values()), default=0)):
+            run: list[tuple[int, list[Check]]] = []
+            for i in block:
+                if r < len(groups[i]):
+                    if run and sum(len(g) for _, g in run) + len(groups[i][r]) > MAX_TOGETHER:
+                        runs.append(run)
+                        run = []
+                    run.append((i, groups[i][r]))
+            if run:
+                runs.append(run)
+
+    block: list[int] = []
+    key: tuple[Any, ...] | None = None
+    for i in run_order(cases):
+        module = module_of(cases[i])
+        here = None if module is None else (*module, cases[i].hidden)
+        if here is None or here != key:
+            add(block)
+            block = []
+        key = here
+        if here is not None and wanted[i]:
+            block.append(i)
+    add(block)
+    return runs
 
 
 def run_order(cases: list[Case]) -> list[int]:
@@ -453,55 +523,68 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                 except AutograderError as exc:
                     found[case.problem.file] = str(exc)
         total = sum(1 for c in cases for k in c.checks if only is None or check_name(c, k) in only)
-        done: dict[tuple[int, int], tuple[CheckResult, CallOutcome | None]] = {}  # by (case, check) in fixture order
-        for case_index in run_order(cases):
-            case = cases[case_index]
+        wanted = {i: [check for check in case.checks if only is None or check_name(case, check) in only]
+                  for i, case in enumerate(cases)}
+        results = {(i, id(check)): CheckResult(
+            name=check_name(case, check), number=f"{case.number}.{index}", case=case.name,
+            method=check.method, max_score=check.points, score=0.0, visibility=case.visibility,
+            tags=tuple(dict.fromkeys((check.method, case.problem.class_name.lower(), *case.tags))),
+        ) for i, case in enumerate(cases) for index, check in enumerate(case.checks, start=1)}
+        outcomes: dict[tuple[int, int], CallOutcome] = {}
+        done: list[tuple[int, int]] = []
+
+        def target_of(case: Case) -> Target:
             located = found[case.problem.file]
-            wanted = [check for check in case.checks if only is None or check_name(case, check) in only]
-            results = {id(check): CheckResult(
-                name=check_name(case, check), number=f"{case.number}.{index}", case=case.name,
-                method=check.method, max_score=check.points, score=0.0, visibility=case.visibility,
-                tags=tuple(dict.fromkeys((check.method, case.problem.class_name.lower(), *case.tags))),
-            ) for index, check in enumerate(case.checks, start=1)}
-            outcomes: dict[int, CallOutcome] = {}
+            assert isinstance(located, Located)
+            return located.import_root, located.module, case.problem.class_name
+
+        limit_of = {i: call_timeout(case, limits) for i, case in enumerate(cases)
+                    if isinstance(found[case.problem.file], Located) and sandbox is not None and wanted[i]}
+        for i in run_order(cases):
+            located = found[cases[i].problem.file]
             if isinstance(located, str) or sandbox is None:
-                for check in wanted:
-                    results[id(check)].message = f"Not graded: {located}"
-            else:
-                target = (located.import_root, located.module, case.problem.class_name)
-                limit = call_timeout(case, limits)
-                for group in together(case, wanted):
-                    judges = [lambda o, check=check: explain(o, check, case) for check in group]
-                    if len(group) == 1:
-                        decided = [decide(sandbox, *steps_for(group[0], case), judges[0], call_timeout=limit,
-                                          target=target)]
-                    else:
-                        decided = decide_together(sandbox, request_together(group, case),
-                                                  [steps_for(check, case) for check in group], judges,
-                                                  call_timeout=limit, target=target)
-                    for check, (outcome, (passed, message, mistakes)) in zip(group, decided):
-                        result = results[id(check)]
-                        result.passed, result.message, result.mistakes = passed, message, mistakes
-                        result.score = check.points if passed else 0.0
-                        result.output = outcome.output if not case.hidden else hidden_output(outcome.output)
-                        result.seconds = outcome.seconds
-                        outcomes[id(check)] = outcome
-            chosen = {id(check) for check in wanted}
-            for index, check in enumerate(case.checks):
-                if id(check) in chosen:
-                    result = results[id(check)]
-                    done[(case_index, index)] = (result, outcomes.get(id(check)))
+                for check in wanted[i]:
+                    results[(i, id(check))].message = f"Not graded: {located}"
+                    done.append((i, id(check)))
                     if progress:
-                        progress(f"[{len(done)}/{total}] {result.name}: {'passed' if result.passed else 'failed'}")
+                        progress(f"[{len(done)}/{total}] {results[(i, id(check))].name}: failed")
+        runs = runs_of(cases, wanted, lambda case: target_of(case)[:2]
+                       if isinstance(found[case.problem.file], Located) and sandbox is not None else None)
+        for run in runs:
+            members = [(i, check) for i, group in run for check in group]
+            judges = [lambda o, check=check, case=cases[i]: explain(o, check, case) for i, check in members]
+            first = cases[run[0][0]]
+            if len(members) == 1:
+                decided = [decide(sandbox, *steps_for(members[0][1], first), judges[0],
+                                  call_timeout=limit_of[run[0][0]], target=target_of(first))]
+            else:
+                request = request_together(run[0][1], first) if len(run) == 1 else \
+                    request_parts([(cases[i], group) for i, group in run])
+                alone = [Alone(*steps_for(check, cases[i]), target_of(cases[i]), limit_of[i]) for i, check in members]
+                decided = decide_together(sandbox, request, alone, judges, target=target_of(first),
+                                          call_timeout=max(limit_of[i] for i, _ in run))
+            for (i, check), (outcome, (passed, message, mistakes)) in zip(members, decided):
+                result = results[(i, id(check))]
+                result.passed, result.message, result.mistakes = passed, message, mistakes
+                result.score = check.points if passed else 0.0
+                result.output = outcome.output if not cases[i].hidden else hidden_output(outcome.output)
+                result.seconds = outcome.seconds
+                outcomes[(i, id(check))] = outcome
+                done.append((i, id(check)))
+                if progress:
+                    progress(f"[{len(done)}/{total}] {result.name}: {'passed' if result.passed else 'failed'}")
         checks: list[CheckResult] = []
         graded: list[tuple[Case, Check, CallOutcome, CheckResult]] = []  # for the notes across checks
         of_case: list[tuple[Case, CheckResult]] = []  # every graded value, graded or not, with its case
-        for (case_index, index), (result, outcome) in sorted(done.items()):
-            case = cases[case_index]
-            checks.append(result)
-            of_case.append((case, result))
-            if outcome is not None:
-                graded.append((case, case.checks[index], outcome, result))
+        finished = set(done)
+        for i, case in enumerate(cases):  # in fixture order
+            for check in case.checks:
+                if (i, id(check)) in finished:
+                    result = results[(i, id(check))]
+                    checks.append(result)
+                    of_case.append((case, result))
+                    if (i, id(check)) in outcomes:
+                        graded.append((case, check, outcomes[(i, id(check))], result))
         file_notes = review_feedback(checks, graded, found)  # hints checked across checks, each failure said once
         note_used_failures(of_case)
         checks.extend(efficiency.informational_checks(graded, cases))  # zero points, after every graded check

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from autograder.fixtures import load_cases
 from autograder.grade import request_together, steps_for, together
@@ -108,21 +109,60 @@ class FakeSandbox:
 
 def test_a_wrong_value_of_a_batch_is_decided_again_alone_and_the_rest_stand():
     from autograder.sandbox import CallOutcome
-    from autograder.sandbox.escalation import decide_together
+    from autograder.sandbox.escalation import Alone, decide_together
     items = [CallOutcome("ok", method="a"), CallOutcome("ok", method="b")]
-    box = FakeSandbox(CallOutcome("ok", items=items, shared=True, output="printed"))
+    box = FakeSandbox(CallOutcome("ok", items=items, shared=True))
     judges = [lambda o: (True,), lambda o: (o.method == "b-alone",)]
-    decided = decide_together(box, ("batch", {}), [("a-alone", {}), ("b-alone", {})], judges, call_timeout=1.0)
+    decided = decide_together(box, ("batch", {}), [Alone("a-alone", {}, None, 1.0), Alone("b-alone", {}, None, 1.0)],
+                              judges, call_timeout=1.0)
     assert box.runs == [("batch", False), ("b-alone", True)]  # only the failure, in a process of its own
-    assert decided[0][0] is items[0] and decided[0][0].shared and decided[0][0].output == "printed"
+    assert decided[0][0] is items[0] and decided[0][0].shared
     assert decided[1][0].method == "b-alone"
 
 
-def test_a_batch_without_a_clean_answer_decides_every_check_alone():
+@pytest.mark.parametrize("batch", ["timeout", "printed"])
+def test_a_batch_without_a_clean_answer_decides_every_check_alone(batch):
+    """A hang, a crash, an exception ... and output too: a test's output is its own, so a run that printed is
+    not used."""
     from autograder.sandbox import CallOutcome
-    from autograder.sandbox.escalation import decide_together
-    box = FakeSandbox(CallOutcome("timeout"))
-    decided = decide_together(box, ("batch", {}), [("a-alone", {}), ("b-alone", {})],
+    from autograder.sandbox.escalation import Alone, decide_together
+    items = [CallOutcome("ok", method="a"), CallOutcome("ok", method="b")]
+    box = FakeSandbox(CallOutcome("timeout") if batch == "timeout" else CallOutcome("ok", items=items, output="hi"))
+    decided = decide_together(box, ("batch", {}), [Alone("a-alone", {}, None, 1.0), Alone("b-alone", {}, None, 2.0)],
                               [lambda o: (True,)] * 2, call_timeout=1.0)
     assert box.runs == [("batch", False), ("a-alone", False), ("b-alone", False)]
     assert [o.method for o, _ in decided] == ["a-alone", "b-alone"]
+
+
+class Other(Layer):
+    def forward(self, Z):
+        return Z + 1.0
+
+
+def test_parts_of_a_batch_run_each_on_its_own_instance_of_its_own_class():
+    steps = [{"op": "part", "class_name": "Layer"}, {"op": "call", "method": "forward", "args": ["0.Z"], "grades": [{}]},
+             {"op": "part", "class_name": "Other"}, {"op": "call", "method": "forward", "args": ["1.Z"], "grades": [{}]},
+             {"op": "part", "class_name": "Layer"}, {"op": "call", "method": "forward", "args": ["2.Z"]},
+             {"op": "call", "method": "backward", "args": ["2.dLdA"], "grades": [{"value": "count"}]}]
+    inputs = {"0.Z": np.ones(2), "1.Z": np.ones(2), "2.Z": np.ones(2), "2.dLdA": np.ones(2)}  # a fresh count: 1
+    classes = {"Layer": Layer, "Other": Other}.get
+    outcome = _parse_result(*run_steps(Layer, steps, inputs, "/nonexistent", classes=classes))
+    assert outcome.kind == "ok" and [list(item.array.ravel()) for item in outcome.items] == [[2.0, 2.0], [2.0, 2.0], [1]]
+    missing = _parse_result(*run_steps(Layer, steps, inputs, "/nonexistent", classes={"Layer": Layer}.get))
+    assert missing.kind == "error" and missing.items is None  # a class the module lacks: each check alone
+
+
+def test_hw1p1_is_graded_in_few_runs_none_mixing_visible_and_hidden():
+    from autograder.grade import runs_of
+    cases = load_cases(HW1P1, graded_only=True)
+    runs = runs_of(cases, {i: list(c.checks) for i, c in enumerate(cases)}, lambda c: ("", c.problem.file))
+    assert sorted((i, id(c)) for run in runs for i, g in run for c in g) == \
+        sorted((i, id(c)) for i, case in enumerate(cases) for c in case.checks)
+    assert len(runs) <= 20
+    seen_hidden = False
+    for run in runs:
+        kinds = {cases[i].hidden for i, _ in run}
+        assert len(kinds) == 1 and len({cases[i].problem.file for i, _ in run}) == 1
+        assert len({i for i, _ in run}) == len(run)  # one group of a case per run
+        seen_hidden = seen_hidden or kinds == {True}
+        assert not (seen_hidden and kinds == {False}), "a visible run after a hidden one"

@@ -39,29 +39,40 @@ def decide(sandbox: SandboxBase, steps: list[dict[str, Any]], inputs: dict[str, 
     return outcome, verdict
 
 
-def decide_together(sandbox: SandboxBase, batch: tuple[list[dict[str, Any]], dict[str, np.ndarray]],
-                    alone: Sequence[tuple[list[dict[str, Any]], dict[str, np.ndarray]]],
-                    judges: Sequence[Callable[[CallOutcome], Verdict]], *, call_timeout: float,
-                    target: Target | None = None) -> list[tuple[CallOutcome, Verdict]]:
-    """Checks that share their steps, answered by one run of `batch` (see worker.run_steps) and judged each.
+@dataclass(frozen=True)
+class Alone:
+    """A check as it runs on its own: its request, its target and its call's time limit."""
 
-    `alone` are the checks' own requests (steps, inputs), `judges` their judges, in the batch's order. A
-    check whose answer fails is decided again in a process that ran nothing else (run with `fresh`); when
-    the batch gave no clean answer (an exception, a crash, a hang, ...), every check is decided on its own,
-    as `decide` does. The call's time limit is that of one check: the batch runs the steps of the longest.
+    steps: list[dict[str, Any]]
+    inputs: dict[str, np.ndarray]
+    target: Target | None
+    call_timeout: float
+
+
+def decide_together(sandbox: SandboxBase, batch: tuple[list[dict[str, Any]], dict[str, np.ndarray]],
+                    alone: Sequence[Alone], judges: Sequence[Callable[[CallOutcome], Verdict]], *,
+                    call_timeout: float, target: Target | None = None) -> list[tuple[CallOutcome, Verdict]]:
+    """Checks answered by one run of `batch` (see worker.run_steps) and judged each.
+
+    `alone` are the checks as they run on their own, `judges` their judges, in the batch's order. A check
+    whose answer fails is decided again in a process that ran nothing else (run with `fresh`); when the
+    batch gave no clean answer (an exception, a crash, a hang, ... or any output, which belongs to a test
+    of its own), every check is decided on its own, as `decide` does. `call_timeout` is one call's time
+    limit: a batch that needs more is decided check by check, each with its own.
     """
     steps, inputs = batch
     together = sandbox.run(steps, inputs, call_timeout=call_timeout, target=target)
-    if together.kind != "ok" or together.items is None or len(together.items) != len(alone):
-        return [decide(sandbox, *request, judge, call_timeout=call_timeout, target=target)
-                for request, judge in zip(alone, judges)]
+    if (together.kind != "ok" or together.items is None or len(together.items) != len(alone)
+            or together.output):
+        return [decide(sandbox, check.steps, check.inputs, judge, call_timeout=check.call_timeout,
+                       target=check.target) for check, judge in zip(alone, judges)]
     decided = []
-    for item, (steps, inputs), judge in zip(together.items, alone, judges):
-        item.shared, item.output = together.shared, together.output
-        item.wall_seconds, item.max_rss_kb = together.wall_seconds, together.max_rss_kb
+    for item, check, judge in zip(together.items, alone, judges):
+        item.shared, item.wall_seconds, item.max_rss_kb = together.shared, together.wall_seconds, together.max_rss_kb
         verdict = judge(item)
         if not verdict[0]:
-            item = sandbox.run(steps, inputs, call_timeout=call_timeout, target=target, fresh=True)
+            item = sandbox.run(check.steps, check.inputs, call_timeout=check.call_timeout, target=check.target,
+                               fresh=True)
             verdict = judge(item)
         decided.append((item, verdict))
     return decided

@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import traceback
-from typing import Any, Iterator, NoReturn
+from typing import Any, Callable, Iterator, NoReturn
 
 import numpy as np
 
@@ -157,7 +157,8 @@ def _serve(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
     protocol.send(proto, {"event": "imported", "ok": True, "seconds": seconds})
     header, arrays = protocol.read_message(proto, max_array_bytes=1 << 30)
     response, out_arrays = run_steps(cls, header["steps"], arrays, workdir,
-                                     max_result_bytes=int(spec.get("max_result_bytes", 1 << 26)))
+                                     max_result_bytes=int(spec.get("max_result_bytes", 1 << 26)),
+                                     classes=classes_of(sys.modules.get(spec["module"]), workdir))
     _flush()
     protocol.send(proto, response, out_arrays)
 
@@ -231,12 +232,18 @@ def _answer(sock: socket.socket, out_fd: int, module: Any, workdir: str, max_res
         if cls is None:
             response, out_arrays = failure, {}
         else:
-            response, out_arrays = run_steps(cls, header["steps"], arrays, workdir, max_result_bytes=max_result_bytes)
+            response, out_arrays = run_steps(cls, header["steps"], arrays, workdir, max_result_bytes=max_result_bytes,
+                                             classes=classes_of(module, workdir))
         _flush()
         protocol.send(sock, response, out_arrays)
         _flush()
         if not serial:
             return
+
+
+def classes_of(module: Any, workdir: str) -> Callable[[str], type | None]:
+    """The classes of an imported module by name (None: it has none of that name), for a batch's parts."""
+    return lambda name: _class_of(module, name, workdir)[0]
 
 
 def _reap_checks() -> None:
@@ -266,7 +273,8 @@ def _flush() -> None:
 
 
 def run_steps(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], workdir: str, *,
-              max_result_bytes: int = 1 << 26) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+              max_result_bytes: int = 1 << 26,
+              classes: Callable[[str], type | None] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Make a fresh instance and run the steps; the step marked 'graded' gives the answer.
 
     Steps are data: {"op": "init", "args", "kwargs"} builds the instance with arguments (by default it is
@@ -282,27 +290,50 @@ def run_steps(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarr
     copy at its call, before any later step runs, so each is what a run of that check alone would give.
     The answer is {"batch": [one answer each]} with the arrays "result.0", "result.1", ... It comes only
     from a clean run: any exception, note or answer too large to send fails the whole batch, and the
-    grader then runs each of its checks on its own.
+    grader then runs each of its checks on its own. A batch may hold several such runs (of other cases,
+    or other classes of the module, looked up with `classes`), each opened by {"op": "part",
+    "class_name"} and run on its own fresh instance; their answers follow one another.
     """
+    if steps and steps[0].get("op") == "part":
+        parts: list[tuple[type | None, list[dict[str, Any]]]] = []
+        for step in steps:
+            if step["op"] == "part":
+                parts.append((classes(str(step.get("class_name"))) if classes else None, []))
+            else:
+                parts[-1][1].append(step)
+        answers_of = (_answers(part_cls, part, inputs, workdir, max_result_bytes, batch=True)
+                      for part_cls, part in parts if part_cls is not None)
+        if any(part_cls is None for part_cls, _ in parts):
+            return _unclean("")
+        return _batch(answer for answers in answers_of for answer in answers)
     if not any("grades" in step for step in steps):
         for answer in _answers(cls, steps, inputs, workdir, max_result_bytes, batch=False):
             return answer
         return {"event": "result", "ok": False, "phase": "grader", "method": "",
                 "error": {"type": "GraderError", "message": "no graded step", "frames": []}}, {}
+    return _batch(_answers(cls, steps, inputs, workdir, max_result_bytes, batch=True))
+
+
+def _batch(answers_of: Iterator[tuple[dict[str, Any], dict[str, np.ndarray]]]) -> tuple[dict[str, Any],
+                                                                                         dict[str, np.ndarray]]:
+    """The answer to a batch (see run_steps) from the answers of its runs, or its failure at the first that
+    is not clean."""
     answers: list[dict[str, Any]] = []
     arrays: dict[str, np.ndarray] = {}
-    for answer, out in _answers(cls, steps, inputs, workdir, max_result_bytes, batch=True):
+    for answer, out in answers_of:
         if not answer.get("ok") or answer.get("notes") or (answer["returned"]["kind"] in ("ndarray", "scalar")
                                                            and "result" not in out):
-            method = str(answer.get("method", ""))
-            return answer if not answer.get("ok") else {
-                "event": "result", "ok": False, "phase": "call", "method": method,
-                "error": {"type": "GraderError", "message": "the checks run together did not run cleanly",
-                          "frames": []}}, {}
+            return (answer, {}) if not answer.get("ok") else _unclean(str(answer.get("method", "")))
         if "result" in out:
             arrays[f"result.{len(answers)}"] = out["result"]
         answers.append({key: answer[key] for key in ("method", "returned", "mutated", "seconds")})
     return {"event": "result", "ok": True, "batch": answers}, arrays
+
+
+def _unclean(method: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    return {"event": "result", "ok": False, "phase": "call", "method": method,
+            "error": {"type": "GraderError", "message": "the checks run together did not run cleanly",
+                      "frames": []}}, {}
 
 
 def _answers(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], workdir: str,
