@@ -28,7 +28,7 @@ from .results import CheckResult, GradingResult
 from .sandbox import CallOutcome
 from .sandbox.base import Target
 from .sandbox.choose import open_sandbox
-from .sandbox.escalation import Alone, decide, decide_together
+from .sandbox.escalation import decide, decide_together
 from .text import no_digits
 
 
@@ -192,9 +192,12 @@ def request_parts(parts: list[tuple[Case, list[Check]]]) -> tuple[list[dict[str,
     return ops, arrays
 
 
+Run = list[tuple[int, list[Check]]]  # (case index, checks run together) of each case of one run
+
+
 def runs_of(cases: list[Case], wanted: dict[int, list[Check]],
-            module_of: Callable[[Case], tuple[str, str] | None]) -> list[list[tuple[int, list[Check]]]]:
-    """The runs that grade the cases, in order: each a list of (case index, checks run together).
+            module_of: Callable[[Case], tuple[str, str] | None]) -> list[tuple[list[int], list[Run]]]:
+    """The runs that grade the cases, in order, by block: the cases of a block (in run order) and its runs.
 
     Cases taken one after another in run order (run_order) that grade the same file (`module_of`) with the
     same visibility are run together in rounds: first the checks of each case that one run answers
@@ -202,12 +205,16 @@ def runs_of(cases: list[Case], wanted: dict[int, list[Check]],
     (so no part is sent a value another part grades) and MAX_TOGETHER checks. A run never mixes visible
     and hidden cases.
     """
-    runs: list[list[tuple[int, list[Check]]]] = []
+    blocks: list[tuple[list[int], list[Run]]] = []
 
     def add(block: list[int]) -> None:
+        if not block:
+            return
+        runs: list[Run] = []
+        blocks.append((block, runs))
         groups = {i: together(cases[i], wanted[i]) for i in block}
         for r in range(max((len(g) for g in groups.values()), default=0)):
-            run: list[tuple[int, list[Check]]] = []
+            run: Run = []
             for i in block:
                 if r < len(groups[i]):
                     if run and sum(len(g) for _, g in run) + len(groups[i][r]) > MAX_TOGETHER:
@@ -229,7 +236,7 @@ def runs_of(cases: list[Case], wanted: dict[int, list[Check]],
         if here is not None and wanted[i]:
             block.append(i)
     add(block)
-    return runs
+    return blocks
 
 
 def run_order(cases: list[Case]) -> list[int]:
@@ -548,21 +555,11 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                     done.append((i, id(check)))
                     if progress:
                         progress(f"[{len(done)}/{total}] {results[(i, id(check))].name}: failed")
-        runs = runs_of(cases, wanted, lambda case: target_of(case)[:2]
-                       if isinstance(found[case.problem.file], Located) and sandbox is not None else None)
-        for run in runs:
-            members = [(i, check) for i, group in run for check in group]
-            judges = [lambda o, check=check, case=cases[i]: explain(o, check, case) for i, check in members]
-            first = cases[run[0][0]]
-            if len(members) == 1:
-                decided = [decide(sandbox, *steps_for(members[0][1], first), judges[0],
-                                  call_timeout=limit_of[run[0][0]], target=target_of(first))]
-            else:
-                request = request_together(run[0][1], first) if len(run) == 1 else \
-                    request_parts([(cases[i], group) for i, group in run])
-                alone = [Alone(*steps_for(check, cases[i]), target_of(cases[i]), limit_of[i]) for i, check in members]
-                decided = decide_together(sandbox, request, alone, judges, target=target_of(first),
-                                          call_timeout=max(limit_of[i] for i, _ in run))
+        blocks = runs_of(cases, wanted, lambda case: target_of(case)[:2]
+                         if isinstance(found[case.problem.file], Located) and sandbox is not None else None)
+        apart: set[tuple[str, str]] = set()  # files whose checks run one by one: a run of several did not hold
+
+        def record(members: list[tuple[int, Check]], decided: list[tuple[CallOutcome, Any]]) -> None:
             for (i, check), (outcome, (passed, message, mistakes)) in zip(members, decided):
                 result = results[(i, id(check))]
                 result.passed, result.message, result.mistakes = passed, message, mistakes
@@ -573,6 +570,37 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                 done.append((i, id(check)))
                 if progress:
                     progress(f"[{len(done)}/{total}] {result.name}: {'passed' if result.passed else 'failed'}")
+
+        for block, runs in blocks:
+            module = target_of(cases[block[0]])[:2]
+            for run in runs:
+                if module in apart:
+                    break
+                members = [(i, check) for i, group in run for check in group]
+                judges = [lambda o, check=check, case=cases[i]: explain(o, check, case) for i, check in members]
+                first = cases[run[0][0]]
+                if len(members) == 1:
+                    record(members, [decide(sandbox, *steps_for(members[0][1], first), judges[0],
+                                            call_timeout=limit_of[run[0][0]], target=target_of(first))])
+                    continue
+                request = request_together(run[0][1], first) if len(run) == 1 else \
+                    request_parts([(cases[i], group) for i, group in run])
+                decided = decide_together(sandbox, request, judges, target=target_of(first),
+                                          call_timeout=max(limit_of[i] for i, _ in run))
+                if decided is None:
+                    apart.add(module)
+                else:
+                    record(members, decided)
+            if module in apart:
+                # What fails or prints is decided test by test, each in fixture order from here on (a run of
+                # several would be wasted work): as when every test ran on its own.
+                finished = set(done)
+                for i in block:
+                    for check in wanted[i]:
+                        if (i, id(check)) not in finished:
+                            record([(i, check)], [decide(sandbox, *steps_for(check, cases[i]),
+                                                         lambda o, check=check, case=cases[i]: explain(o, check, case),
+                                                         call_timeout=limit_of[i], target=target_of(cases[i]))])
         checks: list[CheckResult] = []
         graded: list[tuple[Case, Check, CallOutcome, CheckResult]] = []  # for the notes across checks
         of_case: list[tuple[Case, CheckResult]] = []  # every graded value, graded or not, with its case

@@ -584,3 +584,18 @@ def test_prepared_hosts_import_together_and_only_their_imports_files_stay(sandbo
             if os.path.exists(name):
                 os.remove(name)
     assert own_children() == []
+
+
+def test_a_prepared_host_still_importing_outlives_the_clean_up_after_another_that_failed(sandbox_account, tmp_path):
+    """Hosts start together: the one whose import failed is reaped (with the orphans) while another still
+    imports, which must survive it."""
+    write_submission(tmp_path, "import time\ntime.sleep(0.5)\n" + SOFTMAX)
+    (tmp_path / "broken.py").write_text("raise ValueError('broken at import')\n")
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        box.prepare((".", "broken", "Softmax"), (".", "activation", "Softmax"))
+        broken = box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "broken", "Softmax"))
+        assert broken.kind == "import_error"
+        outcome = box.run(FORWARD, {"Z": Z}, call_timeout=2)
+        assert outcome.kind == "ok" and outcome.shared, outcome
+        assert box.host_pids()[(".", "activation")]
+    assert own_children() == []

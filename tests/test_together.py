@@ -3,6 +3,7 @@ decides them: each value as a run of its check alone would give it, and every fa
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -107,31 +108,55 @@ class FakeSandbox:
         return CallOutcome("ok", method=steps, shared=False)
 
 
-def test_a_wrong_value_of_a_batch_is_decided_again_alone_and_the_rest_stand():
+def test_a_batch_whose_values_all_pass_is_used():
     from autograder.sandbox import CallOutcome
-    from autograder.sandbox.escalation import Alone, decide_together
+    from autograder.sandbox.escalation import decide_together
     items = [CallOutcome("ok", method="a"), CallOutcome("ok", method="b")]
     box = FakeSandbox(CallOutcome("ok", items=items, shared=True))
-    judges = [lambda o: (True,), lambda o: (o.method == "b-alone",)]
-    decided = decide_together(box, ("batch", {}), [Alone("a-alone", {}, None, 1.0), Alone("b-alone", {}, None, 1.0)],
-                              judges, call_timeout=1.0)
-    assert box.runs == [("batch", False), ("b-alone", True)]  # only the failure, in a process of its own
-    assert decided[0][0] is items[0] and decided[0][0].shared
-    assert decided[1][0].method == "b-alone"
+    decided = decide_together(box, ("batch", {}), [lambda o: (True,)] * 2, call_timeout=1.0)
+    assert box.runs == [("batch", False)] and decided is not None
+    assert [o for o, _ in decided] == items and all(o.shared for o, _ in decided)
 
 
-@pytest.mark.parametrize("batch", ["timeout", "printed"])
-def test_a_batch_without_a_clean_answer_decides_every_check_alone(batch):
-    """A hang, a crash, an exception ... and output too: a test's output is its own, so a run that printed is
-    not used."""
+@pytest.mark.parametrize("batch", ["a value fails", "timeout", "printed", "too few values"])
+def test_a_batch_without_a_clean_passing_answer_is_not_used(batch):
+    """A failure, a hang, a crash, an exception ... or output (a test's output is its own): the caller then
+    decides each check on its own (grade: in fixture order, as without batches)."""
     from autograder.sandbox import CallOutcome
-    from autograder.sandbox.escalation import Alone, decide_together
+    from autograder.sandbox.escalation import decide_together
     items = [CallOutcome("ok", method="a"), CallOutcome("ok", method="b")]
-    box = FakeSandbox(CallOutcome("timeout") if batch == "timeout" else CallOutcome("ok", items=items, output="hi"))
-    decided = decide_together(box, ("batch", {}), [Alone("a-alone", {}, None, 1.0), Alone("b-alone", {}, None, 2.0)],
-                              [lambda o: (True,)] * 2, call_timeout=1.0)
-    assert box.runs == [("batch", False), ("a-alone", False), ("b-alone", False)]
-    assert [o.method for o, _ in decided] == ["a-alone", "b-alone"]
+    answer = {"a value fails": CallOutcome("ok", items=items), "timeout": CallOutcome("timeout"),
+              "printed": CallOutcome("ok", items=items, output="hi"),
+              "too few values": CallOutcome("ok", items=items[:1])}[batch]
+    box = FakeSandbox(answer)
+    judges = [lambda o: (True,), lambda o: (batch != "a value fails",)]
+    assert decide_together(box, ("batch", {}), judges, call_timeout=1.0) is None
+    assert box.runs == [("batch", False)]
+
+
+@pytest.mark.parametrize("submission, fixtures", [
+    ("tests/submissions/demo", "test_cases"),  # fails the stability cases, and warns
+    ("tests/submissions/debug_prints.py", "test_cases"),  # prints in every call
+    ("tests/submissions/read_only_a.py", "test_cases"),  # a note on every backward
+    ("examples/hw1p1/student_template", "examples/hw1p1/test_cases"),  # raises everywhere
+])
+def test_grading_with_runs_of_several_checks_gives_what_grading_check_by_check_gives(submission, fixtures,
+                                                                                     monkeypatch):
+    from autograder import grade
+    from autograder.results import to_gradescope
+
+    def document() -> dict:
+        doc = to_gradescope(grade.grade_submission(PROJECT_ROOT / submission, fixtures=PROJECT_ROOT / fixtures))
+        doc.pop("execution_time", None)
+        for test in doc["tests"]:
+            test.pop("execution_time", None)
+            if not test["max_score"]:  # an efficiency note quotes timings
+                test["output"] = re.sub(r"[\d.]+", "#", test["output"])
+        return doc
+
+    together_ = document()
+    monkeypatch.setattr(grade, "MAX_TOGETHER", 1)  # every check on its own
+    assert together_ == document()
 
 
 class Other(Layer):
@@ -155,7 +180,8 @@ def test_parts_of_a_batch_run_each_on_its_own_instance_of_its_own_class():
 def test_hw1p1_is_graded_in_few_runs_none_mixing_visible_and_hidden():
     from autograder.grade import runs_of
     cases = load_cases(HW1P1, graded_only=True)
-    runs = runs_of(cases, {i: list(c.checks) for i, c in enumerate(cases)}, lambda c: ("", c.problem.file))
+    blocks = runs_of(cases, {i: list(c.checks) for i, c in enumerate(cases)}, lambda c: ("", c.problem.file))
+    runs = [run for _, runs in blocks for run in runs]
     assert sorted((i, id(c)) for run in runs for i, g in run for c in g) == \
         sorted((i, id(c)) for i, case in enumerate(cases) for c in case.checks)
     assert len(runs) <= 20

@@ -39,41 +39,28 @@ def decide(sandbox: SandboxBase, steps: list[dict[str, Any]], inputs: dict[str, 
     return outcome, verdict
 
 
-@dataclass(frozen=True)
-class Alone:
-    """A check as it runs on its own: its request, its target and its call's time limit."""
-
-    steps: list[dict[str, Any]]
-    inputs: dict[str, np.ndarray]
-    target: Target | None
-    call_timeout: float
-
-
 def decide_together(sandbox: SandboxBase, batch: tuple[list[dict[str, Any]], dict[str, np.ndarray]],
-                    alone: Sequence[Alone], judges: Sequence[Callable[[CallOutcome], Verdict]], *,
-                    call_timeout: float, target: Target | None = None) -> list[tuple[CallOutcome, Verdict]]:
-    """Checks answered by one run of `batch` (see worker.run_steps) and judged each.
+                    judges: Sequence[Callable[[CallOutcome], Verdict]], *, call_timeout: float,
+                    target: Target | None = None) -> list[tuple[CallOutcome, Verdict]] | None:
+    """Checks answered by one run of `batch` (see worker.run_steps), judged each: their outcomes and verdicts
+    when every one passed, else None, and the caller decides each check on its own (`decide`).
 
-    `alone` are the checks as they run on their own, `judges` their judges, in the batch's order. A check
-    whose answer fails is decided again in a process that ran nothing else (run with `fresh`); when the
-    batch gave no clean answer (an exception, a crash, a hang, ... or any output, which belongs to a test
-    of its own), every check is decided on its own, as `decide` does. `call_timeout` is one call's time
-    limit: a batch that needs more is decided check by check, each with its own.
+    Only a clean answer is used: an exception, a crash, a hang, ... or any output (which belongs to a test
+    of its own) makes it None, as does any check that fails, whose failure must be decided in a process
+    that ran nothing else. `call_timeout` is one call's time limit: a batch that needs more is decided
+    check by check, each with its own.
     """
     steps, inputs = batch
     together = sandbox.run(steps, inputs, call_timeout=call_timeout, target=target)
-    if (together.kind != "ok" or together.items is None or len(together.items) != len(alone)
+    if (together.kind != "ok" or together.items is None or len(together.items) != len(judges)
             or together.output):
-        return [decide(sandbox, check.steps, check.inputs, judge, call_timeout=check.call_timeout,
-                       target=check.target) for check, judge in zip(alone, judges)]
+        return None
     decided = []
-    for item, check, judge in zip(together.items, alone, judges):
+    for item, judge in zip(together.items, judges):
         item.shared, item.wall_seconds, item.max_rss_kb = together.shared, together.wall_seconds, together.max_rss_kb
         verdict = judge(item)
         if not verdict[0]:
-            item = sandbox.run(check.steps, check.inputs, call_timeout=check.call_timeout, target=check.target,
-                               fresh=True)
-            verdict = judge(item)
+            return None
         decided.append((item, verdict))
     return decided
 

@@ -175,6 +175,8 @@ def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None, *, i
                     ctrl.send({"error": f"{type(exc).__name__}: {exc}"})
                     continue
                 workers[pid] = workdir
+                if message["spec"].get("host"):  # spared by other workers' clean-up while it imports (hosts
+                    hosts.add(pid)  # start together): the grader reaps it if it does not become one
                 ctrl.send({"pid": pid, "workdir": workdir}, fds)
                 for fd in fds:
                     os.close(fd)
