@@ -20,7 +20,8 @@ from .errors import ConfigError
 from .fixtures import ATTRIBUTE_PATH, VISIBILITIES, Step, Tolerance
 from .limits import Limits, limits_from_mapping, load_limits  # noqa: F401 - part of this module's API
 
-INPUT_KINDS = ("values", "log_of", "normal", "uniform", "one_hot")
+INPUT_KINDS = ("values", "log_of", "normal", "uniform", "one_hot", "labels")
+INTEGER_KINDS = ("labels", "one_hot")  # drawn as whole numbers: round, step and row_offsets do not apply
 PROBLEM_KINDS = ("activation", "other")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -270,10 +271,15 @@ def _input_spec(raw: Any, path: Path, where: str) -> InputSpec:
         params = params or {}
         if not isinstance(params, dict):
             raise ConfigError(path, f"{where}.{kind}", f"should be a mapping (or empty), found {params!r}")
-        _check_keys(params, {"classes"}, path, f"{where}.{kind}")
+        _check_keys(params, {"classes", "from"}, path, f"{where}.{kind}")
         if "classes" in params and not (isinstance(params["classes"], list) and
                                         all(type(c) is int and c >= 0 for c in params["classes"])):
             raise ConfigError(path, f"{where}.one_hot.classes", "should list each row's class (whole numbers)")
+        if "from" in params and ("classes" in params or not isinstance(params["from"], str)):
+            raise ConfigError(path, f"{where}.one_hot", "takes its rows' classes from one labels input of the case "
+                                                        f"(from: y) or lists them (classes: [...]), not both; found {params!r}")
+    elif kind == "labels":
+        params = _labels(params, path, f"{where}.labels")
     elif kind in ("values", "log_of"):
         if not isinstance(params, list):
             raise ConfigError(path, f"{where}.{kind}", "should be a nested list of numbers")
@@ -288,6 +294,9 @@ def _input_spec(raw: Any, path: Path, where: str) -> InputSpec:
             _get(params, key, float, path, f"{where}.{kind}")
         if params.get("std", 0.0) < 0 or params.get("low", 0.0) > params.get("high", 1.0):
             raise ConfigError(path, f"{where}.{kind}", f"needs std >= 0 and low <= high, found {params!r}")
+    for key in ("round", "step", "row_offsets") if kind == "labels" else ():
+        if key in raw:
+            raise ConfigError(path, f"{where}.{key}", "does not apply to labels, which are whole numbers; remove it")
     offsets = _get(raw, "row_offsets", list, path, where, [])
     for i, off in enumerate(offsets):
         if isinstance(off, bool) or not isinstance(off, (int, float)) or not math.isfinite(off):
@@ -300,6 +309,33 @@ def _input_spec(raw: Any, path: Path, where: str) -> InputSpec:
         raise ConfigError(path, f"{where}.shape", f"should be a list of numbers and dimension names, found {shape!r}")
     return InputSpec(kind=kind, params=params, round=_get(raw, "round", int, path, where, None), step=step,
                      row_offsets=tuple(float(o) for o in offsets), shape=tuple(shape) if shape is not None else None)
+
+
+def _labels(raw: Any, path: Path, where: str) -> dict[str, Any]:
+    """Integer labels: {classes: C} (drawn from 0 to C - 1; C a number or a dimension's name, by default C),
+    or given: a nested list of whole numbers, or {values: [...], classes: C} to check them against C."""
+    if isinstance(raw, list):
+        raw = {"values": raw}
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(path, where, f"should be {{classes: C}} (drawn) or a list of whole numbers (given), "
+                                       f"found {raw!r}")
+    _check_keys(raw, {"classes", "values"}, path, where)
+    classes = raw.get("classes", "C")
+    if not (isinstance(classes, str) and _IDENTIFIER.match(classes) or type(classes) is int and classes > 0):
+        raise ConfigError(path, f"{where}.classes", f"should be the number of classes (a whole number above 0) or a "
+                                                    f"dimension's name such as C, found {classes!r}")
+    params: dict[str, Any] = {"classes": classes}
+    if "values" in raw:
+        def whole(value: Any) -> bool:
+            return all(whole(v) for v in value) if isinstance(value, list) else type(value) is int and value >= 0
+
+        if not isinstance(raw["values"], list) or not whole(raw["values"]):
+            raise ConfigError(path, where, f"should list the given labels, whole numbers from 0 (nested for more "
+                                           f"dimensions), found {raw['values']!r}")
+        params["values"] = raw["values"]
+    return params
 
 
 def _step(raw: Any, path: Path, where: str) -> Step:
@@ -545,6 +581,12 @@ def _case(raw: Any, index: int, path: Path, defaults: dict, problems: dict[str, 
         if required not in inputs_raw:
             raise ConfigError(path, f"{where}.inputs.{required}", f"is required (an input of problem {problem_name})")
     inputs = {k: _input_spec(inputs_raw[k], path, f"{where}.inputs.{k}") for k in problem.input_names}
+    for key, spec in inputs.items():
+        source = spec.params.get("from") if spec.kind == "one_hot" else None
+        if source is not None and (source not in inputs or inputs[source].kind != "labels"):
+            labels = [k for k, s in inputs.items() if s.kind == "labels"]
+            raise ConfigError(path, f"{where}.inputs.{key}.one_hot.from", f"{source!r} is not a labels input of this "
+                              f"case (its labels inputs: {', '.join(labels) or 'none; add one such as y: {labels: {classes: C}}'})")
     points_raw = _get(raw, "points", dict, path, where, {})
     _check_keys(points_raw, set(problem.outputs) | set(problem.graded_outputs), path, f"{where}.points")
     points = {}

@@ -158,11 +158,13 @@ _FixtureDumper.add_representer(_FlowMap, _represent_map)
 
 
 def _nested(array: np.ndarray) -> Any:
-    """Convert an array to nested lists whose innermost rows print on one line (a 0-d array: a number)."""
+    """Convert an array to nested lists whose innermost rows print on one line (a 0-d array: a number).
+    Whole-number arrays (labels) are written as integers, without a dot, and read back as integers."""
+    number = int if array.dtype.kind in "iu" else float
     if array.ndim == 0:
-        return float(array)
+        return number(array)
     if array.ndim == 1:
-        return _FlowRow(float(x) for x in array)
+        return _FlowRow(number(x) for x in array)
     return [_nested(sub) for sub in array]
 
 
@@ -226,9 +228,11 @@ def _kind_name(kind: type | tuple) -> str:
 
 
 def _array(value: Any, where: str) -> np.ndarray:
+    """An array of a fixture: int64 when every number is written as an integer (labels), else float64."""
     try:
-        array = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+        array = np.array(value)
+        array = array.astype(np.int64) if array.dtype.kind in "iu" else np.array(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise FixtureError(f"{where}: not a rectangular array of numbers ({exc})") from None
     if array.size == 0:
         raise FixtureError(f"{where}: expected a number or a non-empty nested list of numbers")
@@ -419,17 +423,20 @@ def _steps(steps_raw: Any, inputs: Mapping, expected: Mapping, output: str, here
 # writes them (with a dot, so PyYAML reads each with float() too), nested rows are block sequences.
 _ARRAY_SECTIONS = ("inputs:", "expected:")
 _NUMBER = r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?"
+_INTEGER = r"-?(?:0|[1-9][0-9]*)"  # labels: as the dumper writes an int (no leading zero, which YAML 1.1 reads as octal)
 _ROW = re.compile(rf"\[{_NUMBER}(?:, {_NUMBER})*\]\Z")
-_ARRAY_NAME = re.compile(rf"  ([A-Za-z_][A-Za-z0-9_]*):(?: (\[.*|{_NUMBER}))?\Z")
+_INTEGER_ROW = re.compile(rf"\[{_INTEGER}(?:, {_INTEGER})*\]\Z")
+_ARRAY_NAME = re.compile(rf"  ([A-Za-z_][A-Za-z0-9_]*):(?: (\[.*|{_NUMBER}|{_INTEGER}))?\Z")
 # names YAML 1.1 would not read as plain text (booleans, null)
 _NOT_TEXT = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
 
 
-def _row(text: str) -> list[float] | None:
-    """A flow row of floats, or None when it is anything else."""
-    if not _ROW.match(text):
+def _row(text: str) -> list[float] | list[int] | None:
+    """A flow row of floats, or of integers, or None when it is anything else."""
+    number = float if _ROW.match(text) else int if _INTEGER_ROW.match(text) else None
+    if number is None:
         return None
-    return list(map(float, text[1:-1].split(", ")))
+    return list(map(number, text[1:-1].split(", ")))
 
 
 def _array_section(lines: list[str]) -> dict[str, Any] | None:
@@ -444,7 +451,8 @@ def _array_section(lines: list[str]) -> dict[str, Any] | None:
             if name.lower() in _NOT_TEXT or name in arrays:
                 return None
             if named.group(2) is not None and named.group(2)[:1] != "[":  # a number (a 0-d array)
-                arrays[name], stack, depth = float(named.group(2)), [], 0
+                number = named.group(2)
+                arrays[name], stack, depth = float(number) if "." in number else int(number), [], 0
             elif named.group(2) is not None:  # a one-dimensional array on the name's line
                 row = _row(named.group(2))
                 if row is None:

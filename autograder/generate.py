@@ -75,19 +75,52 @@ def load_reference_class(assignment: Assignment, problem: Problem | None = None,
         raise AutograderError(f"{path}: no class {problem.class_name} (problems.{problem.name}.class)") from None
 
 
-def draw(spec: InputSpec, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-    """Draw one input array as the config describes it."""
+def one_hot(classes: Any, shape: tuple[int, ...], what: str = "one_hot.classes") -> np.ndarray:
+    """The (N, C) matrix with a 1 in each row's class: the one-hot form of N labels."""
+    if len(shape) != 2:
+        raise AutograderError(f"one_hot needs a shape (N, C), found {shape}")
+    labels = np.asarray(classes, dtype=np.int64)
+    if labels.shape != (shape[0],) or labels.size and labels.max() >= shape[1]:
+        raise AutograderError(f"{what} should give each of the {shape[0]} rows a class below {shape[1]}, "
+                              f"found {labels.tolist()}")
+    array = np.zeros(shape)
+    array[np.arange(shape[0]), labels] = 1.0
+    return array
+
+
+def labels(spec: InputSpec, shape: tuple[int, ...], rng: np.random.Generator, dims: dict[str, int]) -> np.ndarray:
+    """Integer labels (int64) from 0 to `classes` - 1: the given ones, else drawn uniformly."""
+    classes = spec.params["classes"]
+    if isinstance(classes, str):
+        if classes not in dims:
+            raise AutograderError(f"labels.classes names dimension {classes!r}, which the case does not give "
+                                  f"(dims: {dims or 'none'}); give a number or add it under dims")
+        classes = dims[classes]
+    if "values" not in spec.params:
+        if classes < 1:
+            raise AutograderError(f"labels need at least one class, found classes = {classes}")
+        return rng.integers(0, classes, size=shape, dtype=np.int64)
+    try:
+        array = np.array(spec.params["values"], dtype=np.int64)
+    except (TypeError, ValueError):
+        raise AutograderError("labels is not a rectangular nested list of whole numbers") from None
+    if array.shape != shape:
+        raise AutograderError(f"labels has shape {array.shape}, but the input's shape is {shape}")
+    if array.size and array.max() >= classes:
+        raise AutograderError(f"labels should be below the number of classes ({classes}), found {int(array.max())}")
+    return array
+
+
+def draw(spec: InputSpec, shape: tuple[int, ...], rng: np.random.Generator,
+         dims: dict[str, int] | None = None) -> np.ndarray:
+    """Draw one input array as the config describes it (a one-hot made from a labels input: see build_case)."""
     if spec.kind == "one_hot":
-        if len(shape) != 2:
-            raise AutograderError(f"one_hot needs a shape (N, C), found {shape}")
         classes = spec.params.get("classes")
-        if classes is None:
+        if classes is None and len(shape) == 2:
             classes = rng.integers(0, shape[1], size=shape[0])
-        elif len(classes) != shape[0] or max(classes) >= shape[1]:
-            raise AutograderError(f"one_hot.classes should give each of the {shape[0]} rows a class below {shape[1]}")
-        array = np.zeros(shape)
-        array[np.arange(shape[0]), np.asarray(classes, dtype=int)] = 1.0
-        return array
+        return one_hot(classes, shape)
+    if spec.kind == "labels":
+        return labels(spec, shape, rng, dims or {})
     if spec.kind in ("values", "log_of"):
         try:
             array = np.array(spec.params["values"], dtype=np.float64)
@@ -208,7 +241,8 @@ def known_gap(spec: CaseSpec, case: Case) -> tuple[str, float] | None:
 def run_steps(reference: type, steps: tuple[Step, ...], inputs: dict[str, np.ndarray],
               expected: dict[str, np.ndarray], check: Check | None = None) -> np.ndarray:
     """Run a check's steps on a fresh reference object exactly as a worker does (the worker's own code, on the
-    grader's own request); returns the graded value as float64 (a number: a 0-d array)."""
+    grader's own request); returns the graded value as float64, or int64 when it is whole numbers (labels,
+    an argmax), which are then graded exactly (a number: a 0-d array)."""
     from .grade import request_for
     from .sandbox.worker import run_steps as worker_run_steps
 
@@ -221,7 +255,8 @@ def run_steps(reference: type, steps: tuple[Step, ...], inputs: dict[str, np.nda
     returned = reply["returned"]
     if returned["kind"] not in ("ndarray", "scalar") or "result" not in out:
         raise AutograderError(f"the graded value is a {returned.get('type')}, not an array or a number")
-    return np.asarray(out["result"], dtype=np.float64)
+    result = np.asarray(out["result"])
+    return result.astype(np.int64) if result.dtype.kind in "iu" else result.astype(np.float64)
 
 
 def steps_for(problem: Problem, method: str) -> tuple[Step, ...]:
@@ -261,7 +296,8 @@ def case_steps(problem: Problem, spec: CaseSpec, method: str) -> tuple[Step, ...
 
 def input_shape(spec: CaseSpec, problem: Problem, name: str) -> tuple[int, ...]:
     """An input's shape in a case: its own, else the problem's declared one, else the case's [N, C]."""
-    shape = spec.inputs[name].shape or problem.input_shapes.get(name) or spec.shape
+    default = ("N",) if spec.inputs[name].kind == "labels" else spec.shape  # labels: one per sample
+    shape = spec.inputs[name].shape or problem.input_shapes.get(name) or default
     try:
         return tuple(spec.dims[d] if isinstance(d, str) else int(d) for d in shape)
     except KeyError as exc:
@@ -273,12 +309,17 @@ def build_case(spec: CaseSpec, number: int, assignment: Assignment, reference: t
     """Draw a case's inputs and compute its expected outputs with the reference."""
     problem = assignment.problems[spec.problem]
     rng = np.random.default_rng(spec.seed)
-    inputs = {}
-    for name in problem.input_names:
+    drawn = {}
+    # a one-hot of a labels input draws nothing: made after the others, it leaves their draws as they were
+    for name in sorted(problem.input_names, key=lambda n: "from" in spec.inputs[n].params):
         try:
-            inputs[name] = draw(spec.inputs[name], input_shape(spec, problem, name), rng)
+            source = spec.inputs[name].params.get("from") if spec.inputs[name].kind == "one_hot" else None
+            shape = input_shape(spec, problem, name)
+            drawn[name] = (one_hot(drawn[source], shape, f"the labels {source}") if source is not None else
+                           draw(spec.inputs[name], shape, rng, spec.dims))
         except AutograderError as exc:
             raise AutograderError(f"{assignment.path}: cases ({spec.name}).inputs.{name}: {exc}") from None
+    inputs = {name: drawn[name] for name in problem.input_names}
     expected: dict[str, np.ndarray] = {}
     checks = []
     for method in problem.methods:

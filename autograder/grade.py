@@ -315,8 +315,8 @@ def samples_by_rows(check: Check, case: Case) -> bool:
     """Whether the general diagnoses apply: they read the graded value as the call's input is read, one sample
     per row and the same shape (Softmax's A and dLdZ, an MLP's output), which a weight gradient is not."""
     call = check.steps[-1] if check.steps else None
-    if call is None or check.value is not None:
-        return False
+    if call is None or check.value is not None or case.expected[check.output].dtype.kind in "iu":
+        return False  # (whole numbers, labels, are compared exactly: the diagnoses of real values do not apply)
     given = [case.inputs[a] for a in call.args if isinstance(a, str) and a in case.inputs]
     return bool(given) and given[0].shape == case.expected[check.output].shape
 
