@@ -33,6 +33,7 @@ class Classifier:
         return np.argmax(Z, axis=1)
 
     def loss(self, Z, y):
+        assert y.dtype.kind == "i", f"labels arrive as integers, not {y.dtype}"
         shifted = Z - Z.max(axis=1, keepdims=True)
         log_norm = np.log(np.exp(shifted).sum(axis=1))
         return float(np.mean(log_norm - shifted[np.arange(len(y)), y]))
@@ -72,6 +73,8 @@ CONFIG = {
             "file": "mytorch/classify.py",
             "class": "Classifier",
             "inputs": {"Z": ["N", "C"], "y": ["N"], "Y": ["N", "C"]},
+            "mistakes": [{"name": "argmin", "hint": "predict takes the class of the largest logit (argmax).",
+                          "patch": [{"old": "np.argmax(Z, axis=1)", "new": "np.argmin(Z, axis=1)"}]}],
             "methods": {
                 "predict": {"steps": [{"call": "predict", "args": ["Z"]}], "graded": {"labels": "returned"}},
                 "loss": {"steps": [{"call": "loss", "args": ["Z", "y"]}], "graded": {"L": "returned"}},
@@ -203,15 +206,18 @@ def test_fixtures_hold_labels_as_integers_and_read_them_back_as_integers(labels_
 
 # -- grading: the reference gets full marks, the template 0, wrong labels a clear message ---------------------
 
-def _grade(labels_assignment: Path, submission: Path) -> dict:
-    return to_gradescope(grade_submission(submission, fixtures=labels_assignment / "test_cases"))
+def _grade(labels_assignment: Path, submission: Path, backend: str | None = None) -> dict:
+    return to_gradescope(grade_submission(submission, fixtures=labels_assignment / "test_cases",
+                                          sandbox_backend=backend))
 
 
-def test_reference_gets_full_marks_and_template_zero(labels_assignment):
-    document = _grade(labels_assignment, labels_assignment / "reference")
+@pytest.mark.parametrize("backend", [None, "portable"])
+def test_reference_gets_full_marks_and_template_zero(labels_assignment, backend):
+    """The reference asserts that its labels arrive as integers: in generate, and in the sandbox's worker."""
+    document = _grade(labels_assignment, labels_assignment / "reference", backend)
     assert document["score"] == sum(t["max_score"] for t in document["tests"]) == 8
     assert all(t["status"] == "passed" for t in document["tests"])
-    document = _grade(labels_assignment, labels_assignment / "student_template")
+    document = _grade(labels_assignment, labels_assignment / "student_template", backend)
     assert document["score"] == 0 and all(t["status"] == "failed" for t in document["tests"])
 
 
@@ -243,6 +249,7 @@ def test_wrong_labels_are_compared_exactly_with_a_clear_message(tmp_path, labels
     expected = cases["drawn"].expected["labels"].tolist()
     assert f"values expected: [{', '.join(map(str, expected))}]" in visible
     assert "tolerance (rtol" not in visible and "Integer arrays cannot hold" not in visible
+    assert "Your values are exactly what this mistake gives: predict takes the class of the largest" in visible
     hidden = tests[check_name(cases["given_hidden"], cases["given_hidden"].checks[0])]["output"]
     assert "compared exactly" in hidden and "expected:" not in hidden
 
@@ -261,3 +268,9 @@ def test_whole_numbers_are_compared_exactly_whatever_the_tolerance(actual, kind,
     verdict = compare(returned, actual, np.array([0, 2, 1]), Tolerance(rtol=1.0, atol=1.0), what="predict",
                       show_values=True)
     assert verdict.kind == kind and words in verdict.message, verdict.message
+
+
+def test_other_wrong_labels_get_no_hint_of_the_catalogued_mistake(tmp_path, labels_assignment):
+    submission = _submission(tmp_path, "return np.argmax(Z, axis=1)", "return (np.argmax(Z, axis=1) + 1) % Z.shape[1]")
+    failed = [t for t in _grade(labels_assignment, submission)["tests"] if t["status"] == "failed"]
+    assert failed and all("largest logit" not in t["output"] and "compared exactly" in t["output"] for t in failed)
