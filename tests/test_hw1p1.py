@@ -217,6 +217,10 @@ def test_the_homework_packages_with_its_extra_packages_and_both_zips_grade_right
     for zipped in (report.autograder_zip, report.handout_zip):
         with zipfile.ZipFile(zipped) as archive:
             assert "scipy==1.15.3" in archive.read("requirements.txt").decode().splitlines()
+    with zipfile.ZipFile(report.autograder_zip) as archive:  # what installs them: setup.sh, and the students
+        assert '-r "$SOURCE/requirements.txt"' in archive.read("setup.sh").decode()
+    with zipfile.ZipFile(report.handout_zip) as archive:
+        assert "pip install -r requirements.txt" in archive.read("README.md").decode()
     assert any("gives the reference" in line for line in report.checks)
 
 

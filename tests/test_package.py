@@ -72,6 +72,15 @@ def test_handout_zip_has_template_visible_fixtures_runner_and_readme(zips):
     assert "python -m autograder" in readme and "-k stability" in readme and "2 more case(s)" in readme
 
 
+def test_the_softmax_assignment_ships_exactly_the_projects_requirements_no_extra_package(zips):
+    """Only an assignment that declares `packages` (examples/hw1p1: SciPy) makes setup.sh install more."""
+    ours = (PROJECT / "requirements.txt").read_text()
+    with zipfile.ZipFile(zips / "handout.zip") as handout, zipfile.ZipFile(zips / "autograder.zip") as grader:
+        assert handout.read("requirements.txt").decode() == ours
+        assert grader.read("requirements.txt").decode() == requirements_for_gradescope(ours)
+    assert "scipy" not in ours.lower()
+
+
 def test_zips_are_reproducible():
     files = {"b.txt": (b"two", 0o644), "a/run": (b"#!/bin/sh\n", 0o755)}
     assert zip_bytes(files) == zip_bytes(dict(reversed(list(files.items()))))
