@@ -28,7 +28,7 @@ from . import independent
 from .config import Assignment, CaseSpec, InputSpec, Problem
 from .errors import AutograderError
 from .compare import within
-from .fixtures import GENERATED_HEADER, MISTAKEN, Case, Check, ProblemRef, Step, dump_case, fixture_filename, load_case
+from .fixtures import DEFAULT_CONFIG_NAME, GENERATED, MISTAKEN, Case, Check, ProblemRef, Step, dump_case, fixture_filename, load_case
 
 INDEPENDENT_TOLERANCE = 1e-12
 # Central differences with an exactly representable step: truncation error
@@ -346,10 +346,25 @@ def build_case(spec: CaseSpec, number: int, assignment: Assignment, reference: t
         problem=ProblemRef(name=problem.name, file=problem.file, class_name=problem.class_name, uses=problem.uses),
         limits=dataclasses.asdict(assignment.limits),
         policy=policy_document(assignment),
+        config=config_name(assignment),
     )
     if problem.independent in INDEPENDENT_CHECKS:
         case.expected.update(INDEPENDENT_CHECKS[problem.independent].extras(case, assignment.jacobian_max_entries))
     return case
+
+
+def config_name(assignment: Assignment) -> str:
+    """The config as the fixtures' header names it: from the repository root (examples/hw1p1/assignment.yaml),
+    or from the assignment's own folder when it lives elsewhere (the same on every machine)."""
+    from .paths import PROJECT_ROOT
+
+    if assignment.path is None:
+        return DEFAULT_CONFIG_NAME
+    path = Path(assignment.path).resolve()
+    for base in (PROJECT_ROOT.resolve(), assignment.root.resolve()):
+        if path.is_relative_to(base):
+            return path.relative_to(base).as_posix()
+    return path.name
 
 
 def policy_document(assignment: Assignment) -> dict[str, dict]:
@@ -588,7 +603,7 @@ def write_cases(cases: list[Case], out_dir: Path, *, log: Callable[[str], None] 
         report.written.append(target)
         log(f"  wrote {target.name}")
     for stale in sorted(out_dir.glob("*.yaml")):
-        if stale.name not in wanted and stale.read_text(encoding="utf-8", errors="replace").startswith(GENERATED_HEADER):
+        if stale.name not in wanted and stale.read_text(encoding="utf-8", errors="replace").startswith(GENERATED):
             stale.unlink()
             report.removed.append(stale)
             log(f"  removed stale {stale.name}")

@@ -12,7 +12,7 @@ import pytest
 
 from autograder.config import InputSpec, load_assignment
 from autograder.errors import AutograderError
-from autograder.fixtures import GENERATED_HEADER, dump_case, fixture_filename
+from autograder.fixtures import GENERATED_HEADER, dump_case, fixture_filename, generated_header
 from autograder.generate import build_cases, draw, stale_fixtures, write_cases
 from autograder.fixtures import load_cases
 from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES, PROJECT_ROOT
@@ -77,11 +77,13 @@ def test_write_leaves_unchanged_files_alone_and_removes_only_stale_generated_one
     before = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.yaml")}
     stale = tmp_path / "98_old_case.yaml"
     stale.write_text(GENERATED_HEADER + "name: old_case\n")
+    other = tmp_path / "97_of_a_folder_config.yaml"  # generated from another config: its header names that one
+    other.write_text(generated_header("examples/x/assignment.yaml") + "name: other\n")
     mine = tmp_path / "notes.yaml"
     mine.write_text("# an instructor's own file\n")
     second = write_cases(cases, tmp_path)
     assert not second.written and len(second.unchanged) == len(cases)
-    assert second.removed == [stale] and not stale.exists() and mine.exists()
+    assert second.removed == [other, stale] and not stale.exists() and not other.exists() and mine.exists()
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.yaml") if p != mine} == before
     assert not list(tmp_path.glob(".tmp-*")), "temporary files left behind"
     assert stale_fixtures(cases, tmp_path) == ["notes.yaml: not in the config"]
