@@ -99,12 +99,7 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
             hint = " float16 is too imprecise to grade; use float64 (NumPy's default) or float32."
         return Verdict(False, "dtype", [f"{what}: expected floating-point values (float64 or float32), got dtype {dtype_name}.{hint}"])
     if actual.shape != expected.shape:
-        # many dimensions are easy to miscount in a long tuple: say how many
-        got = f"a {actual.ndim}-dimensional array of shape {actual.shape}" if actual.ndim > 3 else f"{actual.shape}"
-        line = (f"{what}: expected shape {expected.shape}, got {got}." if show_values else
-                f"{what}: the array's shape is not the expected one (the shapes of a test that is not visible are "
-                "not shown; the visible tests show theirs).")
-        return Verdict(False, "shape", [line], hint=_shape_hint(actual.shape, expected.shape))
+        return _wrong_shape(actual, expected, what=what, show_values=show_values)
     actual64 = actual.astype(np.float64)
     finite = np.isfinite(actual64)
     if not finite.all() and actual64.ndim == 0:
@@ -153,6 +148,15 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
     return Verdict(False, "values", lines, bad_rows=bad_rows)
 
 
+def _wrong_shape(actual: np.ndarray, expected: np.ndarray, *, what: str, show_values: bool) -> Verdict:
+    # many dimensions are easy to miscount in a long tuple: say how many
+    got = f"a {actual.ndim}-dimensional array of shape {actual.shape}" if actual.ndim > 3 else f"{actual.shape}"
+    line = (f"{what}: expected shape {expected.shape}, got {got}." if show_values else
+            f"{what}: the array's shape is not the expected one (the shapes of a test that is not visible are "
+            "not shown).")
+    return Verdict(False, "shape", [line], hint=_shape_hint(actual.shape, expected.shape))
+
+
 def _compare_whole(actual: np.ndarray | None, expected: np.ndarray, *, what: str, dtype_name: str,
                    show_values: bool) -> Verdict:
     """Whole numbers (labels, an argmax) are compared exactly: dtype, then shape, then each value.
@@ -166,10 +170,7 @@ def _compare_whole(actual: np.ndarray | None, expected: np.ndarray, *, what: str
         return Verdict(False, "dtype", [f"{what}: expected whole numbers (an integer array, such as np.argmax "
                                         f"gives), got dtype {dtype_name}.{hint}"])
     if actual.shape != expected.shape:
-        line = (f"{what}: expected shape {expected.shape}, got {actual.shape}." if show_values else
-                f"{what}: the array's shape is not the expected one (the shapes of a test that is not visible are "
-                "not shown).")
-        return Verdict(False, "shape", [line], hint=_shape_hint(actual.shape, expected.shape))
+        return _wrong_shape(actual, expected, what=what, show_values=show_values)
     with np.errstate(invalid="ignore"):
         wrong = ~(actual == expected)  # NaN is never equal; int64 against a float compares the values exactly
     if not wrong.any():

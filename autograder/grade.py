@@ -166,7 +166,13 @@ _MEMORY_WORDS = re.compile(r" ?\(your code may use at most \d+ MB of memory; an 
                            r"far less\)$")
 
 
-WITHHELD = "(not shown in a test that is not visible; the visible tests show theirs)"
+WITHHELD = "(not shown: a test that is not visible shows no message or traceback)"
+
+
+def withheld_shown_by(carrier: CheckResult, type_name: str) -> str:
+    """WITHHELD, when a visible test raised the same exception in the same place: that one's message is readable."""
+    return (f"(not shown in a test that is not visible; visible test {carrier.number} ({carrier.name}) raised "
+            f"{type_name} too and shows its message)")
 
 
 def shown_type(name: str, *, other: str) -> str:
@@ -187,7 +193,7 @@ def hidden_error(error: dict[str, Any], phase: str = "call") -> dict[str, Any]:
     exception shows only its type, when that is a built-in one, and neither
     message nor traceback. An import happens before any input is sent: its
     error keeps its words, every run of digits made '#' as before (the
-    visible tests show the same error in full).
+    visible tests of the file, if it has any, show the same error in full).
     """
     message = str(error.get("message", ""))
     ours = _MEMORY_WORDS.search(message) if error.get("memory") else None  # the last match is the grader's
@@ -490,8 +496,33 @@ def review_feedback(checks: list[CheckResult], graded: Graded, found: dict[str, 
         if outcome.kind == "import_error" and isinstance(located, Located):
             extra = [line for line in (_missing_class(outcome, located, case.problem.class_name), located.note) if line]
             result.message = "\n".join([result.message, *extra])
+    _point_to_visible_errors(graded)
     _explain_once(checks)
     return list(dict.fromkeys(v.note for v in found.values() if isinstance(v, Located) and v.note))
+
+
+def _point_to_visible_errors(graded: Graded) -> None:
+    """A hidden test's withheld exception message names a visible test that raised the same built-in exception
+    in the same class and method (or constructor), whose message students can read; only when there is one.
+
+    Only built-in types: a class of the student's own could be named after a hidden test's inputs, and
+    matching it would tell whether it is the visible test's name.
+    """
+    def key(case: Case, check: Check, outcome: CallOutcome) -> tuple[str, str, str, str]:
+        kind = str((outcome.error or {}).get("type", ""))
+        return case.problem.name, outcome.phase, check.method if outcome.phase == "call" else "", kind
+
+    visible: dict[tuple[str, str, str, str], CheckResult] = {}
+    for case, check, outcome, result in graded:
+        if not case.hidden and outcome.kind == "error" and not result.passed:
+            visible.setdefault(key(case, check, outcome), result)
+    for case, check, outcome, result in graded:
+        if not case.hidden or outcome.kind != "error" or WITHHELD not in result.message:
+            continue
+        kind = key(case, check, outcome)[3]
+        carrier = visible.get(key(case, check, outcome))
+        if carrier is not None and shown_type(kind, other="") == kind:
+            result.message = result.message.replace(WITHHELD, withheld_shown_by(carrier, kind), 1)
 
 
 def _missing_class(outcome: CallOutcome, located: Located, class_name: str) -> str:

@@ -440,8 +440,8 @@ def test_hidden_errors_show_no_digit_of_the_students_text():
     text = explain_error(outcome, hidden)
     assert not re.search(r"\d", text), text
     # words carry numbers as well as digits do ("minus two point seven"): nothing of the student's is shown
-    assert text == ("Softmax.backward raised an exception of a class of your own: (not shown in a test that is "
-                    "not visible; the visible tests show theirs)"), text
+    assert text == ("Softmax.backward raised an exception of a class of your own: (not shown: a test that is not "
+                    "visible shows no message or traceback)"), text
     for words in ("secret", "Err", "x1618", "f1414", "Traceback", "Note"):
         assert words not in text
     shown = explain_error(outcome, visible)
@@ -453,6 +453,43 @@ def test_hidden_errors_show_no_digit_of_the_students_text():
 # -- hidden tests leak no hidden data -----------------------------------------------------------
 
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+
+
+def raises_in_backward(least_rows: int) -> str:
+    """The reference, with a backward that raises ValueError for batches of at least `least_rows` rows."""
+    source = (PROJECT / "reference/mytorch/nn/activation.py").read_text()
+    head = "    def backward(self, dLdA):\n"
+    assert source.count(head) == 1
+    return source.replace(head, head + f"        if dLdA.shape[0] >= {least_rows}:\n"
+                                       "            raise ValueError('backward failed')\n")
+
+
+def _backward_failures(least_rows: int) -> tuple[list[CheckResult], list[CheckResult]]:
+    result = graded(raises_in_backward(least_rows))
+    failures = [c for c in failed(result) if c.method == "backward"]
+    return [c for c in failures if c.visibility == "visible"], [c for c in failures if c.visibility != "visible"]
+
+
+def test_a_hidden_error_names_the_visible_test_that_shows_the_same_exception():
+    visible, hidden = _backward_failures(1)  # every backward raises
+    assert visible and hidden
+    first = min(visible, key=lambda c: [int(n) for n in c.number.split(".")])
+    for check in hidden:
+        assert (f"Softmax.backward raised ValueError: (not shown in a test that is not visible; visible test "
+                f"{first.number} ({first.name}) raised ValueError too and shows its message)") in check.message, \
+            check.message
+        assert "shows no message" not in check.message
+    assert "backward failed" in first.message
+
+
+def test_a_hidden_error_no_visible_test_shows_claims_no_visible_test_does():
+    largest_visible = max(c.inputs["Z"].shape[0] for c in CASES if not c.hidden)
+    visible, hidden = _backward_failures(largest_visible + 1)  # only the hidden batches raise
+    assert not visible and hidden
+    for check in hidden:
+        assert check.message.startswith("Softmax.backward raised ValueError: (not shown: a test that is not visible "
+                                        "shows no message or traceback)"), check.message
+        assert "visible test " not in check.message and "show theirs" not in check.message
 
 
 def _significant_digits(token: str) -> int:
