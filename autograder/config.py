@@ -587,6 +587,11 @@ def _case(raw: Any, index: int, path: Path, defaults: dict, problems: dict[str, 
             labels = [k for k, s in inputs.items() if s.kind == "labels"]
             raise ConfigError(path, f"{where}.inputs.{key}.one_hot.from", f"{source!r} is not a labels input of this "
                               f"case (its labels inputs: {', '.join(labels) or 'none; add one such as y: {labels: {classes: C}}'})")
+    for gradient in problem.gradients:  # finite differences move an input by a small step: labels have none
+        if inputs.get(gradient.wrt) is not None and inputs[gradient.wrt].kind in INTEGER_KINDS:
+            raise ConfigError(path, f"{where}.inputs.{gradient.wrt}", f"is {inputs[gradient.wrt].kind}, but "
+                              f"problems.{problem_name}.gradients takes a gradient with respect to it; draw it from "
+                              "normal or uniform, or take the gradient with respect to another input")
     points_raw = _get(raw, "points", dict, path, where, {})
     _check_keys(points_raw, set(problem.outputs) | set(problem.graded_outputs), path, f"{where}.points")
     points = {}

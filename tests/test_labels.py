@@ -145,6 +145,15 @@ BAD_SPECS = [
 ]
 
 
+def test_a_gradient_with_respect_to_labels_is_refused_naming_the_input(tmp_path):
+    doc = yaml.safe_load(yaml.safe_dump(CONFIG))
+    doc["problems"]["classifier"]["gradients"] = [{"value": "L", "wrt": "y", "of": "L"}]
+    with pytest.raises(ConfigError) as info:
+        parse_assignment(doc, tmp_path / "assignment.yaml")
+    assert str(info.value).startswith(f"{tmp_path / 'assignment.yaml'}: cases[0] (drawn).inputs.y: is labels, but "
+                                      "problems.classifier.gradients takes a gradient with respect to it"), info.value
+
+
 @pytest.mark.parametrize("edit, key, words", [b[1:] for b in BAD_SPECS], ids=[b[0] for b in BAD_SPECS])
 def test_a_wrong_labels_spec_names_the_file_the_key_and_the_fix(tmp_path, edit, key, words):
     path = tmp_path / "assignment.yaml"
