@@ -21,7 +21,7 @@ from .fixtures import ATTRIBUTE_PATH, VISIBILITIES, Step, Tolerance
 from .limits import Limits, limits_from_mapping, load_limits  # noqa: F401 - part of this module's API
 
 INPUT_KINDS = ("values", "log_of", "normal", "uniform", "one_hot", "labels")
-INTEGER_KINDS = ("labels", "one_hot")  # drawn as whole numbers: round, step and row_offsets do not apply
+INTEGER_KINDS = ("labels", "one_hot")  # inputs of whole numbers: no gradient can be taken with respect to them
 PROBLEM_KINDS = ("activation", "other")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

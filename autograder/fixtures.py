@@ -241,8 +241,11 @@ def _kind_name(kind: type | tuple) -> str:
 def _array(value: Any, where: str) -> np.ndarray:
     """An array of a fixture: int64 when every number is written as an integer (labels), else float64."""
     try:
-        array = np.array(value)
-        array = array.astype(np.int64) if array.dtype.kind in "iu" else np.array(value, dtype=np.float64)
+        array = np.array(value)  # one conversion: floats read as float64, integers as int64
+        if array.dtype.kind in "iu":
+            array = array.astype(np.int64, copy=False)
+        elif array.dtype != np.float64:
+            array = np.array(value, dtype=np.float64)
     except (TypeError, ValueError, OverflowError) as exc:
         raise FixtureError(f"{where}: not a rectangular array of numbers ({exc})") from None
     if array.size == 0:

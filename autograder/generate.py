@@ -79,12 +79,12 @@ def one_hot(classes: Any, shape: tuple[int, ...], what: str = "one_hot.classes")
     """The (N, C) matrix with a 1 in each row's class: the one-hot form of N labels."""
     if len(shape) != 2:
         raise AutograderError(f"one_hot needs a shape (N, C), found {shape}")
-    labels = np.asarray(classes, dtype=np.int64)
-    if labels.shape != (shape[0],) or labels.size and labels.max() >= shape[1]:
+    rows = np.asarray(classes, dtype=np.int64)
+    if rows.shape != (shape[0],) or rows.size and rows.max() >= shape[1]:
         raise AutograderError(f"{what} should give each of the {shape[0]} rows a class below {shape[1]}, "
-                              f"found {labels.tolist()}")
+                              f"found {rows.tolist()}")
     array = np.zeros(shape)
-    array[np.arange(shape[0]), labels] = 1.0
+    array[np.arange(shape[0]), rows] = 1.0
     return array
 
 
@@ -354,15 +354,15 @@ def build_case(spec: CaseSpec, number: int, assignment: Assignment, reference: t
 
 
 def config_name(assignment: Assignment) -> str:
-    """The config as the fixtures' header names it: from the repository root (examples/hw1p1/assignment.yaml),
-    or from the assignment's own folder when it lives elsewhere (the same on every machine)."""
-    from .paths import PROJECT_ROOT
-
+    """The config as the fixtures' header names it, the same on every machine: from the root of the repository
+    that holds it (the folder with the grader's package: autograder/assignment.yaml, examples/hw1p1/assignment.yaml),
+    else from the assignment's own folder."""
     if assignment.path is None:
         return DEFAULT_CONFIG_NAME
     path = Path(assignment.path).resolve()
-    for base in (PROJECT_ROOT.resolve(), assignment.root.resolve()):
-        if path.is_relative_to(base):
+    repository = next((base for base in path.parents if (base / "autograder" / "__init__.py").is_file()), None)
+    for base in (repository, assignment.root.resolve()):
+        if base is not None and path.is_relative_to(base):
             return path.relative_to(base).as_posix()
     return path.name
 
