@@ -284,3 +284,13 @@ def test_other_wrong_labels_get_no_hint_of_the_catalogued_mistake(tmp_path, labe
     submission = _submission(tmp_path, "return np.argmax(Z, axis=1)", "return (np.argmax(Z, axis=1) + 1) % Z.shape[1]")
     failed = [t for t in _grade(labels_assignment, submission)["tests"] if t["status"] == "failed"]
     assert failed and all("largest logit" not in t["output"] and "compared exactly" in t["output"] for t in failed)
+
+
+def test_an_assignment_with_labels_packages_and_both_zips_grade_right(tmp_path, labels_assignment):
+    """package grades the template and the reference in the unpacked zips (run_autograder, the handout's
+    runner and its pytest) before it writes them: labels travel through every one of those."""
+    proc = cli("package", "--assignment", str(labels_assignment), "--out", str(tmp_path / "dist"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for line in ("run_autograder gives the reference 8/8", "run_autograder gives the template 0/8",
+                 "`python -m autograder` gives the reference 4/4", "`python -m pytest` on the reference: 4 passed"):
+        assert line in proc.stdout, proc.stdout
