@@ -17,7 +17,7 @@ from typing import Any, Callable, Collection
 
 import numpy as np
 
-from . import efficiency, timing
+from . import efficiency, own_layers, timing
 from .compare import compare, within
 from .limits import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
@@ -434,7 +434,12 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                 if progress:
                     progress(f"[{len(checks)}/{total}] {result.name}: {'passed' if result.passed else 'failed'}")
         file_notes = review_feedback(checks, graded, found)  # hints checked across checks, each failure said once
-        note_used_failures(of_case)
+        failed = {case.problem.name for case, result in of_case if not result.passed}
+        settled = own_layers.grade_against_own_parts(graded, failed, lambda case, ops, arrays, judge: decide(
+            sandbox, ops, arrays, judge, call_timeout=call_timeout(case, limits),
+            target=(found[case.problem.file].import_root, found[case.problem.file].module,
+                    case.problem.class_name))[1]) if sandbox is not None and failed else []
+        note_used_failures(of_case, settled)
         checks.extend(efficiency.informational_checks(graded, cases))  # zero points, after every graded check
         warnings = [f"warning: {line} (see README, \"Sandbox\")" for line in (sandbox.warnings() if sandbox else [])]
     finally:
@@ -452,15 +457,16 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
 Graded = list[tuple[Case, Check, CallOutcome, CheckResult]]
 
 
-def note_used_failures(of_case: list[tuple[Case, CheckResult]]) -> None:
+def note_used_failures(of_case: list[tuple[Case, CheckResult]], settled: Collection[CheckResult] = ()) -> None:
     """A failed test of a class built from the student's own other classes (an MLP from their Linear and
     ReLU, `uses` in the config) says which of those failed in this submission too: they may be the cause.
-    Said only when one did (a hint is a claim), naming problems and classes only."""
+    Said only when one did (a hint is a claim), naming problems and classes only, and not on a test that
+    grading against those classes showed wrong in the class itself (`settled`, see own_layers)."""
     failed = {case.problem.name for case, result in of_case if not result.passed}
     classes = {case.problem.name: case.problem.class_name for case, _ in of_case}
     for case, result in of_case:
         culprits = [name for name in case.problem.uses if name in failed]
-        if result.passed or not culprits:
+        if result.passed or not culprits or any(result is s for s in settled):
             continue
         named = ", ".join(f"{classes[name]} ({name})" for name in culprits)
         result.message = (f"{result.message.rstrip()}\nNote: {case.problem.class_name} is built from your own "
