@@ -114,7 +114,7 @@ class ProblemRef:
     name: str
     file: str  # e.g. mytorch/nn/activation.py
     class_name: str  # e.g. Softmax
-    uses: tuple[str, ...] = ()  # problems whose students' classes this one is built from (see grade.uses_notes)
+    uses: tuple[str, ...] = ()  # problems whose students' classes this one is built from (see grade.note_used_failures)
     chain: Chain | None = None  # how it runs its parts, to grade it against the student's own (own_layers.py)
 
 

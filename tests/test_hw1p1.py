@@ -352,7 +352,7 @@ def test_a_layer_that_raises_in_the_mlps_leaves_their_checks_failed_naming_it(tm
 
 def test_a_layer_that_raises_only_when_the_grader_runs_it_leaves_the_check_failed(tmp_path):
     """An MLP that swallows its layers' errors answers; its layers, run as an MLP runs them, raise: not graded
-    against them (the README's "a crashing Linear cannot leave the MLP graded")."""
+    against them (the README: "a part that raises when run in order")."""
     document = _grade(_reference_with(tmp_path, _edited(
         (ASSIGNMENT.problems["linear"].file, "        self.dLdW = dLdZ.T @ self.A\n",
          "        if dLdZ.shape[1] == 3:\n            raise ValueError('three')\n        self.dLdW = dLdZ.T @ self.A\n"),
