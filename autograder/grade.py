@@ -434,11 +434,16 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                 if progress:
                     progress(f"[{len(checks)}/{total}] {result.name}: {'passed' if result.passed else 'failed'}")
         file_notes = review_feedback(checks, graded, found)  # hints checked across checks, each failure said once
-        failed = {case.problem.name for case, result in of_case if not result.passed}
-        settled = own_layers.grade_against_own_parts(graded, failed, lambda case, ops, arrays, judge: decide(
-            sandbox, ops, arrays, judge, call_timeout=call_timeout(case, limits),
-            target=(found[case.problem.file].import_root, found[case.problem.file].module,
-                    case.problem.class_name))[1]) if sandbox is not None and failed else []
+
+        def run(case: Case, ops: list[dict[str, Any]], arrays: dict[str, np.ndarray],
+                judge: Callable[[CallOutcome], tuple]) -> tuple:
+            located = found[case.problem.file]
+            assert sandbox is not None and isinstance(located, Located)
+            return decide(sandbox, ops, arrays, judge, call_timeout=call_timeout(case, limits),
+                          target=(located.import_root, located.module, case.problem.class_name))[1]
+
+        # a class built from the student's own classes that failed: graded against those (config `chain`)
+        settled = own_layers.grade_against_own_parts(graded, failed_problems(of_case), run)
         note_used_failures(of_case, settled)
         checks.extend(efficiency.informational_checks(graded, cases))  # zero points, after every graded check
         warnings = [f"warning: {line} (see README, \"Sandbox\")" for line in (sandbox.warnings() if sandbox else [])]
@@ -457,12 +462,17 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
 Graded = list[tuple[Case, Check, CallOutcome, CheckResult]]
 
 
+def failed_problems(of_case: list[tuple[Case, CheckResult]]) -> set[str]:
+    """The problems some test of which failed (graded, or not gradable) in this submission."""
+    return {case.problem.name for case, result in of_case if not result.passed}
+
+
 def note_used_failures(of_case: list[tuple[Case, CheckResult]], settled: Collection[CheckResult] = ()) -> None:
     """A failed test of a class built from the student's own other classes (an MLP from their Linear and
     ReLU, `uses` in the config) says which of those failed in this submission too: they may be the cause.
     Said only when one did (a hint is a claim), naming problems and classes only, and not on a test that
     grading against those classes showed wrong in the class itself (`settled`, see own_layers)."""
-    failed = {case.problem.name for case, result in of_case if not result.passed}
+    failed = failed_problems(of_case)
     classes = {case.problem.name: case.problem.class_name for case, _ in of_case}
     for case, result in of_case:
         culprits = [name for name in case.problem.uses if name in failed]
