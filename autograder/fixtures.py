@@ -344,7 +344,8 @@ def _chain(raw: Any, where: Path) -> Chain | None:
     if raw is None:
         return None
     names = (raw.get("reverse"), raw.get("shapes")) if isinstance(raw, dict) else ()
-    if not isinstance(raw, dict) or not isinstance(raw.get("through"), str) or not ATTRIBUTE_PATH.match(raw["through"]) \
+    through = raw.get("through") if isinstance(raw, dict) else None
+    if not isinstance(through, str) or not ATTRIBUTE_PATH.match(through) \
             or not all(isinstance(n, list) and all(isinstance(m, str) for m in n) for n in names):
         raise FixtureError(f"{where}: 'problem.chain' should be {{through: ATTRIBUTE, reverse: [METHOD, ...], "
                            f"shapes: [ATTRIBUTE, ...]}}, found {raw!r}")

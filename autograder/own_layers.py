@@ -94,44 +94,42 @@ def judge_chain(chained: CallOutcome, outcome: CallOutcome, case: Case, check: C
     chain = case.problem.chain
     assert chain is not None
     name = case.problem.class_name
+    run_so = f"run as {name} should run them ({_how(chain)})"
+    also = f"Graded against your own {parts} as well, as tests of {parts} fail in this submission"
+    cannot = "so this test could not be graded against them."
     found = structure_problems(chained.described, case) if chained.described is not None or chained.kind == "ok" else []
     if found:
-        return False, [f"Graded against your own {parts} as well, as tests of {parts} fail in this submission, it "
-                       f"fails there too: {name} does not build the parts it should: {'; '.join(found)}."], True
-    if outcome.array is None and chained.kind == "ok":  # the class's own call raised; its parts run right do not
-        return False, [f"Graded against your own {parts} as well, as tests of {parts} fail in this submission: run "
-                       f"as {name} should run them ({_how(chain)}), they raise nothing, so the error is in {name} "
-                       "itself."], True
+        return False, [f"{also}, it fails there too: {name} does not build the parts it should: "
+                       f"{'; '.join(found)}."], True
+    if outcome.array is None and chained.kind == "ok":  # the class's own call raised; its parts, run right, do not
+        return False, [f"{also}: {run_so}, they raise nothing, so the error is in {name} itself."], True
     if outcome.array is None:
         return False, [], False
     if chained.kind == "error":
         error = hidden_error(chained.error or {}) if case.hidden else (chained.error or {})
         frames = error.get("frames") or []
         where = f" (in {frames[-1]['file']}, line {frames[-1]['line']})" if frames else ""
-        return False, [f"Run as {name} runs them, your own {parts} raised {error.get('type', 'Error')}: "
-                       f"{error.get('message', '')}{where}: so this test could not be graded against them."], False
+        return False, [f"Your own {parts}, {run_so}, raised {error.get('type', 'Error')}: {error.get('message', '')}"
+                       f"{where}: {cannot}"], False
     if chained.kind != "ok":
-        return False, [f"Your own {parts}, run as {name} runs them, gave no answer ({chained.kind}): so this test "
-                       "could not be graded against them."], False
+        return False, [f"Your own {parts}, {run_so}, gave no answer ({chained.kind}): {cannot}"], False
     theirs = _float_array(chained)
     if theirs is None:
-        return False, [f"Your own {parts}, run as {name} runs them, give no array of finite numbers for "
-                       f"{check.graded}: so this test could not be graded against them."], False
+        return False, [f"Your own {parts}, {run_so}, give no array of finite numbers for {check.graded}: "
+                       f"{cannot}"], False
     if not np.any(theirs) and np.any(case.expected[check.output]):  # a stub's answer: it tells nothing
-        return False, [f"Your own {parts}, run as {name} runs them, give all zeros for {check.graded} here, which "
-                       f"cannot tell a right {name} from a wrong one: so this test was graded against the reference "
-                       "only."], False
+        return False, [f"Your own {parts}, {run_so}, give all zeros for {check.graded} here, which cannot tell a right "
+                       f"{name} from a wrong one: so this test was graded against the reference only."], False
     assert outcome.returned is not None
     verdict = compare(outcome.returned, outcome.array, theirs, case.tolerance,
                       what=f"{name}'s {check.graded}", show_values=not case.hidden)
     if not verdict.passed:
-        return False, [f"Graded against your own {parts} as well, as tests of {parts} fail in this submission, it "
-                       f"fails there too: {name} does not run its parts as it should ({_how(chain)}); below, \"expected\" is "
-                       "what your own parts give when run that way."] + verdict.lines, True
-    return True, [f"Graded against your own {parts}, as tests of {parts} fail in this submission: run as {name} "
-                  f"should run its parts ({_how(chain)}), yours give the same {check.graded} as your {name}, and {chain.through} "
-                  f"holds the classes and shapes the reference builds. So {name} itself is right here; its values "
-                  f"differ from the reference's because of {parts}."], True
+        return False, [f"{also}, it fails there too: {name} does not run its parts as it should. Below, \"expected\" "
+                       f"is what your own parts give, {run_so}."] + verdict.lines, True
+    return True, [f"Graded against your own {parts}, as tests of {parts} fail in this submission: {run_so}, they give "
+                  f"the same {check.graded} as your {name}, and {chain.through} holds the classes and shapes the "
+                  f"reference builds. So {name} itself is right here; its values differ from the reference's because "
+                  f"of {parts}."], True
 
 
 def _judgeable(outcome: CallOutcome) -> bool:
@@ -164,8 +162,8 @@ def grade_against_own_parts(graded: Graded, failed: Collection[str], run: Runner
             continue
         parts = " and ".join(culprits)
         ops, arrays = request_for(check, case.inputs, case.expected)
-        passed, lines, decisive = run(case, chain_ops(ops, chain), arrays,
-                                      lambda chained: judge_chain(chained, outcome, case, check, parts))
+        passed, lines, decisive = run(case, chain_ops(ops, chain), arrays, lambda chained, outcome=outcome, case=case,
+                                      check=check: judge_chain(chained, outcome, case, check, parts))
         if passed:
             result.passed, result.score, result.mistakes, result.message = True, check.points, (), "\n".join(lines)
         else:

@@ -354,15 +354,17 @@ def test_a_layer_that_raises_only_when_the_grader_runs_it_leaves_the_check_faile
     """An MLP that swallows its layers' errors answers; its layers, run as an MLP runs them, raise: not graded
     against them (the README: "a part that raises when run in order")."""
     document = _grade(_reference_with(tmp_path, _edited(
-        (ASSIGNMENT.problems["linear"].file, "        self.dLdW = dLdZ.T @ self.A\n",
-         "        if dLdZ.shape[1] == 3:\n            raise ValueError('three')\n        self.dLdW = dLdZ.T @ self.A\n"),
+        (ASSIGNMENT.problems["linear"].file, "        self.dLdW = dLdZ.T @ self.A\n", "        if dLdZ.shape[1] == 3:\n"
+         "            raise ValueError('three')\n        self.dLdW = dLdZ.T @ self.A\n"),
         LINEAR_DLDB_AVERAGED,  # a Linear test fails too
         (MLP_FILE, "            dLdA = layer.backward(dLdA)\n",
          "            try:\n                dLdA = layer.backward(dLdA)\n            except ValueError:\n"
          "                dLdA = np.ones((dLdA.shape[0], 2))\n"),
-        (MLP_FILE, "from mytorch.nn.activation import ReLU", "import numpy as np\nfrom mytorch.nn.activation import ReLU"))))
+        (MLP_FILE, "from mytorch.nn.activation import ReLU",
+         "import numpy as np\nfrom mytorch.nn.activation import ReLU"))))
     output = _outputs(document, {"mlp0_batch: backward (dLdA0)"})["mlp0_batch: backward (dLdA0)"]
-    assert "your own Linear raised ValueError: three (in mytorch/nn/linear.py, line" in output, output
+    assert "Your own Linear, run as MLP0 should run them" in output, output
+    assert "raised ValueError: three (in mytorch/nn/linear.py, line" in output, output
     assert USES_NOTE in output and PASSED_OWN not in output
 
 
