@@ -404,6 +404,9 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
         checks: list[CheckResult] = []
         graded: list[tuple[Case, Check, CallOutcome, CheckResult]] = []  # for the notes across checks
         of_case: list[tuple[Case, CheckResult]] = []  # every graded value, graded or not, with its case
+        # a selected test of a class graded against the student's own classes needs theirs graded too (not shown)
+        unshown = own_layers.checks_needed(cases, only, check_name) if only is not None else set()
+        only = None if only is None else set(only) | unshown
         total = sum(1 for c in cases for k in c.checks if only is None or check_name(c, k) in only)
         for case in cases:
             located = found[case.problem.file]
@@ -433,6 +436,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                 of_case.append((case, result))
                 if progress:
                     progress(f"[{len(checks)}/{total}] {result.name}: {'passed' if result.passed else 'failed'}")
+        checks = [result for result in checks if result.name not in unshown]
         file_notes = review_feedback(checks, graded, found)  # hints checked across checks, each failure said once
 
         def run(case: Case, ops: list[dict[str, Any]], arrays: dict[str, np.ndarray],
@@ -445,7 +449,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
         # a class built from the student's own classes that failed: graded against those (config `chain`)
         settled = own_layers.grade_against_own_parts(graded, failed_problems(of_case), run)
         note_used_failures(of_case, settled)
-        checks.extend(efficiency.informational_checks(graded, cases))  # zero points, after every graded check
+        checks.extend(efficiency.informational_checks([g for g in graded if g[3].name not in unshown], cases))
         warnings = [f"warning: {line} (see README, \"Sandbox\")" for line in (sandbox.warnings() if sandbox else [])]
     finally:
         if sandbox is not None:

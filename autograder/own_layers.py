@@ -145,6 +145,14 @@ def _how(chain: Chain) -> str:
     return how + (f"; {', '.join(chain.reverse)} in reverse order" if chain.reverse else "")
 
 
+def checks_needed(cases: list[Case], only: Collection[str], name: Callable[[Case, Check], str]) -> set[str]:
+    """The tests a selection of tests (`only`, by `name`) needs graded besides its own: those of the problems
+    a selected test of a class with a chain uses, whose failures decide how that test is graded."""
+    used = {problem for case in cases if case.problem.chain is not None
+            and any(name(case, check) in only for check in case.checks) for problem in case.problem.uses}
+    return {name(case, check) for case in cases if case.problem.name in used for check in case.checks} - set(only)
+
+
 def grade_against_own_parts(graded: Graded, failed: Collection[str], run: Runner) -> list[CheckResult]:
     """Decide again, against the student's own parts, each failed test of a problem with a chain whose `uses`
     problems are among `failed`; returns the results it settled (passed, or shown wrong in the class itself).

@@ -380,6 +380,17 @@ def test_stub_layers_do_not_make_a_stub_mlp_right(tmp_path):
     assert "give all zeros" in output and PASSED_OWN not in output
 
 
+def test_a_selection_of_mlp_tests_is_graded_as_in_the_whole_homework(tmp_path):
+    """pytest -k mlp in the handout grades only the MLP tests: the layers' tests are graded too, unseen, since
+    whether they fail decides how the MLP tests are graded."""
+    folder = _reference_with(tmp_path, dict([_mutant("dLdW_transposed@linear")]))
+    mlps = _checks_of(*USERS["linear"])
+    result = grade_submission(folder, fixtures=FIXTURES, only=mlps)
+    graded = [check for check in result.checks if check.max_score > 0]
+    assert {check.name for check in graded} == mlps and all(check.passed for check in graded)
+    assert any(PASSED_OWN in check.message for check in graded)
+
+
 def test_a_right_submission_says_nothing_about_its_own_layers():
     document = _grade(HW / ASSIGNMENT.reference)
     assert not any(OWN_NOTE in t.get("output", "") for t in document["tests"])
