@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
-from .fixtures import ATTRIBUTE_PATH, VISIBILITIES, Step, Tolerance
+from .fixtures import ATTRIBUTE_PATH, VISIBILITIES, Chain, Step, Tolerance
 from .limits import Limits, limits_from_mapping, load_limits  # noqa: F401 - part of this module's API
 
 INPUT_KINDS = ("values", "log_of", "normal", "uniform", "one_hot", "labels")
@@ -96,6 +96,7 @@ class Problem:
     constant: tuple[str, ...] = ()  # outputs whose expected value may be constant (all zero, say)
     mistakes: tuple[MistakeSpec, ...] = ()  # typical wrong implementations: hint and mutant
     uses: tuple[str, ...] = ()  # problems whose students' classes this one is built from (an MLP: linear, relu)
+    chain: Chain | None = None  # how it runs those parts: graded against the student's own when they fail
 
     @property
     def outputs(self) -> dict[str, str]:
@@ -440,7 +441,7 @@ def _problem(name: str, raw: Any, path: Path) -> Problem:
     if not isinstance(raw, dict):
         raise ConfigError(path, where, f"should be a mapping, found {raw!r}")
     _check_keys(raw, {"file", "class", "methods", "kind", "independent", "init", "inputs", "objects", "gradients",
-                      "constant", "mistakes", "uses"}, path, where)
+                      "constant", "mistakes", "uses", "chain"}, path, where)
     file = _get(raw, "file", str, path, where)
     if not file.endswith(".py") or file.startswith("/") or ".." in Path(file).parts:
         raise ConfigError(path, f"{where}.file", f"should be a relative path to a .py file, found {file!r}")
@@ -521,7 +522,8 @@ def _problem(name: str, raw: Any, path: Path) -> Problem:
                 tuple(_keywords(_get(init_raw, "kwargs", dict, path, f"{where}.init", {}), path, f"{where}.init.kwargs")))
     return Problem(name=name, file=file, class_name=class_name, methods=methods, kind=kind, independent=independent,
                    init=init, input_shapes=input_shapes, objects=dict(objects), gradients=tuple(gradients),
-                   constant=constant, mistakes=mistakes, uses=_uses(raw, path, where))
+                   constant=constant, mistakes=mistakes, uses=_uses(raw, path, where),
+                   chain=_chain(raw, methods, path, where))
 
 
 def _uses(raw: dict[str, Any], path: Path, where: str) -> tuple[str, ...]:
@@ -529,6 +531,34 @@ def _uses(raw: dict[str, Any], path: Path, where: str) -> tuple[str, ...]:
     if not all(isinstance(u, str) and _IDENTIFIER.match(u) for u in uses):
         raise ConfigError(path, f"{where}.uses", f"should list problem names, found {uses!r}")
     return tuple(dict.fromkeys(uses))
+
+
+def _chain(raw: dict[str, Any], methods: tuple[MethodSpec, ...], path: Path, where: str) -> Chain | None:
+    """`chain: {through: layers, reverse: [backward], shapes: [W, b]}`: how the class runs the parts it is
+    built from, so that it can be graded against the student's own parts when those fail (own_layers.py)."""
+    if "chain" not in raw:
+        return None
+    spec = _get(raw, "chain", dict, path, where)
+    cwhere = f"{where}.chain"
+    _check_keys(spec, {"through", "reverse", "shapes"}, path, cwhere)
+    if not raw.get("uses"):
+        raise ConfigError(path, cwhere, "grades the class against the student's own parts when those fail: list "
+                                        "the problems of those parts under uses: too")
+    through = _get(spec, "through", str, path, cwhere)
+    if not ATTRIBUTE_PATH.match(through):
+        raise ConfigError(path, f"{cwhere}.through", f"should be an attribute path such as layers, found {through!r}")
+    calls = [(m.name, s.call, s.args, s.kwargs) for m in methods for s in m.steps if s.call is not None]
+    calls += [(m.name, m.name, m.inputs, ()) for m in methods if not m.steps]
+    for method, call, args, kwargs in calls:
+        if len(args) != 1 or kwargs:
+            raise ConfigError(path, f"{where}.methods.{method}", f"calls {call} with {len(args)} argument(s)"
+                              f"{' and keywords' if kwargs else ''}: a chain passes one value from part to part")
+    reverse = _names(_get(spec, "reverse", (list, str), path, cwhere, []), path, f"{cwhere}.reverse")
+    for name in reverse:
+        if name not in {call for _, call, _, _ in calls}:
+            raise ConfigError(path, f"{cwhere}.reverse", f"'{name}' is not a method the problem calls")
+    shapes = _names(_get(spec, "shapes", (list, str), path, cwhere, []), path, f"{cwhere}.shapes")
+    return Chain(through=through, reverse=reverse, shapes=shapes)
 
 
 def _mistake(raw: Any, path: Path, where: str) -> MistakeSpec:

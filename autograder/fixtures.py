@@ -103,13 +103,29 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Chain:
+    """How a class built from parts runs them (an MLP its layers), for grading it against the student's own
+    parts when those fail their own tests (see own_layers.py): each call goes through the elements of the
+    attribute `through` in order, or in reverse for the methods in `reverse`, each returned value given to
+    the next element."""
+
+    through: str  # attribute path of the list of parts: "layers"
+    reverse: tuple[str, ...] = ()  # methods that run through the parts last to first: ("backward",)
+    shapes: tuple[str, ...] = ()  # array attributes of a part whose shapes must be the reference's: ("W", "b")
+
+    def to_document(self) -> dict[str, Any]:
+        return {"through": self.through, "reverse": _FlowRow(self.reverse), "shapes": _FlowRow(self.shapes)}
+
+
+@dataclass(frozen=True)
 class ProblemRef:
     """Where the graded class lives in a submission, as the fixture states it."""
 
     name: str
     file: str  # e.g. mytorch/nn/activation.py
     class_name: str  # e.g. Softmax
-    uses: tuple[str, ...] = ()  # problems whose students' classes this one is built from (see grade.uses_notes)
+    uses: tuple[str, ...] = ()  # problems whose students' classes this one is built from (see grade.note_used_failures)
+    chain: Chain | None = None  # how it runs its parts, to grade it against the student's own (own_layers.py)
 
 
 @dataclass
@@ -132,6 +148,8 @@ class Case:
     # catalogued mistakes of the problem whose values this case holds (expected "OUTPUT__MISTAKE"): name -> hint
     hints: dict[str, str] = field(default_factory=dict)
     config: str = DEFAULT_CONFIG_NAME  # the config it was generated from, which the file's header names
+    # with a chain: the parts the reference builds, [{"class": "Linear", "W": [3, 2], "b": [3, 1]}, ...]
+    structure: tuple[dict[str, Any], ...] = ()
 
     def mistaken(self, output: str) -> dict[str, np.ndarray]:
         """What each catalogued mistake gives for an output of this case (mistake -> value), as generate found."""
@@ -186,7 +204,8 @@ def case_to_document(case: Case) -> dict:
         "description": case.description,
         "number": case.number,
         "problem": _FlowMap(name=case.problem.name, file=case.problem.file, **{"class": case.problem.class_name},
-                            **({"uses": _FlowRow(case.problem.uses)} if case.problem.uses else {})),
+                            **({"uses": _FlowRow(case.problem.uses)} if case.problem.uses else {}),
+                            **({"chain": _FlowMap(case.problem.chain.to_document())} if case.problem.chain else {})),
         "visibility": case.visibility,
         "tags": _FlowRow(case.tags),
         "tolerance": {"rtol": case.tolerance.rtol, "atol": case.tolerance.atol},
@@ -196,6 +215,9 @@ def case_to_document(case: Case) -> dict:
         doc["policy"] = {k: _FlowMap(v) for k, v in case.policy.items()}
     if case.hints:
         doc["hints"] = dict(case.hints)
+    if case.structure:
+        doc["structure"] = [_FlowMap({key: _FlowRow(v) if isinstance(v, list) else v for key, v in part.items()})
+                            for part in case.structure]
     doc["checks"] = [_check_document(c) for c in case.checks]
     doc["inputs"] = {k: _nested(v) for k, v in case.inputs.items()}
     doc["expected"] = {k: _nested(v) for k, v in case.expected.items()}
@@ -276,6 +298,7 @@ def parse_case(doc: Any, where: Path) -> Case:
     if not checks:
         raise FixtureError(f"{where}: 'checks' is empty")
     tags = _require(doc, "tags", list, where)
+    problem = _problem_ref(_require(doc, "problem", dict, where), where)
     return Case(
         name=name,
         description=str(doc.get("description", "")),
@@ -287,11 +310,32 @@ def parse_case(doc: Any, where: Path) -> Case:
         inputs=inputs,
         expected=expected,
         path=where,
-        problem=_problem_ref(_require(doc, "problem", dict, where), where),
+        problem=problem,
         limits=_limits(doc.get("limits", {}), where),
         policy=_policy(doc.get("policy", {}), where),
         hints=_hints(doc.get("hints", {}), where),
+        structure=_structure(doc.get("structure"), problem, where),
     )
+
+
+def _structure(raw: Any, problem: ProblemRef, where: Path) -> tuple[dict[str, Any], ...]:
+    """The parts the reference builds (a problem with a chain): each a class name and its arrays' shapes."""
+    if problem.chain is None:
+        if raw is not None:
+            raise FixtureError(f"{where}: 'structure' is only for a problem with a chain")
+        return ()
+    if not isinstance(raw, list) or not raw:
+        raise FixtureError(f"{where}: a problem with a chain needs 'structure', the parts the reference builds "
+                           "(regenerate the fixtures)")
+    parts = []
+    for i, part in enumerate(raw):
+        if not isinstance(part, dict) or not isinstance(part.get("class"), str) or not all(
+                isinstance(v, list) and all(type(n) is int and n >= 0 for n in v)
+                for k, v in part.items() if k != "class"):
+            raise FixtureError(f"{where}: structure[{i}] should be {{class: NAME, ATTRIBUTE: SHAPE, ...}}, "
+                               f"found {part!r}")
+        parts.append(dict(part))
+    return tuple(parts)
 
 
 def _hints(raw: Any, where: Path) -> dict[str, str]:
@@ -305,12 +349,25 @@ def _problem_ref(raw: Mapping, where: Path) -> ProblemRef:
         uses = raw.get("uses") or []
         if not isinstance(uses, list) or not all(isinstance(u, str) for u in uses):
             raise FixtureError(f"{where}: 'problem.uses' should list problem names, found {uses!r}")
-        ref = ProblemRef(name=str(raw["name"]), file=str(raw["file"]), class_name=str(raw["class"]), uses=tuple(uses))
+        ref = ProblemRef(name=str(raw["name"]), file=str(raw["file"]), class_name=str(raw["class"]), uses=tuple(uses),
+                         chain=_chain(raw.get("chain"), where))
     except KeyError as exc:
         raise FixtureError(f"{where}: 'problem' needs '{exc.args[0]}' (it has name, file and class)") from None
     if not ref.file.endswith(".py") or not ref.class_name.isidentifier():
         raise FixtureError(f"{where}: 'problem' should name a .py file and a class, found {dict(raw)!r}")
     return ref
+
+
+def _chain(raw: Any, where: Path) -> Chain | None:
+    if raw is None:
+        return None
+    names = (raw.get("reverse"), raw.get("shapes")) if isinstance(raw, dict) else ()
+    through = raw.get("through") if isinstance(raw, dict) else None
+    if not isinstance(through, str) or not ATTRIBUTE_PATH.match(through) \
+            or not all(isinstance(n, list) and all(isinstance(m, str) for m in n) for n in names):
+        raise FixtureError(f"{where}: 'problem.chain' should be {{through: ATTRIBUTE, reverse: [METHOD, ...], "
+                           f"shapes: [ATTRIBUTE, ...]}}, found {raw!r}")
+    return Chain(through=raw["through"], reverse=tuple(raw["reverse"]), shapes=tuple(raw["shapes"]))
 
 
 def _limits(raw: Any, where: Path) -> dict[str, float]:

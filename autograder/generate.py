@@ -28,7 +28,8 @@ from . import independent
 from .config import Assignment, CaseSpec, InputSpec, Problem
 from .errors import AutograderError
 from .compare import within
-from .fixtures import DEFAULT_CONFIG_NAME, GENERATED, MISTAKEN, Case, Check, ProblemRef, Step, dump_case, fixture_filename, load_case
+from .fixtures import (DEFAULT_CONFIG_NAME, GENERATED, MISTAKEN, Case, Chain, Check, ProblemRef, Step, dump_case,
+                       fixture_filename, load_case)
 
 INDEPENDENT_TOLERANCE = 1e-12
 # Central differences with an exactly representable step: truncation error
@@ -243,12 +244,22 @@ def run_steps(reference: type, steps: tuple[Step, ...], inputs: dict[str, np.nda
     """Run a check's steps on a fresh reference object exactly as a worker does (the worker's own code, on the
     grader's own request); returns the graded value as float64, or int64 when it is whole numbers (labels,
     an argmax), which are then graded exactly (a number: a 0-d array)."""
+    return run_request(reference, steps, inputs, expected, check)[0]
+
+
+def run_request(reference: type, steps: tuple[Step, ...], inputs: dict[str, np.ndarray],
+                expected: dict[str, np.ndarray], check: Check | None = None,
+                chain: Chain | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """run_steps, and the worker's whole reply; with `chain`, the request a grader sends to grade the class
+    against its own parts (own_layers.chain_ops), so the reply describes the parts the reference builds."""
     from .grade import request_for
+    from .own_layers import chain_ops
     from .sandbox.worker import run_steps as worker_run_steps
 
     check = check or Check(method=steps[-1].call or "", output="", points=0.0, steps=steps)
     ops, arrays = request_for(dataclasses.replace(check, steps=steps), inputs, expected)
-    reply, out = worker_run_steps(reference, ops, arrays, "", max_result_bytes=1 << 30)
+    reply, out = worker_run_steps(reference, chain_ops(ops, chain) if chain else ops, arrays, "",
+                                  max_result_bytes=1 << 30)
     if not reply.get("ok"):
         error = reply.get("error") or {}
         raise AutograderError(f"{error.get('type', 'Error')}: {error.get('message', '')}")
@@ -256,7 +267,34 @@ def run_steps(reference: type, steps: tuple[Step, ...], inputs: dict[str, np.nda
     if returned["kind"] not in ("ndarray", "scalar") or "result" not in out:
         raise AutograderError(f"the graded value is a {returned.get('type')}, not an array or a number")
     result = np.asarray(out["result"])
-    return result.astype(np.int64) if result.dtype.kind in "iu" else result.astype(np.float64)
+    return (result.astype(np.int64) if result.dtype.kind in "iu" else result.astype(np.float64)), reply
+
+
+def reference_structure(reference: type, case: Case, chain: Chain) -> tuple[dict[str, Any], ...]:
+    """The parts the reference builds for a case (a problem with a chain), as the grader's worker describes
+    them: each part's class name and the shapes of the arrays the chain names, as built."""
+    check = case.checks[0]
+    described = run_request(reference, check.steps, case.inputs, case.expected, check, chain)[1].get("described")
+    if not described or "error" in described or described["length"] > len(described["items"]):
+        raise AutograderError(f"case '{case.name}': the reference's {case.problem.class_name}.{chain.through} is "
+                              f"not a list of parts (problems.{case.problem.name}.chain.through)")
+    return tuple(described["items"])
+
+
+def chain_gaps(case: Case, reference: type, chain: Chain) -> list[str]:
+    """Graded values of a case that the reference's own parts, run as the chain says, do not give: the chain
+    must be how the class runs its parts, or grading against a student's own parts would mean nothing."""
+    gaps = []
+    for check in case.checks:
+        try:
+            value = run_request(reference, check.steps, case.inputs, case.expected, check, chain)[0]
+        except AutograderError as exc:
+            gaps.append(f"{check.output} (the chain raised {exc})")
+            continue
+        expected = case.expected[check.output]
+        if value.shape != expected.shape or not np.allclose(value, expected, rtol=0, atol=INDEPENDENT_TOLERANCE):
+            gaps.append(check.output)
+    return gaps
 
 
 def steps_for(problem: Problem, method: str) -> tuple[Step, ...]:
@@ -343,11 +381,14 @@ def build_case(spec: CaseSpec, number: int, assignment: Assignment, reference: t
         checks=tuple(checks),
         inputs=inputs,
         expected=expected,
-        problem=ProblemRef(name=problem.name, file=problem.file, class_name=problem.class_name, uses=problem.uses),
+        problem=ProblemRef(name=problem.name, file=problem.file, class_name=problem.class_name, uses=problem.uses,
+                           chain=problem.chain),
         limits=dataclasses.asdict(assignment.limits),
         policy=policy_document(assignment),
         config=config_name(assignment),
     )
+    if problem.chain is not None:
+        case.structure = reference_structure(reference, case, problem.chain)
     if problem.independent in INDEPENDENT_CHECKS:
         case.expected.update(INDEPENDENT_CHECKS[problem.independent].extras(case, assignment.jacobian_max_entries))
     return case
@@ -478,6 +519,11 @@ def verify_case(spec: CaseSpec, case: Case, problem: Problem, reference: type, m
         if not gap <= FINITE_DIFFERENCE_TOLERANCE:
             problems.append(f"case '{case.name}': {backward.output} differs from finite differences of the reference's "
                             f"forward by {gap:.3g} (relative; more than {FINITE_DIFFERENCE_TOLERANCE:g})")
+    gaps = chain_gaps(case, reference, problem.chain) if problem.chain is not None else []
+    if gaps:
+        problems.append(f"case '{case.name}': the reference's own parts, run through {problem.chain.through} as "
+                        f"problems.{problem.name}.chain says, do not give its {', '.join(gaps)}: the chain must be how "
+                        f"{problem.class_name} runs its parts")
     known = known_gap(spec, case)
     if known is not None and not known[1] <= spec.known_atol:
         problems.append(f"case '{case.name}': the reference's {known[0]} differs from the value stated in the config "

@@ -17,7 +17,7 @@ from typing import Any, Callable, Collection
 
 import numpy as np
 
-from . import efficiency, timing
+from . import efficiency, own_layers, timing
 from .compare import compare, within
 from .limits import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
@@ -410,6 +410,9 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
         checks: list[CheckResult] = []
         graded: list[tuple[Case, Check, CallOutcome, CheckResult]] = []  # for the notes across checks
         of_case: list[tuple[Case, CheckResult]] = []  # every graded value, graded or not, with its case
+        # a selected test of a class graded against the student's own classes needs theirs graded too (not shown)
+        unshown = own_layers.checks_needed(cases, only, check_name) if only is not None else set()
+        only = None if only is None else set(only) | unshown
         total = sum(1 for c in cases for k in c.checks if only is None or check_name(c, k) in only)
         for case in cases:
             located = found[case.problem.file]
@@ -439,9 +442,20 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                 of_case.append((case, result))
                 if progress:
                     progress(f"[{len(checks)}/{total}] {result.name}: {'passed' if result.passed else 'failed'}")
+        checks = [result for result in checks if result.name not in unshown]
         file_notes = review_feedback(checks, graded, found)  # hints checked across checks, each failure said once
-        note_used_failures(of_case)
-        checks.extend(efficiency.informational_checks(graded, cases))  # zero points, after every graded check
+
+        def run(case: Case, ops: list[dict[str, Any]], arrays: dict[str, np.ndarray],
+                judge: Callable[[CallOutcome], tuple]) -> tuple:
+            located = found[case.problem.file]
+            assert sandbox is not None and isinstance(located, Located)
+            return decide(sandbox, ops, arrays, judge, call_timeout=call_timeout(case, limits),
+                          target=(located.import_root, located.module, case.problem.class_name))[1]
+
+        # a class built from the student's own classes that failed: graded against those (config `chain`)
+        settled = own_layers.grade_against_own_parts(graded, failed_problems(of_case), run)
+        note_used_failures(of_case, settled)
+        checks.extend(efficiency.informational_checks([g for g in graded if g[3].name not in unshown], cases))
         warnings = [f"warning: {line} (see README, \"Sandbox\")" for line in (sandbox.warnings() if sandbox else [])]
     finally:
         if sandbox is not None:
@@ -458,15 +472,21 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
 Graded = list[tuple[Case, Check, CallOutcome, CheckResult]]
 
 
-def note_used_failures(of_case: list[tuple[Case, CheckResult]]) -> None:
+def failed_problems(of_case: list[tuple[Case, CheckResult]]) -> set[str]:
+    """The problems some test of which failed (graded, or not gradable) in this submission."""
+    return {case.problem.name for case, result in of_case if not result.passed}
+
+
+def note_used_failures(of_case: list[tuple[Case, CheckResult]], settled: Collection[CheckResult] = ()) -> None:
     """A failed test of a class built from the student's own other classes (an MLP from their Linear and
     ReLU, `uses` in the config) says which of those failed in this submission too: they may be the cause.
-    Said only when one did (a hint is a claim), naming problems and classes only."""
-    failed = {case.problem.name for case, result in of_case if not result.passed}
+    Said only when one did (a hint is a claim), naming problems and classes only, and not on a test that
+    grading against those classes showed wrong in the class itself (`settled`, see own_layers)."""
+    failed = failed_problems(of_case)
     classes = {case.problem.name: case.problem.class_name for case, _ in of_case}
     for case, result in of_case:
         culprits = [name for name in case.problem.uses if name in failed]
-        if result.passed or not culprits:
+        if result.passed or not culprits or any(result is s for s in settled):
             continue
         named = ", ".join(f"{classes[name]} ({name})" for name in culprits)
         result.message = (f"{result.message.rstrip()}\nNote: {case.problem.class_name} is built from your own "

@@ -242,16 +242,165 @@ def test_a_class_missing_from_a_file_of_several_costs_only_its_checks(tmp_path):
     assert "could not be imported" in failed[0] and "TanH" in failed[0], failed[0]
 
 
-def test_a_failed_layer_is_named_in_the_failed_checks_of_the_mlps_built_from_it(tmp_path):
-    assert USERS.get("linear"), "the MLPs declare that they use linear"
-    relative = ASSIGNMENT.problems["linear"].file
-    text = _replaced((HW / ASSIGNMENT.reference / relative).read_text(), " + np.ones((self.N, 1)) @ self.b.T", "")
-    document = _grade(_reference_with(tmp_path, {relative: text}))
+# -- an MLP built from the student's own Linear and ReLU (uses + chain): graded against them when they fail --------
+
+OWN_NOTE = "Graded against your own"  # a failed layer's MLP test, graded against the student's own layers
+PASSED_OWN = "itself is right here"  # ... and passed there
+MLP_FILE = "models/mlp.py"
+MLP0_LAYERS = "self.layers = [Linear(2, 3), ReLU()]"
+MLP1_LAYERS = "self.layers = [Linear(2, 3), ReLU(), Linear(3, 2), ReLU()]"
+FORWARD_LOOP = "        for layer in self.layers:\n            A = layer.forward(A)"
+LINEAR_DLDB_AVERAGED = (ASSIGNMENT.problems["linear"].file, "self.dLdb = dLdZ.T @ np.ones((self.N, 1))",
+                        "self.dLdb = dLdZ.T @ np.ones((self.N, 1)) / self.N")
+# a mistake of a layer that raises inside the MLPs (their shapes are not square): graded as before, see below
+RAISES_IN_MLPS = {"dLdA_with_W_transposed@linear"}
+LAYER_MUTANTS = sorted(key for key, m in MUTANTS.items() if m.problem in USERS and key not in RAISES_IN_MLPS)
+
+
+def _edited(*edits: tuple[str, str, str]) -> dict[str, str]:
+    """Files of the reference with texts replaced: (file, old, new), several per file allowed."""
+    files: dict[str, str] = {}
+    for relative, old, new in edits:
+        files[relative] = _replaced(files.get(relative) or (HW / ASSIGNMENT.reference / relative).read_text(), old, new)
+    return files
+
+
+def _mutant(key: str) -> tuple[str, str]:
+    """A catalogued mistake as (file, its whole text)."""
+    mutant = MUTANTS[key]
+    return ASSIGNMENT.problems[mutant.problem].file, mutant.source
+
+
+def _outputs(document: dict, names: set[str]) -> dict[str, str]:
+    return {t["name"]: t.get("output", "") for t in document["tests"] if t["name"] in names}
+
+
+def test_the_mlps_declare_the_layers_they_are_built_from_and_how_they_run_them():
+    assert LAYER_MUTANTS and {"linear", "relu"} <= set(USERS)
+    for name in USERS["linear"]:
+        chain = ASSIGNMENT.problems[name].chain
+        assert chain is not None and chain.through == "layers" and chain.reverse == ("backward",)
+    for case in CASES:
+        if case.problem.chain is not None:
+            assert case.structure[0] == {"class": "Linear", "W": [3, 2] if "MLP4" not in case.problem.class_name
+                                         else [4, 2], "b": [3, 1] if "MLP4" not in case.problem.class_name else [4, 1]}
+            assert case.structure[1] == {"class": "ReLU"}
+
+
+@pytest.mark.parametrize("key", LAYER_MUTANTS)
+def test_a_wrong_layer_costs_only_its_own_checks_and_the_mlps_are_graded_against_it(key, tmp_path):
+    """dLdb averaged, dLdW transposed, a leaky ReLU ...: the MLPs built from them are right, and keep their points."""
+    mutant = MUTANTS[key]
+    document = _grade(_reference_with(tmp_path, dict([_mutant(key)])))
+    failed = _failed(document)
+    assert failed and failed <= _checks_of(mutant.problem), failed - _checks_of(mutant.problem)
+    mlps = _outputs(document, _checks_of(*USERS[mutant.problem]))
+    said = {name for name, output in mlps.items() if PASSED_OWN in output}
+    assert said, "some MLP value differs from the reference's, and says why it passed"
+    cls = ASSIGNMENT.problems[mutant.problem].class_name
+    for name in said:
+        assert f"{OWN_NOTE} {cls}, as tests of {cls} fail" in mlps[name], mlps[name]
+    assert not any(USES_NOTE in output for output in mlps.values())
+
+
+def test_a_wrong_linear_and_relu_together_leave_the_mlps_their_points(tmp_path):
+    files = dict([_mutant("dLdb_averaged@linear"), _mutant("leaky@relu")])
+    document = _grade(_reference_with(tmp_path, files))
+    failed = _failed(document)
+    assert failed & _checks_of("linear") and failed & _checks_of("relu") and failed <= _checks_of("linear", "relu")
+    assert any("your own Linear and ReLU, as tests of Linear and ReLU fail" in output
+               for output in _outputs(document, _checks_of(*USERS["linear"])).values())
+
+
+@pytest.mark.parametrize("mlp_mistake, problem, said", [
+    ((MLP_FILE, MLP0_LAYERS, "self.layers = [Linear(2, 3)]"), "mlp0", "MLP0.layers holds 1 part(s), the reference's 2"),
+    ((MLP_FILE, MLP1_LAYERS, "self.layers = [Linear(2, 3), Linear(3, 2), ReLU(), ReLU()]"), "mlp1",
+     "layers[1] is a Linear, expected a ReLU; layers[2] is a ReLU, expected a Linear"),
+    ((MLP_FILE, MLP0_LAYERS, "self.layers = [Linear(3, 2), ReLU()]"), "mlp0",
+     "layers[0].W is built with shape (2, 3), expected (3, 2)"),
+])
+def test_a_wrong_layer_does_not_excuse_an_mlp_built_wrong(mlp_mistake, problem, said, tmp_path):
+    document = _grade(_reference_with(tmp_path, _edited(mlp_mistake, LINEAR_DLDB_AVERAGED)))
+    failed = _failed(document)
+    assert failed & _checks_of(problem) and failed <= _checks_of("linear", problem)
+    for name, output in _outputs(document, failed & _checks_of(problem)).items():
+        assert "does not build the parts it should" in output, output
+        visible = next(c for c in CASES if name.startswith(c.name + ":")).visibility == "visible"
+        assert (said in output) == visible, output  # a hidden test names the reference's classes only
+        assert USES_NOTE not in output and PASSED_OWN not in output
+
+
+def test_an_mlp_that_skips_a_layer_fails_the_same_checks_with_or_without_a_wrong_layer(tmp_path):
+    skip = _edited((MLP_FILE, FORWARD_LOOP, FORWARD_LOOP.replace("self.layers:", "self.layers[:-1]:")))
+    mlps = _checks_of(*USERS["linear"])
+    alone = _grade(_reference_with(tmp_path / "alone", skip))
+    assert _failed(alone) and _failed(alone) <= mlps
+    assert not any(OWN_NOTE in t.get("output", "") or USES_NOTE in t.get("output", "") for t in alone["tests"])
+    document = _grade(_reference_with(tmp_path / "with_linear", {**skip, **dict([_mutant("dLdb_averaged@linear")])}))
+    failed = _failed(document)
+    assert failed & mlps == _failed(alone) and failed - mlps <= _checks_of("linear")
+    for name, output in _outputs(document, failed & mlps).items():
+        assert "does not run its parts as it should" in output or "the error is in MLP" in output, output
+        assert USES_NOTE not in output and PASSED_OWN not in output
+
+
+def test_a_layer_that_raises_in_the_mlps_leaves_their_checks_failed_naming_it(tmp_path):
+    """dLdA with W transposed raises inside the MLPs (non-square layers): nothing can stand in for the reference's
+    values there, so the MLP tests it breaks fail as before, with the note that names the failing layer."""
+    key = next(iter(RAISES_IN_MLPS))
+    document = _grade(_reference_with(tmp_path, dict([_mutant(key)])))
     failed = _failed(document)
     users = _checks_of(*USERS["linear"])
-    assert failed & users and failed <= _checks_of("linear", *USERS["linear"])
+    assert failed & users and failed <= _checks_of("linear", *users and USERS["linear"])
     for test in document["tests"]:
-        noted = "Note: " in test.get("output", "") and USES_NOTE in test["output"]
+        noted = USES_NOTE in test.get("output", "")
         assert noted == (test["name"] in failed & users), test["name"]
         if noted:
             assert "Linear (linear)" in test["output"] and "relu" not in test["output"].split("Note: ")[-1]
+            assert PASSED_OWN not in test["output"]
+
+
+def test_a_layer_that_raises_only_when_the_grader_runs_it_leaves_the_check_failed(tmp_path):
+    """An MLP that swallows its layers' errors answers; its layers, run as an MLP runs them, raise: not graded
+    against them (the README: "a part that raises when run in order")."""
+    document = _grade(_reference_with(tmp_path, _edited(
+        (ASSIGNMENT.problems["linear"].file, "        self.dLdW = dLdZ.T @ self.A\n", "        if dLdZ.shape[1] == 3:\n"
+         "            raise ValueError('three')\n        self.dLdW = dLdZ.T @ self.A\n"),
+        LINEAR_DLDB_AVERAGED,  # a Linear test fails too
+        (MLP_FILE, "            dLdA = layer.backward(dLdA)\n",
+         "            try:\n                dLdA = layer.backward(dLdA)\n            except ValueError:\n"
+         "                dLdA = np.ones((dLdA.shape[0], 2))\n"),
+        (MLP_FILE, "from mytorch.nn.activation import ReLU",
+         "import numpy as np\nfrom mytorch.nn.activation import ReLU"))))
+    output = _outputs(document, {"mlp0_batch: backward (dLdA0)"})["mlp0_batch: backward (dLdA0)"]
+    assert "Your own Linear, run as MLP0 should run them" in output, output
+    assert "raised ValueError: three (in mytorch/nn/linear.py, line" in output, output
+    assert USES_NOTE in output and PASSED_OWN not in output
+
+
+def test_stub_layers_do_not_make_a_stub_mlp_right(tmp_path):
+    """A Linear that returns zeros and an MLP that returns zeros agree: zeros from the student's own layers tell
+    nothing, so the test stays graded against the reference."""
+    document = _grade(_reference_with(tmp_path, _edited(
+        (ASSIGNMENT.problems["linear"].file, "return A @ self.W.T + np.ones((self.N, 1)) @ self.b.T",
+         "return np.zeros((self.N, self.W.shape[0]))"),
+        (MLP_FILE, "        A = A0\n", "        return A0[:, :1] * 0 + A0[:, 1:] * 0 + 0 * self.layers[0].W[:, 0]\n"))))
+    output = _outputs(document, {"mlp0_batch: forward (A_out)"})["mlp0_batch: forward (A_out)"]
+    assert "mlp0_batch: forward (A_out)" in _failed(document)
+    assert "give all zeros" in output and PASSED_OWN not in output
+
+
+def test_a_selection_of_mlp_tests_is_graded_as_in_the_whole_homework(tmp_path):
+    """pytest -k mlp in the handout grades only the MLP tests: the layers' tests are graded too, unseen, since
+    whether they fail decides how the MLP tests are graded."""
+    folder = _reference_with(tmp_path, dict([_mutant("dLdW_transposed@linear")]))
+    mlps = _checks_of(*USERS["linear"])
+    result = grade_submission(folder, fixtures=FIXTURES, only=mlps)
+    graded = [check for check in result.checks if check.max_score > 0]
+    assert {check.name for check in graded} == mlps and all(check.passed for check in graded)
+    assert any(PASSED_OWN in check.message for check in graded)
+
+
+def test_a_right_submission_says_nothing_about_its_own_layers():
+    document = _grade(HW / ASSIGNMENT.reference)
+    assert not any(OWN_NOTE in t.get("output", "") for t in document["tests"])

@@ -57,6 +57,7 @@ class CallOutcome:
     max_rss_kb: int = 0
     shared: bool = False  # answered by a process that had answered other checks before (see escalation)
     class_missing: bool = False  # an import failure of the class only: its module imported, but lacks it
+    described: dict[str, Any] | None = None  # what a list attribute held (worker.describe_elements), when asked
 
     def __post_init__(self) -> None:
         self.kind = Outcome(self.kind)
