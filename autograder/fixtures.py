@@ -116,11 +116,14 @@ class Case:
     inputs: dict[str, np.ndarray]
     expected: dict[str, np.ndarray] = field(repr=False)
     path: Path | None = None
-    problem: ProblemRef = ProblemRef("softmax", "mytorch/nn/activation.py", "Softmax")
+    problem: ProblemRef = ProblemRef("softmax", "mytorch/nn/activation.py", "Softmax")  # an example; fixtures name theirs
     limits: dict[str, float] = field(default_factory=dict)  # resource limits (config.Limits fields)
     policy: dict[str, Any] = field(default_factory=dict)  # submission policy (see policy.py); empty: none
     # catalogued mistakes of the problem whose values this case holds (expected "OUTPUT__MISTAKE"): name -> hint
     hints: dict[str, str] = field(default_factory=dict)
+    # the problem's feedback as generate built it (written to the folder's feedback/PROBLEM.yaml, see feedback.py);
+    # None for a case read from a file, whose feedback is read from its folder
+    feedback: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def mistaken(self, output: str) -> dict[str, np.ndarray]:
         """What each catalogued mistake gives for an output of this case (mistake -> value), as generate found."""
