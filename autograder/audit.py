@@ -106,11 +106,12 @@ class MutantSpec:
     produce: Callable[[dict[str, np.ndarray]], Any] | None = None
 
 
-def config_mutants(assignment: Assignment, root: Path | None = None) -> list[MutantSpec]:
-    """The mistakes each problem of the config lists, each made by replacing text in the reference's file."""
+def config_mutants(assignment: Assignment, root: Path | None = None, *, stored_only: bool = False) -> list[MutantSpec]:
+    """The mistakes each problem of the config lists, each made by replacing text in the reference's file
+    (`stored_only`: only those recognised by their values on each case, which generate stores)."""
     mutants = []
     for problem in assignment.problems.values():
-        if not problem.mistakes:
+        if not any(not (stored_only and m.recognised) for m in problem.mistakes):
             continue
         path = reference_file(assignment, problem, root)
         try:
@@ -118,6 +119,8 @@ def config_mutants(assignment: Assignment, root: Path | None = None) -> list[Mut
         except OSError as exc:
             raise AutograderError(f"{path}: cannot read the reference ({exc.strerror}) to make its mistakes") from None
         for mistake in problem.mistakes:
+            if stored_only and mistake.recognised:
+                continue
             source = text
             for old, new in mistake.patch:
                 if source.count(old) != 1:

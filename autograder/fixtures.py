@@ -98,7 +98,7 @@ class ProblemRef:
 
     name: str
     file: str  # e.g. mytorch/nn/activation.py
-    class_name: str  # e.g. Softmax
+    class_name: str  # e.g. Linear
     uses: tuple[str, ...] = ()  # problems whose students' classes this one is built from (see grade.uses_notes)
 
 
@@ -116,7 +116,7 @@ class Case:
     inputs: dict[str, np.ndarray]
     expected: dict[str, np.ndarray] = field(repr=False)
     path: Path | None = None
-    problem: ProblemRef = ProblemRef("softmax", "mytorch/nn/activation.py", "Softmax")  # an example; fixtures name theirs
+    problem: ProblemRef = ProblemRef("example", "example.py", "Example")  # a placeholder: every fixture names its own
     limits: dict[str, float] = field(default_factory=dict)  # resource limits (config.Limits fields)
     policy: dict[str, Any] = field(default_factory=dict)  # submission policy (see policy.py); empty: none
     # catalogued mistakes of the problem whose values this case holds (expected "OUTPUT__MISTAKE"): name -> hint

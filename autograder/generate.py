@@ -457,10 +457,8 @@ def mistake_classes(assignment: Assignment, root: Path, tmp: Path) -> dict[str, 
     from .audit import config_mutants
 
     found: dict[str, dict[str, type]] = {}
-    for mutant in config_mutants(assignment, root):
+    for mutant in config_mutants(assignment, root, stored_only=True):  # the others are recognised while grading
         problem = assignment.problems[mutant.problem]
-        if any(m.name == mutant.name and m.recognised for m in problem.mistakes):
-            continue  # recognised while grading (see feedback.py): nothing to store
         folder = tmp / f"{mutant.problem}-{mutant.name}"
         shutil.copytree(root / assignment.reference, folder / assignment.reference,
                         ignore=shutil.ignore_patterns("__pycache__"))
