@@ -9,20 +9,21 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder.audit import FAIL, OK, WARN, MutantSpec, catalogue_mutants, run_audit
+from autograder.audit import FAIL, OK, WARN, MutantSpec, config_mutants, run_audit
 from autograder.config import load_assignment, parse_assignment
 from autograder.fixtures import dump_case, load_case
 from autograder.generate import build_cases, write_cases
-from autograder.mistakes import CATALOGUE
-from autograder.paths import DEFAULT_CONFIG
+from autograder.feedback import feedback_path, load_feedback
+from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
 from helpers import PROJECT
 
 STABILITY = ("stability_hundreds", "stability_thousands", "hidden_stability")
 REFERENCE_SOURCE = (PROJECT / "reference/mytorch/nn/activation.py").read_text()
+CATALOGUE = load_feedback(feedback_path(DEFAULT_FIXTURES, "softmax")).mistakes  # Softmax's, as grading reads them
 
 
 def mutant(name: str) -> MutantSpec:
-    return next(m for m in catalogue_mutants(load_assignment(DEFAULT_CONFIG)) if m.name == name)
+    return next(m for m in config_mutants(load_assignment(DEFAULT_CONFIG)) if m.name == name)
 
 
 def variant(tmp: Path, *, drop: tuple[str, ...] = (), edit=None) -> tuple[Path, Path]:
@@ -44,8 +45,8 @@ def findings(report, status: str) -> list[str]:
 
 
 def test_every_catalogue_mistake_is_a_softmax_mutant():
-    mutants = catalogue_mutants(load_assignment(DEFAULT_CONFIG))
-    assert [m.name for m in mutants] == [m.name for m in CATALOGUE]
+    mutants = config_mutants(load_assignment(DEFAULT_CONFIG))
+    assert [(m.name, m.method) for m in mutants] == [(m.name, m.method) for m in CATALOGUE]
     assert {m.problem for m in mutants} == {"softmax"} and {m.method for m in mutants} == {"forward", "backward"}
 
 
