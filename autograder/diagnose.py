@@ -339,8 +339,10 @@ def diagnose(check: Check, case: Case, actual: np.ndarray | None, verdict: Verdi
     actual64 = actual.astype(np.float64)
     named = catalogue_matches(check, case, actual64, excluded)
     found += [Diagnosis(m.name, m.hint, True) for m in named]
-    if verdict.kind == "shape" and verdict.hint and not named:
-        found.append(Diagnosis("shape", verdict.hint))
+    if verdict.kind == "shape" and not named:
+        meaning = next((m.text for m in feedback.shapes if m.fits(actual.shape, expected.shape)), verdict.hint)
+        if meaning:
+            found.append(Diagnosis("shape", meaning))
     ctx = Context(check, case, actual64, expected, verdict, tuple(m.name for m in named), actual.dtype, feedback)
     rounding = near_miss(ctx) if actual64.shape == expected.shape else []
     if rounding:

@@ -34,7 +34,7 @@ STORED_SUFFIX = ".npz"  # the handout's copy: what each mistake returns on the v
 RETURNS = ("none", "list")
 MISTAKE_KEYS = {"method", "value", "returns", "modifies_input", "raises"}  # beside name, hint, patch, outputs
 SIGN_KEYS = {"exception", "message", "fits", "when", "method", "any_method", "text"}
-FEEDBACK_KEYS = {"rows_sum_to_one", "large_inputs", "single_sample", "efficiency"}
+FEEDBACK_KEYS = {"rows_sum_to_one", "large_inputs", "single_sample", "efficiency", "shapes"}
 
 
 class FeedbackError(ValueError):
@@ -98,6 +98,22 @@ class SingleSample:
 
 
 @dataclass(frozen=True)
+class ShapeMeaning:
+    """A wrong shape that means something for this problem: `shape`, an expression of N and C (the expected
+    (N, C)), and what to say; before the general meanings (compare.py)."""
+
+    shape: str
+    text: str
+
+    def fits(self, got: tuple[int, ...], want: tuple[int, ...]) -> bool:
+        """True when `got` is this shape for an expected (N, C) `want`."""
+        try:
+            return len(want) == 2 and tuple(evaluate(self.shape, {"N": want[0], "C": want[1]})) == tuple(got)
+        except Exception:  # noqa: BLE001 - a shape the expression cannot describe
+            return False
+
+
+@dataclass(frozen=True)
 class Efficiency:
     """A zero-point note when `method` is far slower than the vectorised `fast` expression on the largest cases
     (by `cost`); `sizes` name the case's sizes in the note; `note` says how to do better."""
@@ -118,6 +134,7 @@ class Feedback:
     large_inputs: LargeInputs | None = None
     single_sample: SingleSample | None = None
     efficiency: Efficiency | None = None
+    shapes: tuple[ShapeMeaning, ...] = ()
     stored: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)  # the handout's stored values
 
     @property
@@ -246,11 +263,20 @@ def parse_feedback(raw: Any, where: str = "feedback") -> Feedback:
                                 cost=_expression(block, "cost", at),
                                 sizes=tuple((str(k), _expression(sizes, k, f"{at}.sizes")) for k in sizes),
                                 note=_text(block, "note", at))
+    shapes = raw.get("shapes", [])
+    if not isinstance(shapes, list):
+        raise FeedbackError(f"{where}.shapes: should be a list of {{shape, text}}")
+    meanings = []
+    for i, item in enumerate(shapes):
+        at = f"{where}.shapes[{i}]"
+        item = _mapping(item, {"shape", "text"}, at)
+        meanings.append(ShapeMeaning(shape=_expression(item, "shape", at), text=_text(item, "text", at)))
     rows = raw.get("rows_sum_to_one", False)
     if not isinstance(rows, bool):
         raise FeedbackError(f"{where}.rows_sum_to_one: should be true or false")
     return Feedback(mistakes=tuple(parse_mistake(m, f"{where}.mistakes[{i}]") for i, m in enumerate(mistakes)),
-                    rows_sum_to_one=rows, large_inputs=large, single_sample=single, efficiency=efficiency)
+                    rows_sum_to_one=rows, large_inputs=large, single_sample=single, efficiency=efficiency,
+                    shapes=tuple(meanings))
 
 
 # -- a case's problem's feedback -----------------------------------------------------------------------------
