@@ -173,9 +173,10 @@ def _text(raw: Mapping, key: str, where: str, default: Any = ...) -> Any:
     return value
 
 
-def _expression(raw: Mapping, key: str, where: str, default: Any = ...) -> Any:
+def _expression(raw: Mapping, key: str, where: str, default: Any = ..., check: bool = True) -> Any:
+    """An expression's text, checked (compiled) unless `check` is off (then on first use)."""
     text = _text(raw, key, where, default)
-    if isinstance(text, str):
+    if isinstance(text, str) and check:
         try:
             compiled(text)
         except ExpressionError as exc:
@@ -192,7 +193,7 @@ def _mapping(raw: Any, keys: set[str], where: str) -> Mapping:
     return raw
 
 
-def parse_sign(raw: Any, where: str) -> ErrorSign:
+def parse_sign(raw: Any, where: str, check: bool = True) -> ErrorSign:
     raw = _mapping(raw, SIGN_KEYS, where)
     try:
         pattern = re.compile(_text(raw, "message", where))
@@ -201,12 +202,13 @@ def parse_sign(raw: Any, where: str) -> ErrorSign:
     any_method = raw.get("any_method", False)
     if not isinstance(any_method, bool):
         raise FeedbackError(f"{where}.any_method: should be true or false")
-    return ErrorSign(exception=_text(raw, "exception", where), pattern=pattern, fits=_expression(raw, "fits", where, None),
-                     when=_expression(raw, "when", where, None), method=_text(raw, "method", where, ""),
+    return ErrorSign(exception=_text(raw, "exception", where), pattern=pattern,
+                     fits=_expression(raw, "fits", where, None, check), when=_expression(raw, "when", where, None, check),
+                     method=_text(raw, "method", where, ""),
                      any_method=any_method, text=_text(raw, "text", where, ""))
 
 
-def parse_mistake(raw: Any, where: str, *, extra: set[str] = frozenset()) -> Mistake:
+def parse_mistake(raw: Any, where: str, *, extra: set[str] = frozenset(), check: bool = True) -> Mistake:
     """One mistake's grading-time data (keys in `extra`, such as the config's patch, are left to the caller)."""
     raw = _mapping(raw, {"name", "hint"} | MISTAKE_KEYS | set(extra), where)
     returns = raw.get("returns")
@@ -219,8 +221,8 @@ def parse_mistake(raw: Any, where: str, *, extra: set[str] = frozenset()) -> Mis
     if not isinstance(signs, list):
         raise FeedbackError(f"{where}.raises: should be a list of error signs")
     mistake = Mistake(name=_text(raw, "name", where), method=_text(raw, "method", where, ""), hint=_text(raw, "hint", where),
-                      value=_expression(raw, "value", where, None), returns=returns, modifies_input=modifies,
-                      raises=tuple(parse_sign(s, f"{where}.raises[{i}]") for i, s in enumerate(signs)))
+                      value=_expression(raw, "value", where, None, check), returns=returns, modifies_input=modifies,
+                      raises=tuple(parse_sign(s, f"{where}.raises[{i}]", check) for i, s in enumerate(signs)))
     if recognised_when_grading(raw) and not mistake.method:
         raise FeedbackError(f"{where}: 'method' (the method it gets wrong) is needed to recognise it while grading")
     return mistake
@@ -231,8 +233,9 @@ def recognised_when_grading(raw: Mapping) -> bool:
     return any(key in raw for key in MISTAKE_KEYS - {"method"})
 
 
-def parse_feedback(raw: Any, where: str = "feedback") -> Feedback:
-    """The feedback block of a problem (config `feedback:` or a fixtures folder's feedback/NAME.yaml)."""
+def parse_feedback(raw: Any, where: str = "feedback", check: bool = True) -> Feedback:
+    """The feedback block of a problem (config `feedback:` or a fixtures folder's feedback/NAME.yaml); `check` off
+    leaves the expressions to be compiled on first use (generate checked them)."""
     raw = _mapping(raw, FEEDBACK_KEYS | {"mistakes", "problem", "class"}, where)
     mistakes = raw.get("mistakes", [])
     if not isinstance(mistakes, list):
@@ -259,9 +262,9 @@ def parse_feedback(raw: Any, where: str = "feedback") -> Feedback:
         sizes = block.get("sizes", {})
         if not isinstance(sizes, dict):
             raise FeedbackError(f"{at}.sizes: should map a size's name to an expression")
-        efficiency = Efficiency(method=_text(block, "method", at), fast=_expression(block, "fast", at),
-                                cost=_expression(block, "cost", at),
-                                sizes=tuple((str(k), _expression(sizes, k, f"{at}.sizes")) for k in sizes),
+        efficiency = Efficiency(method=_text(block, "method", at), fast=_expression(block, "fast", at, check=check),
+                                cost=_expression(block, "cost", at, check=check),
+                                sizes=tuple((str(k), _expression(sizes, k, f"{at}.sizes", check=check)) for k in sizes),
                                 note=_text(block, "note", at))
     shapes = raw.get("shapes", [])
     if not isinstance(shapes, list):
@@ -270,11 +273,11 @@ def parse_feedback(raw: Any, where: str = "feedback") -> Feedback:
     for i, item in enumerate(shapes):
         at = f"{where}.shapes[{i}]"
         item = _mapping(item, {"shape", "text"}, at)
-        meanings.append(ShapeMeaning(shape=_expression(item, "shape", at), text=_text(item, "text", at)))
+        meanings.append(ShapeMeaning(shape=_expression(item, "shape", at, check=check), text=_text(item, "text", at)))
     rows = raw.get("rows_sum_to_one", False)
     if not isinstance(rows, bool):
         raise FeedbackError(f"{where}.rows_sum_to_one: should be true or false")
-    return Feedback(mistakes=tuple(parse_mistake(m, f"{where}.mistakes[{i}]") for i, m in enumerate(mistakes)),
+    return Feedback(mistakes=tuple(parse_mistake(m, f"{where}.mistakes[{i}]", check=check) for i, m in enumerate(mistakes)),
                     rows_sum_to_one=rows, large_inputs=large, single_sample=single, efficiency=efficiency,
                     shapes=tuple(meanings))
 
@@ -282,6 +285,7 @@ def parse_feedback(raw: Any, where: str = "feedback") -> Feedback:
 # -- a case's problem's feedback -----------------------------------------------------------------------------
 
 _LOADED: dict[str, Feedback] = {}
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # read on every grading that gives a speed note: fast
 
 
 def feedback_path(fixtures: Path, problem: str) -> Path:
@@ -297,7 +301,7 @@ def load_feedback(path: Path) -> Feedback:
             _LOADED[key] = EMPTY
         else:
             try:
-                parsed = parse_feedback(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+                parsed = parse_feedback(yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER) or {}, check=False)
             except (OSError, yaml.YAMLError, FeedbackError) as exc:
                 from .errors import FixtureError
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -149,3 +150,35 @@ def test_unknown_mutant_name_is_an_error_listing_the_known_ones():
 def test_help(args, words):
     proc = subprocess.run([sys.executable, "-m", "autograder", *args], cwd=PROJECT, capture_output=True, text=True)
     assert proc.returncode == 0 and all(w in proc.stdout for w in words)
+
+
+# -- coverage: a graded value no mutant catches fails the audit, in either assignment ------------
+
+def _coverage_failures(report) -> list[str]:
+    return [d for _, s in report.sections for f in s if f.status == FAIL and "caught by no mutant" in f.text
+            for d in f.details]
+
+
+def test_a_softmax_value_no_mistake_gets_wrong_fails_the_audit(tmp_path):
+    def forward_mistakes_only(doc):
+        problem = doc["problems"]["softmax"]
+        problem["mistakes"] = [m for m in problem["mistakes"] if m["name"] == "wrong_axis"]
+    config, fixtures = variant(tmp_path, drop=("many_classes", "hidden_batch") + STABILITY, edit=forward_mistakes_only)
+    report = run_audit(config, fixtures)
+    assert not report.passed and _coverage_failures(report) == ["softmax: dLdZ"]
+
+
+def test_a_homework_value_no_mistake_gets_wrong_fails_the_audit(tmp_path):
+    """examples/hw1p1 cut down to its softmax, with its backward mistake removed."""
+    home = PROJECT / "examples" / "hw1p1"
+    for part in ("reference", "student_template", "independent.py"):
+        (shutil.copytree if (home / part).is_dir() else shutil.copy)(home / part, tmp_path / part)
+    doc = yaml.safe_load((home / "assignment.yaml").read_text())
+    doc["problems"] = {"softmax": doc["problems"]["softmax"]}
+    doc["problems"]["softmax"]["mistakes"] = doc["problems"]["softmax"]["mistakes"][:1]  # the forward one
+    doc["cases"] = [c for c in doc["cases"] if c.get("problem") == "softmax"]
+    config = tmp_path / "assignment.yaml"
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    write_cases(build_cases(load_assignment(config)), tmp_path / "test_cases")
+    report = run_audit(config, tmp_path / "test_cases")
+    assert not report.passed and _coverage_failures(report) == ["softmax: dLdZ"]

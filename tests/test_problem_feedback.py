@@ -139,3 +139,30 @@ def test_the_engine_names_no_class_and_quotes_no_hint():
                  and isinstance(node.value, str) and id(node) not in docstrings]
         found = [t for t in texts if "Softmax" in t or any(w[:40] in t for w in words)]
         assert not found, f"{path.name}: {found[:3]}"
+
+
+@pytest.mark.parametrize("where, value, said", [
+    ("mistakes", {"value": "__import__('os').system('true')"}, "problems.softmax.mistakes[0].value"),
+    ("mistakes", {"value": "np.save('x', Z)"}, "np.save is not a NumPy function"),
+    ("mistakes", {"value": "Z.__class__"}, "attribute '.__class__' is not allowed"),
+    ("mistakes", {"raises": [{"exception": "ValueError", "message": "(("}]}, "not a regular expression"),
+    ("mistakes", {"returns": "tuple"}, "problems.softmax.mistakes[0].returns"),
+    ("mistakes", {"method": "sideways"}, "'sideways' is not a method"),
+    ("feedback", {"efficiency": {"method": "backward", "fast": "A +", "cost": "1", "note": "x"}},
+     "problems.softmax.feedback.efficiency.fast"),
+    ("feedback", {"large_inputs": {"input": "Z", "above": 1, "text": {"sideways": "x"}}}, "'sideways' is not a method"),
+    ("feedback", {"colour": True}, "unknown key 'colour'"),
+])
+def test_bad_feedback_data_is_refused_naming_the_key(tmp_path, where, value, said):
+    from autograder.config import parse_assignment
+    from autograder.errors import ConfigError
+
+    doc = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    problem = doc["problems"]["softmax"]
+    if where == "mistakes":
+        problem["mistakes"][0].update(value)
+    else:
+        problem["feedback"].update(value)
+    with pytest.raises(ConfigError) as info:
+        parse_assignment(doc, tmp_path / "assignment.yaml")
+    assert said in str(info.value), str(info.value)
