@@ -20,9 +20,11 @@ from typing import Any, Mapping
 import numpy as np
 
 ATTRIBUTES = {"shape", "ndim", "size", "T"}
-# NumPy functions that read or write files: an expression computes a value and does nothing else.
+# NumPy functions that read or write files, change an array in place or NumPy's settings: an expression
+# computes a value and does nothing else (the case's arrays it reads are the grader's own).
 NOT_ALLOWED = {"load", "save", "savez", "savez_compressed", "savetxt", "loadtxt", "genfromtxt", "fromfile", "memmap",
-               "fromregex", "DataSource", "set_printoptions", "seterr", "setbufsize"}
+               "fromregex", "DataSource", "set_printoptions", "seterr", "setbufsize", "put", "putmask", "place",
+               "copyto", "fill_diagonal", "put_along_axis", "seterrcall", "show_config", "info"}
 _NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Call, ast.keyword,
           ast.Subscript, ast.Slice, ast.Tuple, ast.List, ast.Name, ast.Load, ast.Constant, ast.Attribute,
           ast.operator, ast.unaryop, ast.boolop, ast.cmpop)
@@ -39,7 +41,9 @@ def _check(tree: ast.AST) -> None:
                                   "indexing and np.FUNCTION(...) calls)")
         if isinstance(node, ast.Attribute):
             if isinstance(node.value, ast.Name) and node.value.id == "np":
-                if node.attr.startswith("_") or node.attr in NOT_ALLOWED or not callable(getattr(np, node.attr, None)):
+                if node.attr in NOT_ALLOWED:
+                    raise ExpressionError(f"np.{node.attr} is not allowed (it does more than compute a value)")
+                if node.attr.startswith("_") or not callable(getattr(np, node.attr, None)):
                     raise ExpressionError(f"np.{node.attr} is not a NumPy function")
             elif node.attr not in ATTRIBUTES:
                 raise ExpressionError(f"attribute '.{node.attr}' is not allowed (only {', '.join(sorted(ATTRIBUTES))})")

@@ -143,7 +143,9 @@ def test_the_engine_names_no_class_and_quotes_no_hint():
 
 @pytest.mark.parametrize("where, value, said", [
     ("mistakes", {"value": "__import__('os').system('true')"}, "problems.softmax.mistakes[0].value"),
-    ("mistakes", {"value": "np.save('x', Z)"}, "np.save is not a NumPy function"),
+    ("mistakes", {"value": "np.save('x', Z)"}, "np.save is not allowed"),
+    ("mistakes", {"value": "np.copyto(A, 0)"}, "np.copyto is not allowed"),
+    ("mistakes", {"value": "np.linalg"}, "np.linalg is not a NumPy function"),
     ("mistakes", {"value": "Z.__class__"}, "attribute '.__class__' is not allowed"),
     ("mistakes", {"raises": [{"exception": "ValueError", "message": "(("}]}, "not a regular expression"),
     ("mistakes", {"returns": "tuple"}, "problems.softmax.mistakes[0].returns"),
