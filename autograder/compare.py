@@ -219,7 +219,8 @@ def _list_rows(rows: list[int], limit: int = 10) -> str:
 
 
 def _shape_hint(got: tuple, want: tuple) -> str:
-    """What a wrong shape usually means, for the (N, C) outputs of this assignment."""
+    """What a wrong shape usually means for an (N, C) output of one sample per row (a problem's own meanings of
+    shapes come first: feedback.shapes, see diagnose.py)."""
     if len(want) != 2:
         return ""
     n, c = want
@@ -228,15 +229,6 @@ def _shape_hint(got: tuple, want: tuple) -> str:
     if got == (c,) or got == (n * c,):
         return ("Your output lost its batch dimension: keep 2-D arrays (use keepdims=True in sums, and avoid "
                 ".squeeze() / .flatten() / reshape(-1)).")
-    if got == (c, c):
-        return ("That is the shape of one sample's Jacobian (C, C): backward returns dLdZ, one row per sample "
-                "(dLdA[i] @ J_i), not the Jacobian itself.")
-    if got == (n, c, c):
-        return ("That is the shape of the per-sample Jacobians (N, C, C): backward returns dLdZ, one row per "
-                "sample (dLdA[i] @ J_i), not the Jacobians.")
-    if got == (n, n, c):
-        return ("(N, N, C) is what dLdA @ J gives when J holds all N Jacobians: row i of dLdA must be "
-                "multiplied by J[i] only (a loop, or np.einsum('ij,ijk->ik', dLdA, J)).")
     if got == (n * c, n * c) or got == (1, n * c):
         return "That shape comes from treating the flattened batch (N*C values) as one sample: work row by row."
     if got == (c, n):

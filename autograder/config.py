@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .feedback import MISTAKE_KEYS, FeedbackError, parse_feedback, parse_mistake, recognised_when_grading
 from .fixtures import ATTRIBUTE_PATH, VISIBILITIES, Chain, Step, Tolerance
 from .limits import Limits, limits_from_mapping, load_limits  # noqa: F401 - part of this module's API
 
@@ -77,6 +78,10 @@ class MistakeSpec:
     hint: str
     patch: tuple[tuple[str, str], ...]  # (old, new) replacements in the reference's file
     outputs: tuple[str, ...] = ()  # the graded values it gets wrong (informational; the audit finds out)
+    method: str = ""  # the method it gets wrong ("": the audit charges it to any of the problem's methods)
+    # how grading recognises it (see feedback.py: value, returns, modifies_input, raises), as written; empty:
+    # by its values on each case, which generate stores in the fixtures
+    recognised: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,16 @@ class Problem:
     mistakes: tuple[MistakeSpec, ...] = ()  # typical wrong implementations: hint and mutant
     uses: tuple[str, ...] = ()  # problems whose students' classes this one is built from (an MLP: linear, relu)
     chain: Chain | None = None  # how it runs those parts: graded against the student's own when they fail
+    feedback: dict[str, Any] = field(default_factory=dict)  # notes it switches on (see feedback.py), as written
+
+    def feedback_document(self) -> dict[str, Any] | None:
+        """What generate writes to the fixtures folder's feedback/NAME.yaml for grading (None: nothing)."""
+        mistakes = [{"name": m.name, "method": m.method, "hint": m.hint, **m.recognised}
+                    for m in self.mistakes if m.recognised]
+        if not mistakes and not self.feedback:
+            return None
+        return {"problem": self.name, "class": self.class_name, **({"mistakes": mistakes} if mistakes else {}),
+                **self.feedback}
 
     @property
     def outputs(self) -> dict[str, str]:
@@ -441,7 +456,7 @@ def _problem(name: str, raw: Any, path: Path) -> Problem:
     if not isinstance(raw, dict):
         raise ConfigError(path, where, f"should be a mapping, found {raw!r}")
     _check_keys(raw, {"file", "class", "methods", "kind", "independent", "init", "inputs", "objects", "gradients",
-                      "constant", "mistakes", "uses", "chain"}, path, where)
+                      "constant", "mistakes", "uses", "chain", "feedback"}, path, where)
     file = _get(raw, "file", str, path, where)
     if not file.endswith(".py") or file.startswith("/") or ".." in Path(file).parts:
         raise ConfigError(path, f"{where}.file", f"should be a relative path to a .py file, found {file!r}")
@@ -513,8 +528,21 @@ def _problem(name: str, raw: Any, path: Path) -> Problem:
                                                           f"{where} ({', '.join(sorted(graded))})")
         gradients.append(gradient)
     constant = _names(_get(raw, "constant", (list, str), path, where, []), path, f"{where}.constant")
-    mistakes = tuple(_mistake(m, path, f"{where}.mistakes[{i}]")
+    mistakes = tuple(_mistake(m, path, f"{where}.mistakes[{i}]", [meth.name for meth in methods])
                      for i, m in enumerate(_get(raw, "mistakes", list, path, where, [])))
+    feedback = _get(raw, "feedback", dict, path, where, {})
+    try:
+        parsed = parse_feedback(feedback, f"{where}.feedback")
+    except FeedbackError as exc:
+        raise ConfigError(path, str(exc).split(": ", 1)[0], str(exc).split(": ", 1)[-1]) from None
+    if parsed.mistakes or "problem" in feedback or "class" in feedback:
+        raise ConfigError(path, f"{where}.feedback", "mistakes go in problems.NAME.mistakes; the problem and its "
+                                                     "class are the problem's own")
+    for key, said in (("efficiency", [parsed.efficiency.method] if parsed.efficiency else []),
+                      ("large_inputs", list(parsed.large_inputs.text) if parsed.large_inputs else [])):
+        unknown = [m for m in said if m not in earlier]
+        if unknown:
+            raise ConfigError(path, f"{where}.feedback.{key}", f"'{unknown[0]}' is not a method of {where}")
     init = None
     if "init" in raw:
         init_raw = _init_block(raw["init"], path, where)
@@ -523,7 +551,7 @@ def _problem(name: str, raw: Any, path: Path) -> Problem:
     return Problem(name=name, file=file, class_name=class_name, methods=methods, kind=kind, independent=independent,
                    init=init, input_shapes=input_shapes, objects=dict(objects), gradients=tuple(gradients),
                    constant=constant, mistakes=mistakes, uses=_uses(raw, path, where),
-                   chain=_chain(raw, methods, path, where))
+                   chain=_chain(raw, methods, path, where), feedback=dict(feedback))
 
 
 def _uses(raw: dict[str, Any], path: Path, where: str) -> tuple[str, ...]:
@@ -561,10 +589,16 @@ def _chain(raw: dict[str, Any], methods: tuple[MethodSpec, ...], path: Path, whe
     return Chain(through=through, reverse=reverse, shapes=shapes)
 
 
-def _mistake(raw: Any, path: Path, where: str) -> MistakeSpec:
+def _mistake(raw: Any, path: Path, where: str, methods: list[str]) -> MistakeSpec:
     if not isinstance(raw, dict):
         raise ConfigError(path, where, "should be a mapping {name, hint, patch}")
-    _check_keys(raw, {"name", "hint", "patch", "outputs"}, path, where)
+    _check_keys(raw, {"name", "hint", "patch", "outputs"} | MISTAKE_KEYS, path, where)
+    try:
+        parsed = parse_mistake(raw, where, extra={"patch", "outputs"})
+    except FeedbackError as exc:
+        raise ConfigError(path, str(exc).split(": ", 1)[0], str(exc).split(": ", 1)[-1]) from None
+    if parsed.method and parsed.method not in methods:
+        raise ConfigError(path, f"{where}.method", f"'{parsed.method}' is not a method of the problem ({', '.join(methods)})")
     name = _get(raw, "name", str, path, where)
     if not _IDENTIFIER.match(name):
         raise ConfigError(path, f"{where}.name", f"should be letters, digits and underscores, found {name!r}")
@@ -577,7 +611,9 @@ def _mistake(raw: Any, path: Path, where: str) -> MistakeSpec:
     if not patch:
         raise ConfigError(path, f"{where}.patch", "needs at least one replacement")
     return MistakeSpec(name=name, hint=_get(raw, "hint", str, path, where), patch=tuple(patch),
-                       outputs=_names(_get(raw, "outputs", (list, str), path, where, []), path, f"{where}.outputs"))
+                       outputs=_names(_get(raw, "outputs", (list, str), path, where, []), path, f"{where}.outputs"),
+                       method=parsed.method, recognised={k: raw[k] for k in raw if k in MISTAKE_KEYS - {"method"}}
+                       if recognised_when_grading(raw) else {})
 
 
 def _case(raw: Any, index: int, path: Path, defaults: dict, problems: dict[str, Problem]) -> CaseSpec:

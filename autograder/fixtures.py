@@ -123,7 +123,7 @@ class ProblemRef:
 
     name: str
     file: str  # e.g. mytorch/nn/activation.py
-    class_name: str  # e.g. Softmax
+    class_name: str  # e.g. Linear
     uses: tuple[str, ...] = ()  # problems whose students' classes this one is built from (see grade.note_used_failures)
     chain: Chain | None = None  # how it runs its parts, to grade it against the student's own (own_layers.py)
 
@@ -142,7 +142,7 @@ class Case:
     inputs: dict[str, np.ndarray]
     expected: dict[str, np.ndarray] = field(repr=False)
     path: Path | None = None
-    problem: ProblemRef = ProblemRef("softmax", "mytorch/nn/activation.py", "Softmax")
+    problem: ProblemRef = ProblemRef("example", "example.py", "Example")  # a placeholder: every fixture names its own
     limits: dict[str, float] = field(default_factory=dict)  # resource limits (config.Limits fields)
     policy: dict[str, Any] = field(default_factory=dict)  # submission policy (see policy.py); empty: none
     # catalogued mistakes of the problem whose values this case holds (expected "OUTPUT__MISTAKE"): name -> hint
@@ -150,6 +150,9 @@ class Case:
     config: str = DEFAULT_CONFIG_NAME  # the config it was generated from, which the file's header names
     # with a chain: the parts the reference builds, [{"class": "Linear", "W": [3, 2], "b": [3, 1]}, ...]
     structure: tuple[dict[str, Any], ...] = ()
+    # the problem's feedback as generate built it (written to the folder's feedback/PROBLEM.yaml, see feedback.py);
+    # None for a case read from a file, whose feedback is read from its folder
+    feedback: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def mistaken(self, output: str) -> dict[str, np.ndarray]:
         """What each catalogued mistake gives for an output of this case (mistake -> value), as generate found."""

@@ -23,13 +23,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import yaml
 
 from . import independent
 from .config import Assignment, CaseSpec, InputSpec, Problem
 from .errors import AutograderError
+from .feedback import FEEDBACK_DIR
 from .compare import within
 from .fixtures import (DEFAULT_CONFIG_NAME, GENERATED, MISTAKEN, Case, Chain, Check, ProblemRef, Step, dump_case,
-                       fixture_filename, load_case)
+                       fixture_filename, generated_header, load_case)
 
 INDEPENDENT_TOLERANCE = 1e-12
 # Central differences with an exactly representable step: truncation error
@@ -546,6 +548,7 @@ def build_cases(assignment: Assignment, root: Path | None = None) -> list[Case]:
             if disagreements:
                 raise AutograderError("; ".join(disagreements) + "; fixtures were not written")
             add_mistaken_values(case, problem, mistakes.get(problem.name, {}))
+            case.feedback = problem.feedback_document()
             cases.append(case)
     return cases
 
@@ -556,7 +559,7 @@ def mistake_classes(assignment: Assignment, root: Path, tmp: Path) -> dict[str, 
     from .audit import config_mutants
 
     found: dict[str, dict[str, type]] = {}
-    for mutant in config_mutants(assignment, root):
+    for mutant in config_mutants(assignment, root, stored_only=True):  # the others are recognised while grading
         problem = assignment.problems[mutant.problem]
         folder = tmp / f"{mutant.problem}-{mutant.name}"
         shutil.copytree(root / assignment.reference, folder / assignment.reference,
@@ -573,7 +576,7 @@ def mistake_classes(assignment: Assignment, root: Path, tmp: Path) -> dict[str, 
 def add_mistaken_values(case: Case, problem: Problem, mistakes: dict[str, type]) -> None:
     """Store what each mistake gives for each graded value it gets wrong (as OUTPUT__MISTAKE), and its hint:
     the grader then names a mistake only when a student's value is the mistake's own (a hint is a claim)."""
-    hints = {m.name: m.hint for m in problem.mistakes}
+    hints = {m.name: m.hint for m in problem.mistakes if not m.recognised}
     for name, mutant in mistakes.items():
         for check in case.checks:
             expected = case.expected[check.output]
@@ -631,28 +634,54 @@ def _current(case: Case, text: str, target: Path) -> bool:
     return target.read_text(encoding="utf-8") == text or same_up_to_rounding(case, target)
 
 
+def feedback_files(cases: list[Case]) -> dict[str, str]:
+    """The problems' feedback files (see feedback.py), by path in the fixtures folder: feedback/PROBLEM.yaml."""
+    files = {}
+    for case in cases:
+        if case.feedback is not None:
+            body = yaml.safe_dump(case.feedback, sort_keys=False, width=100, allow_unicode=True)
+            files[f"{FEEDBACK_DIR}/{case.problem.name}.yaml"] = generated_header(case.config) + body
+    return files
+
+
+def _generated(folder: Path) -> list[Path]:
+    """The generated files in a fixtures folder: the cases and the problems' feedback."""
+    return sorted(folder.glob("*.yaml")) + sorted((folder / FEEDBACK_DIR).glob("*.yaml"))
+
+
+def _write(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".yaml")
+    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
+
+
 def write_cases(cases: list[Case], out_dir: Path, *, log: Callable[[str], None] = lambda s: None) -> GenerateReport:
-    """Write one file per case; untouched files keep their bytes; stale generated files go."""
+    """Write one file per case, and each problem's feedback; untouched files keep their bytes; stale generated
+    files go."""
     out_dir.mkdir(parents=True, exist_ok=True)
     report = GenerateReport([], [], [])
     wanted = {fixture_filename(case): (case, dump_case(case)) for case in cases}
-    for name, (case, text) in wanted.items():
+    extra = feedback_files(cases)
+    for name, (case, text) in [*wanted.items(), *((name, (None, text)) for name, text in extra.items())]:
         target = out_dir / name
-        if _current(case, text, target):  # a file equal up to rounding keeps its bytes too
+        current = _current(case, text, target) if case is not None else \
+            target.is_file() and target.read_text(encoding="utf-8") == text
+        if current:  # a file equal up to rounding keeps its bytes too
             report.unchanged.append(target)
             continue
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".tmp-", suffix=".yaml")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        _write(target, text)
         report.written.append(target)
-        log(f"  wrote {target.name}")
-    for stale in sorted(out_dir.glob("*.yaml")):
-        if stale.name not in wanted and stale.read_text(encoding="utf-8", errors="replace").startswith(GENERATED):
+        log(f"  wrote {name}")
+    for stale in _generated(out_dir):
+        name = stale.relative_to(out_dir).as_posix()
+        if name not in wanted and name not in extra and \
+                stale.read_text(encoding="utf-8", errors="replace").startswith(GENERATED):
             stale.unlink()
             report.removed.append(stale)
-            log(f"  removed stale {stale.name}")
+            log(f"  removed stale {name}")
     return report
 
 
@@ -663,15 +692,23 @@ def stale_fixtures(cases: list[Case], out_dir: Path) -> list[str]:
     """
     problems = []
     wanted = {fixture_filename(c): (c, dump_case(c)) for c in cases}
+    feedback = feedback_files(cases)
     for name, (case, text) in wanted.items():
         target = out_dir / name
         if not target.is_file():
             problems.append(f"{name}: missing")
         elif not _current(case, text, target):
             problems.append(f"{name}: differs")
-    for extra in sorted(out_dir.glob("*.yaml")) if out_dir.is_dir() else []:
-        if extra.name not in wanted:
-            problems.append(f"{extra.name}: not in the config")
+    for name, text in feedback.items():
+        target = out_dir / name
+        if not target.is_file():
+            problems.append(f"{name}: missing")
+        elif target.read_text(encoding="utf-8") != text:
+            problems.append(f"{name}: differs")
+    for extra in _generated(out_dir) if out_dir.is_dir() else []:
+        name = extra.relative_to(out_dir).as_posix()
+        if name not in wanted and name not in feedback:
+            problems.append(f"{name}: not in the config")
     return problems
 
 

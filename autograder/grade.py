@@ -48,7 +48,7 @@ diagnose: Any = _OnFirstUse("diagnose")
 # Modules of ours that grading or the CLI may import after student code ran. As root they are
 # imported before it runs (see import_late_modules), so nothing is imported from disk once student
 # code could have written to it.
-LATE_MODULES = ("diagnose", "mistakes", "policy")
+LATE_MODULES = ("diagnose", "feedback", "expressions", "policy")
 
 
 def import_late_modules() -> None:
@@ -58,13 +58,11 @@ def import_late_modules() -> None:
         if name == "diagnose":
             globals()["diagnose"] = module
 
-CLASS_NAME = "Softmax"  # used by explain_error; the class each case grades is in its fixture (case.problem)
-
 
 def steps_for(check: Check, case: Case) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """What the worker does for a check (the fixture's steps), and the only arrays it is sent.
 
-    For Softmax's backward that is: forward first (so state a student keeps,
+    For an activation's backward (Softmax's, say) that is: forward first (so state a student keeps,
     such as self.Z, exists), then the reference A put in self.A, so a wrong
     forward does not also cost the backward points. The graded output is never sent.
     """
@@ -260,15 +258,16 @@ def explain_error(outcome: CallOutcome, case: Case | None = None) -> str:
     shown = hidden_error(error, outcome.phase) if hidden else error
     etype, message = shown.get("type", "Error"), str(shown.get("message", ""))
     method = no_digits(outcome.method) if hidden else outcome.method
-    class_name = getattr(getattr(case, "problem", None), "class_name", CLASS_NAME)
+    class_name = case.problem.class_name if case is not None else ""  # each case names the class it grades
+    called = f"{class_name}.{method}" if class_name else method
     if outcome.phase == "import":
         head = f"Your file could not be imported: {etype}: {message}"
     elif error.get("not_implemented"):
-        return f"{class_name}.{method} is not implemented yet (it raises NotImplementedError)."
+        return f"{called} is not implemented yet (it raises NotImplementedError)."
     elif outcome.phase == "construct":
-        head = f"Creating {class_name}() raised {etype}: {message}"
+        head = f"Creating {class_name + '()' if class_name else 'the object'} raised {etype}: {message}"
     else:
-        head = f"{class_name}.{method} raised {etype}: {message}"
+        head = f"{called} raised {etype}: {message}"
     frames = _frames_text(shown)
     hints = diagnose.error_hints(error, outcome.method, case) if outcome.phase == "call" else []
     notes = [] if hidden else list(getattr(outcome, "notes", []))  # notes quote type names the student chose
@@ -301,8 +300,9 @@ def explain(outcome: CallOutcome, check: Check, case: Case,
     if outcome.mutated:
         lines.append(f"{check.method} modified its input {', '.join(outcome.mutated)} in place (the array it was "
                      "given is different after the call).")
-        lines.append(diagnose.mutation_hint())
-        names.append(diagnose.MUTATION_MISTAKE)
+        found = diagnose.mutation_diagnoses(case, check.method)
+        lines.extend(diagnose.hint_lines(found))
+        names += diagnose.catalogued(found)
     passed = verdict.passed and not outcome.mutated
     matched = mistakes_matching(case, check, array) if not verdict.passed and array is not None else []
     for mistake in matched:  # the problem's own catalogue, from the fixture
@@ -507,8 +507,8 @@ def review_feedback(checks: list[CheckResult], graded: Graded, found: dict[str, 
     if any(not result.passed for *_, result in graded):
         ruled_out = diagnose.contradicted(graded)
         for case, check, outcome, result in graded:
-            excluded = ruled_out.get(check.method, set())
-            if not result.passed and outcome.kind == "ok" and diagnose.names_any(result.message, excluded):
+            excluded = ruled_out.get((case.problem.name, check.method), set())
+            if not result.passed and outcome.kind == "ok" and diagnose.names_any(result.message, excluded, case):
                 result.passed, result.message, result.mistakes = explain(outcome, check, case, excluded)
         diagnose.across_checks(graded)  # notes on failed checks that need several checks (right for N = 1 only)
     for case, _, outcome, result in graded:
