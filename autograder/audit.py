@@ -5,9 +5,9 @@
   implementation, finite differences of the reference's own forward, and the
   numbers stated in the config (the writeup's worked example);
 - the reference scores full marks and the untouched template scores zero;
-- every typical wrong implementation (a "mutant", from the catalogue shared
-  with the feedback, ``mistakes.CATALOGUE``) loses points on the method it
-  gets wrong. A mutant that survives is reported with the tests that should
+- every typical wrong implementation (a "mutant": each mistake a problem
+  lists in the config, ``problems.NAME.mistakes``, shared with the feedback)
+  loses points on the method it gets wrong. A mutant that survives is reported with the tests that should
   have caught it; a mutant caught by a single test is flagged, because
   removing that test would let it through.
 
@@ -22,13 +22,14 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .compare import within
 from .config import Assignment, Problem, load_assignment
 from .errors import AutograderError
+from .feedback import Mistake
 from .fixtures import Case, load_cases
 from .generate import (FINITE_DIFFERENCE_TOLERANCE, INDEPENDENT_CHECKS, INDEPENDENT_TOLERANCE, build_cases,
                        constant_outputs, finite_difference_gap, gradient_gaps, independent_disagreement,
@@ -105,11 +106,12 @@ class MutantSpec:
     produce: Callable[[dict[str, np.ndarray]], Any] | None = None
 
 
-def config_mutants(assignment: Assignment, root: Path | None = None) -> list[MutantSpec]:
-    """The mistakes each problem of the config lists, each made by replacing text in the reference's file."""
+def config_mutants(assignment: Assignment, root: Path | None = None, *, stored_only: bool = False) -> list[MutantSpec]:
+    """The mistakes each problem of the config lists, each made by replacing text in the reference's file
+    (`stored_only`: only those recognised by their values on each case, which generate stores)."""
     mutants = []
     for problem in assignment.problems.values():
-        if not problem.mistakes:
+        if not any(not (stored_only and m.recognised) for m in problem.mistakes):
             continue
         path = reference_file(assignment, problem, root)
         try:
@@ -117,32 +119,18 @@ def config_mutants(assignment: Assignment, root: Path | None = None) -> list[Mut
         except OSError as exc:
             raise AutograderError(f"{path}: cannot read the reference ({exc.strerror}) to make its mistakes") from None
         for mistake in problem.mistakes:
+            if stored_only and mistake.recognised:
+                continue
             source = text
             for old, new in mistake.patch:
                 if source.count(old) != 1:
                     raise AutograderError(f"{assignment.path}: problems.{problem.name}.mistakes ({mistake.name}): the "
                                           f"text {old!r} occurs {source.count(old)} times in {path}, not once")
                 source = source.replace(old, new)
-            mutants.append(MutantSpec(name=mistake.name, problem=problem.name, method="", source=source,
-                                      hint=mistake.hint))
-    return mutants
-
-
-def catalogue_mutants(assignment: Assignment, catalogue: Iterable[Any] | None = None) -> list[MutantSpec]:
-    """The shared mistake catalogue, each entry matched to the problem whose class its source defines."""
-    if catalogue is None:
-        try:
-            from .mistakes import CATALOGUE
-        except ImportError:  # pragma: no cover - the catalogue is part of the package
-            CATALOGUE = ()
-        catalogue = CATALOGUE
-    mutants = []
-    for mistake in catalogue:
-        for problem in assignment.problems.values():
-            if f"class {problem.class_name}" in mistake.mutant and mistake.method in problem.outputs:
-                mutants.append(MutantSpec(name=mistake.name, problem=problem.name, method=mistake.method,
-                                          source=mistake.mutant, hint=mistake.hint, produce=mistake.produce))
-                break
+            value = mistake.recognised.get("value")  # what it returns, as an expression of the case's arrays
+            produce = Mistake(mistake.name, mistake.method, mistake.hint, value=value).produce if value else None
+            mutants.append(MutantSpec(name=mistake.name, problem=problem.name, method=mistake.method, source=source,
+                                      hint=mistake.hint, produce=produce))
     return mutants
 
 
@@ -351,7 +339,7 @@ def run_audit(config: Path = DEFAULT_CONFIG, fixtures: Path = DEFAULT_FIXTURES, 
     cases = load_cases(fixtures)
     _audit_fixtures(report, assignment, cases, fixtures, root)
     whole_catalogue = mutants is None and not only  # coverage is judged on every mutant of the assignment
-    mutants = list(catalogue_mutants(assignment) + config_mutants(assignment, root) if mutants is None else mutants)
+    mutants = list(config_mutants(assignment, root) if mutants is None else mutants)
     if only:
         unknown = sorted(set(only) - {m.name for m in mutants})
         if unknown:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from . import mistakes as catalogue
 from .grade import unreferenced
 
 # A test's message starts so when the submission's code never ran: its file was not found or
@@ -146,6 +145,20 @@ def problems_of(fixtures: Path) -> dict[str, str]:
             for case in load_cases(fixtures, graded_only=True) for check in case.checks}
 
 
+def mistake_hints(fixtures: Path) -> dict[str, dict[str, str]]:
+    """Each problem's catalogued mistakes and their hints (problem, as problems_of names it -> mistake -> hint),
+    from the fixtures: those stored with the cases and those in the problems' feedback."""
+    from .feedback import feedback_of
+    from .fixtures import load_cases
+
+    hints: dict[str, dict[str, str]] = {}
+    for case in load_cases(fixtures, graded_only=True):
+        mine = hints.setdefault(f"{case.problem.class_name} ({case.problem.file})", {})
+        mine.update(case.hints)
+        mine.update({m.name: m.hint for m in feedback_of(case).mistakes})
+    return hints
+
+
 def mistakes_named(test: Mapping[str, Any]) -> list[str]:
     """The catalogue mistakes the grader named in one test of a results document."""
     extra = test.get("extra_data")
@@ -170,7 +183,8 @@ def _number_key(number: str) -> tuple:
     return tuple(int(p) if p.isdigit() else 0 for p in number.split("."))
 
 
-def _problem_stats(name: str, graded: Sequence[Submission], problem_of: Mapping[str, str]) -> ProblemStats:
+def _problem_stats(name: str, graded: Sequence[Submission], problem_of: Mapping[str, str],
+                   hints: Mapping[str, str]) -> ProblemStats:
     rates: dict[str, dict[str, Any]] = {}
     shown: dict[str, dict[str, list[str]]] = defaultdict(lambda: {"submissions": [], "tests": []})
     undiagnosed: list[str] = []
@@ -199,7 +213,7 @@ def _problem_stats(name: str, graded: Sequence[Submission], problem_of: Mapping[
     tests = sorted((PassRate(name=t, problem=name, **r) for t, r in rates.items()),
                    key=lambda t: (t.rate, _number_key(t.number), t.name))
     order = {t: _number_key(r["number"]) for t, r in rates.items()}
-    counts = [MistakeCount(name=m, problem=name, hint=catalogue.BY_NAME[m].hint if m in catalogue.BY_NAME else "",
+    counts = [MistakeCount(name=m, problem=name, hint=hints.get(m, ""),
                            submissions=tuple(seen["submissions"]),
                            tests=tuple(sorted(seen["tests"], key=lambda t: (order.get(t, ()), t))))
               for m, seen in shown.items()]
@@ -223,14 +237,16 @@ def _limits(submissions: Iterable[Submission]) -> tuple[LimitHit, ...]:
                  for _, limit in LIMIT_SIGNS if (h := hits.get(limit)))
 
 
-def class_stats(submissions: Sequence[Submission], problem_of: Mapping[str, str]) -> ClassStats:
-    """The class report's numbers for these submissions; `problem_of` maps test names to problems."""
+def class_stats(submissions: Sequence[Submission], problem_of: Mapping[str, str],
+                hints: Mapping[str, Mapping[str, str]] | None = None) -> ClassStats:
+    """The class report's numbers for these submissions; `problem_of` maps test names to problems, `hints`
+    gives each problem's mistakes' hints (see mistake_hints)."""
     not_graded = [(s.name, why) for s in submissions if (why := not_graded_reason(s)) is not None]
     skipped = {name for name, _ in not_graded}
     graded = [s for s in submissions if s.name not in skipped]
     names = dict.fromkeys(problem_of.get(str(t.get("name", "?")), UNKNOWN_PROBLEM)
                           for s in submissions for t in s.tests if float(t.get("max_score", 0.0)) > 0)
-    problems = tuple(_problem_stats(name, graded, problem_of) for name in names)
+    problems = tuple(_problem_stats(name, graded, problem_of, (hints or {}).get(name, {})) for name in names)
     max_score = max((s.max_score for s in submissions), default=0.0)
     scores = ScoreStats(scores=tuple(s.score for s in submissions), max_score=max_score,
                         previous=tuple(s.previous for s in submissions if s.previous is not None))

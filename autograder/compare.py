@@ -86,6 +86,8 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
         return Verdict(False, "type", [f"{what}: expected a numpy.ndarray{expected_shape}, "
                                        f"but your method returned a {type_name}{extra}."], returned_type=type_name)
     dtype_name = str(returned.get("dtype_name", "?"))
+    if expected.dtype.kind in "iu":
+        return _compare_whole(actual, expected, what=what, dtype_name=dtype_name, show_values=show_values)
     if actual is None or actual.dtype.kind != "f" or actual.dtype.itemsize < 4:
         hint = {
             "i": " Integer arrays cannot hold probabilities: did you create the output with np.zeros(..., dtype=int) or use integer inputs?",
@@ -97,12 +99,7 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
             hint = " float16 is too imprecise to grade; use float64 (NumPy's default) or float32."
         return Verdict(False, "dtype", [f"{what}: expected floating-point values (float64 or float32), got dtype {dtype_name}.{hint}"])
     if actual.shape != expected.shape:
-        # many dimensions are easy to miscount in a long tuple: say how many
-        got = f"a {actual.ndim}-dimensional array of shape {actual.shape}" if actual.ndim > 3 else f"{actual.shape}"
-        line = (f"{what}: expected shape {expected.shape}, got {got}." if show_values else
-                f"{what}: the array's shape is not the expected one (the shapes of a test that is not visible are "
-                "not shown; the visible tests show theirs).")
-        return Verdict(False, "shape", [line], hint=_shape_hint(actual.shape, expected.shape))
+        return _wrong_shape(actual, expected, what=what, show_values=show_values)
     actual64 = actual.astype(np.float64)
     finite = np.isfinite(actual64)
     if not finite.all() and actual64.ndim == 0:
@@ -151,12 +148,68 @@ def compare(returned: dict[str, Any], actual: np.ndarray | None, expected: np.nd
     return Verdict(False, "values", lines, bad_rows=bad_rows)
 
 
+def _wrong_shape(actual: np.ndarray, expected: np.ndarray, *, what: str, show_values: bool) -> Verdict:
+    # many dimensions are easy to miscount in a long tuple: say how many
+    got = f"a {actual.ndim}-dimensional array of shape {actual.shape}" if actual.ndim > 3 else f"{actual.shape}"
+    line = (f"{what}: expected shape {expected.shape}, got {got}." if show_values else
+            f"{what}: the array's shape is not the expected one (the shapes of a test that is not visible are "
+            "not shown).")
+    return Verdict(False, "shape", [line], hint=_shape_hint(actual.shape, expected.shape))
+
+
+def _compare_whole(actual: np.ndarray | None, expected: np.ndarray, *, what: str, dtype_name: str,
+                   show_values: bool) -> Verdict:
+    """Whole numbers (labels, an argmax) are compared exactly: dtype, then shape, then each value.
+
+    Any integer dtype is right, and so are floats holding exactly those whole numbers (code in another style);
+    no tolerance applies: a label is right or wrong.
+    """
+    if actual is None or actual.dtype.kind not in "iuf":
+        hint = " This is a boolean array: did you return a comparison instead of the labels?" \
+            if actual is not None and actual.dtype.kind == "b" else ""
+        return Verdict(False, "dtype", [f"{what}: expected whole numbers (an integer array, such as np.argmax "
+                                        f"gives), got dtype {dtype_name}.{hint}"])
+    if actual.shape != expected.shape:
+        return _wrong_shape(actual, expected, what=what, show_values=show_values)
+    with np.errstate(invalid="ignore"):
+        wrong = ~(actual == expected)  # NaN is never equal; int64 against a float compares the values exactly
+    if not wrong.any():
+        return Verdict(True, "ok")
+    first = np.unravel_index(int(np.argmax(wrong)), wrong.shape)
+    bad_rows = sorted({int(i) for i in np.argwhere(wrong)[:, 0]}) if wrong.ndim else [0]
+    lines = [f"{what}: {int(wrong.sum())} of {wrong.size} whole numbers differ from the expected ones (they are "
+             f"compared exactly, with no tolerance); the first at {_pos(first)}."]
+    if show_values and expected.ndim == 0:
+        lines += [f"  expected: {int(expected)}", f"  yours:    {_whole(actual)}"]
+    elif show_values:
+        r = int(first[0]) if expected.ndim == 2 else None
+        label = f"row {r}" if r is not None else "values"
+        lines += [f"  {label} expected: {_whole_row(expected if r is None else expected[r])}",
+                  f"  {label} yours:    {_whole_row(actual if r is None else actual[r])}"]
+    return Verdict(False, "values", lines, bad_rows=bad_rows)
+
+
+def _whole(x: Any) -> str:
+    """A student's number as a whole number when it is one, else as it is."""
+    x = float(x)
+    return str(int(x)) if np.isfinite(x) and x == int(x) else fmt(x)
+
+
+def _whole_row(row: np.ndarray) -> str:
+    items = [_whole(v) for v in np.ravel(row)]
+    if len(items) > SIDE_BY_SIDE_MAX_COLUMNS:
+        items = items[:6] + ["..."] + items[-5:]
+    return "[" + ", ".join(items) + "]"
+
+
 def _pos(index: tuple) -> str:
     idx = tuple(int(i) for i in index)
     if not idx:
         return "the number"
     if len(idx) == 2:
         return f"row {idx[0]}, column {idx[1]}"
+    if len(idx) == 1:
+        return f"index {idx[0]}"
     return f"index {idx}"
 
 
@@ -166,7 +219,8 @@ def _list_rows(rows: list[int], limit: int = 10) -> str:
 
 
 def _shape_hint(got: tuple, want: tuple) -> str:
-    """What a wrong shape usually means, for the (N, C) outputs of this assignment."""
+    """What a wrong shape usually means for an (N, C) output of one sample per row (a problem's own meanings of
+    shapes come first: feedback.shapes, see diagnose.py)."""
     if len(want) != 2:
         return ""
     n, c = want
@@ -175,15 +229,6 @@ def _shape_hint(got: tuple, want: tuple) -> str:
     if got == (c,) or got == (n * c,):
         return ("Your output lost its batch dimension: keep 2-D arrays (use keepdims=True in sums, and avoid "
                 ".squeeze() / .flatten() / reshape(-1)).")
-    if got == (c, c):
-        return ("That is the shape of one sample's Jacobian (C, C): backward returns dLdZ, one row per sample "
-                "(dLdA[i] @ J_i), not the Jacobian itself.")
-    if got == (n, c, c):
-        return ("That is the shape of the per-sample Jacobians (N, C, C): backward returns dLdZ, one row per "
-                "sample (dLdA[i] @ J_i), not the Jacobians.")
-    if got == (n, n, c):
-        return ("(N, N, C) is what dLdA @ J gives when J holds all N Jacobians: row i of dLdA must be "
-                "multiplied by J[i] only (a loop, or np.einsum('ij,ijk->ik', dLdA, J)).")
     if got == (n * c, n * c) or got == (1, n * c):
         return "That shape comes from treating the flattened batch (N*C values) as one sample: work row by row."
     if got == (c, n):

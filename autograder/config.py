@@ -17,10 +17,12 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
-from .fixtures import ATTRIBUTE_PATH, VISIBILITIES, Step, Tolerance
+from .feedback import MISTAKE_KEYS, FeedbackError, parse_feedback, parse_mistake, recognised_when_grading
+from .fixtures import ATTRIBUTE_PATH, VISIBILITIES, Chain, Step, Tolerance
 from .limits import Limits, limits_from_mapping, load_limits  # noqa: F401 - part of this module's API
 
-INPUT_KINDS = ("values", "log_of", "normal", "uniform", "one_hot")
+INPUT_KINDS = ("values", "log_of", "normal", "uniform", "one_hot", "labels")
+INTEGER_KINDS = ("labels", "one_hot")  # inputs of whole numbers: no gradient can be taken with respect to them
 PROBLEM_KINDS = ("activation", "other")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -76,6 +78,10 @@ class MistakeSpec:
     hint: str
     patch: tuple[tuple[str, str], ...]  # (old, new) replacements in the reference's file
     outputs: tuple[str, ...] = ()  # the graded values it gets wrong (informational; the audit finds out)
+    method: str = ""  # the method it gets wrong ("": the audit charges it to any of the problem's methods)
+    # how grading recognises it (see feedback.py: value, returns, modifies_input, raises), as written; empty:
+    # by its values on each case, which generate stores in the fixtures
+    recognised: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,17 @@ class Problem:
     constant: tuple[str, ...] = ()  # outputs whose expected value may be constant (all zero, say)
     mistakes: tuple[MistakeSpec, ...] = ()  # typical wrong implementations: hint and mutant
     uses: tuple[str, ...] = ()  # problems whose students' classes this one is built from (an MLP: linear, relu)
+    chain: Chain | None = None  # how it runs those parts: graded against the student's own when they fail
+    feedback: dict[str, Any] = field(default_factory=dict)  # notes it switches on (see feedback.py), as written
+
+    def feedback_document(self) -> dict[str, Any] | None:
+        """What generate writes to the fixtures folder's feedback/NAME.yaml for grading (None: nothing)."""
+        mistakes = [{"name": m.name, "method": m.method, "hint": m.hint, **m.recognised}
+                    for m in self.mistakes if m.recognised]
+        if not mistakes and not self.feedback:
+            return None
+        return {"problem": self.name, "class": self.class_name, **({"mistakes": mistakes} if mistakes else {}),
+                **self.feedback}
 
     @property
     def outputs(self) -> dict[str, str]:
@@ -270,10 +287,15 @@ def _input_spec(raw: Any, path: Path, where: str) -> InputSpec:
         params = params or {}
         if not isinstance(params, dict):
             raise ConfigError(path, f"{where}.{kind}", f"should be a mapping (or empty), found {params!r}")
-        _check_keys(params, {"classes"}, path, f"{where}.{kind}")
+        _check_keys(params, {"classes", "from"}, path, f"{where}.{kind}")
         if "classes" in params and not (isinstance(params["classes"], list) and
                                         all(type(c) is int and c >= 0 for c in params["classes"])):
             raise ConfigError(path, f"{where}.one_hot.classes", "should list each row's class (whole numbers)")
+        if "from" in params and ("classes" in params or not isinstance(params["from"], str)):
+            raise ConfigError(path, f"{where}.one_hot", "takes its rows' classes from one labels input of the case "
+                                                        f"(from: y) or lists them (classes: [...]), not both; found {params!r}")
+    elif kind == "labels":
+        params = _labels(params, path, f"{where}.labels")
     elif kind in ("values", "log_of"):
         if not isinstance(params, list):
             raise ConfigError(path, f"{where}.{kind}", "should be a nested list of numbers")
@@ -288,6 +310,9 @@ def _input_spec(raw: Any, path: Path, where: str) -> InputSpec:
             _get(params, key, float, path, f"{where}.{kind}")
         if params.get("std", 0.0) < 0 or params.get("low", 0.0) > params.get("high", 1.0):
             raise ConfigError(path, f"{where}.{kind}", f"needs std >= 0 and low <= high, found {params!r}")
+    for key in ("round", "step", "row_offsets") if kind == "labels" else ():
+        if key in raw:
+            raise ConfigError(path, f"{where}.{key}", "does not apply to labels, which are whole numbers; remove it")
     offsets = _get(raw, "row_offsets", list, path, where, [])
     for i, off in enumerate(offsets):
         if isinstance(off, bool) or not isinstance(off, (int, float)) or not math.isfinite(off):
@@ -300,6 +325,33 @@ def _input_spec(raw: Any, path: Path, where: str) -> InputSpec:
         raise ConfigError(path, f"{where}.shape", f"should be a list of numbers and dimension names, found {shape!r}")
     return InputSpec(kind=kind, params=params, round=_get(raw, "round", int, path, where, None), step=step,
                      row_offsets=tuple(float(o) for o in offsets), shape=tuple(shape) if shape is not None else None)
+
+
+def _labels(raw: Any, path: Path, where: str) -> dict[str, Any]:
+    """Integer labels: {classes: C} (drawn from 0 to C - 1; C a number or a dimension's name, by default C),
+    or given: a nested list of whole numbers, or {values: [...], classes: C} to check them against C."""
+    if isinstance(raw, list):
+        raw = {"values": raw}
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(path, where, f"should be {{classes: C}} (drawn) or a list of whole numbers (given), "
+                                       f"found {raw!r}")
+    _check_keys(raw, {"classes", "values"}, path, where)
+    classes = raw.get("classes", "C")
+    if not (isinstance(classes, str) and _IDENTIFIER.match(classes) or type(classes) is int and classes > 0):
+        raise ConfigError(path, f"{where}.classes", f"should be the number of classes (a whole number above 0) or a "
+                                                    f"dimension's name such as C, found {classes!r}")
+    params: dict[str, Any] = {"classes": classes}
+    if "values" in raw:
+        def whole(value: Any) -> bool:
+            return all(whole(v) for v in value) if isinstance(value, list) else type(value) is int and value >= 0
+
+        if not isinstance(raw["values"], list) or not whole(raw["values"]):
+            raise ConfigError(path, where, f"should list the given labels, whole numbers from 0 (nested for more "
+                                           f"dimensions), found {raw['values']!r}")
+        params["values"] = raw["values"]
+    return params
 
 
 def _step(raw: Any, path: Path, where: str) -> Step:
@@ -404,7 +456,7 @@ def _problem(name: str, raw: Any, path: Path) -> Problem:
     if not isinstance(raw, dict):
         raise ConfigError(path, where, f"should be a mapping, found {raw!r}")
     _check_keys(raw, {"file", "class", "methods", "kind", "independent", "init", "inputs", "objects", "gradients",
-                      "constant", "mistakes", "uses"}, path, where)
+                      "constant", "mistakes", "uses", "chain", "feedback"}, path, where)
     file = _get(raw, "file", str, path, where)
     if not file.endswith(".py") or file.startswith("/") or ".." in Path(file).parts:
         raise ConfigError(path, f"{where}.file", f"should be a relative path to a .py file, found {file!r}")
@@ -476,8 +528,21 @@ def _problem(name: str, raw: Any, path: Path) -> Problem:
                                                           f"{where} ({', '.join(sorted(graded))})")
         gradients.append(gradient)
     constant = _names(_get(raw, "constant", (list, str), path, where, []), path, f"{where}.constant")
-    mistakes = tuple(_mistake(m, path, f"{where}.mistakes[{i}]")
+    mistakes = tuple(_mistake(m, path, f"{where}.mistakes[{i}]", [meth.name for meth in methods])
                      for i, m in enumerate(_get(raw, "mistakes", list, path, where, [])))
+    feedback = _get(raw, "feedback", dict, path, where, {})
+    try:
+        parsed = parse_feedback(feedback, f"{where}.feedback")
+    except FeedbackError as exc:
+        raise ConfigError(path, str(exc).split(": ", 1)[0], str(exc).split(": ", 1)[-1]) from None
+    if parsed.mistakes or "problem" in feedback or "class" in feedback:
+        raise ConfigError(path, f"{where}.feedback", "mistakes go in problems.NAME.mistakes; the problem and its "
+                                                     "class are the problem's own")
+    for key, said in (("efficiency", [parsed.efficiency.method] if parsed.efficiency else []),
+                      ("large_inputs", list(parsed.large_inputs.text) if parsed.large_inputs else [])):
+        unknown = [m for m in said if m not in earlier]
+        if unknown:
+            raise ConfigError(path, f"{where}.feedback.{key}", f"'{unknown[0]}' is not a method of {where}")
     init = None
     if "init" in raw:
         init_raw = _init_block(raw["init"], path, where)
@@ -485,7 +550,8 @@ def _problem(name: str, raw: Any, path: Path) -> Problem:
                 tuple(_keywords(_get(init_raw, "kwargs", dict, path, f"{where}.init", {}), path, f"{where}.init.kwargs")))
     return Problem(name=name, file=file, class_name=class_name, methods=methods, kind=kind, independent=independent,
                    init=init, input_shapes=input_shapes, objects=dict(objects), gradients=tuple(gradients),
-                   constant=constant, mistakes=mistakes, uses=_uses(raw, path, where))
+                   constant=constant, mistakes=mistakes, uses=_uses(raw, path, where),
+                   chain=_chain(raw, methods, path, where), feedback=dict(feedback))
 
 
 def _uses(raw: dict[str, Any], path: Path, where: str) -> tuple[str, ...]:
@@ -495,10 +561,44 @@ def _uses(raw: dict[str, Any], path: Path, where: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(uses))
 
 
-def _mistake(raw: Any, path: Path, where: str) -> MistakeSpec:
+def _chain(raw: dict[str, Any], methods: tuple[MethodSpec, ...], path: Path, where: str) -> Chain | None:
+    """`chain: {through: layers, reverse: [backward], shapes: [W, b]}`: how the class runs the parts it is
+    built from, so that it can be graded against the student's own parts when those fail (own_layers.py)."""
+    if "chain" not in raw:
+        return None
+    spec = _get(raw, "chain", dict, path, where)
+    cwhere = f"{where}.chain"
+    _check_keys(spec, {"through", "reverse", "shapes"}, path, cwhere)
+    if not raw.get("uses"):
+        raise ConfigError(path, cwhere, "grades the class against the student's own parts when those fail: list "
+                                        "the problems of those parts under uses: too")
+    through = _get(spec, "through", str, path, cwhere)
+    if not ATTRIBUTE_PATH.match(through):
+        raise ConfigError(path, f"{cwhere}.through", f"should be an attribute path such as layers, found {through!r}")
+    calls = [(m.name, s.call, s.args, s.kwargs) for m in methods for s in m.steps if s.call is not None]
+    calls += [(m.name, m.name, m.inputs, ()) for m in methods if not m.steps]
+    for method, call, args, kwargs in calls:
+        if len(args) != 1 or kwargs:
+            raise ConfigError(path, f"{where}.methods.{method}", f"calls {call} with {len(args)} argument(s)"
+                              f"{' and keywords' if kwargs else ''}: a chain passes one value from part to part")
+    reverse = _names(_get(spec, "reverse", (list, str), path, cwhere, []), path, f"{cwhere}.reverse")
+    for name in reverse:
+        if name not in {call for _, call, _, _ in calls}:
+            raise ConfigError(path, f"{cwhere}.reverse", f"'{name}' is not a method the problem calls")
+    shapes = _names(_get(spec, "shapes", (list, str), path, cwhere, []), path, f"{cwhere}.shapes")
+    return Chain(through=through, reverse=reverse, shapes=shapes)
+
+
+def _mistake(raw: Any, path: Path, where: str, methods: list[str]) -> MistakeSpec:
     if not isinstance(raw, dict):
         raise ConfigError(path, where, "should be a mapping {name, hint, patch}")
-    _check_keys(raw, {"name", "hint", "patch", "outputs"}, path, where)
+    _check_keys(raw, {"name", "hint", "patch", "outputs"} | MISTAKE_KEYS, path, where)
+    try:
+        parsed = parse_mistake(raw, where, extra={"patch", "outputs"})
+    except FeedbackError as exc:
+        raise ConfigError(path, str(exc).split(": ", 1)[0], str(exc).split(": ", 1)[-1]) from None
+    if parsed.method and parsed.method not in methods:
+        raise ConfigError(path, f"{where}.method", f"'{parsed.method}' is not a method of the problem ({', '.join(methods)})")
     name = _get(raw, "name", str, path, where)
     if not _IDENTIFIER.match(name):
         raise ConfigError(path, f"{where}.name", f"should be letters, digits and underscores, found {name!r}")
@@ -511,7 +611,9 @@ def _mistake(raw: Any, path: Path, where: str) -> MistakeSpec:
     if not patch:
         raise ConfigError(path, f"{where}.patch", "needs at least one replacement")
     return MistakeSpec(name=name, hint=_get(raw, "hint", str, path, where), patch=tuple(patch),
-                       outputs=_names(_get(raw, "outputs", (list, str), path, where, []), path, f"{where}.outputs"))
+                       outputs=_names(_get(raw, "outputs", (list, str), path, where, []), path, f"{where}.outputs"),
+                       method=parsed.method, recognised={k: raw[k] for k in raw if k in MISTAKE_KEYS - {"method"}}
+                       if recognised_when_grading(raw) else {})
 
 
 def _case(raw: Any, index: int, path: Path, defaults: dict, problems: dict[str, Problem]) -> CaseSpec:
@@ -545,6 +647,17 @@ def _case(raw: Any, index: int, path: Path, defaults: dict, problems: dict[str, 
         if required not in inputs_raw:
             raise ConfigError(path, f"{where}.inputs.{required}", f"is required (an input of problem {problem_name})")
     inputs = {k: _input_spec(inputs_raw[k], path, f"{where}.inputs.{k}") for k in problem.input_names}
+    for key, spec in inputs.items():
+        source = spec.params.get("from") if spec.kind == "one_hot" else None
+        if source is not None and (source not in inputs or inputs[source].kind != "labels"):
+            labels = [k for k, s in inputs.items() if s.kind == "labels"]
+            raise ConfigError(path, f"{where}.inputs.{key}.one_hot.from", f"{source!r} is not a labels input of this "
+                              f"case (its labels inputs: {', '.join(labels) or 'none; add one such as y: {labels: {classes: C}}'})")
+    for gradient in problem.gradients:  # finite differences move an input by a small step: labels have none
+        if inputs.get(gradient.wrt) is not None and inputs[gradient.wrt].kind in INTEGER_KINDS:
+            raise ConfigError(path, f"{where}.inputs.{gradient.wrt}", f"is {inputs[gradient.wrt].kind}, but "
+                              f"problems.{problem_name}.gradients takes a gradient with respect to it; draw it from "
+                              "normal or uniform, or take the gradient with respect to another input")
     points_raw = _get(raw, "points", dict, path, where, {})
     _check_keys(points_raw, set(problem.outputs) | set(problem.graded_outputs), path, f"{where}.points")
     points = {}

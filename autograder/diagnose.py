@@ -1,14 +1,18 @@
 """Hints for recognisable mistakes: "Looks like ..." lines added under the numbers of a failed check.
 
-Three sources, all data-driven so an instructor extends them without
-touching the grader:
+Three sources. Those about one problem come from its data (feedback.py: the
+config's ``mistakes`` and ``feedback``, copied into the fixtures folder), so an
+instructor extends them without touching the grader, and a problem without
+such data gets none of them:
 
-- the catalogue (mistakes.py): the student's array is compared with what
-  each mistake would return for the same case;
-- structural recognisers: facts that are not one array, such as a constant
-  factor (with its value), a constant offset, rows that do not sum to 1,
-  some rows right and others not, values right but shaped wrong, NaN on
-  large logits;
+- its catalogued mistakes: the student's array is compared with what each
+  mistake would return for the same case (a NumPy expression of the case's
+  arrays), or their kind of value or exception is recognised;
+- structural recognisers: facts that are not one array. The general ones
+  apply to every problem whose output has one sample per row: a constant
+  factor (with its value), a constant offset, some rows right and others
+  not, values right but shaped wrong, all zeros, rounding. Those a problem
+  switches on: rows that do not sum to 1, NaN on large inputs (in its words);
 - error signs: patterns in an exception's message that point to a mistake.
 
 A hint never replaces the numbers compare.py gives, and for hidden tests it
@@ -18,37 +22,31 @@ row numbers and shapes are fine).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Any, Callable, Collection, Iterable, Sequence
+from typing import Any, Callable, Collection, Iterable
 
 import numpy as np
 
-from . import mistakes
 from .compare import Verdict, fmt, within
+from .expressions import evaluate
+from .feedback import Feedback, Mistake, case_arrays, feedback_of
 from .fixtures import Case, Check, Tolerance
 
-# The catalogue only applies to the class it was written for.
-CATALOGUE_CLASS = "Softmax"
 # A wrong output "matches" a mistake within the case tolerance, loosened to
 # these floors so that a float32 version of the same mistake still matches.
 LOOSE_RTOL = 1e-4
 LOOSE_ATOL = 1e-7
-# exp() overflows above this in float32; logits beyond it make a stability case.
-LARGE_LOGIT = 88.0
 # Errors below this fraction of the largest expected value are rounding, not a mistake.
 NEAR_MISS = 1e-6
-# exp() of a float64 (math.exp, np.exp) overflows above this and underflows to 0 below the other.
-EXP_OVERFLOW = 709.78
-EXP_UNDERFLOW = -745.1
 
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """One recognised mistake or fact: `name` is a catalogue name or a structural one."""
+    """One recognised mistake or fact: `name` is a catalogued mistake's (then `mistake`) or a structural one."""
 
     name: str
     text: str
+    mistake: bool = False
 
 
 # -- matching ---------------------------------------------------------------------------------
@@ -110,36 +108,28 @@ def matches(actual: np.ndarray, produced: Any, expected: np.ndarray, tol: Tolera
     return shaped is not None and same_values(shaped, produced, _loose(tol))
 
 
-def _case_arrays(case: Case) -> dict[str, np.ndarray]:
-    arrays = {"Z": case.inputs.get("Z"), "dLdA": case.inputs.get("dLdA"), "A": case.expected.get("A")}
-    return {k: v.copy() for k, v in arrays.items() if v is not None}
-
-
-def _catalogue_applies(case: Case) -> bool:
-    problem = getattr(case, "problem", None)
-    return problem is None or getattr(problem, "class_name", CATALOGUE_CLASS) == CATALOGUE_CLASS
-
-
-def produced_by(mistake: mistakes.Mistake, case: Case) -> Any:
-    """What a catalogue mistake returns on a case (None when it cannot be computed)."""
+def produced_by(mistake: Mistake, case: Case, feedback: Feedback | None = None) -> Any:
+    """What a catalogued mistake returns on a case (None when it cannot be computed)."""
+    feedback = feedback_of(case) if feedback is None else feedback
     try:
-        with np.errstate(all="ignore"):
-            return mistake.produce(_case_arrays(case))
+        return feedback.produced(mistake, case_arrays(case), case.inputs)
     except Exception:  # noqa: BLE001 - a faulty catalogue entry must not stop grading
         return None
 
 
 def catalogue_matches(check: Check, case: Case, actual: np.ndarray,
-                      excluded: Collection[str] = ()) -> list[mistakes.Mistake]:
-    """The catalogue mistakes whose output for this case is what the student returned (but those `excluded`)."""
-    if not _catalogue_applies(case) or check.output not in case.expected:
+                      excluded: Collection[str] = ()) -> list[Mistake]:
+    """The case's problem's mistakes whose output for this case is what the student returned (but those
+    `excluded`)."""
+    if check.output not in case.expected:
         return []
+    feedback = feedback_of(case)
     expected = case.expected[check.output]
     found = []
-    for mistake in mistakes.CATALOGUE:
+    for mistake in feedback.mistakes:
         if mistake.method != check.method or mistake.name in excluded:
             continue
-        if matches(actual, produced_by(mistake, case), expected, case.tolerance):
+        if matches(actual, produced_by(mistake, case, feedback), expected, case.tolerance):
             found.append(mistake)
     return found
 
@@ -157,6 +147,7 @@ class Context:
     verdict: Verdict
     named: tuple[str, ...]  # catalogue mistakes already recognised
     dtype: np.dtype  # what the student returned, before conversion to float64
+    feedback: Feedback = Feedback()  # what the case's problem switches on
 
     @property
     def hidden(self) -> bool:
@@ -202,9 +193,10 @@ def _constant_offset(ctx: Context) -> list[str]:
 
 
 def _row_sums(ctx: Context) -> list[str]:
-    """Forward only: the rows of a softmax sum to 1."""
+    """Forward only, when the problem switches it on (rows_sum_to_one): rows that should sum to 1 and do not."""
     a, e = ctx.actual, ctx.expected
-    if ctx.check.method != "forward" or ctx.verdict.kind != "values" or a.ndim != 2:
+    if not ctx.feedback.rows_sum_to_one or ctx.check.method != "forward" or ctx.verdict.kind != "values" \
+            or a.ndim != 2:
         return []
     if not np.allclose(e.sum(axis=1), 1.0, rtol=0, atol=1e-9):
         return []  # not a softmax output: nothing to say
@@ -214,14 +206,15 @@ def _row_sums(ctx: Context) -> list[str]:
         return []
     rows = [int(i) for i in np.flatnonzero(off)]
     proportional = bool(np.all(within(a, sums[:, None] * e, ctx.case.tolerance)))
+    should = f"Each row of {ctx.check.output} should sum to 1"
     if ctx.hidden:
-        text = f"Each row of A should sum to 1; {len(rows)} of your {a.shape[0]} rows do not."
+        text = f"{should}; {len(rows)} of your {a.shape[0]} rows do not."
     elif len(rows) == 1:
-        text = f"Each row of A should sum to 1; your row {rows[0]} sums to {fmt(float(sums[rows[0]]))}."
+        text = f"{should}; your row {rows[0]} sums to {fmt(float(sums[rows[0]]))}."
     elif float(sums[off].min()) == float(sums[off].max()):
-        text = f"Each row of A should sum to 1; {len(rows)} of your {a.shape[0]} rows sum to {fmt(float(sums[rows[0]]))}."
+        text = f"{should}; {len(rows)} of your {a.shape[0]} rows sum to {fmt(float(sums[rows[0]]))}."
     else:
-        text = (f"Each row of A should sum to 1; {len(rows)} of your {a.shape[0]} rows do not "
+        text = (f"{should}; {len(rows)} of your {a.shape[0]} rows do not "
                 f"(their sums range from {fmt(float(sums[off].min()))} to {fmt(float(sums[off].max()))}).")
     if proportional and not ctx.named:
         text += " Within each row the proportions are right: divide each row by its own sum."
@@ -275,19 +268,16 @@ def _reshaped_values(ctx: Context) -> list[str]:
 
 
 def _nonfinite(ctx: Context) -> list[str]:
+    """NaN or inf: where it usually comes from, or, on a case with large inputs, what the problem's data says."""
     if ctx.verdict.kind != "nonfinite" or ctx.named:
         return []
-    z = ctx.case.inputs.get("Z")
-    large = "stability" in ctx.case.tags or (z is not None and float(np.max(np.abs(z))) > LARGE_LOGIT)
-    if not large:
+    large = ctx.feedback.large_inputs
+    given = ctx.case.inputs.get(large.input) if large is not None else None
+    if large is None or large.text.get(ctx.check.method) is None or not (
+            (large.tag and large.tag in ctx.case.tags) or (given is not None and float(np.max(np.abs(given))) > large.above)):
         return ["NaN usually comes from 0/0 or inf - inf, inf from a division by zero or exp of a large number."]
-    if ctx.check.method == "forward":
-        precision = " (float32 overflows already above 88)" if ctx.dtype == np.float32 else ""
-        return ["The logits in this test are large: exp(z) overflows to inf above 709 and underflows to 0 below "
-                f"-745{precision}, giving inf/inf or 0/0 = NaN. Subtract each row's maximum before exp(): softmax "
-                "is unchanged by the shift, every exponent becomes <= 0, and the largest term is exactly 1."]
-    return ["The logits in this test are large: if backward recomputes softmax from Z, it overflows there. "
-            "Use self.A, which holds forward's output (backward is graded with the correct A in self.A)."]
+    precision = large.float32 if ctx.dtype == np.float32 else ""
+    return [large.text[ctx.check.method].replace("{float32}", precision)]
 
 
 def near_miss(ctx: Context) -> list[str]:
@@ -314,12 +304,11 @@ STRUCTURAL: tuple[Callable[[Context], list[str]], ...] = (
 
 # -- recognisers by kind: what is not an array ------------------------------------------------
 
-def _by_kind(verdict: Verdict) -> list[str]:
-    if verdict.kind == "none":
-        return ["returns_none"]
-    if verdict.kind == "type" and verdict.returned_type == "list":
-        return ["returns_list"]
-    return []
+def _by_kind(verdict: Verdict, feedback: Feedback) -> list[Mistake]:
+    """The problem's mistakes recognised by the kind of value returned (returns: none or list)."""
+    kind = "none" if verdict.kind == "none" else "list" if verdict.kind == "type" and verdict.returned_type == "list" \
+        else None
+    return [m for m in feedback.mistakes if kind is not None and m.returns == kind]
 
 
 def _kind_lines(verdict: Verdict) -> list[str]:
@@ -341,17 +330,20 @@ def diagnose(check: Check, case: Case, actual: np.ndarray | None, verdict: Verdi
     """
     if verdict.passed:
         return []
-    found = [Diagnosis(name, mistakes.named(name).hint) for name in _by_kind(verdict) if name in mistakes.BY_NAME]
+    feedback = feedback_of(case)
+    found = [Diagnosis(m.name, m.hint, True) for m in _by_kind(verdict, feedback)]
     found += [Diagnosis("kind", line) for line in _kind_lines(verdict)]
     expected = case.expected.get(check.output)
     if actual is None or expected is None or actual.dtype.kind not in "fiu" or actual.size == 0:
         return found
     actual64 = actual.astype(np.float64)
     named = catalogue_matches(check, case, actual64, excluded)
-    found += [Diagnosis(m.name, m.hint) for m in named]
-    if verdict.kind == "shape" and verdict.hint and not named:
-        found.append(Diagnosis("shape", verdict.hint))
-    ctx = Context(check, case, actual64, expected, verdict, tuple(m.name for m in named), actual.dtype)
+    found += [Diagnosis(m.name, m.hint, True) for m in named]
+    if verdict.kind == "shape" and not named:
+        meaning = next((m.text for m in feedback.shapes if m.fits(actual.shape, expected.shape)), verdict.hint)
+        if meaning:
+            found.append(Diagnosis("shape", meaning))
+    ctx = Context(check, case, actual64, expected, verdict, tuple(m.name for m in named), actual.dtype, feedback)
     rounding = near_miss(ctx) if actual64.shape == expected.shape else []
     if rounding:
         return found + [Diagnosis("near_miss", line) for line in rounding]
@@ -378,81 +370,25 @@ def hint_lines(found: Iterable[Diagnosis]) -> list[str]:
 
 def catalogued(found: Iterable[Diagnosis]) -> list[str]:
     """The names of the catalogue mistakes among these diagnoses (structural facts left out), each once."""
-    return list(dict.fromkeys(d.name for d in found if d.name in mistakes.BY_NAME))
+    return list(dict.fromkeys(d.name for d in found if d.mistake))
 
 
-# The catalogue mistake of a method that changed its input in place.
-MUTATION_MISTAKE = "modifies_input"
-
-
-def mutation_hint() -> str:
-    """What to say when a method changed its input in place."""
-    return mistakes.named(MUTATION_MISTAKE).hint
+def mutation_diagnoses(case: Case, method: str) -> list[Diagnosis]:
+    """The problem's mistakes of a method that changed its input in place (modifies_input), with their hints."""
+    return [Diagnosis(m.name, m.hint, True) for m in feedback_of(case).mistakes
+            if m.modifies_input and m.method == method]
 
 
 # -- exceptions -------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ErrorSign:
-    """An exception that points to a catalogue mistake: type, message pattern, and a test on the numbers.
-
-    The evidence is all of it: the exception's type, its message, the numbers
-    in it against the case's shape, and `when` on the case's inputs (logits
-    beyond what exp() can take, say). The hint is the mistake's, or `text`.
-    """
-
-    mistake: str
-    exception: str
-    pattern: re.Pattern[str]
-    fits: Callable[[Sequence[int], int, int], bool]  # (numbers in the message, N, C) -> is it this mistake?
-    any_method: bool = False  # also when raised by the other method than the mistake's
-    method: str = ""  # only when raised by this method
-    when: Callable[[Case], bool] | None = None  # what the case's inputs must show
-    text: str = ""  # the hint, when the mistake's own does not describe the exception
-
-
-def _overflows(case: Case) -> bool:
-    """Some logit is beyond what exp() can take without the row maximum subtracted."""
-    return float(np.max(case.inputs["Z"])) > EXP_OVERFLOW
-
-
-def _row_underflows(case: Case) -> bool:
-    """Some row's exp() is 0 everywhere without the row maximum subtracted (its sum is 0)."""
-    return float(np.min(np.max(case.inputs["Z"], axis=1))) < EXP_UNDERFLOW
-
-
-_SHIFT = ("Softmax is unchanged when a row is shifted by a constant: subtract each row's maximum before exp(), so "
-          "every exponent is <= 0 and the largest term is exp(0) = 1; nothing overflows and the sum is at least 1.")
-
-
-ERROR_SIGNS: tuple[ErrorSign, ...] = (
-    # dLdA (N, C) @ J (N*C, N*C): "... (size 12 is different from 3)" or "shapes (4,3) and (12,12) not aligned"
-    ErrorSign("raises_in_backward", "ValueError", re.compile(r"size (\d+) is different from (\d+)"),
-              lambda nums, n, c: n > 1 and n * c in nums),
-    ErrorSign("raises_in_backward", "ValueError", re.compile(r"shapes \((\d+),(\d+)\) and \((\d+),(\d+)\) not aligned"),
-              lambda nums, n, c: n > 1 and n * c in nums),
-    # (N, C) op (N,): a row sum or max without keepdims
-    ErrorSign("missing_keepdims", "ValueError",
-              re.compile(r"broadcast together with shapes \((\d+),(\d+)\) \((\d+),\)"),
-              lambda nums, n, c: tuple(nums) == (n, c, n), any_method=True),
-    # math.exp(z) for z > 709 (np.exp gives inf instead): the row maximum was not subtracted
-    ErrorSign("no_max_subtraction", "OverflowError", re.compile(r"math range error|overflow", re.IGNORECASE),
-              lambda nums, n, c: True, method="forward", when=_overflows,
-              text="Looks like exp() overflowed: math.exp raises OverflowError once z > 709 (np.exp gives inf, "
-                   "then inf/inf = NaN), and this test has logits beyond that, with the row maximum not "
-                   "subtracted first. " + _SHIFT),
-    # math.exp(z) is 0 for z < -745: a row of very negative logits sums to 0
-    ErrorSign("no_max_subtraction", "ZeroDivisionError", re.compile(r"division by zero|divide by zero"),
-              lambda nums, n, c: True, method="forward", when=_row_underflows,
-              text="Looks like every exp() of a row underflowed to 0 (exp(z) is 0 once z < -745), so the row "
-                   "sums to 0 and the division raised ZeroDivisionError: the row maximum was not subtracted "
-                   "first. " + _SHIFT),
-    ErrorSign("no_max_subtraction", "OverflowError", re.compile(r"math range error|overflow", re.IGNORECASE),
-              lambda nums, n, c: True, any_method=True, method="backward", when=_overflows,
-              text="Looks like backward computes exp() of the logits again (from Z kept by forward), which "
-                   "overflows on this test's large logits: use self.A, which holds forward's output "
-                   "(backward is graded with the correct A in self.A)."),
-)
+def _holds(expression: str | None, names: dict[str, Any]) -> bool:
+    """An error sign's test on the case (None: always); one that cannot be computed does not hold."""
+    if expression is None:
+        return True
+    try:
+        return bool(evaluate(expression, names))
+    except Exception:  # noqa: BLE001 - an input the sign does not expect: no evidence
+        return False
 
 
 def error_hints(error: dict[str, Any], method: str, case: Case | None) -> list[str]:
@@ -461,62 +397,79 @@ def error_hints(error: dict[str, Any], method: str, case: Case | None) -> list[s
 
 
 def error_diagnoses(error: dict[str, Any], method: str, case: Case | None) -> list[Diagnosis]:
-    """The catalogue mistakes an exception raised by the student's method points to, each with its hint."""
-    if case is None or "Z" not in case.inputs or case.inputs["Z"].ndim != 2:
+    """The problem's mistakes an exception raised by the student's method points to, each with its hint.
+
+    The evidence is all of it: the exception's type, its message, the numbers
+    in it (the sign's `fits`) and the case's inputs (its `when`: logits beyond
+    what exp() can take, say).
+    """
+    if case is None:
         return []
-    n, c = case.inputs["Z"].shape
     message, etype = str(error.get("message", "")), str(error.get("type", ""))
+    arrays = case_arrays(case)
     found = []
-    for sign in ERROR_SIGNS:
-        mistake = mistakes.BY_NAME.get(sign.mistake)
-        if mistake is None or etype != sign.exception:
-            continue
-        if (not sign.any_method and mistake.method != method) or (sign.method and sign.method != method):
-            continue
-        if sign.when is not None and not sign.when(case):
-            continue
-        hit = sign.pattern.search(message)
-        if hit and sign.fits([int(g) for g in hit.groups()], n, c):
-            found.append(Diagnosis(mistake.name, sign.text or mistake.hint))
+    for mistake in feedback_of(case).mistakes:
+        for sign in mistake.raises:
+            if etype != sign.exception:
+                continue
+            if (not sign.any_method and mistake.method != method) or (sign.method and sign.method != method):
+                continue
+            if not _holds(sign.when, arrays):
+                continue
+            hit = sign.pattern.search(message)
+            if hit and _holds(sign.fits, {**arrays, "numbers": [int(g) for g in hit.groups() if g is not None]}):
+                found.append(Diagnosis(mistake.name, sign.text or mistake.hint, True))
     return found
 
 
 # -- across checks ----------------------------------------------------------------------------
 
-def single_sample_note(method: str, n: int, *, advice: bool = True) -> str:
-    """The fact that a method is right for N = 1 only, with where to look unless a line above says it."""
+def single_sample_note(method: str, n: int, advice: str = "") -> str:
+    """The fact that a method is right for N = 1 only, with where to look (`advice`) unless a line above says it."""
     fact = f"Your {method} passes every single-sample test (N = 1) but not this batch of N = {n}"
-    if not advice:
-        return fact + "."
-    return fact + ": look for a sum or maximum without axis=1 (keepdims=True), or values taken from one row only."
+    return f"{fact}: {advice}" if advice else fact + "."
+
+
+def _by_problem(graded: Iterable[tuple[Case, Check, Any, Any]]) -> dict[str, list[tuple[Case, Check, Any, Any]]]:
+    groups: dict[str, list[tuple[Case, Check, Any, Any]]] = {}
+    for item in graded:
+        groups.setdefault(item[0].problem.name, []).append(item)
+    return groups
 
 
 def across_checks(graded: Iterable[tuple[Case, Check, Any, Any]]) -> None:
-    """Add notes that need several checks: right for N = 1 only.
+    """Add notes that need several checks: right for N = 1 only, for the problems that switch it on
+    (single_sample: the input whose rows are the samples, and the advice).
 
     `graded` holds (case, check, outcome, result) with result a CheckResult
     whose message is extended in place. The note is a claim about batches:
     it is not made when a batch test of the same method passed.
     """
-    graded = [item for item in graded if _catalogue_applies(item[0])]
+    for items in _by_problem(graded).values():
+        note = feedback_of(items[0][0]).single_sample
+        if note is not None:
+            _single_sample(items, note.input, note.advice)
+
+
+def _single_sample(graded: list[tuple[Case, Check, Any, Any]], given: str, advice: str) -> None:
     for method in dict.fromkeys(check.method for _, check, _, _ in graded):
         rows = [(case, outcome, result) for case, check, outcome, result in graded
-                if check.method == method and "Z" in case.inputs and case.inputs["Z"].ndim == 2]
-        singles = [result for case, _, result in rows if case.inputs["Z"].shape[0] == 1]
+                if check.method == method and given in case.inputs and case.inputs[given].ndim == 2]
+        singles = [result for case, _, result in rows if case.inputs[given].shape[0] == 1]
         if not singles or not all(r.passed for r in singles):
             continue
-        if any(result.passed for case, _, result in rows if case.inputs["Z"].shape[0] > 1):
+        if any(result.passed for case, _, result in rows if case.inputs[given].shape[0] > 1):
             continue  # some batch is right: what fails is not "batches"
         for case, outcome, result in rows:
-            n = case.inputs["Z"].shape[0]
+            n = case.inputs[given].shape[0]
             if n > 1 and not result.passed and getattr(outcome, "kind", "") in ("ok", "error") \
                     and "Looks like" not in result.message:
-                advice = not any(said in result.message for said in ("Only row 0 is right", "wrong row is all zeros"))
-                result.message += "\n" + single_sample_note(method, n, advice=advice)
+                said = any(said in result.message for said in ("Only row 0 is right", "wrong row is all zeros"))
+                result.message += "\n" + single_sample_note(method, n, "" if said else advice)
 
 
-def contradicted(graded: Iterable[tuple[Case, Check, Any, Any]]) -> dict[str, set[str]]:
-    """Catalogue mistakes that some check rules out, by method: never to be named for this submission.
+def contradicted(graded: Iterable[tuple[Case, Check, Any, Any]]) -> dict[tuple[str, str], set[str]]:
+    """Catalogue mistakes that some check rules out, by (problem, method): never to be named for this submission.
 
     A mistake is ruled out when, on a case where it would show (its output
     is wrong there, and not just zeros), the student's check passed, or
@@ -524,32 +477,40 @@ def contradicted(graded: Iterable[tuple[Case, Check, Any, Any]]) -> dict[str, se
     exception, or NaN and inf (another mistake, overflow, can hide this one),
     is no evidence either way.
     """
-    out: dict[str, set[str]] = {}
-    graded = [item for item in graded if _catalogue_applies(item[0])]
-    for mistake in mistakes.CATALOGUE:
-        for case, check, outcome, result in graded:
-            if check.method != mistake.method or check.output not in case.expected:
-                continue
-            expected = case.expected[check.output]
-            produced = produced_by(mistake, case)
-            if not shows(produced, expected, case.tolerance):
-                continue
-            actual = getattr(outcome, "array", None)
-            if result.passed:
-                ruled_out = True
-            elif getattr(outcome, "kind", "") != "ok" or not isinstance(actual, np.ndarray) \
-                    or actual.dtype.kind not in "fiu" or actual.size == 0:
-                ruled_out = False
-            else:
-                actual = actual.astype(np.float64)
-                ruled_out = bool(np.all(np.isfinite(actual))) and not matches(actual, produced, expected,
-                                                                                 case.tolerance)
-            if ruled_out:
-                out.setdefault(mistake.method, set()).add(mistake.name)
-                break
+    out: dict[tuple[str, str], set[str]] = {}
+    for problem, items in _by_problem(graded).items():
+        feedback = feedback_of(items[0][0])
+        for mistake in feedback.mistakes:
+            if _ruled_out(mistake, items, feedback):
+                out.setdefault((problem, mistake.method), set()).add(mistake.name)
     return out
 
 
-def names_any(message: str, names: Collection[str]) -> bool:
-    """True when a message gives the hint of one of these catalogue mistakes."""
-    return any(name in mistakes.BY_NAME and mistakes.BY_NAME[name].hint in message for name in names)
+def _ruled_out(mistake: Mistake, graded: list[tuple[Case, Check, Any, Any]], feedback: Feedback) -> bool:
+    """True when some check of the problem rules the mistake out (see contradicted)."""
+    for case, check, outcome, result in graded:
+        if check.method != mistake.method or check.output not in case.expected:
+            continue
+        expected = case.expected[check.output]
+        produced = produced_by(mistake, case, feedback)
+        if not shows(produced, expected, case.tolerance):
+            continue
+        actual = getattr(outcome, "array", None)
+        if result.passed:
+            ruled_out = True
+        elif getattr(outcome, "kind", "") != "ok" or not isinstance(actual, np.ndarray) \
+                or actual.dtype.kind not in "fiu" or actual.size == 0:
+            ruled_out = False
+        else:
+            actual = actual.astype(np.float64)
+            ruled_out = bool(np.all(np.isfinite(actual))) and not matches(actual, produced, expected,
+                                                                             case.tolerance)
+        if ruled_out:
+            return True
+    return False
+
+
+def names_any(message: str, names: Collection[str], case: Case) -> bool:
+    """True when a message gives the hint of one of these mistakes of the case's problem."""
+    by_name = feedback_of(case).by_name
+    return any(name in by_name and by_name[name].hint in message for name in names)

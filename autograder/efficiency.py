@@ -1,10 +1,13 @@
-"""An informational, zero-point note when backward is far slower than a vectorised implementation.
+"""An informational, zero-point note when a method is far slower than a vectorised implementation.
 
-Measured in the same run: the worker reports how long each graded backward
-call took; the grader times the row-wise formula on the same inputs (best
-of a few runs) and compares the two as a ratio. Only the largest cases are
-used, and all of them must be slow, so that start-up costs and a busy
-machine do not raise a false note. No points ever depend on it.
+Given only for a problem whose data asks for it (``feedback.efficiency`` in
+the config: the method, a vectorised NumPy expression of the case's arrays,
+how to rank cases by size, and the advice). Measured in the same run: the
+worker reports how long each graded call took; the grader times the
+expression on the same inputs (best of a few runs) and compares the two as a
+ratio. Only the largest cases are used, and all of them must be slow, so
+that start-up costs and a busy machine do not raise a false note. No points
+ever depend on it.
 """
 
 from __future__ import annotations
@@ -13,28 +16,39 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .expressions import compiled, evaluate
+from .feedback import Efficiency, case_arrays, feedback_of
 from .fixtures import Case, Check
-from .mistakes import softmax_backward
 from .results import CheckResult
 from .timing import best_seconds
 
-NAME = "efficiency: backward (informational)"
 SLOW_RATIO = 20.0  # "far slower": at least this many times the vectorised time ...
 MIN_SECONDS = 2e-4  # ... and at least this long, so first-call costs alone never count
-CASES_COMPARED = 2  # the largest backward cases; every one of them must be slow
+CASES_COMPARED = 2  # the largest cases of the method; every one of them must be slow
 REPEATS = 5
-CLASS_NAME = "Softmax"
 
 
-def vectorised_seconds(A: np.ndarray, dLdA: np.ndarray, repeats: int = REPEATS) -> float:
-    """Best-of-`repeats` time of the O(N*C) row-wise backward on these inputs."""
-    return best_seconds(lambda: softmax_backward(A, dLdA), repeats)
+def note_name(method: str) -> str:
+    """The note's test name."""
+    return f"efficiency: {method} (informational)"
 
 
-def _applies(case: Case, check: Check) -> bool:
-    problem = getattr(case, "problem", None)
-    return (check.method == "backward" and getattr(problem, "class_name", CLASS_NAME) == CLASS_NAME
-            and "dLdA" in case.inputs and "A" in case.expected and case.inputs["dLdA"].ndim == 2)
+def vectorised_seconds(fast: str, case: Case, repeats: int = REPEATS) -> float:
+    """Best-of-`repeats` time of the vectorised expression on a case's arrays."""
+    code, names = compiled(fast), {"__builtins__": {}, "np": np}
+    arrays = case_arrays(case)
+    with np.errstate(all="ignore"):
+        return best_seconds(lambda: eval(code, names, arrays), repeats)  # noqa: S307 - checked when compiled
+
+
+def _cost(spec: Efficiency, case: Case) -> float | None:
+    """How large a case is for the note (None: the expressions do not apply to it)."""
+    try:
+        cost = float(evaluate(spec.cost, case_arrays(case)))
+        evaluate(spec.fast, case_arrays(case))
+    except Exception:  # noqa: BLE001 - a case without the arrays the note reads is not timed
+        return None
+    return cost
 
 
 def _ms(seconds: float) -> str:
@@ -42,18 +56,36 @@ def _ms(seconds: float) -> str:
 
 
 def informational_checks(graded: Iterable[tuple[Case, Check, Any, CheckResult]], cases: list[Case]) -> list[CheckResult]:
-    """One zero-point check about backward's speed, or none when no backward call returned."""
-    timed = [(case, outcome.seconds) for case, check, outcome, _ in graded
-             if _applies(case, check) and getattr(outcome, "kind", "") == "ok" and outcome.seconds > 0]
+    """One zero-point check per problem that asks for a speed note and whose method returned at least once."""
+    notes = []
+    by_problem: dict[str, list[tuple[Case, Check, Any, CheckResult]]] = {}
+    for item in graded:
+        by_problem.setdefault(item[0].problem.name, []).append(item)
+    for items in by_problem.values():
+        spec = feedback_of(items[0][0]).efficiency
+        if spec is not None:
+            note = _note(spec, items, f"{max(c.number for c in cases) + 1}.{len(notes) + 1}")
+            notes += [note] if note is not None else []
+    return notes
+
+
+def _note(spec: Efficiency, graded: list[tuple[Case, Check, Any, CheckResult]], number: str) -> CheckResult | None:
+    timed = []
+    for case, check, outcome, _ in graded:
+        if check.method == spec.method and getattr(outcome, "kind", "") == "ok" and outcome.seconds > 0:
+            cost = _cost(spec, case)
+            if cost is not None:
+                timed.append((case, outcome.seconds, cost))
     if not timed:
-        return []
-    timed.sort(key=lambda item: item[0].inputs["dLdA"].size * item[0].inputs["dLdA"].shape[1], reverse=True)
+        return None
+    timed.sort(key=lambda item: item[2], reverse=True)
     measured = []
-    for case, seconds in timed[:CASES_COMPARED]:
-        fast = vectorised_seconds(case.expected["A"], case.inputs["dLdA"])
+    for case, seconds, _ in timed[:CASES_COMPARED]:
+        fast = vectorised_seconds(spec.fast, case)
         measured.append((case, seconds, fast, seconds / fast))
-    result = CheckResult(name=NAME, number=f"{max(c.number for c in cases) + 1}.1", case="efficiency",
-                         method="backward", max_score=0.0, score=0.0, visibility="visible", tags=("efficiency",),
+    method = spec.method
+    result = CheckResult(name=note_name(method), number=number, case="efficiency", method=method, max_score=0.0,
+                         score=0.0, visibility="visible", tags=("efficiency",),
                          passed=True)  # informational: a note, never a failure
     if all(ratio >= SLOW_RATIO and seconds >= MIN_SECONDS for _, seconds, _, ratio in measured):
         # Times are quoted from a visible test only: student code chooses how long it takes (a sleep
@@ -61,16 +93,11 @@ def informational_checks(graded: Iterable[tuple[Case, Check, Any, CheckResult]],
         visible = [m for m in measured if not m[0].hidden]
         if visible:
             case, seconds, fast, ratio = visible[0]
-            shape = case.inputs["dLdA"].shape
-            said = (f"your backward took {_ms(seconds)} on test {case.name} (N = {shape[0]}, C = {shape[1]}), about "
-                    f"{ratio:.0f} times as long as a vectorised backward on the same inputs ({_ms(fast)})")
+            sizes = ", ".join(f"{name} = {evaluate(expression, case_arrays(case))}" for name, expression in spec.sizes)
+            said = (f"your {method} took {_ms(seconds)} on test {case.name}{f' ({sizes})' if sizes else ''}, about "
+                    f"{ratio:.0f} times as long as a vectorised {method} on the same inputs ({_ms(fast)})")
         else:
-            said = (f"your backward took more than {SLOW_RATIO:g} times as long as a vectorised backward on the "
+            said = (f"your {method} took more than {SLOW_RATIO:g} times as long as a vectorised {method} on the "
                     "largest tests (hidden ones, whose times are not shown)")
-        result.message = (
-            f"For information only (no points): {said}.\n"
-            "A Python loop over samples, or a C x C Jacobian built for every sample, costs O(N*C^2) work plus "
-            "per-iteration overhead. Expanding dLdA[i] @ J_i with J_i = diag(a) - a a^T leaves elementwise "
-            "products and one row sum: O(N*C), no loop, no C x C matrix."
-        )
-    return [result]
+        result.message = f"For information only (no points): {said}.\n{spec.note}"
+    return result

@@ -23,12 +23,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import yaml
 
 from . import independent
 from .config import Assignment, CaseSpec, InputSpec, Problem
 from .errors import AutograderError
+from .feedback import FEEDBACK_DIR
 from .compare import within
-from .fixtures import GENERATED_HEADER, MISTAKEN, Case, Check, ProblemRef, Step, dump_case, fixture_filename, load_case
+from .fixtures import (DEFAULT_CONFIG_NAME, GENERATED, MISTAKEN, Case, Chain, Check, ProblemRef, Step, dump_case,
+                       fixture_filename, generated_header, load_case)
 
 INDEPENDENT_TOLERANCE = 1e-12
 # Central differences with an exactly representable step: truncation error
@@ -75,19 +78,52 @@ def load_reference_class(assignment: Assignment, problem: Problem | None = None,
         raise AutograderError(f"{path}: no class {problem.class_name} (problems.{problem.name}.class)") from None
 
 
-def draw(spec: InputSpec, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-    """Draw one input array as the config describes it."""
+def one_hot(classes: Any, shape: tuple[int, ...], what: str = "one_hot.classes") -> np.ndarray:
+    """The (N, C) matrix with a 1 in each row's class: the one-hot form of N labels."""
+    if len(shape) != 2:
+        raise AutograderError(f"one_hot needs a shape (N, C), found {shape}")
+    rows = np.asarray(classes, dtype=np.int64)
+    if rows.shape != (shape[0],) or rows.size and rows.max() >= shape[1]:
+        raise AutograderError(f"{what} should give each of the {shape[0]} rows a class below {shape[1]}, "
+                              f"found {rows.tolist()}")
+    array = np.zeros(shape)
+    array[np.arange(shape[0]), rows] = 1.0
+    return array
+
+
+def labels(spec: InputSpec, shape: tuple[int, ...], rng: np.random.Generator, dims: dict[str, int]) -> np.ndarray:
+    """Integer labels (int64) from 0 to `classes` - 1: the given ones, else drawn uniformly."""
+    classes = spec.params["classes"]
+    if isinstance(classes, str):
+        if classes not in dims:
+            raise AutograderError(f"labels.classes names dimension {classes!r}, which the case does not give "
+                                  f"(dims: {dims or 'none'}); give a number or add it under dims")
+        classes = dims[classes]
+    if "values" not in spec.params:
+        if classes < 1:
+            raise AutograderError(f"labels need at least one class, found classes = {classes}")
+        return rng.integers(0, classes, size=shape, dtype=np.int64)
+    try:
+        array = np.array(spec.params["values"], dtype=np.int64)
+    except (TypeError, ValueError):
+        raise AutograderError("labels is not a rectangular nested list of whole numbers") from None
+    if array.shape != shape:
+        raise AutograderError(f"labels has shape {array.shape}, but the input's shape is {shape}")
+    if array.size and array.max() >= classes:
+        raise AutograderError(f"labels should be below the number of classes ({classes}), found {int(array.max())}")
+    return array
+
+
+def draw(spec: InputSpec, shape: tuple[int, ...], rng: np.random.Generator,
+         dims: dict[str, int] | None = None) -> np.ndarray:
+    """Draw one input array as the config describes it (a one-hot made from a labels input: see build_case)."""
     if spec.kind == "one_hot":
-        if len(shape) != 2:
-            raise AutograderError(f"one_hot needs a shape (N, C), found {shape}")
         classes = spec.params.get("classes")
-        if classes is None:
+        if classes is None and len(shape) == 2:
             classes = rng.integers(0, shape[1], size=shape[0])
-        elif len(classes) != shape[0] or max(classes) >= shape[1]:
-            raise AutograderError(f"one_hot.classes should give each of the {shape[0]} rows a class below {shape[1]}")
-        array = np.zeros(shape)
-        array[np.arange(shape[0]), np.asarray(classes, dtype=int)] = 1.0
-        return array
+        return one_hot(classes, shape)
+    if spec.kind == "labels":
+        return labels(spec, shape, rng, dims or {})
     if spec.kind in ("values", "log_of"):
         try:
             array = np.array(spec.params["values"], dtype=np.float64)
@@ -208,20 +244,59 @@ def known_gap(spec: CaseSpec, case: Case) -> tuple[str, float] | None:
 def run_steps(reference: type, steps: tuple[Step, ...], inputs: dict[str, np.ndarray],
               expected: dict[str, np.ndarray], check: Check | None = None) -> np.ndarray:
     """Run a check's steps on a fresh reference object exactly as a worker does (the worker's own code, on the
-    grader's own request); returns the graded value as float64 (a number: a 0-d array)."""
+    grader's own request); returns the graded value as float64, or int64 when it is whole numbers (labels,
+    an argmax), which are then graded exactly (a number: a 0-d array)."""
+    return run_request(reference, steps, inputs, expected, check)[0]
+
+
+def run_request(reference: type, steps: tuple[Step, ...], inputs: dict[str, np.ndarray],
+                expected: dict[str, np.ndarray], check: Check | None = None,
+                chain: Chain | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """run_steps, and the worker's whole reply; with `chain`, the request a grader sends to grade the class
+    against its own parts (own_layers.chain_ops), so the reply describes the parts the reference builds."""
     from .grade import request_for
+    from .own_layers import chain_ops
     from .sandbox.worker import run_steps as worker_run_steps
 
     check = check or Check(method=steps[-1].call or "", output="", points=0.0, steps=steps)
     ops, arrays = request_for(dataclasses.replace(check, steps=steps), inputs, expected)
-    reply, out = worker_run_steps(reference, ops, arrays, "", max_result_bytes=1 << 30)
+    reply, out = worker_run_steps(reference, chain_ops(ops, chain) if chain else ops, arrays, "",
+                                  max_result_bytes=1 << 30)
     if not reply.get("ok"):
         error = reply.get("error") or {}
         raise AutograderError(f"{error.get('type', 'Error')}: {error.get('message', '')}")
     returned = reply["returned"]
     if returned["kind"] not in ("ndarray", "scalar") or "result" not in out:
         raise AutograderError(f"the graded value is a {returned.get('type')}, not an array or a number")
-    return np.asarray(out["result"], dtype=np.float64)
+    result = np.asarray(out["result"])
+    return (result.astype(np.int64) if result.dtype.kind in "iu" else result.astype(np.float64)), reply
+
+
+def reference_structure(reference: type, case: Case, chain: Chain) -> tuple[dict[str, Any], ...]:
+    """The parts the reference builds for a case (a problem with a chain), as the grader's worker describes
+    them: each part's class name and the shapes of the arrays the chain names, as built."""
+    check = case.checks[0]
+    described = run_request(reference, check.steps, case.inputs, case.expected, check, chain)[1].get("described")
+    if not described or "error" in described or described["length"] > len(described["items"]):
+        raise AutograderError(f"case '{case.name}': the reference's {case.problem.class_name}.{chain.through} is "
+                              f"not a list of parts (problems.{case.problem.name}.chain.through)")
+    return tuple(described["items"])
+
+
+def chain_gaps(case: Case, reference: type, chain: Chain) -> list[str]:
+    """Graded values of a case that the reference's own parts, run as the chain says, do not give: the chain
+    must be how the class runs its parts, or grading against a student's own parts would mean nothing."""
+    gaps = []
+    for check in case.checks:
+        try:
+            value = run_request(reference, check.steps, case.inputs, case.expected, check, chain)[0]
+        except AutograderError as exc:
+            gaps.append(f"{check.output} (the chain raised {exc})")
+            continue
+        expected = case.expected[check.output]
+        if value.shape != expected.shape or not np.allclose(value, expected, rtol=0, atol=INDEPENDENT_TOLERANCE):
+            gaps.append(check.output)
+    return gaps
 
 
 def steps_for(problem: Problem, method: str) -> tuple[Step, ...]:
@@ -261,7 +336,8 @@ def case_steps(problem: Problem, spec: CaseSpec, method: str) -> tuple[Step, ...
 
 def input_shape(spec: CaseSpec, problem: Problem, name: str) -> tuple[int, ...]:
     """An input's shape in a case: its own, else the problem's declared one, else the case's [N, C]."""
-    shape = spec.inputs[name].shape or problem.input_shapes.get(name) or spec.shape
+    default = ("N",) if spec.inputs[name].kind == "labels" else spec.shape  # labels: one per sample
+    shape = spec.inputs[name].shape or problem.input_shapes.get(name) or default
     try:
         return tuple(spec.dims[d] if isinstance(d, str) else int(d) for d in shape)
     except KeyError as exc:
@@ -273,12 +349,17 @@ def build_case(spec: CaseSpec, number: int, assignment: Assignment, reference: t
     """Draw a case's inputs and compute its expected outputs with the reference."""
     problem = assignment.problems[spec.problem]
     rng = np.random.default_rng(spec.seed)
-    inputs = {}
-    for name in problem.input_names:
+    drawn = {}
+    # a one-hot of a labels input draws nothing: made after the others, it leaves their draws as they were
+    for name in sorted(problem.input_names, key=lambda n: "from" in spec.inputs[n].params):
         try:
-            inputs[name] = draw(spec.inputs[name], input_shape(spec, problem, name), rng)
+            source = spec.inputs[name].params.get("from") if spec.inputs[name].kind == "one_hot" else None
+            shape = input_shape(spec, problem, name)
+            drawn[name] = (one_hot(drawn[source], shape, f"the labels {source}") if source is not None else
+                           draw(spec.inputs[name], shape, rng, spec.dims))
         except AutograderError as exc:
             raise AutograderError(f"{assignment.path}: cases ({spec.name}).inputs.{name}: {exc}") from None
+    inputs = {name: drawn[name] for name in problem.input_names}
     expected: dict[str, np.ndarray] = {}
     checks = []
     for method in problem.methods:
@@ -302,13 +383,31 @@ def build_case(spec: CaseSpec, number: int, assignment: Assignment, reference: t
         checks=tuple(checks),
         inputs=inputs,
         expected=expected,
-        problem=ProblemRef(name=problem.name, file=problem.file, class_name=problem.class_name, uses=problem.uses),
+        problem=ProblemRef(name=problem.name, file=problem.file, class_name=problem.class_name, uses=problem.uses,
+                           chain=problem.chain),
         limits=dataclasses.asdict(assignment.limits),
         policy=policy_document(assignment),
+        config=config_name(assignment),
     )
+    if problem.chain is not None:
+        case.structure = reference_structure(reference, case, problem.chain)
     if problem.independent in INDEPENDENT_CHECKS:
         case.expected.update(INDEPENDENT_CHECKS[problem.independent].extras(case, assignment.jacobian_max_entries))
     return case
+
+
+def config_name(assignment: Assignment) -> str:
+    """The config as the fixtures' header names it, the same on every machine: from the root of the repository
+    that holds it (the folder with the grader's package: autograder/assignment.yaml, examples/hw1p1/assignment.yaml),
+    else from the assignment's own folder."""
+    if assignment.path is None:
+        return DEFAULT_CONFIG_NAME
+    path = Path(assignment.path).resolve()
+    repository = next((base for base in path.parents if (base / "autograder" / "__init__.py").is_file()), None)
+    for base in (repository, assignment.root.resolve()):
+        if base is not None and path.is_relative_to(base):
+            return path.relative_to(base).as_posix()
+    return path.name
 
 
 def policy_document(assignment: Assignment) -> dict[str, dict]:
@@ -422,6 +521,11 @@ def verify_case(spec: CaseSpec, case: Case, problem: Problem, reference: type, m
         if not gap <= FINITE_DIFFERENCE_TOLERANCE:
             problems.append(f"case '{case.name}': {backward.output} differs from finite differences of the reference's "
                             f"forward by {gap:.3g} (relative; more than {FINITE_DIFFERENCE_TOLERANCE:g})")
+    gaps = chain_gaps(case, reference, problem.chain) if problem.chain is not None else []
+    if gaps:
+        problems.append(f"case '{case.name}': the reference's own parts, run through {problem.chain.through} as "
+                        f"problems.{problem.name}.chain says, do not give its {', '.join(gaps)}: the chain must be how "
+                        f"{problem.class_name} runs its parts")
     known = known_gap(spec, case)
     if known is not None and not known[1] <= spec.known_atol:
         problems.append(f"case '{case.name}': the reference's {known[0]} differs from the value stated in the config "
@@ -444,6 +548,7 @@ def build_cases(assignment: Assignment, root: Path | None = None) -> list[Case]:
             if disagreements:
                 raise AutograderError("; ".join(disagreements) + "; fixtures were not written")
             add_mistaken_values(case, problem, mistakes.get(problem.name, {}))
+            case.feedback = problem.feedback_document()
             cases.append(case)
     return cases
 
@@ -454,7 +559,7 @@ def mistake_classes(assignment: Assignment, root: Path, tmp: Path) -> dict[str, 
     from .audit import config_mutants
 
     found: dict[str, dict[str, type]] = {}
-    for mutant in config_mutants(assignment, root):
+    for mutant in config_mutants(assignment, root, stored_only=True):  # the others are recognised while grading
         problem = assignment.problems[mutant.problem]
         folder = tmp / f"{mutant.problem}-{mutant.name}"
         shutil.copytree(root / assignment.reference, folder / assignment.reference,
@@ -471,7 +576,7 @@ def mistake_classes(assignment: Assignment, root: Path, tmp: Path) -> dict[str, 
 def add_mistaken_values(case: Case, problem: Problem, mistakes: dict[str, type]) -> None:
     """Store what each mistake gives for each graded value it gets wrong (as OUTPUT__MISTAKE), and its hint:
     the grader then names a mistake only when a student's value is the mistake's own (a hint is a claim)."""
-    hints = {m.name: m.hint for m in problem.mistakes}
+    hints = {m.name: m.hint for m in problem.mistakes if not m.recognised}
     for name, mutant in mistakes.items():
         for check in case.checks:
             expected = case.expected[check.output]
@@ -529,28 +634,54 @@ def _current(case: Case, text: str, target: Path) -> bool:
     return target.read_text(encoding="utf-8") == text or same_up_to_rounding(case, target)
 
 
+def feedback_files(cases: list[Case]) -> dict[str, str]:
+    """The problems' feedback files (see feedback.py), by path in the fixtures folder: feedback/PROBLEM.yaml."""
+    files = {}
+    for case in cases:
+        if case.feedback is not None:
+            body = yaml.safe_dump(case.feedback, sort_keys=False, width=100, allow_unicode=True)
+            files[f"{FEEDBACK_DIR}/{case.problem.name}.yaml"] = generated_header(case.config) + body
+    return files
+
+
+def _generated(folder: Path) -> list[Path]:
+    """The generated files in a fixtures folder: the cases and the problems' feedback."""
+    return sorted(folder.glob("*.yaml")) + sorted((folder / FEEDBACK_DIR).glob("*.yaml"))
+
+
+def _write(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".yaml")
+    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
+
+
 def write_cases(cases: list[Case], out_dir: Path, *, log: Callable[[str], None] = lambda s: None) -> GenerateReport:
-    """Write one file per case; untouched files keep their bytes; stale generated files go."""
+    """Write one file per case, and each problem's feedback; untouched files keep their bytes; stale generated
+    files go."""
     out_dir.mkdir(parents=True, exist_ok=True)
     report = GenerateReport([], [], [])
     wanted = {fixture_filename(case): (case, dump_case(case)) for case in cases}
-    for name, (case, text) in wanted.items():
+    extra = feedback_files(cases)
+    for name, (case, text) in [*wanted.items(), *((name, (None, text)) for name, text in extra.items())]:
         target = out_dir / name
-        if _current(case, text, target):  # a file equal up to rounding keeps its bytes too
+        current = _current(case, text, target) if case is not None else \
+            target.is_file() and target.read_text(encoding="utf-8") == text
+        if current:  # a file equal up to rounding keeps its bytes too
             report.unchanged.append(target)
             continue
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".tmp-", suffix=".yaml")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        _write(target, text)
         report.written.append(target)
-        log(f"  wrote {target.name}")
-    for stale in sorted(out_dir.glob("*.yaml")):
-        if stale.name not in wanted and stale.read_text(encoding="utf-8", errors="replace").startswith(GENERATED_HEADER):
+        log(f"  wrote {name}")
+    for stale in _generated(out_dir):
+        name = stale.relative_to(out_dir).as_posix()
+        if name not in wanted and name not in extra and \
+                stale.read_text(encoding="utf-8", errors="replace").startswith(GENERATED):
             stale.unlink()
             report.removed.append(stale)
-            log(f"  removed stale {stale.name}")
+            log(f"  removed stale {name}")
     return report
 
 
@@ -561,15 +692,23 @@ def stale_fixtures(cases: list[Case], out_dir: Path) -> list[str]:
     """
     problems = []
     wanted = {fixture_filename(c): (c, dump_case(c)) for c in cases}
+    feedback = feedback_files(cases)
     for name, (case, text) in wanted.items():
         target = out_dir / name
         if not target.is_file():
             problems.append(f"{name}: missing")
         elif not _current(case, text, target):
             problems.append(f"{name}: differs")
-    for extra in sorted(out_dir.glob("*.yaml")) if out_dir.is_dir() else []:
-        if extra.name not in wanted:
-            problems.append(f"{extra.name}: not in the config")
+    for name, text in feedback.items():
+        target = out_dir / name
+        if not target.is_file():
+            problems.append(f"{name}: missing")
+        elif target.read_text(encoding="utf-8") != text:
+            problems.append(f"{name}: differs")
+    for extra in _generated(out_dir) if out_dir.is_dir() else []:
+        name = extra.relative_to(out_dir).as_posix()
+        if name not in wanted and name not in feedback:
+            problems.append(f"{name}: not in the config")
     return problems
 
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, Collection
 
 import numpy as np
 
-from . import efficiency, timing
+from . import efficiency, own_layers, timing
 from .compare import compare, within
 from .limits import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
@@ -49,7 +49,7 @@ diagnose: Any = _OnFirstUse("diagnose")
 # Modules of ours that grading or the CLI may import after student code ran. As root they are
 # imported before it runs (see import_late_modules), so nothing is imported from disk once student
 # code could have written to it.
-LATE_MODULES = ("diagnose", "mistakes", "policy")
+LATE_MODULES = ("diagnose", "feedback", "expressions", "policy")
 
 
 def import_late_modules() -> None:
@@ -59,13 +59,11 @@ def import_late_modules() -> None:
         if name == "diagnose":
             globals()["diagnose"] = module
 
-CLASS_NAME = "Softmax"  # used by explain_error; the class each case grades is in its fixture (case.problem)
-
 
 def steps_for(check: Check, case: Case) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """What the worker does for a check (the fixture's steps), and the only arrays it is sent.
 
-    For Softmax's backward that is: forward first (so state a student keeps,
+    For an activation's backward (Softmax's, say) that is: forward first (so state a student keeps,
     such as self.Z, exists), then the reference A put in self.A, so a wrong
     forward does not also cost the backward points. The graded output is never sent.
     """
@@ -291,7 +289,13 @@ _MEMORY_WORDS = re.compile(r" ?\(your code may use at most \d+ MB of memory; an 
                            r"far less\)$")
 
 
-WITHHELD = "(not shown in a test that is not visible; the visible tests show theirs)"
+WITHHELD = "(not shown: a test that is not visible shows no message or traceback)"
+
+
+def withheld_shown_by(carrier: CheckResult, type_name: str) -> str:
+    """WITHHELD, when a visible test raised the same exception in the same place: that one's message is readable."""
+    return (f"(not shown in a test that is not visible; visible test {carrier.number} ({carrier.name}) raised "
+            f"{type_name} too and shows its message)")
 
 
 def shown_type(name: str, *, other: str) -> str:
@@ -312,7 +316,7 @@ def hidden_error(error: dict[str, Any], phase: str = "call") -> dict[str, Any]:
     exception shows only its type, when that is a built-in one, and neither
     message nor traceback. An import happens before any input is sent: its
     error keeps its words, every run of digits made '#' as before (the
-    visible tests show the same error in full).
+    visible tests of the file, if it has any, show the same error in full).
     """
     message = str(error.get("message", ""))
     ours = _MEMORY_WORDS.search(message) if error.get("memory") else None  # the last match is the grader's
@@ -379,15 +383,16 @@ def explain_error(outcome: CallOutcome, case: Case | None = None) -> str:
     shown = hidden_error(error, outcome.phase) if hidden else error
     etype, message = shown.get("type", "Error"), str(shown.get("message", ""))
     method = no_digits(outcome.method) if hidden else outcome.method
-    class_name = getattr(getattr(case, "problem", None), "class_name", CLASS_NAME)
+    class_name = case.problem.class_name if case is not None else ""  # each case names the class it grades
+    called = f"{class_name}.{method}" if class_name else method
     if outcome.phase == "import":
         head = f"Your file could not be imported: {etype}: {message}"
     elif error.get("not_implemented"):
-        return f"{class_name}.{method} is not implemented yet (it raises NotImplementedError)."
+        return f"{called} is not implemented yet (it raises NotImplementedError)."
     elif outcome.phase == "construct":
-        head = f"Creating {class_name}() raised {etype}: {message}"
+        head = f"Creating {class_name + '()' if class_name else 'the object'} raised {etype}: {message}"
     else:
-        head = f"{class_name}.{method} raised {etype}: {message}"
+        head = f"{called} raised {etype}: {message}"
     frames = _frames_text(shown)
     hints = diagnose.error_hints(error, outcome.method, case) if outcome.phase == "call" else []
     notes = [] if hidden else list(getattr(outcome, "notes", []))  # notes quote type names the student chose
@@ -420,8 +425,9 @@ def explain(outcome: CallOutcome, check: Check, case: Case,
     if outcome.mutated:
         lines.append(f"{check.method} modified its input {', '.join(outcome.mutated)} in place (the array it was "
                      "given is different after the call).")
-        lines.append(diagnose.mutation_hint())
-        names.append(diagnose.MUTATION_MISTAKE)
+        found = diagnose.mutation_diagnoses(case, check.method)
+        lines.extend(diagnose.hint_lines(found))
+        names += diagnose.catalogued(found)
     passed = verdict.passed and not outcome.mutated
     matched = mistakes_matching(case, check, array) if not verdict.passed and array is not None else []
     for mistake in matched:  # the problem's own catalogue, from the fixture
@@ -440,8 +446,8 @@ def samples_by_rows(check: Check, case: Case) -> bool:
     """Whether the general diagnoses apply: they read the graded value as the call's input is read, one sample
     per row and the same shape (Softmax's A and dLdZ, an MLP's output), which a weight gradient is not."""
     call = check.steps[-1] if check.steps else None
-    if call is None or check.value is not None:
-        return False
+    if call is None or check.value is not None or case.expected[check.output].dtype.kind in "iu":
+        return False  # (whole numbers, labels, are compared exactly: the diagnoses of real values do not apply)
     given = [case.inputs[a] for a in call.args if isinstance(a, str) and a in case.inputs]
     return bool(given) and given[0].shape == case.expected[check.output].shape
 
@@ -529,6 +535,9 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                     found[case.problem.file] = locate(submission, case.problem.file)
                 except AutograderError as exc:
                     found[case.problem.file] = str(exc)
+        # a selected test of a class graded against the student's own classes needs theirs graded too (not shown)
+        unshown = own_layers.checks_needed(cases, only, check_name) if only is not None else set()
+        only = None if only is None else set(only) | unshown
         total = sum(1 for c in cases for k in c.checks if only is None or check_name(c, k) in only)
         wanted = {i: [check for check in case.checks if only is None or check_name(case, check) in only]
                   for i, case in enumerate(cases)}
@@ -613,9 +622,20 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                     of_case.append((case, result))
                     if (i, id(check)) in outcomes:
                         graded.append((case, check, outcomes[(i, id(check))], result))
+        checks = [result for result in checks if result.name not in unshown]
         file_notes = review_feedback(checks, graded, found)  # hints checked across checks, each failure said once
-        note_used_failures(of_case)
-        checks.extend(efficiency.informational_checks(graded, cases))  # zero points, after every graded check
+
+        def run(case: Case, ops: list[dict[str, Any]], arrays: dict[str, np.ndarray],
+                judge: Callable[[CallOutcome], tuple]) -> tuple:
+            located = found[case.problem.file]
+            assert sandbox is not None and isinstance(located, Located)
+            return decide(sandbox, ops, arrays, judge, call_timeout=call_timeout(case, limits),
+                          target=(located.import_root, located.module, case.problem.class_name))[1]
+
+        # a class built from the student's own classes that failed: graded against those (config `chain`)
+        settled = own_layers.grade_against_own_parts(graded, failed_problems(of_case), run)
+        note_used_failures(of_case, settled)
+        checks.extend(efficiency.informational_checks([g for g in graded if g[3].name not in unshown], cases))
         warnings = [f"warning: {line} (see README, \"Sandbox\")" for line in (sandbox.warnings() if sandbox else [])]
     finally:
         if sandbox is not None:
@@ -632,15 +652,21 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
 Graded = list[tuple[Case, Check, CallOutcome, CheckResult]]
 
 
-def note_used_failures(of_case: list[tuple[Case, CheckResult]]) -> None:
+def failed_problems(of_case: list[tuple[Case, CheckResult]]) -> set[str]:
+    """The problems some test of which failed (graded, or not gradable) in this submission."""
+    return {case.problem.name for case, result in of_case if not result.passed}
+
+
+def note_used_failures(of_case: list[tuple[Case, CheckResult]], settled: Collection[CheckResult] = ()) -> None:
     """A failed test of a class built from the student's own other classes (an MLP from their Linear and
     ReLU, `uses` in the config) says which of those failed in this submission too: they may be the cause.
-    Said only when one did (a hint is a claim), naming problems and classes only."""
-    failed = {case.problem.name for case, result in of_case if not result.passed}
+    Said only when one did (a hint is a claim), naming problems and classes only, and not on a test that
+    grading against those classes showed wrong in the class itself (`settled`, see own_layers)."""
+    failed = failed_problems(of_case)
     classes = {case.problem.name: case.problem.class_name for case, _ in of_case}
     for case, result in of_case:
         culprits = [name for name in case.problem.uses if name in failed]
-        if result.passed or not culprits:
+        if result.passed or not culprits or any(result is s for s in settled):
             continue
         named = ", ".join(f"{classes[name]} ({name})" for name in culprits)
         result.message = (f"{result.message.rstrip()}\nNote: {case.problem.class_name} is built from your own "
@@ -661,8 +687,8 @@ def review_feedback(checks: list[CheckResult], graded: Graded, found: dict[str, 
     if any(not result.passed for *_, result in graded):
         ruled_out = diagnose.contradicted(graded)
         for case, check, outcome, result in graded:
-            excluded = ruled_out.get(check.method, set())
-            if not result.passed and outcome.kind == "ok" and diagnose.names_any(result.message, excluded):
+            excluded = ruled_out.get((case.problem.name, check.method), set())
+            if not result.passed and outcome.kind == "ok" and diagnose.names_any(result.message, excluded, case):
                 result.passed, result.message, result.mistakes = explain(outcome, check, case, excluded)
         diagnose.across_checks(graded)  # notes on failed checks that need several checks (right for N = 1 only)
     for case, _, outcome, result in graded:
@@ -670,8 +696,33 @@ def review_feedback(checks: list[CheckResult], graded: Graded, found: dict[str, 
         if outcome.kind == "import_error" and isinstance(located, Located):
             extra = [line for line in (_missing_class(outcome, located, case.problem.class_name), located.note) if line]
             result.message = "\n".join([result.message, *extra])
+    _point_to_visible_errors(graded)
     _explain_once(checks)
     return list(dict.fromkeys(v.note for v in found.values() if isinstance(v, Located) and v.note))
+
+
+def _point_to_visible_errors(graded: Graded) -> None:
+    """A hidden test's withheld exception message names a visible test that raised the same built-in exception
+    in the same class and method (or constructor), whose message students can read; only when there is one.
+
+    Only built-in types: a class of the student's own could be named after a hidden test's inputs, and
+    matching it would tell whether it is the visible test's name.
+    """
+    def key(case: Case, check: Check, outcome: CallOutcome) -> tuple[str, str, str, str]:
+        kind = str((outcome.error or {}).get("type", ""))
+        return case.problem.name, outcome.phase, check.method if outcome.phase == "call" else "", kind
+
+    visible: dict[tuple[str, str, str, str], CheckResult] = {}
+    for case, check, outcome, result in graded:
+        if not case.hidden and outcome.kind == "error" and not result.passed:
+            visible.setdefault(key(case, check, outcome), result)
+    for case, check, outcome, result in graded:
+        if not case.hidden or outcome.kind != "error" or WITHHELD not in result.message:
+            continue
+        kind = key(case, check, outcome)[3]
+        carrier = visible.get(key(case, check, outcome))
+        if carrier is not None and shown_type(kind, other="") == kind:
+            result.message = result.message.replace(WITHHELD, withheld_shown_by(carrier, kind), 1)
 
 
 def _missing_class(outcome: CallOutcome, located: Located, class_name: str) -> str:

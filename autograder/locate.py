@@ -46,8 +46,9 @@ class Located:
         return str(self.file.relative_to(self.root))
 
 
-def locate(submission: Path, file_name: str = "mytorch/nn/activation.py") -> Located:
-    """Find `activation.py` (by default) at the root, under mytorch/nn/, or one folder deeper.
+def locate(submission: Path, file_name: str) -> Located:
+    """Find a problem's file (`file_name`, as its fixtures state it: mytorch/nn/activation.py, say) at the root,
+    at that path, or one folder deeper.
 
     A single .py file may be given instead of a folder.
     """
@@ -67,7 +68,7 @@ def locate(submission: Path, file_name: str = "mytorch/nn/activation.py") -> Loc
         if len(py_files) > LISTED_FILES:
             found += f", and {len(py_files) - LISTED_FILES} more"
         raise SubmissionNotFound(f"no {target.name} found in the submission (expected {file_name}); found: {found}")
-    # Prefer the full package path (mytorch/nn/activation.py), then the shallowest match.
+    # Prefer the full package path (file_name), then the shallowest match.
     def rank(p: Path) -> tuple[int, int]:
         rel = p.relative_to(submission)
         in_package = rel.parts[-len(target.parts):] == target.parts

@@ -6,10 +6,12 @@ pinned requirements (no tests, benchmarks, reference or config: the
 fixtures carry the limits and the policy).
 
 handout.zip holds the template as ``mytorch/...``, the visible fixtures the
-config ships, the local runner (the grading modules, with the two that
-contain solution code replaced by stubs: the mistake catalogue keeps its
-hints but not the code that produces each mistake, and the speed note is
-left out), a pytest plugin, and a student README.
+config ships, the local runner (the grading modules), a pytest plugin, and a
+student README. The problems' feedback (test_cases/feedback/) goes to the
+handout without what would give a solution away: each mistake's ``value``
+expression is replaced by what it returns on the visible tests (stored
+beside it, NAME.npz), and the speed note, which times a correct expression,
+is left out.
 
 Nothing is written until every check passes: the fixtures are what
 ``generate`` writes; the handout holds no line of reference code, no
@@ -36,6 +38,7 @@ from typing import Callable, Iterable
 
 from .config import Assignment, load_assignment
 from .errors import AutograderError
+from .feedback import FEEDBACK_DIR, STORED_SUFFIX, Feedback, case_arrays, feedback_path, inputs_key, load_feedback
 from .fixtures import Case, load_cases
 from .generate import build_cases, stale_fixtures
 from .paths import PROJECT_ROOT
@@ -121,147 +124,63 @@ def autograder_files(cases: list[Case], root: Path = PROJECT_ROOT, packages: Ite
     for case in cases:
         assert case.path is not None
         files[f"test_cases/{case.path.name}"] = (case.path.read_bytes(), 0o644)
+    for name, path in problem_feedback(cases).items():
+        files[f"test_cases/{FEEDBACK_DIR}/{name}.yaml"] = (path.read_bytes(), 0o644)
     return files
 
 
-SIGNATURES_FILE = "mistake_signatures.npz"
 MAX_SIGNATURE_ENTRIES = 20_000  # larger wrong outputs are left out (the kind-based hints still apply)
 
 
-def signature_key(arrays: dict) -> str:
-    """Which case a set of arrays belongs to: a hash of its inputs (the stub computes the same)."""
-    import hashlib
-
-    import numpy as np
-
-    digest = hashlib.sha256()
-    for name in ("Z", "dLdA"):
-        if name in arrays:
-            digest.update(np.ascontiguousarray(arrays[name], dtype=np.float64).tobytes())
-    return digest.hexdigest()[:24]
+def problem_feedback(cases: list[Case]) -> dict[str, Path]:
+    """The feedback files of these cases' problems (problem -> file), for those that have one."""
+    found = {}
+    for case in cases:
+        assert case.path is not None
+        path = feedback_path(case.path.parent, case.problem.name)
+        if path.is_file():
+            found[case.problem.name] = path
+    return found
 
 
-def mistake_signatures(shipped: list[Case]) -> bytes:
-    """What each catalogue mistake returns on each shipped case, as an .npz of plain arrays.
+def mistake_signatures(shipped: list[Case], feedback: Feedback) -> bytes:
+    """What each of a problem's mistakes returns on each shipped case of it, as an .npz of plain arrays.
 
-    The handout cannot compute these (that takes a correct implementation),
+    The handout cannot compute these (the expressions are nearly solutions),
     but needs them to recognise a mistake as Gradescope does. They are wrong
     answers on inputs the handout ships anyway: no new information.
     """
     import numpy as np
 
-    from .mistakes import CATALOGUE
-
     arrays = {}
     for case in shipped:
-        given = {k: v for k, v in (("Z", case.inputs.get("Z")), ("dLdA", case.inputs.get("dLdA")),
-                                   ("A", case.expected.get("A"))) if v is not None}
-        if set(given) != {"Z", "dLdA", "A"}:
-            continue
-        key = signature_key(given)
-        for mistake in CATALOGUE:
-            try:
-                with np.errstate(all="ignore"):
-                    produced = mistake.produce({k: v.copy() for k, v in given.items()})
-            except Exception:  # noqa: BLE001 - a faulty entry is simply not recognised in the handout
-                continue
+        for mistake in feedback.mistakes:
+            produced = mistake.produce(case_arrays(case))
             if isinstance(produced, np.ndarray) and produced.dtype.kind in "fiu" and produced.size <= MAX_SIGNATURE_ENTRIES:
-                arrays[f"{mistake.name}__{key}"] = produced.astype(np.float64)
+                arrays[f"{mistake.name}__{inputs_key(case.inputs)}"] = produced.astype(np.float64)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
 
 
-def mistakes_stub() -> str:
-    """The catalogue's names and hints, recognising mistakes from stored outputs instead of code (it holds a solution)."""
-    from .mistakes import CATALOGUE
+def handout_feedback(shipped: list[Case]) -> Files:
+    """The shipped problems' feedback for the handout: without the mistakes' value expressions (their values
+    on the visible tests are stored beside it) and without the speed note (it times a correct expression)."""
+    import yaml
 
-    entries = "".join(f"    Mistake(name={m.name!r}, method={m.method!r},\n            hint={m.hint!r}),\n"
-                      for m in CATALOGUE)
-    return f'''"""The mistake catalogue, handout copy: names, hints, and what each mistake returns on the visible tests.
+    files: Files = {}
+    for name, path in problem_feedback(shipped).items():
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document.pop("efficiency", None)
+        document["mistakes"] = [{k: v for k, v in m.items() if k != "value"} for m in document.get("mistakes", [])]
+        text = ("# The handout's copy of this problem's feedback: what each mistake returns on the visible tests is\n"
+                f"# stored in {name}{STORED_SUFFIX}. Do not edit: Gradescope uses its own copy.\n"
+                + yaml.safe_dump(document, sort_keys=False, width=100, allow_unicode=True))
+        files[f"test_cases/{FEEDBACK_DIR}/{name}.yaml"] = (text.encode(), 0o644)
+        mine = [case for case in shipped if case.problem.name == name]
+        files[f"test_cases/{FEEDBACK_DIR}/{name}{STORED_SUFFIX}"] = (mistake_signatures(mine, load_feedback(path)), 0o644)
+    return files
 
-The full catalogue (instructors' copy) computes what each mistake returns,
-which takes a correct implementation; the handout does not ship one, so
-those outputs were computed when the handout was made and are looked up
-here ({SIGNATURES_FILE}), for the visible tests only.
-"""
-
-from __future__ import annotations
-
-import hashlib
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
-import numpy as np
-
-_STORED: dict[str, np.ndarray] | None = None
-
-
-def _key(arrays: dict) -> str:
-    digest = hashlib.sha256()
-    for name in ("Z", "dLdA"):
-        if name in arrays:
-            digest.update(np.ascontiguousarray(arrays[name], dtype=np.float64).tobytes())
-    return digest.hexdigest()[:24]
-
-
-def _stored(name: str, arrays: dict) -> Any:
-    global _STORED
-    if _STORED is None:
-        try:
-            with np.load(Path(__file__).with_name("{SIGNATURES_FILE}"), allow_pickle=False) as data:
-                _STORED = {{k: data[k] for k in data.files}}
-        except (OSError, ValueError):
-            _STORED = {{}}
-    found = _STORED.get(f"{{name}}__{{_key(arrays)}}")
-    return None if found is None else found.copy()
-
-
-@dataclass(frozen=True)
-class Mistake:
-    """One recognisable mistake and the hint shown for it."""
-
-    name: str
-    method: str
-    hint: str
-    mutant: str = field(default="", repr=False)
-
-    def produce(self, arrays: dict) -> Any:
-        """What this mistake returns for a visible test (None when not stored)."""
-        return _stored(self.name, arrays)
-
-
-CATALOGUE: tuple[Mistake, ...] = (
-{entries})
-
-BY_NAME: dict[str, Mistake] = {{m.name: m for m in CATALOGUE}}
-
-
-def named(name: str) -> Mistake:
-    """The catalogue entry called `name` (KeyError if there is none)."""
-    return BY_NAME[name]
-'''
-
-
-EFFICIENCY_STUB = '''"""The speed note, handout copy: left out.
-
-On Gradescope a zero-point note compares backward's speed with a vectorised
-backward; that comparison needs a correct implementation, which the
-handout does not ship.
-"""
-
-from __future__ import annotations
-
-from typing import Any, Iterable
-
-NAME = "efficiency: backward (informational)"
-
-
-def informational_checks(graded: Iterable[Any], cases: list[Any]) -> list[Any]:
-    """No speed note in the handout."""
-    return []
-'''
 
 CONFTEST = '''"""Lets `python -m pytest` run the visible tests in test_cases/ (see README.md)."""
 
@@ -384,12 +303,10 @@ def handout_files(assignment: Assignment, shipped: list[Case], withheld: list[Ca
                                   f"(problems.{problem.name}.file)")
     files.update(grader_files(root / "autograder"))
     files["autograder/local_pytest.py"] = ((root / "autograder" / "local_pytest.py").read_bytes(), 0o644)
-    files["autograder/mistakes.py"] = (mistakes_stub().encode(), 0o644)
-    files[f"autograder/{SIGNATURES_FILE}"] = (mistake_signatures(shipped), 0o644)
-    files["autograder/efficiency.py"] = (EFFICIENCY_STUB.encode(), 0o644)
     for case in shipped:
         assert case.path is not None
         files[f"test_cases/{case.path.name}"] = (case.path.read_bytes(), 0o644)
+    files.update(handout_feedback(shipped))
     files["README.md"] = (student_readme(assignment, shipped, withheld).encode(), 0o644)
     files["conftest.py"] = (CONFTEST.encode(), 0o644)
     files["pytest.ini"] = (PYTEST_INI.encode(), 0o644)
@@ -440,6 +357,7 @@ def find_withheld(files: Files, shipped: list[Case], withheld: list[Case]) -> li
     """Withheld fixtures, or their names or values, anywhere in the zip."""
     found = []
     shipped_names = {f"test_cases/{c.path.name}" for c in shipped if c.path is not None}
+    shipped_names |= {f"test_cases/{FEEDBACK_DIR}/{c.problem.name}{suffix}" for c in shipped for suffix in (".yaml", STORED_SUFFIX)}
     for name in files:
         if name.startswith("test_cases/") and name not in shipped_names:
             found.append(f"{name} is not a fixture the handout ships")

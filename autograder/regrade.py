@@ -330,13 +330,13 @@ def write_report(graded: list[Graded], out: Path, *, fixtures: Path, title: str)
         target.unlink(missing_ok=True)
         return False
     from .class_page import render
-    from .class_stats import Submission, class_stats, problems_of
+    from .class_stats import Submission, class_stats, mistake_hints, problems_of
 
     submissions = [Submission(name=g.name, people=tuple(str(p.get("name", "")) for p in _submitters(g.metadata)),
                               score=g.score, max_score=g.max_score, previous=_previous_score(g.metadata),
                               seconds=g.seconds, tests=tuple(g.document.get("tests", [])), error=g.error)
                    for g in graded]
-    target.write_text(render(class_stats(submissions, problems_of(fixtures)), title), encoding="utf-8")
+    target.write_text(render(class_stats(submissions, problems_of(fixtures), mistake_hints(fixtures)), title), encoding="utf-8")
     return True
 
 

@@ -39,7 +39,7 @@ class CheckResult:
     message: str = ""  # why it failed, or a note on a passed (e.g. informational) check
     output: str = ""  # what the student's code printed during this check
     seconds: float = 0.0
-    mistakes: tuple[str, ...] = ()  # catalogue mistakes diagnosed (mistakes.py names); in the test's extra_data
+    mistakes: tuple[str, ...] = ()  # catalogued mistakes diagnosed (their names in the config); in the test's extra_data
 
 
 @dataclass

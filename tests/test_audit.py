@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,20 +10,21 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder.audit import FAIL, OK, WARN, MutantSpec, catalogue_mutants, run_audit
+from autograder.audit import FAIL, OK, WARN, MutantSpec, config_mutants, run_audit
 from autograder.config import load_assignment, parse_assignment
 from autograder.fixtures import dump_case, load_case
 from autograder.generate import build_cases, write_cases
-from autograder.mistakes import CATALOGUE
-from autograder.paths import DEFAULT_CONFIG
+from autograder.feedback import feedback_path, load_feedback
+from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
 from helpers import PROJECT
 
 STABILITY = ("stability_hundreds", "stability_thousands", "hidden_stability")
 REFERENCE_SOURCE = (PROJECT / "reference/mytorch/nn/activation.py").read_text()
+CATALOGUE = load_feedback(feedback_path(DEFAULT_FIXTURES, "softmax")).mistakes  # Softmax's, as grading reads them
 
 
 def mutant(name: str) -> MutantSpec:
-    return next(m for m in catalogue_mutants(load_assignment(DEFAULT_CONFIG)) if m.name == name)
+    return next(m for m in config_mutants(load_assignment(DEFAULT_CONFIG)) if m.name == name)
 
 
 def variant(tmp: Path, *, drop: tuple[str, ...] = (), edit=None) -> tuple[Path, Path]:
@@ -44,8 +46,8 @@ def findings(report, status: str) -> list[str]:
 
 
 def test_every_catalogue_mistake_is_a_softmax_mutant():
-    mutants = catalogue_mutants(load_assignment(DEFAULT_CONFIG))
-    assert [m.name for m in mutants] == [m.name for m in CATALOGUE]
+    mutants = config_mutants(load_assignment(DEFAULT_CONFIG))
+    assert [(m.name, m.method) for m in mutants] == [(m.name, m.method) for m in CATALOGUE]
     assert {m.problem for m in mutants} == {"softmax"} and {m.method for m in mutants} == {"forward", "backward"}
 
 
@@ -148,3 +150,35 @@ def test_unknown_mutant_name_is_an_error_listing_the_known_ones():
 def test_help(args, words):
     proc = subprocess.run([sys.executable, "-m", "autograder", *args], cwd=PROJECT, capture_output=True, text=True)
     assert proc.returncode == 0 and all(w in proc.stdout for w in words)
+
+
+# -- coverage: a graded value no mutant catches fails the audit, in either assignment ------------
+
+def _coverage_failures(report) -> list[str]:
+    return [d for _, s in report.sections for f in s if f.status == FAIL and "caught by no mutant" in f.text
+            for d in f.details]
+
+
+def test_a_softmax_value_no_mistake_gets_wrong_fails_the_audit(tmp_path):
+    def forward_mistakes_only(doc):
+        problem = doc["problems"]["softmax"]
+        problem["mistakes"] = [m for m in problem["mistakes"] if m["name"] == "wrong_axis"]
+    config, fixtures = variant(tmp_path, drop=("many_classes", "hidden_batch") + STABILITY, edit=forward_mistakes_only)
+    report = run_audit(config, fixtures)
+    assert not report.passed and _coverage_failures(report) == ["softmax: dLdZ"]
+
+
+def test_a_homework_value_no_mistake_gets_wrong_fails_the_audit(tmp_path):
+    """examples/hw1p1 cut down to its softmax, with its backward mistake removed."""
+    home = PROJECT / "examples" / "hw1p1"
+    for part in ("reference", "student_template", "independent.py"):
+        (shutil.copytree if (home / part).is_dir() else shutil.copy)(home / part, tmp_path / part)
+    doc = yaml.safe_load((home / "assignment.yaml").read_text())
+    doc["problems"] = {"softmax": doc["problems"]["softmax"]}
+    doc["problems"]["softmax"]["mistakes"] = doc["problems"]["softmax"]["mistakes"][:1]  # the forward one
+    doc["cases"] = [c for c in doc["cases"] if c.get("problem") == "softmax"]
+    config = tmp_path / "assignment.yaml"
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    write_cases(build_cases(load_assignment(config)), tmp_path / "test_cases")
+    report = run_audit(config, tmp_path / "test_cases")
+    assert not report.passed and _coverage_failures(report) == ["softmax: dLdZ"]

@@ -251,9 +251,12 @@ def test_ctrl_c_during_grading_leaves_nothing_and_says_interrupted(sandbox_accou
             args += ["--sandbox", backend]
         else:
             env["AUTOGRADER_SANDBOX"] = backend
-        # its own session and process group, like a terminal's foreground job: Ctrl-C signals the whole group
+        # its own session and process group, like a terminal's foreground job: Ctrl-C signals the whole group.
+        # And like a foreground job, SIGINT at its default: a test run in the background of a script (`pytest &`)
+        # ignores SIGINT, which every child inherits, and a grader that ignores Ctrl-C rightly grades to the end.
         proc = subprocess.Popen(args, cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, start_new_session=True)
+                                text=True, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             deadline = time.monotonic() + 60
             while not any(marks.iterdir()) and proc.poll() is None and time.monotonic() < deadline:

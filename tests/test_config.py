@@ -140,6 +140,8 @@ MISTAKES = [
     ("uses_unknown_problem", _set("problems", "softmax", "uses", ["linear"]), "problems.softmax.uses"),
     ("uses_itself", _set("problems", "softmax", "uses", ["softmax"]), "problems.softmax.uses"),
     ("uses_not_a_list", _set("problems", "softmax", "uses", "linear"), "uses"),
+    ("chain_without_uses", _set("problems", "softmax", "chain", {"through": "layers"}), "problems.softmax.chain"),
+    ("chain_not_a_mapping", _set("problems", "softmax", "chain", "layers"), "problems.softmax.chain"),
     # found by the property test below: an empty shape, with nothing else to give the inputs one, crashed generate
     ("empty_shape", _set("cases", 1, "shape", []), "cases[1] (single_sample).shape"),
 ]

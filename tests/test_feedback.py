@@ -17,16 +17,23 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from autograder import diagnose, efficiency, mistakes
+from autograder import diagnose, efficiency
+from autograder.audit import config_mutants
 from autograder.compare import compare
-from autograder.config import Limits
+from autograder.config import Limits, load_assignment
+from autograder.feedback import Mistake, feedback_path, load_feedback
 from autograder.fixtures import Case, Tolerance, load_cases
 from autograder.grade import explain_error, grade_submission
-from autograder.paths import DEFAULT_FIXTURES
+from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
 from autograder.results import CheckResult, GradingResult, to_gradescope
 from helpers import PROJECT, SUBMISSIONS
 
 MISTAKES = SUBMISSIONS / "mistakes"
+# The Softmax problem's catalogue, as its config declares it and grading reads it (test_cases/feedback/softmax.yaml),
+# and each mistake's mutant (the reference with the mistake's patch).
+SOFTMAX = load_feedback(feedback_path(DEFAULT_FIXTURES, "softmax"))
+CATALOGUE = SOFTMAX.mistakes
+MUTANTS = {m.name: m.source for m in config_mutants(load_assignment(DEFAULT_CONFIG)) if m.problem == "softmax"}
 LIMITS = Limits(call_timeout=3, import_timeout=5, budget=20)
 CASES = load_cases(DEFAULT_FIXTURES)
 SINGLE = {c.name for c in CASES if c.inputs["Z"].shape[0] == 1}
@@ -103,7 +110,7 @@ def failed(result: GradingResult) -> list[CheckResult]:
 
 
 def hint(name: str) -> str:
-    return mistakes.named(name).hint
+    return SOFTMAX.by_name[name].hint
 
 
 def batch(name: str) -> int:
@@ -149,7 +156,7 @@ HIDDEN_FACTS = re.compile(FACTS.pattern.replace(r"raised \w+Error: .*\d", r"rais
 def test_there_is_one_submission_per_named_mistake():
     files = {p.name for p in MISTAKES.glob("*.py")}
     assert files == set(NAMED)
-    assert {name.removesuffix(".py") for name in NAMED} <= set(mistakes.BY_NAME)
+    assert {name.removesuffix(".py") for name in NAMED} <= set(SOFTMAX.by_name)
 
 
 def _case_shows(mistake_name: str, case_name: str) -> bool:
@@ -157,7 +164,7 @@ def _case_shows(mistake_name: str, case_name: str) -> bool:
 
     A mistake that does not show as an array (a wrong type, an exception) is recognised by kind: True.
     """
-    mistake = mistakes.named(mistake_name)
+    mistake = SOFTMAX.by_name[mistake_name]
     case = _case(case_name)
     check = next(c for c in case.checks if c.method == mistake.method)
     produced = mistake.produce(_arrays(case))
@@ -185,12 +192,12 @@ def test_failing_tests_name_the_mistake_and_give_the_numbers(name):
     wanted = NAMED[name]
     bad = failed(result)
     assert bad, f"{name} passed every test"
-    others = [m.hint for m in mistakes.CATALOGUE if m.hint not in wanted.values()]
+    others = [m.hint for m in CATALOGUE if m.hint not in wanted.values()]
     for check in bad:
         assert check.method in wanted, f"{check.name} should pass:\n{check.message}"
         message = _full(result, check)
         mistake = name.removesuffix(".py")
-        if mistakes.named(mistake).method == check.method and not _case_shows(mistake, check.case):
+        if SOFTMAX.by_name[mistake].method == check.method and not _case_shows(mistake, check.case):
             # the mistake's output here is within tolerance of zero: no evidence, so no hint, but no wrong one either
             assert wanted[check.method] not in message, message
         else:
@@ -233,7 +240,7 @@ def test_only_some_rows_right_and_right_for_one_sample_only():
     assert bad and all(c.method == "backward" and c.case not in SINGLE for c in bad)
     for check in bad:
         assert "Only row 0 is right" in check.message, check.message
-        assert diagnose.single_sample_note("backward", batch(check.case), advice=False) in check.message
+        assert diagnose.single_sample_note("backward", batch(check.case)) in check.message
         assert "rows with wrong values: 1" in check.message
 
 
@@ -258,7 +265,7 @@ def test_reference_passes_with_no_message():
 
 def test_float32_code_gets_no_diagnosis_of_a_mistake():
     """Where correct float32 code misses the tolerance, the feedback says rounding, never a mistake."""
-    hints = [m.hint for m in mistakes.CATALOGUE]
+    hints = [m.hint for m in CATALOGUE]
     for check in failed(graded(FLOAT32)):
         assert "Looks like rounding error, not a wrong formula" in check.message, check.message
         assert "(your array is float32)" in check.message
@@ -291,15 +298,15 @@ def _verdict(case: Case, check, actual: np.ndarray):
 
 
 def test_catalogue_entries_are_well_formed():
-    names = [m.name for m in mistakes.CATALOGUE]
+    names = [m.name for m in CATALOGUE]
     assert len(names) == len(set(names))
-    for mistake in mistakes.CATALOGUE:
+    for mistake in CATALOGUE:
         assert mistake.method in ("forward", "backward")
         assert mistake.hint.startswith("Looks like ") and len(mistake.hint) < 400
-        compile(mistake.mutant, f"<mutant {mistake.name}>", "exec")
+        compile(MUTANTS[mistake.name], f"<mutant {mistake.name}>", "exec")
 
 
-@pytest.mark.parametrize("mistake", [m for m in mistakes.CATALOGUE], ids=lambda m: m.name)
+@pytest.mark.parametrize("mistake", [m for m in CATALOGUE], ids=lambda m: m.name)
 def test_each_mistake_is_recognised_from_what_it_produces(mistake):
     shown = 0
     for case in CASES:
@@ -321,10 +328,10 @@ def test_each_mistake_is_recognised_from_what_it_produces(mistake):
         assert shown, f"{mistake.name} shows on no case"
 
 
-def _run_mutant(mistake: mistakes.Mistake, case: Case):
+def _run_mutant(mistake: Mistake, case: Case):
     """Run the mutant in this (test) process on one case, as the worker would: forward, then backward with the reference A."""
     namespace: dict = {}
-    exec(compile(mistake.mutant, f"<mutant {mistake.name}>", "exec"), namespace)  # our own trusted source
+    exec(compile(MUTANTS[mistake.name], f"<mutant {mistake.name}>", "exec"), namespace)  # our own trusted source
     layer = namespace["Softmax"]()
     z = case.inputs["Z"].copy()
     with np.errstate(all="ignore"):
@@ -335,7 +342,7 @@ def _run_mutant(mistake: mistakes.Mistake, case: Case):
         return layer.backward(case.inputs["dLdA"].copy()), False
 
 
-@pytest.mark.parametrize("mistake", [m for m in mistakes.CATALOGUE], ids=lambda m: m.name)
+@pytest.mark.parametrize("mistake", [m for m in CATALOGUE], ids=lambda m: m.name)
 def test_each_mutant_makes_its_mistake_and_is_caught(mistake):
     caught = False
     for case in CASES:
@@ -388,7 +395,7 @@ def test_nan_on_large_logits_is_explained_even_when_no_mistake_matches():
     a[1] = np.nan  # no catalogue mistake gives exactly this
     found = _hints_for(case, "forward", a)
     assert any("float32 overflows already above 88" in h and "Subtract each row's maximum" in h for h in found)
-    assert not any(m.hint in found for m in mistakes.CATALOGUE)
+    assert not any(m.hint in found for m in CATALOGUE)
     found = _hints_for(case, "backward", np.where(np.arange(case.expected["dLdZ"].size).reshape(
         case.expected["dLdZ"].shape) == 0, np.inf, case.expected["dLdZ"]))
     assert any("Use self.A" in h for h in found)
@@ -440,8 +447,8 @@ def test_hidden_errors_show_no_digit_of_the_students_text():
     text = explain_error(outcome, hidden)
     assert not re.search(r"\d", text), text
     # words carry numbers as well as digits do ("minus two point seven"): nothing of the student's is shown
-    assert text == ("Softmax.backward raised an exception of a class of your own: (not shown in a test that is "
-                    "not visible; the visible tests show theirs)"), text
+    assert text == ("Softmax.backward raised an exception of a class of your own: (not shown: a test that is not "
+                    "visible shows no message or traceback)"), text
     for words in ("secret", "Err", "x1618", "f1414", "Traceback", "Note"):
         assert words not in text
     shown = explain_error(outcome, visible)
@@ -453,6 +460,43 @@ def test_hidden_errors_show_no_digit_of_the_students_text():
 # -- hidden tests leak no hidden data -----------------------------------------------------------
 
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+
+
+def raises_in_backward(least_rows: int) -> str:
+    """The reference, with a backward that raises ValueError for batches of at least `least_rows` rows."""
+    source = (PROJECT / "reference/mytorch/nn/activation.py").read_text()
+    head = "    def backward(self, dLdA):\n"
+    assert source.count(head) == 1
+    return source.replace(head, head + f"        if dLdA.shape[0] >= {least_rows}:\n"
+                                       "            raise ValueError('backward failed')\n")
+
+
+def _backward_failures(least_rows: int) -> tuple[list[CheckResult], list[CheckResult]]:
+    result = graded(raises_in_backward(least_rows))
+    failures = [c for c in failed(result) if c.method == "backward"]
+    return [c for c in failures if c.visibility == "visible"], [c for c in failures if c.visibility != "visible"]
+
+
+def test_a_hidden_error_names_the_visible_test_that_shows_the_same_exception():
+    visible, hidden = _backward_failures(1)  # every backward raises
+    assert visible and hidden
+    first = min(visible, key=lambda c: [int(n) for n in c.number.split(".")])
+    for check in hidden:
+        assert (f"Softmax.backward raised ValueError: (not shown in a test that is not visible; visible test "
+                f"{first.number} ({first.name}) raised ValueError too and shows its message)") in check.message, \
+            check.message
+        assert "shows no message" not in check.message
+    assert "backward failed" in first.message
+
+
+def test_a_hidden_error_no_visible_test_shows_claims_no_visible_test_does():
+    largest_visible = max(c.inputs["Z"].shape[0] for c in CASES if not c.hidden)
+    visible, hidden = _backward_failures(largest_visible + 1)  # only the hidden batches raise
+    assert not visible and hidden
+    for check in hidden:
+        assert check.message.startswith("Softmax.backward raised ValueError: (not shown: a test that is not visible "
+                                        "shows no message or traceback)"), check.message
+        assert "visible test " not in check.message and "show theirs" not in check.message
 
 
 def _significant_digits(token: str) -> int:
@@ -506,7 +550,7 @@ def test_efficiency_note_only_when_far_slower():
     slow = efficiency.informational_checks(_timed(0.05), CASES)
     assert len(slow) == 1
     note = slow[0]
-    assert note.name == efficiency.NAME and note.max_score == 0 and note.score == 0 and note.tags == ("efficiency",)
+    assert note.name == efficiency.note_name("backward") and note.max_score == 0 and note.score == 0 and note.tags == ("efficiency",)
     assert "no points" in note.message and re.search(r"about \d+ times as long", note.message)
     assert efficiency.informational_checks(_timed(1e-6), CASES)[0].message == ""
     assert efficiency.informational_checks([], CASES) == []
@@ -528,7 +572,7 @@ def test_efficiency_note_quotes_times_of_visible_tests_only():
 def test_efficiency_note_for_a_triple_loop_backward():
     result = grade_submission(SUBMISSIONS / "demo", limits=LIMITS)
     note = result.checks[-1]
-    assert note.name == efficiency.NAME and note.max_score == 0 and "efficiency" in note.tags
+    assert note.name == efficiency.note_name("backward") and note.max_score == 0 and "efficiency" in note.tags
     assert re.search(r"your backward took [\d.]+ ms on .*, about \d+ times as long as a vectorised backward", note.message)
     assert note.score == 0 and result.score == sum(c.score for c in graded_checks(result))
 
@@ -603,7 +647,7 @@ class Softmax:
 
 OVERFLOW_HINT = "Looks like exp() overflowed: math.exp raises OverflowError"
 KEEPDIMS_ADVICE = "without axis=1 (keepdims=True)"
-ALL_CATALOGUE_HINTS = [m.hint for m in mistakes.CATALOGUE]
+ALL_CATALOGUE_HINTS = [m.hint for m in CATALOGUE]
 
 
 def test_math_exp_overflow_is_explained_by_max_subtraction_not_keepdims():
@@ -684,15 +728,15 @@ def test_two_mistakes_that_explain_the_same_check_are_both_named():
 def test_contradicted_rules_out_a_mistake_another_check_disproves():
     case = _case("small_batch")
     check = next(c for c in case.checks if c.method == "backward")
-    wrong = mistakes.named("backward_wrong_axis").produce(_arrays(case))
+    wrong = SOFTMAX.by_name["backward_wrong_axis"].produce(_arrays(case))
     item = lambda array, passed: (case, check, SimpleNamespace(kind="ok", array=array),  # noqa: E731
                                   SimpleNamespace(passed=passed, message=""))
-    assert "diagonal_only" in diagnose.contradicted([item(wrong, False)]).get("backward", set())
-    assert "backward_wrong_axis" not in diagnose.contradicted([item(wrong, False)]).get("backward", set())
+    assert "diagonal_only" in diagnose.contradicted([item(wrong, False)]).get(("softmax", "backward"), set())
+    assert "backward_wrong_axis" not in diagnose.contradicted([item(wrong, False)]).get(("softmax", "backward"), set())
     # NaN (overflow can hide a mistake) and exceptions are no evidence either way
     assert diagnose.contradicted([item(np.full_like(wrong, np.nan), False)]) == {}
     # a passed check rules out every mistake that would show on it
-    assert {"diagonal_only", "backward_wrong_axis"} <= diagnose.contradicted([item(case.expected["dLdZ"], True)])["backward"]
+    assert {"diagonal_only", "backward_wrong_axis"} <= diagnose.contradicted([item(case.expected["dLdZ"], True)])[("softmax", "backward")]
 
 
 def test_shared_import_error_is_explained_once_then_referred_to():
@@ -745,7 +789,7 @@ def test_each_check_carries_the_catalogue_mistake_diagnosed_in_it(name):
     assert not any(c.mistakes for c in checks if c.passed)
     named = [c for c in checks if c.mistakes]
     assert named, f"{name}: no failed check names it"
-    assert all(mistakes.named(name).hint in _full(result, c) for c in named)  # the same diagnosis as the hint
+    assert all(SOFTMAX.by_name[name].hint in _full(result, c) for c in named)  # the same diagnosis as the hint
     document = to_gradescope(result)
     assert [t.get("extra_data", {}).get("mistakes", []) for t in document["tests"]] == \
         [list(c.mistakes) for c in result.checks]

@@ -12,8 +12,8 @@ import pytest
 
 from autograder.config import InputSpec, load_assignment
 from autograder.errors import AutograderError
-from autograder.fixtures import GENERATED_HEADER, dump_case, fixture_filename
-from autograder.generate import build_cases, draw, stale_fixtures, write_cases
+from autograder.fixtures import GENERATED_HEADER, dump_case, fixture_filename, generated_header
+from autograder.generate import build_cases, draw, feedback_files, stale_fixtures, write_cases
 from autograder.fixtures import load_cases
 from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES, PROJECT_ROOT
 from helpers import ON_PINNED_NUMPY
@@ -27,7 +27,8 @@ def generate(*args: str) -> subprocess.CompletedProcess:
 
 
 def folder_bytes(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    """Every file of a fixtures folder (the cases, and the problems' feedback in feedback/) by relative path."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_generate_into_an_empty_folder_reproduces_test_cases_byte_for_byte(tmp_path):
@@ -35,7 +36,7 @@ def test_generate_into_an_empty_folder_reproduces_test_cases_byte_for_byte(tmp_p
     proc = generate("--out", str(out))
     assert proc.returncode == 0, proc.stderr
     if ON_PINNED_NUMPY:
-        assert folder_bytes(out) == {p.name: p.read_bytes() for p in DEFAULT_FIXTURES.glob("*.yaml")}
+        assert folder_bytes(out) == folder_bytes(DEFAULT_FIXTURES)
     else:  # same cases, expected values equal but for their last bits
         assert stale_fixtures(load_cases(out), DEFAULT_FIXTURES) == []
 
@@ -73,15 +74,18 @@ def test_build_is_deterministic_in_process():
 def test_write_leaves_unchanged_files_alone_and_removes_only_stale_generated_ones(tmp_path):
     cases = build_cases(ASSIGNMENT)
     first = write_cases(cases, tmp_path)
-    assert len(first.written) == len(cases) and not first.unchanged and not first.removed
+    extra = len(feedback_files(cases))  # test_cases/feedback/softmax.yaml
+    assert extra == 1 and len(first.written) == len(cases) + extra and not first.unchanged and not first.removed
     before = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.yaml")}
     stale = tmp_path / "98_old_case.yaml"
     stale.write_text(GENERATED_HEADER + "name: old_case\n")
+    other = tmp_path / "97_of_a_folder_config.yaml"  # generated from another config: its header names that one
+    other.write_text(generated_header("examples/x/assignment.yaml") + "name: other\n")
     mine = tmp_path / "notes.yaml"
     mine.write_text("# an instructor's own file\n")
     second = write_cases(cases, tmp_path)
-    assert not second.written and len(second.unchanged) == len(cases)
-    assert second.removed == [stale] and not stale.exists() and mine.exists()
+    assert not second.written and len(second.unchanged) == len(cases) + extra
+    assert second.removed == [other, stale] and not stale.exists() and not other.exists() and mine.exists()
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.yaml") if p != mine} == before
     assert not list(tmp_path.glob(".tmp-*")), "temporary files left behind"
     assert stale_fixtures(cases, tmp_path) == ["notes.yaml: not in the config"]

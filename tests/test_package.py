@@ -46,7 +46,7 @@ def test_autograder_zip_has_the_entry_points_at_its_root_and_nothing_else(zips):
         requirements = archive.read("requirements.txt").decode()
     assert {n for n in listed if "/" not in n} == {"setup.sh", "run_autograder", "requirements.txt"}
     assert sorted(n for n in listed if n.startswith("test_cases/")) == \
-        [f"test_cases/{p.name}" for p in sorted(DEFAULT_FIXTURES.glob("*.yaml"))]
+        sorted(f"test_cases/{p.relative_to(DEFAULT_FIXTURES).as_posix()}" for p in DEFAULT_FIXTURES.rglob("*.yaml"))
     assert all(n.startswith(("autograder/", "test_cases/")) for n in listed if "/" in n)
     for instructor_only in ("assignment.yaml", "generate.py", "independent.py", "audit.py", "package.py", "regrade.py"):
         assert f"autograder/{instructor_only}" not in listed
@@ -62,14 +62,29 @@ def test_handout_zip_has_template_visible_fixtures_runner_and_readme(zips):
     assert stub == (PROJECT / "student_template/mytorch/nn/activation.py").read_bytes()
     assert {"mytorch/__init__.py", "mytorch/nn/__init__.py", "README.md", "conftest.py", "pytest.ini",
             "requirements.txt", "autograder/__main__.py", "autograder/local_pytest.py"} <= set(listed)
-    fixtures = sorted(n for n in listed if n.startswith("test_cases/"))
+    fixtures = sorted(n for n in listed if n.startswith("test_cases/") and n.count("/") == 1)
     assert len(fixtures) == 10 and not any(h in n for n in fixtures for h in HIDDEN)
+    # the problem's feedback, without its value expressions (stored values instead) and its speed note
+    assert {n for n in listed if n.startswith("test_cases/feedback/")} == \
+        {"test_cases/feedback/softmax.yaml", "test_cases/feedback/softmax.npz"}
+    with zipfile.ZipFile(zips / "handout.zip") as archive:
+        feedback = yaml.safe_load(archive.read("test_cases/feedback/softmax.yaml"))
+    assert feedback["mistakes"] and not any("value" in m for m in feedback["mistakes"]) and "efficiency" not in feedback
     for hidden in HIDDEN:
         assert hidden not in everything
     assert not any(n.startswith(("reference/", "tests/", "benchmarks/", "student_template/")) for n in listed)
     for line in reference_lines(load_assignment(DEFAULT_CONFIG)):
         assert line not in " ".join(everything.split())
     assert "python -m autograder" in readme and "-k stability" in readme and "2 more case(s)" in readme
+
+
+def test_the_softmax_assignment_ships_exactly_the_projects_requirements_no_extra_package(zips):
+    """Only an assignment that declares `packages` (examples/hw1p1: SciPy) makes setup.sh install more."""
+    ours = (PROJECT / "requirements.txt").read_text()
+    with zipfile.ZipFile(zips / "handout.zip") as handout, zipfile.ZipFile(zips / "autograder.zip") as grader:
+        assert handout.read("requirements.txt").decode() == ours
+        assert grader.read("requirements.txt").decode() == requirements_for_gradescope(ours)
+    assert "scipy" not in ours.lower()
 
 
 def test_zips_are_reproducible():

@@ -58,6 +58,7 @@ class CallOutcome:
     shared: bool = False  # answered by a process that had answered other checks before (see escalation)
     class_missing: bool = False  # an import failure of the class only: its module imported, but lacks it
     items: list["CallOutcome"] | None = None  # checks run together (see worker.run_steps): each one's answer
+    described: dict[str, Any] | None = None  # what a list attribute held (worker.describe_elements), when asked
 
     def __post_init__(self) -> None:
         self.kind = Outcome(self.kind)

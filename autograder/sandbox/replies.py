@@ -72,7 +72,8 @@ def _parse_result(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Call
     method = _text(header.get("method", ""), 50)
     if not header.get("ok"):
         phase = header.get("phase") if header.get("phase") in ("construct", "call") else "call"
-        return CallOutcome("error", phase=phase, method=method, error=_error(header.get("error")), notes=notes)
+        return CallOutcome("error", phase=phase, method=method, error=_error(header.get("error")), notes=notes,
+                           described=_described(header.get("described")))
     raw = header.get("returned")
     if not isinstance(raw, dict) or raw.get("kind") not in ("none", "ndarray", "scalar", "other"):
         return CallOutcome("protocol", phase="call", detail="the reply from the process running your code did not "
@@ -93,7 +94,8 @@ def _parse_result(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Call
         return CallOutcome("protocol", phase="call", detail="the process running your code announced an array but "
                                                             "sent none")
     return CallOutcome("ok", phase="call", method=method, returned=returned, array=array, mutated=mutated,
-                       seconds=float(seconds) if isinstance(seconds, (int, float)) else 0.0, notes=notes)
+                       seconds=float(seconds) if isinstance(seconds, (int, float)) else 0.0, notes=notes,
+                       described=_described(header.get("described")))
 
 
 MAX_BATCH = 64  # graded values one answer may hold
@@ -112,10 +114,38 @@ def _parse_batch(items: Any, arrays: dict[str, np.ndarray]) -> CallOutcome:
     outcomes = []
     for i, item in enumerate(items):
         one = {name: array for name, array in arrays.items() if name == f"result.{i}"}
-        outcome = _parse_result({**item, "event": "result", "ok": True, "notes": []},
+        answer = {key: value for key, value in item.items() if key != "batch"}  # no batch within a batch
+        outcome = _parse_result({**answer, "event": "result", "ok": True, "notes": []},
                                 {"result": one[f"result.{i}"]} if one else {})
         if outcome.kind != "ok":
             return outcome
         outcomes.append(outcome)
     return CallOutcome("ok", phase="call", method=outcomes[-1].method, items=outcomes,
                        seconds=sum(o.seconds for o in outcomes))
+
+
+def _shape(value: Any) -> list[int] | None:
+    if isinstance(value, list) and len(value) <= protocol.MAX_DIMS and all(type(n) is int and n >= 0 for n in value):
+        return list(value)
+    return None
+
+
+def _described(raw: Any) -> dict[str, Any] | None:
+    """What a worker said a list attribute holds (worker.describe_elements), checked field by field: its
+    length, and per element a class name (clean text) and array shapes; None when it said nothing usable."""
+    if not isinstance(raw, dict):
+        return None
+    if "error" in raw:
+        return {"error": _text(raw["error"], 100)}
+    items, length = raw.get("items"), raw.get("length")
+    if not isinstance(items, list) or type(length) is not int or not len(items) <= min(length, 64):
+        return None
+    clean_items = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("class"), str):
+            return None
+        shapes = {_text(k, 50): _shape(v) for k, v in item.items() if k != "class" and isinstance(k, str)}
+        if any(shape is None for shape in shapes.values()):
+            return None
+        clean_items.append({"class": _text(item["class"], 100), **shapes})
+    return {"length": length, "items": clean_items}

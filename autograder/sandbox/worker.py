@@ -293,6 +293,11 @@ def run_steps(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarr
     grader then runs each of its checks on its own. A batch may hold several such runs (of other cases,
     or other classes of the module, looked up with `classes`), each opened by {"op": "part",
     "class_name"} and run on its own fresh instance; their answers follow one another.
+
+    For grading a class against the student's own parts (an MLP against their Linear and ReLU):
+    {"op": "describe", "attr", "fields"} records, as data, the class name of each element of the
+    attribute (a list) and the shapes of its array fields; a call with "through": {"attr", "reverse"}
+    is made through those elements instead of the instance's own method (see _through).
     """
     if steps and steps[0].get("op") == "part":
         parts: list[tuple[type | None, list[dict[str, Any]]]] = []
@@ -343,6 +348,7 @@ def _answers(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarra
     notes: list[str] = []
     objects: dict[str, Any] = {}
     obj: Any = None
+    described: dict[str, Any] | None = None
     for step in steps:
         op = step["op"]
         if op == "object":
@@ -359,6 +365,9 @@ def _answers(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarra
                 yield {"event": "result", "ok": False, "phase": "construct", "method": "__init__",
                        "error": describe_exception(exc, workdir)}, {}
                 return
+        if op == "describe":
+            described = describe_elements(obj, step["attr"], step.get("fields", []))
+            continue
         if op == "set":
             owner = obj if step.get("on") is None else objects[step["on"]]
             try:
@@ -380,11 +389,14 @@ def _answers(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarra
         pristine = [(name, g.copy()) for name, g in named if isinstance(g, np.ndarray)]
         start = time.perf_counter()
         try:
-            result = getattr(obj, method)(*given, **keywords)
+            if step.get("through") is not None:
+                result = _through(obj, method, given, step["through"])
+            else:
+                result = getattr(obj, method)(*given, **keywords)
         except BaseException as exc:  # noqa: BLE001
-            if grades:
+            if grades or step.get("through") is not None:  # a part that raises ends the chain
                 yield {"event": "result", "ok": False, "phase": "call", "method": method,
-                       "error": describe_exception(exc, workdir), "notes": notes}, {}
+                       "error": describe_exception(exc, workdir), "notes": notes, **_parts(described)}, {}
                 return
             notes.append(f"{method}() raised {type(exc).__name__} before the graded call; grading went on")
             continue
@@ -401,15 +413,59 @@ def _answers(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarra
                     value = _get_path(owner, grade["value"])
                 except BaseException as exc:  # noqa: BLE001 - not stored, or a property that raises
                     yield {"event": "result", "ok": False, "phase": "call", "method": method,
-                           "error": describe_exception(exc, workdir), "notes": notes, "value": grade["value"]}, {}
+                           "error": describe_exception(exc, workdir), "notes": notes, "value": grade["value"],
+                           **_parts(described)}, {}
                     return
             returned, arrays = describe_result(value, max_result_bytes)
             if batch:  # as it is now: later steps may change it in place
                 arrays = {name: array.copy() for name, array in arrays.items()}
-            yield {"event": "result", "ok": True, "method": method, "returned": returned,
-                   "mutated": mutated, "seconds": seconds, "notes": list(notes)}, arrays
+            yield {"event": "result", "ok": True, "method": method, "returned": returned, "mutated": mutated,
+                   "seconds": seconds, "notes": list(notes), **_parts(described)}, arrays
         if not batch:
             return
+
+
+MAX_DESCRIBED = 64  # elements of a described list; a longer list is described by its first ones and its length
+
+
+def _parts(described: dict[str, Any] | None) -> dict[str, Any]:
+    """The reply's description of the parts, when the request asked for one (replies to others are as before)."""
+    return {} if described is None else {"described": described}
+
+
+def _through(obj: Any, method: str, args: list[Any], through: dict[str, Any]) -> Any:
+    """A method as the writeup says the object runs it: the same method of each element of the attribute
+    `through["attr"]` in turn (in reverse order when `through["reverse"]`), the value each returns given to the
+    next; returns the last one's. The elements are the student's own objects; nothing of the grader's runs."""
+    parts = list(_get_path(obj, through["attr"]))
+    value, = args
+    for part in reversed(parts) if through.get("reverse") else parts:
+        value = getattr(part, method)(value)
+    return value
+
+
+def describe_elements(obj: Any, path: str, fields: list[str]) -> dict[str, Any]:
+    """What a list attribute holds, as data: its length, and per element (the first MAX_DESCRIBED) the name of
+    its class and the shape of each of `fields` that is an array (absent otherwise)."""
+    try:
+        elements = list(_get_path(obj, path))
+    except BaseException as exc:  # noqa: BLE001 - not there, not a list, a property that raises
+        return {"error": type(exc).__name__}
+    items = []
+    for element in elements[:MAX_DESCRIBED]:
+        try:
+            item: dict[str, Any] = {"class": str(type(element).__name__)[:100]}
+        except BaseException:  # noqa: BLE001 - a metaclass may make __name__ anything
+            item = {"class": "?"}
+        for name in fields:
+            try:
+                value = getattr(element, name)
+            except BaseException:  # noqa: BLE001
+                continue
+            if isinstance(value, np.ndarray):
+                item[name] = [int(n) for n in value.shape]
+        items.append(item)
+    return {"length": len(elements), "items": items}
 
 
 class ArgumentObject:

@@ -1,0 +1,181 @@
+"""A class built from the student's own parts (an MLP from their Linear and ReLU), graded against those parts
+when they fail their own tests: a wrong Linear then costs the Linear tests, not the MLP's too.
+
+The MLP's tests are graded against the fixtures first, as every test is. Only a test that failed there, of
+a problem whose config declares a `chain` (how it runs its parts) and whose `uses` problems failed some test
+of this submission, is decided again: a worker builds a fresh instance by the same steps and, instead of
+the instance's own methods, runs the student's own parts as the class should (forward through `layers` in
+order, backward in reverse, each value given to the next). That is grader-written code calling only
+student objects: no reference code and no expected value reaches the worker. The test then passes when
+
+- the parts are those the reference builds (class names in order, and the shapes of the arrays the
+  chain's `shapes` names, as built), and
+- the student's own value (returned, or an attribute such as layers[0].dLdW) agrees with the chain's,
+  within the case's tolerance;
+
+and says it was graded against the student's own parts. Otherwise it fails as before, saying which of the
+two does not hold. Parts that raise (or give no array) cannot stand in for the reference: the test stays
+failed, with the note that names the failing parts (grade.note_used_failures).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Collection
+
+import numpy as np
+
+from .compare import compare
+from .fixtures import Case, Chain, Check
+from .results import CheckResult
+from .sandbox import CallOutcome
+
+# (case, check, outcome, result) of each graded check, as grade_submission keeps them
+Graded = list[tuple[Case, Check, CallOutcome, CheckResult]]
+# runs a request for a case's check and judges its outcome (escalation.decide), giving the verdict
+Runner = Callable[[Case, list[dict[str, Any]], dict[str, np.ndarray], Callable[[CallOutcome], tuple]], tuple]
+
+
+def chain_ops(ops: list[dict[str, Any]], chain: Chain) -> list[dict[str, Any]]:
+    """A check's request (grade.request_for) run through the parts: their description taken as soon as the
+    object is built (before any attribute is set: the shapes as built), and every call made through them."""
+    out: list[dict[str, Any]] = []
+    for op in ops:
+        if op["op"] in ("set", "call") and not any(o["op"] == "describe" for o in out):
+            out.append({"op": "describe", "attr": chain.through, "fields": list(chain.shapes)})
+        if op["op"] == "call":
+            op = dict(op, through={"attr": chain.through, "reverse": op["method"] in chain.reverse})
+        out.append(op)
+    return out
+
+
+def structure_problems(described: dict[str, Any] | None, case: Case) -> list[str]:
+    """How the student's parts differ from those the reference builds (empty: they do not). A test that is
+    not visible names only what the reference builds: class names and shapes are the student code's choice."""
+    chain, hidden = case.problem.chain, case.hidden
+    assert chain is not None
+    owner = f"{case.problem.class_name}.{chain.through}"
+    if described is None or "error" in described:
+        return [f"{owner} could not be read as a list of parts"]
+    items, expected = described["items"], case.structure
+    found = []
+    if described["length"] != len(expected):
+        found.append(f"{owner} holds {'another number of' if hidden else described['length']} part(s), "
+                     f"the reference's {len(expected)}")
+    for i, (mine, theirs) in enumerate(zip(items, expected)):
+        if mine["class"] != theirs["class"]:
+            found.append(f"{chain.through}[{i}] is not a {theirs['class']}" if hidden else
+                         f"{chain.through}[{i}] is a {mine['class']}, expected a {theirs['class']}")
+            continue
+        for name, shape in theirs.items():
+            if name != "class" and mine.get(name) != shape:
+                found.append(f"{chain.through}[{i}].{name} is not built with the reference's shape" if hidden else
+                             f"{chain.through}[{i}].{name} is built with shape {_shape(mine.get(name))}, "
+                             f"expected {tuple(shape)}")
+    return found
+
+
+def _shape(shape: list[int] | None) -> str:
+    return "(none: not an array)" if shape is None else str(tuple(shape))
+
+
+def _float_array(outcome: CallOutcome) -> np.ndarray | None:
+    array = outcome.array
+    if outcome.kind != "ok" or array is None or array.dtype.kind not in "fiu" or not np.isfinite(array).all():
+        return None
+    return array.astype(np.float64)
+
+
+def judge_chain(chained: CallOutcome, outcome: CallOutcome, case: Case, check: Check,
+                parts: str) -> tuple[bool, list[str], bool]:
+    """The verdict on a failed test decided against the student's own parts: passed, the lines to say, and
+    whether the test is settled by it (False: the parts could not stand in for the reference's)."""
+    from .grade import hidden_error
+
+    chain = case.problem.chain
+    assert chain is not None
+    name = case.problem.class_name
+    run_so = f"run as {name} should run them ({_how(chain)})"
+    also = f"Graded against your own {parts} as well, as tests of {parts} fail in this submission"
+    cannot = "so this test could not be graded against them."
+    found = structure_problems(chained.described, case) if chained.described is not None or chained.kind == "ok" else []
+    if found:
+        return False, [f"{also}, it fails there too: {name} does not build the parts it should: "
+                       f"{'; '.join(found)}."], True
+    if outcome.array is None and chained.kind == "ok":  # the class's own call raised; its parts, run right, do not
+        return False, [f"{also}: {run_so}, they raise nothing, so the error is in {name} itself."], True
+    if outcome.array is None:
+        return False, [], False
+    if chained.kind == "error":
+        error = hidden_error(chained.error or {}) if case.hidden else (chained.error or {})
+        frames = error.get("frames") or []
+        where = f" (in {frames[-1]['file']}, line {frames[-1]['line']})" if frames else ""
+        return False, [f"Your own {parts}, {run_so}, raised {error.get('type', 'Error')}: {error.get('message', '')}"
+                       f"{where}: {cannot}"], False
+    if chained.kind != "ok":
+        return False, [f"Your own {parts}, {run_so}, gave no answer ({chained.kind}): {cannot}"], False
+    theirs = _float_array(chained)
+    if theirs is None:
+        return False, [f"Your own {parts}, {run_so}, give no array of finite numbers for {check.graded}: "
+                       f"{cannot}"], False
+    if not np.any(theirs) and np.any(case.expected[check.output]):  # a stub's answer: it tells nothing
+        return False, [f"Your own {parts}, {run_so}, give all zeros for {check.graded} here, which cannot tell a right "
+                       f"{name} from a wrong one: so this test was graded against the reference only."], False
+    assert outcome.returned is not None
+    verdict = compare(outcome.returned, outcome.array, theirs, case.tolerance,
+                      what=f"{name}'s {check.graded}", show_values=not case.hidden)
+    if not verdict.passed:
+        return False, [f"{also}, it fails there too: {name} does not run its parts as it should. Below, \"expected\" "
+                       f"is what your own parts give, {run_so}."] + verdict.lines, True
+    return True, [f"Graded against your own {parts}, as tests of {parts} fail in this submission: {run_so}, they give "
+                  f"the same {check.graded} as your {name}, and {chain.through} holds the classes and shapes the "
+                  f"reference builds. So {name} itself is right here; its values differ from the reference's because "
+                  f"of {parts}."], True
+
+
+def _judgeable(outcome: CallOutcome) -> bool:
+    """An answer to compare with the parts' (an array), or an exception in a call of a class that is written:
+    then its parts' structure may still show the class wrong (not a missing method: the template's)."""
+    if outcome.kind == "ok":
+        return outcome.array is not None
+    return outcome.kind == "error" and outcome.phase == "call" and not (outcome.error or {}).get("not_implemented")
+
+
+def _how(chain: Chain) -> str:
+    how = f"each call through {chain.through} in order, each value given to the next"
+    return how + (f"; {', '.join(chain.reverse)} in reverse order" if chain.reverse else "")
+
+
+def checks_needed(cases: list[Case], only: Collection[str], name: Callable[[Case, Check], str]) -> set[str]:
+    """The tests a selection of tests (`only`, by `name`) needs graded besides its own: those of the problems
+    a selected test of a class with a chain uses, whose failures decide how that test is graded."""
+    used = {problem for case in cases if case.problem.chain is not None
+            and any(name(case, check) in only for check in case.checks) for problem in case.problem.uses}
+    return {name(case, check) for case in cases if case.problem.name in used for check in case.checks} - set(only)
+
+
+def grade_against_own_parts(graded: Graded, failed: Collection[str], run: Runner) -> list[CheckResult]:
+    """Decide again, against the student's own parts, each failed test of a problem with a chain whose `uses`
+    problems are among `failed`; returns the results it settled (passed, or shown wrong in the class itself).
+
+    `run(case, ops, arrays, judge)` runs a request in the sandbox as a check of `case` and gives judge's verdict.
+    """
+    from .grade import request_for
+
+    classes = {case.problem.name: case.problem.class_name for case, *_ in graded}
+    settled = []
+    for case, check, outcome, result in graded:
+        chain = case.problem.chain
+        culprits = [classes.get(name, name) for name in case.problem.uses if name in failed]
+        if result.passed or chain is None or not culprits or outcome.mutated or not _judgeable(outcome):
+            continue
+        parts = " and ".join(culprits)
+        ops, arrays = request_for(check, case.inputs, case.expected)
+        passed, lines, decisive = run(case, chain_ops(ops, chain), arrays, lambda chained, outcome=outcome, case=case,
+                                      check=check: judge_chain(chained, outcome, case, check, parts))
+        if passed:
+            result.passed, result.score, result.mistakes, result.message = True, check.points, (), "\n".join(lines)
+        else:
+            result.message = "\n".join([result.message.rstrip(), *lines]).lstrip()
+        if decisive:
+            settled.append(result)
+    return settled

@@ -1,0 +1,146 @@
+"""The pieces that grade a class against the student's own parts (own_layers.py): the config's `chain`, the
+request a worker runs, what it says of the parts, and what the grader accepts of that. Graded end to end in
+test_hw1p1.py."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from autograder.config import parse_assignment
+from autograder.errors import AutograderError, ConfigError, FixtureError
+from autograder.fixtures import Chain, dump_case, load_case
+from autograder.generate import build_cases
+from autograder.own_layers import chain_ops
+from autograder.sandbox.replies import _parse_result
+from autograder.sandbox.worker import describe_elements, run_steps
+
+HW = Path(__file__).resolve().parent.parent / "examples" / "hw1p1"
+DOC = yaml.safe_load((HW / "assignment.yaml").read_text())
+CHAIN = Chain(through="layers", reverse=("backward",), shapes=("W", "b"))
+
+
+def _doc(problem: str, **changes) -> dict:
+    doc = copy.deepcopy(DOC)
+    doc["problems"][problem].update(changes)
+    return doc
+
+
+@pytest.mark.parametrize("problem, changes, said", [
+    ("mse", {"uses": ["linear"], "chain": {"through": "layers"}}, "a chain passes one value"),
+    ("mlp0", {"chain": {"through": "layers", "reverse": ["sideways"]}}, "'sideways' is not a method the problem calls"),
+    ("mlp0", {"chain": {"through": "layers..W"}}, "should be an attribute path"),
+    ("mlp0", {"chain": {"through": "layers", "order": "reversed"}}, "problems.mlp0.chain.order"),
+    ("mlp0", {"uses": [], "chain": {"through": "layers"}}, "list the problems of those parts under uses"),
+])
+def test_a_chain_the_config_cannot_mean_is_refused_naming_the_key(problem, changes, said):
+    with pytest.raises(ConfigError, match="problems\\." + problem) as info:
+        parse_assignment(_doc(problem, **changes), HW / "assignment.yaml")
+    assert said in str(info.value)
+
+
+def test_generate_refuses_a_chain_that_does_not_run_the_parts_as_the_reference_does():
+    doc = _doc("mlp0", chain={"through": "layers", "reverse": [], "shapes": ["W", "b"]})
+    doc["cases"] = [case for case in doc["cases"] if case.get("problem") == "mlp0"][:1]
+    with pytest.raises(AutograderError, match=r"mlp0_batch.*own parts, run through layers.*dLdA0"):
+        build_cases(parse_assignment(doc, HW / "assignment.yaml"))
+
+
+def test_a_fixture_with_a_chain_keeps_the_reference_structure_and_needs_it(tmp_path):
+    case = next(c for c in (load_case(p) for p in sorted((HW / "test_cases").glob("*mlp1*"))))
+    assert case.problem.chain == CHAIN
+    assert [part["class"] for part in case.structure] == ["Linear", "ReLU", "Linear", "ReLU"]
+    target = tmp_path / "case.yaml"
+    target.write_text(dump_case(case))
+    assert load_case(target).structure == case.structure
+    target.write_text("".join(line for line in dump_case(case).splitlines(keepends=True)
+                              if not line.startswith(("structure:", "- {class:"))))
+    with pytest.raises(FixtureError, match="needs 'structure'"):
+        load_case(target)
+
+
+def test_the_chained_request_describes_the_parts_before_any_is_set_and_calls_through_them():
+    ops = [{"op": "set", "attr": "layers[0].W", "from": "W0"}, {"op": "call", "method": "forward", "args": ["A0"]},
+           {"op": "call", "method": "backward", "args": ["dLdA"], "graded": True}]
+    chained = chain_ops(ops, CHAIN)
+    assert chained[0] == {"op": "describe", "attr": "layers", "fields": ["W", "b"]}
+    assert [op.get("through") for op in chained[1:]] == [None, {"attr": "layers", "reverse": False},
+                                                          {"attr": "layers", "reverse": True}]
+    assert ops[1].get("through") is None, "the check's own request is left as it was"
+
+
+class _Doubler:
+    def __init__(self):
+        self.W = np.zeros((2, 3))
+
+    def forward(self, x):
+        self.x = x
+        return 2 * x
+
+    def backward(self, d):
+        return d - self.x
+
+
+class _Nameless(type):
+    @property
+    def __name__(cls):
+        raise RuntimeError("no name")
+
+
+class _Hostile(metaclass=_Nameless):
+    @property
+    def W(self):
+        raise RuntimeError("no W")
+
+
+class _Model:
+    def __init__(self):
+        self.layers = [_Doubler(), _Doubler()]
+
+    def forward(self, x):  # not what the chain does: the chain never calls it
+        raise AssertionError("the chain runs the parts, not the model's own method")
+
+
+def test_the_worker_runs_the_parts_in_order_and_back_in_reverse_and_describes_them():
+    x = np.arange(3.0).reshape(1, 3)
+    ops = chain_ops([{"op": "call", "method": "forward", "args": ["x"]},
+                     {"op": "call", "method": "backward", "args": ["x"], "graded": True}], CHAIN)
+    reply, arrays = run_steps(_Model, ops, {"x": x}, "")
+    # forward: x -> 2x -> 4x; backward from the last part: x - 2x = -x, then -x - x = -2x
+    assert reply["ok"] and np.array_equal(arrays["result"], -2 * x)
+    assert reply["described"] == {"length": 2, "items": [{"class": "_Doubler", "W": [2, 3]}] * 2}
+    assert _parse_result(reply, arrays).described == reply["described"]
+
+
+def test_a_part_that_raises_ends_the_chain_with_an_error_even_before_the_graded_call():
+    ops = chain_ops([{"op": "call", "method": "forward", "args": ["x"]},
+                     {"op": "call", "method": "backward", "args": ["x"], "graded": True}], CHAIN)
+    reply, _ = run_steps(lambda: type("M", (), {"layers": [object()]})(), ops, {"x": np.ones((1, 1))}, "")
+    assert not reply["ok"] and reply["method"] == "forward" and reply["error"]["type"] == "AttributeError"
+    assert reply["described"]["items"] == [{"class": "object"}]
+
+
+def test_whatever_the_parts_are_their_description_is_data():
+    holder = type("H", (), {})()
+    holder.layers = [_Hostile(), 3, None] * 30
+    described = describe_elements(holder, "layers", ["W", "b"])
+    assert described["length"] == 90 and len(described["items"]) == 64
+    assert described["items"][:2] == [{"class": "?"}, {"class": "int"}]
+    assert describe_elements(holder, "missing", [])["error"] == "AttributeError"
+
+
+@pytest.mark.parametrize("described", [
+    {"length": 1, "items": [{"class": 3}]},
+    {"length": 1, "items": [{"class": "Linear", "W": [-1, 2]}]},
+    {"length": 0, "items": [{"class": "Linear"}]},
+    {"length": "1", "items": []},
+    ["Linear"],
+])
+def test_the_grader_takes_no_malformed_description(described):
+    reply = {"event": "result", "ok": True, "method": "forward", "returned": {"kind": "none", "type": "NoneType"},
+             "described": described}
+    assert _parse_result(reply, {}).described is None
