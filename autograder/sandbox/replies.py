@@ -112,7 +112,8 @@ def _parse_batch(items: Any, arrays: dict[str, np.ndarray]) -> CallOutcome:
     outcomes = []
     for i, item in enumerate(items):
         one = {name: array for name, array in arrays.items() if name == f"result.{i}"}
-        outcome = _parse_result({**item, "event": "result", "ok": True, "notes": []},
+        answer = {key: value for key, value in item.items() if key != "batch"}  # no batch within a batch
+        outcome = _parse_result({**answer, "event": "result", "ok": True, "notes": []},
                                 {"result": one[f"result.{i}"]} if one else {})
         if outcome.kind != "ok":
             return outcome
