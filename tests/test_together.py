@@ -192,3 +192,14 @@ def test_hw1p1_is_graded_in_few_runs_none_mixing_visible_and_hidden():
         assert len({i for i, _ in run}) == len(run)  # one group of a case per run
         seen_hidden = seen_hidden or kinds == {True}
         assert not (seen_hidden and kinds == {False}), "a visible run after a hidden one"
+
+
+def test_a_batch_nested_in_a_batch_answer_is_not_followed():
+    """A worker's reply is data: an item that claims to be a batch itself is read as one answer, no deeper."""
+    header, arrays = run_steps(Layer, STEPS, INPUTS, "/nonexistent")
+    nested: dict = {"event": "result", "ok": True, "batch": []}
+    for _ in range(5000):
+        nested = {"ok": True, "batch": [nested]}
+    header["batch"][0]["batch"] = nested["batch"]
+    outcome = _parse_result(header, arrays)
+    assert outcome.kind == "ok" and len(outcome.items) == 4 and outcome.items[0].items is None
