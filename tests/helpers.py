@@ -10,9 +10,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from autograder.fixtures import Case, load_cases
+from autograder.fixtures import Case, Check, load_cases
 from autograder.grade import check_name, grade_submission
 from autograder.paths import DEFAULT_FIXTURES
 from autograder.results import GradingResult
@@ -64,9 +64,36 @@ def problem_points(problem: str = SOFTMAX, fixtures: Path = FIXTURES) -> float:
     return sum(check.points for case in problem_cases(problem, fixtures) for check in case.checks)
 
 
+def checks_where(rule: Callable[[Case, Check], bool], problem: str = SOFTMAX) -> dict[str, float]:
+    """The checks of one problem that a rule over (case, check) selects: name -> points."""
+    return {check_name(case, check): check.points for case in problem_cases(problem) for check in case.checks
+            if rule(case, check)}
+
+
+def handout_checks(fixtures: Path = FIXTURES) -> dict[str, float]:
+    """The visible checks of the whole assignment, which the student handout grades: name -> points."""
+    return {check_name(case, check): check.points for case in _cases(Path(fixtures)) if case.visibility == "visible"
+            for check in case.checks}
+
+
+# What the writeup's own code (tests/submissions/demo) fails: no max-subtraction, so the forward of the
+# stability cases overflows; everything else is right.
+DEMO_FAILS = functools.partial(checks_where, lambda case, check: "stability" in case.tags and check.method == "forward")
+
+
 def grade(submission: Path, *, problem: str = SOFTMAX, **kwargs: Any) -> GradingResult:
     """Grade a submission on the checks of one problem (the one it is an example of)."""
     return grade_submission(submission, problems=[problem], **kwargs)
+
+
+def reference_class(problem: str = SOFTMAX) -> type:
+    """The reference's class of one problem of the root assignment (by its name in the config)."""
+    from autograder.config import load_assignment
+    from autograder.generate import load_reference_class
+    from autograder.paths import DEFAULT_CONFIG
+
+    assignment = load_assignment(DEFAULT_CONFIG)
+    return load_reference_class(assignment, assignment.problems[problem])
 
 
 def reference_source(problem: str = SOFTMAX) -> str:

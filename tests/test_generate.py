@@ -123,7 +123,7 @@ class Softmax:
 
 def test_a_reference_that_disagrees_with_independent_writes_nothing(tmp_path):
     (tmp_path / ASSIGNMENT.reference / "mytorch" / "nn").mkdir(parents=True)
-    (tmp_path / ASSIGNMENT.reference / ASSIGNMENT.problem.file).write_text(WRONG_FORWARD)
+    (tmp_path / ASSIGNMENT.reference / ASSIGNMENT.problems["softmax"].file).write_text(WRONG_FORWARD)
     with pytest.raises(AutograderError) as info:
         build_cases(ASSIGNMENT, root=tmp_path)
     message = str(info.value)

@@ -226,7 +226,7 @@ def test_wrong_problem_definition_names_file_and_key(tmp_path, edit, key):
 
 
 def test_default_config_describes_softmax_as_forward_then_backward_with_reference_A():
-    problem = load_assignment(DEFAULT_CONFIG).problem
+    problem = load_assignment(DEFAULT_CONFIG).problems["softmax"]
     assert (problem.name, problem.class_name, problem.kind, problem.independent) == ("softmax", "Softmax", "activation", "softmax")
     backward = problem.method("backward")
     assert backward.before == ("forward",) and backward.sets == (("A", "A"),) and backward.inputs == ("dLdA",)
