@@ -172,3 +172,21 @@ def by_name(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def failed_names(results: dict[str, Any]) -> set[str]:
     return {t["name"] for t in results["tests"] if t["status"] == "failed"}
+
+
+# -- adding a problem to an assignment, as an instructor would --------------------------------------
+# test_problems.py adds ReLU beside Softmax and grades it; test_assignment_grows.py adds it to a copy of
+# the repository and runs other test files there, which must not notice (they follow the assignment).
+
+def add_problem(config: Path, reference: Path, template: Path, *, file: str, problem: str, cases: str,
+                solution: str, stub: str) -> None:
+    """Add a problem to an assignment: its class to the reference's and the template's `file`, its entry
+    (config text, indented under `problems:`) before the config's top-level `defaults:`, and its cases
+    (config text, indented under `cases:`, the config's last key) at the config's end."""
+    for folder, code in ((reference, solution), (template, stub)):
+        with open(folder / file, "a") as handle:
+            handle.write(code)
+    text = config.read_text()
+    assert "\ndefaults:" in text, f"{config}: no top-level 'defaults:' to add the problem before"
+    text = text.replace("\ndefaults:", problem.rstrip() + "\n\ndefaults:", 1)
+    config.write_text(text.rstrip("\n") + "\n" + cases)
