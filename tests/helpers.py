@@ -110,10 +110,17 @@ def reference_source(problem: str = SOFTMAX) -> str:
     return "".join(lines)
 
 
-def _other_problems_fixtures(problem: str, fixtures: Path) -> set[Path]:
-    others = {case.path for case in _cases(Path(fixtures)) if case.problem.name != problem}
-    others |= {p for p in (Path(fixtures) / "feedback").glob("*.yaml") if p.stem != problem}
-    return {p.resolve() for p in others}
+def problem_fixtures(dest: Path, problem: str | None = SOFTMAX, fixtures: Path = FIXTURES) -> Path:
+    """A copy of a fixture folder at `dest` that holds one problem's fixtures and feedback (None: all)."""
+    others = {case.path for case in _cases(Path(fixtures)) if problem is not None and case.problem.name != problem}
+    others |= {p for p in (Path(fixtures) / "feedback").glob("*") if problem is not None and p.stem != problem}
+    drop = {p.resolve() for p in others}
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        return {n for n in names if n == "__pycache__" or (Path(folder) / n).resolve() in drop}
+
+    shutil.copytree(fixtures, dest, ignore=ignore)
+    return dest
 
 
 def make_root(tmp: Path, submission: Path, *, place: str = "mytorch/nn/activation.py",
@@ -126,15 +133,12 @@ def make_root(tmp: Path, submission: Path, *, place: str = "mytorch/nn/activatio
     root = tmp / "autograder"
     source = root / "source"
     source.mkdir(parents=True)
-    drop = _other_problems_fixtures(problem, FIXTURES) if problem is not None else set()
-
-    def ignore(folder: str, names: list[str]) -> set[str]:
-        return {n for n in names if n == "__pycache__" or (Path(folder) / n).resolve() in drop}
-
     for part in SOURCE_PARTS:
         src = PROJECT / part
-        if src.is_dir():
-            shutil.copytree(src, source / part, ignore=ignore)
+        if part == "test_cases":
+            problem_fixtures(source / part, problem)
+        elif src.is_dir():
+            shutil.copytree(src, source / part, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, source / part)
     target = root / "submission"
