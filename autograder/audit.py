@@ -108,20 +108,22 @@ class MutantSpec:
 
 
 def _patched(source: str, old: str, new: str, class_name: str, error: Callable[[int], Exception]) -> str:
-    """`source` with the one `old` replaced by `new`: the one in the file, or else the one in the problem's
-    class (a file may hold several problems' classes, which share lines such as `return self.A`)."""
-    if source.count(old) == 1:
-        return source.replace(old, new)
+    """`source` with the one `old` in the problem's class replaced by `new`, or else the one in the file (text
+    outside the class, such as a helper function). A file may hold several problems' classes, which share
+    lines such as `return self.A`: each problem's mistakes are made in its own class."""
     try:
         node = next(n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == class_name)
     except (StopIteration, SyntaxError):
-        raise error(source.count(old)) from None
-    lines = source.splitlines(keepends=True)
-    start = sum(len(line) for line in lines[:node.lineno - 1])
-    end = sum(len(line) for line in lines[:node.end_lineno])
-    if source.count(old, start, end) != 1:
+        node = None
+    if node is not None:
+        lines = source.splitlines(keepends=True)
+        start = sum(len(line) for line in lines[:node.lineno - 1])
+        end = sum(len(line) for line in lines[:node.end_lineno])
+        if source.count(old, start, end) == 1:
+            return source[:start] + source[start:end].replace(old, new) + source[end:]
+    if source.count(old) != 1:
         raise error(source.count(old))
-    return source[:start] + source[start:end].replace(old, new) + source[end:]
+    return source.replace(old, new)
 
 
 def config_mutants(assignment: Assignment, root: Path | None = None, *, stored_only: bool = False) -> list[MutantSpec]:
@@ -143,7 +145,7 @@ def config_mutants(assignment: Assignment, root: Path | None = None, *, stored_o
             for old, new in mistake.patch:
                 source = _patched(source, old, new, problem.class_name, lambda count: AutograderError(
                     f"{assignment.path}: problems.{problem.name}.mistakes ({mistake.name}): the text {old!r} occurs "
-                    f"{count} times in {path} (and in its class {problem.class_name}), not once"))
+                    f"{count} times in {path}, not once (nor once in its class {problem.class_name})"))
             value = mistake.recognised.get("value")  # what it returns, as an expression of the case's arrays
             produce = Mistake(mistake.name, mistake.method, mistake.hint, value=value).produce if value else None
             mutants.append(MutantSpec(name=mistake.name, problem=problem.name, method=mistake.method, source=source,

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from autograder.audit import config_mutants
 from autograder.config import load_assignment, parse_assignment
 from autograder.errors import AutograderError, ConfigError
 from autograder.fixtures import load_case, load_cases
 from autograder.generate import build_cases, finite_difference_gap, same_up_to_rounding
+from autograder.grade import check_name, grade_submission
 from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
 from helpers import ON_PINNED_NUMPY, PROJECT, add_problem
 
@@ -178,6 +180,31 @@ def test_second_problem_grades_end_to_end(relu_project, tmp_path):
     assert len(failed) == 2 and all(f"{RELU}_" in line and "backward (dLdZ)" in line for line in failed), failed
 
 
+def test_grading_selects_the_checks_of_named_problems(relu_project):
+    """grade_submission(problems=...): the checks of those problems, every one; an unknown name is an error."""
+    fixtures = relu_project / "test_cases"
+    cases = load_cases(fixtures)
+    relu = grade_submission(relu_project / "reference", fixtures=fixtures, problems=[RELU])
+    assert {c.name for c in relu.checks} == {check_name(case, check) for case in cases if case.problem.name == RELU
+                                            for check in case.checks}
+    assert relu.score == relu.max_score == total_points(relu_project) - BASE_POINTS > 0
+    one = check_name(cases[0], cases[0].checks[0])  # a Softmax check: not one of ReLU's
+    assert grade_submission(relu_project / "reference", fixtures=fixtures, problems=[RELU], only={one}).checks == []
+    with pytest.raises(AutograderError, match=f"no fixture grades problem no_such_problem .*{RELU}"):
+        grade_submission(relu_project / "reference", fixtures=fixtures, problems=["no_such_problem"])
+
+
+def test_mistakes_are_made_in_their_own_class_of_a_file_of_several(relu_project):
+    """Softmax's mistakes patch `return self.A`, which ReLU's class in the same file holds too."""
+    assignment = load_assignment(relu_project / "autograder/assignment.yaml")
+    mutants = {m.name: m for m in config_mutants(assignment, relu_project) if m.problem == "softmax"}
+    source = mutants["squeezed_shapes"].source
+    assert "return np.squeeze(self.A)" in source and source.count("return self.A") == \
+        (relu_project / "reference/mytorch/nn/activation.py").read_text().count("return self.A") - 1
+    relu_class = source[source.index(f"class {RELU_CLASS}:"):]
+    assert "return self.A\n" in relu_class and "squeeze" not in relu_class
+
+
 def test_grading_needs_no_config(relu_project, tmp_path):
     """Fixtures say which file and class to grade: a grader without assignment.yaml grades the same."""
     bare = tmp_path / "bare"
@@ -191,7 +218,9 @@ def test_grading_needs_no_config(relu_project, tmp_path):
 
 def test_generate_refuses_a_backward_that_finite_differences_contradict(tmp_path):
     root = copy_project(tmp_path)
-    add_relu(root, reference=RELU_REFERENCE.replace("return dLdA * (self.A > 0)", "return dLdA * self.A"), suffix=SUFFIX)
+    # dLdZ = dLdA * A where A > 0, not dLdA (the text its mistakes patch is kept)
+    wrong = RELU_REFERENCE.replace("return dLdA * (self.A > 0)", "return dLdA * (self.A > 0) * self.A")
+    add_relu(root, reference=wrong, suffix=SUFFIX)
     proc = cli(root, "generate")
     assert proc.returncode == 2
     assert f"{RELU}_small" in proc.stderr and "finite differences" in proc.stderr, proc.stderr
