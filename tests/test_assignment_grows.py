@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from helpers import PROJECT
-from test_problems import RELU_CASES, RELU_PROBLEM, RELU_REFERENCE, RELU_STUB, add_relu, cli
+from test_problems import RELU, RELU_CASES, RELU_PROBLEM, RELU_REFERENCE, RELU_STUB, SUFFIX, add_relu, cli
 
 HW = Path("examples") / "hw1p1"
 # Run in the copy: a handful of the files that broke when a problem was added, quick ones or their quick tests
@@ -36,36 +36,41 @@ def copy_repository(dest: Path) -> Path:
     return dest
 
 
-def add_to_hw1p1(root: Path) -> None:
-    """The same ReLU, under other names (hw1p1 has a ReLU of its own), added to examples/hw1p1."""
+def add_to_hw1p1(root: Path) -> str:
+    """The same ReLU, under other names (hw1p1 has a ReLU of its own), added to examples/hw1p1; its name."""
+    from autograder.config import load_assignment
     from helpers import add_problem
 
+    taken = load_assignment(root / HW / "assignment.yaml").problems
+    suffix = next(s for s in ("_extra", "_extra2", "_extra3") if f"relu{s}" not in taken)
+
     def named(text: str) -> str:
-        return text.replace("relu", "relu_extra").replace("ReLU", "ReLUExtra")
+        return text.replace("relu", f"relu{suffix}").replace("ReLU", f"ReLU{suffix.title().replace('_', '')}")
 
     home = root / HW
     add_problem(home / "assignment.yaml", home / "reference", home / "student_template",
                 file="mytorch/nn/activation.py", problem=named(RELU_PROBLEM), cases=named(RELU_CASES),
                 solution=named(RELU_REFERENCE), stub=named(RELU_STUB))
+    return f"relu{suffix}"
 
 
 @pytest.fixture(scope="module")
-def grown(tmp_path_factory) -> Path:
+def grown(tmp_path_factory) -> tuple[Path, str]:
     root = copy_repository(tmp_path_factory.mktemp("grown") / "repo")
-    assert add_relu(root) == "relu"
-    add_to_hw1p1(root)
+    assert add_relu(root, suffix=SUFFIX) == RELU  # "relu", unless the root assignment has one already
+    added = add_to_hw1p1(root)
     for args in (("generate",), ("generate", "--assignment", str(HW))):
         proc = cli(root, *args)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "2 written" in proc.stdout, proc.stdout  # the two new cases, and nothing else changed
-    return root
+    return root, added
 
 
 @pytest.mark.parametrize("run", sorted(RUNS))
 def test_a_problem_added_to_the_assignment_breaks_none_of_these_tests(grown, run):
     files, selection = RUNS[run]
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *files,
-                           "-k", selection], cwd=grown, capture_output=True, text=True, timeout=600)
+                           "-k", selection], cwd=grown[0], capture_output=True, text=True, timeout=600)
     summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
@@ -74,6 +79,7 @@ def test_the_copy_really_has_the_added_problems(grown):
     """A test of the test: the copy grades ReLU cases in both assignments, so the run above proves something."""
     from autograder.fixtures import load_cases
 
-    root_cases = {case.problem.name for case in load_cases(grown / "test_cases")}
-    hw_cases = {case.problem.name for case in load_cases(grown / HW / "test_cases")}
-    assert {"softmax", "relu"} <= root_cases and "relu_extra" in hw_cases
+    root, added = grown
+    root_cases = {case.problem.name for case in load_cases(root / "test_cases")}
+    hw_cases = {case.problem.name for case in load_cases(root / HW / "test_cases")}
+    assert {"softmax", RELU} <= root_cases and added in hw_cases

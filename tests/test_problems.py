@@ -170,7 +170,7 @@ def test_second_problem_grades_end_to_end(relu_project, tmp_path):
     wrong = tmp_path / "wrong" / "mytorch" / "nn"
     wrong.mkdir(parents=True)
     source = (relu_project / "reference/mytorch/nn/activation.py").read_text()
-    before, mask, after = source.rpartition("return dLdA * (self.A > 0)")  # the added class is the file's last
+    before, _, after = source.rpartition("return dLdA * (self.A > 0)")  # the added class is the file's last
     (wrong / "activation.py").write_text(before + "return dLdA" + after)
     lost = sum(check.points for case in load_cases(relu_project / "test_cases") if case.problem.name == RELU
                for check in case.checks if check.method == "backward")
