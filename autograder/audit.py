@@ -18,6 +18,7 @@ fixture, hidden ones included.
 
 from __future__ import annotations
 
+import ast
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -106,6 +107,25 @@ class MutantSpec:
     produce: Callable[[dict[str, np.ndarray]], Any] | None = None
 
 
+def _patched(source: str, old: str, new: str, class_name: str, error: Callable[[int], Exception]) -> str:
+    """`source` with the one `old` in the problem's class replaced by `new`, or else the one in the file (text
+    outside the class, such as a helper function). A file may hold several problems' classes, which share
+    lines such as `return self.A`: each problem's mistakes are made in its own class."""
+    try:
+        node = next(n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == class_name)
+    except (StopIteration, SyntaxError):
+        node = None
+    if node is not None:
+        lines = source.splitlines(keepends=True)
+        start = sum(len(line) for line in lines[:node.lineno - 1])
+        end = sum(len(line) for line in lines[:node.end_lineno])
+        if source.count(old, start, end) == 1:
+            return source[:start] + source[start:end].replace(old, new) + source[end:]
+    if source.count(old) != 1:
+        raise error(source.count(old))
+    return source.replace(old, new)
+
+
 def config_mutants(assignment: Assignment, root: Path | None = None, *, stored_only: bool = False) -> list[MutantSpec]:
     """The mistakes each problem of the config lists, each made by replacing text in the reference's file
     (`stored_only`: only those recognised by their values on each case, which generate stores)."""
@@ -123,10 +143,9 @@ def config_mutants(assignment: Assignment, root: Path | None = None, *, stored_o
                 continue
             source = text
             for old, new in mistake.patch:
-                if source.count(old) != 1:
-                    raise AutograderError(f"{assignment.path}: problems.{problem.name}.mistakes ({mistake.name}): the "
-                                          f"text {old!r} occurs {source.count(old)} times in {path}, not once")
-                source = source.replace(old, new)
+                source = _patched(source, old, new, problem.class_name, lambda count: AutograderError(
+                    f"{assignment.path}: problems.{problem.name}.mistakes ({mistake.name}): the text {old!r} occurs "
+                    f"{count} times in {path}, not once (nor once in its class {problem.class_name})"))
             value = mistake.recognised.get("value")  # what it returns, as an expression of the case's arrays
             produce = Mistake(mistake.name, mistake.method, mistake.hint, value=value).produce if value else None
             mutants.append(MutantSpec(name=mistake.name, problem=problem.name, method=mistake.method, source=source,

@@ -124,6 +124,9 @@ def _grade_parser(sub: argparse._SubParsersAction) -> None:
                        help="Gradescope's submission_metadata.json, for the submission policy (default: the one next "
                             "to SUBMISSION, as on Gradescope, when there is one)")
     grade.add_argument("--no-policy", action="store_true", help="do not apply the submission policy")
+    grade.add_argument("--problem", action="append", default=None, metavar="NAME",
+                       help="grade only the checks of this problem (its name in the config; repeat for several; "
+                            "default: every problem)")
     _grading_options(grade)
 
 
@@ -255,7 +258,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     try:
         # The config is read inside grade_submission, after the zygote is forked: it holds hidden cases' seeds.
         result = grade_submission(args.submission, fixtures=args.fixtures, limits=lambda: load_limits(args.config),
-                                  progress=progress, sandbox_backend=args.sandbox)
+                                  progress=progress, problems=args.problem, sandbox_backend=args.sandbox)
         document = to_gradescope(result)
         document, policy_lines = _apply_policy(args, document)
         if results_file is not None:

@@ -257,6 +257,16 @@ def check_name(case: Case, check: Check) -> str:
     return f"{case.name}: {check.method} ({check.output})"
 
 
+def checks_of_problems(cases: list[Case], problems: Collection[str]) -> set[str]:
+    """The names (check_name) of the checks of these problems; a problem no fixture grades is an error."""
+    problems = {problems} if isinstance(problems, str) else set(problems)  # one name is one problem, not its letters
+    unknown = problems - {case.problem.name for case in cases}
+    if unknown:
+        known = ", ".join(sorted({case.problem.name for case in cases}))
+        raise AutograderError(f"no fixture grades problem {', '.join(sorted(unknown))} (the fixtures grade: {known})")
+    return {check_name(case, check) for case in cases if case.problem.name in problems for check in case.checks}
+
+
 def fixture_limits(cases: list[Case]) -> Limits:
     """The limits the fixtures state; they are generated together, so they must agree."""
     first = cases[0]
@@ -489,13 +499,16 @@ GRADER_RESERVE = 0.3
 def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                      limits: Limits | Callable[[], Limits | None] | None = None,
                      progress: Callable[[str], None] | None = None,
-                     only: Collection[str] | None = None, sandbox_backend: str | None = None) -> GradingResult:
+                     only: Collection[str] | None = None, problems: Collection[str] | None = None,
+                     sandbox_backend: str | None = None) -> GradingResult:
     """Grade a submission folder (or .py file) against every fixture in `fixtures`.
 
     `limits` overrides the limits the fixtures state (None: use theirs). A
     callable is called only after the zygote is forked, so whatever it reads
     (an assignment config with hidden cases' seeds) is never in a worker's
-    memory. `only` restricts grading to the checks with these names (check_name).
+    memory. `only` restricts grading to the checks with these names (check_name),
+    `problems` to the checks of these problems (by name, as in the config); given both,
+    a check is graded when it is in both.
     """
     started = time.monotonic()
     stage = staging_folder(submission)
@@ -523,6 +536,11 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
             sandbox.prepare(*targets)
         cases = load_cases(fixtures, loaded={first_file: first}, graded_only=True)
         limits = limits or fixture_limits(cases)
+        numbered = cases  # the cases the notes after the last test are numbered after
+        if problems is not None:
+            of_problems = checks_of_problems(cases, problems)
+            only = of_problems if only is None else set(only) & of_problems
+            numbered = [case for case in cases if any(check_name(case, k) in of_problems for k in case.checks)]
         if sandbox is not None:
             # The budget bounds the whole grading, so what the grader spent before the first check
             # and will spend after the last comes off the students' share.
@@ -635,7 +653,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
         # a class built from the student's own classes that failed: graded against those (config `chain`)
         settled = own_layers.grade_against_own_parts(graded, failed_problems(of_case), run)
         note_used_failures(of_case, settled)
-        checks.extend(efficiency.informational_checks([g for g in graded if g[3].name not in unshown], cases))
+        checks.extend(efficiency.informational_checks([g for g in graded if g[3].name not in unshown], numbered))
         warnings = [f"warning: {line} (see README, \"Sandbox\")" for line in (sandbox.warnings() if sandbox else [])]
     finally:
         if sandbox is not None:

@@ -2,9 +2,9 @@
 
 The handout's ``conftest.py`` loads it (``pytest_plugins = ["autograder.local_pytest"]``).
 Each fixture in ``test_cases/`` becomes one pytest test per check, named
-after the case (``test_small_batch_forward``), with the method and the
-case's tags as keywords, so ``-k forward`` or ``-k stability`` select the
-obvious subsets. Tests are graded exactly as ``python -m autograder`` grades
+after the case (``test_small_batch_forward``), with the method, the
+problem's name and the case's tags as keywords, so ``-k forward``, ``-k softmax``
+or ``-k stability`` select the obvious subsets. Tests are graded exactly as ``python -m autograder`` grades
 them (same sandbox, same messages): the selected checks are graded once,
 before the first test runs, and each test then reports its own result.
 
@@ -53,7 +53,7 @@ class FixtureFile(pytest.File):
         case = load_case(self.path)
         for check in case.checks:
             item = CheckItem.from_parent(self, name=f"test_{case.name}_{check.method}", check=check_name(case, check))
-            item.extra_keyword_matches.update({check.method, case.name, *case.tags})
+            item.extra_keyword_matches.update({check.method, case.name, case.problem.name, *case.tags})
             yield item
 
 

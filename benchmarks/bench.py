@@ -39,6 +39,7 @@ from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
+ROOT_PROBLEM = "softmax"  # the root assignment's problem that the submissions here solve
 HOMEWORK = Path(__file__).resolve().parent.parent / "examples" / "hw1p1"  # the whole homework, 14 classes
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -146,8 +147,11 @@ def run_process(argv: list[str], *, timeout: float, env: dict[str, str] | None =
 
 
 def grade_argv(submission: Path, results: Path, config: Path | None, fixtures: Path | None = None) -> list[str]:
+    """The grading command; on the root assignment (no `fixtures`), graded on its Softmax problem's checks, which
+    the submissions in benchmarks/submissions are written for, whatever other problems the assignment has."""
     argv = [sys.executable, "-m", "autograder", "grade", str(submission), "--quiet", "--results", str(results)]
-    return argv + (["--config", str(config)] if config else []) + (["--fixtures", str(fixtures)] if fixtures else [])
+    return argv + (["--config", str(config)] if config else []) + (["--fixtures", str(fixtures)] if fixtures
+                                                                    else ["--problem", ROOT_PROBLEM])
 
 
 def bytecode_env(cache: Path) -> dict[str, str]:

@@ -12,25 +12,27 @@ import yaml
 
 from autograder.audit import FAIL, OK, WARN, MutantSpec, config_mutants, run_audit
 from autograder.config import load_assignment, parse_assignment
-from autograder.fixtures import dump_case, load_case
+from autograder.fixtures import dump_case, load_case, load_cases
 from autograder.generate import build_cases, write_cases
 from autograder.feedback import feedback_path, load_feedback
 from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
-from helpers import PROJECT
+from helpers import PROJECT, SOFTMAX, reference_source
 
 STABILITY = ("stability_hundreds", "stability_thousands", "hidden_stability")
-REFERENCE_SOURCE = (PROJECT / "reference/mytorch/nn/activation.py").read_text()
+REFERENCE_SOURCE = reference_source(SOFTMAX)
 CATALOGUE = load_feedback(feedback_path(DEFAULT_FIXTURES, "softmax")).mistakes  # Softmax's, as grading reads them
 
 
 def mutant(name: str) -> MutantSpec:
-    return next(m for m in config_mutants(load_assignment(DEFAULT_CONFIG)) if m.name == name)
+    return next(m for m in config_mutants(load_assignment(DEFAULT_CONFIG)) if m.name == name and m.problem == SOFTMAX)
 
 
 def variant(tmp: Path, *, drop: tuple[str, ...] = (), edit=None) -> tuple[Path, Path]:
-    """A config without some cases (small limits), and the fixtures generate writes for it."""
+    """The config cut down to its Softmax problem, without some cases (small limits), and the fixtures generate
+    writes for it."""
     doc = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    doc["cases"] = [c for c in doc["cases"] if c["name"] not in drop]
+    doc["problems"] = {SOFTMAX: doc["problems"][SOFTMAX]}
+    doc["cases"] = [c for c in doc["cases"] if c["name"] not in drop and c.get("problem", SOFTMAX) == SOFTMAX]
     doc["limits"].update(budget=20, call_timeout=3)
     if edit:
         edit(doc)
@@ -46,9 +48,9 @@ def findings(report, status: str) -> list[str]:
 
 
 def test_every_catalogue_mistake_is_a_softmax_mutant():
-    mutants = config_mutants(load_assignment(DEFAULT_CONFIG))
+    mutants = [m for m in config_mutants(load_assignment(DEFAULT_CONFIG)) if m.problem == SOFTMAX]
     assert [(m.name, m.method) for m in mutants] == [(m.name, m.method) for m in CATALOGUE]
-    assert {m.problem for m in mutants} == {"softmax"} and {m.method for m in mutants} == {"forward", "backward"}
+    assert {m.method for m in mutants} == {"forward", "backward"}
 
 
 def test_default_assignment_passes_the_audit_from_the_command_line():
@@ -57,8 +59,9 @@ def test_default_assignment_passes_the_audit_from_the_command_line():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[-1].startswith("Audit passed")
-    assert "the reference (reference/) scores 100/100" in proc.stdout
-    assert "the template (student_template/) scores 0/100" in proc.stdout
+    full = f"{sum(check.points for case in load_cases(DEFAULT_FIXTURES) for check in case.checks):g}"  # every problem's
+    assert f"the reference (reference/) scores {full}/{full}" in proc.stdout
+    assert f"the template (student_template/) scores 0/{full}" in proc.stdout
     assert "writeup_example holds the values stated in the config" in proc.stdout
     assert "finite differences" in proc.stdout and "independent.py" in proc.stdout
     for mistake in CATALOGUE:  # every mutant is graded and caught

@@ -17,7 +17,7 @@ import pytest
 from autograder.fixtures import load_cases
 from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
 from autograder.sandbox import system
-from helpers import PROJECT, SUBMISSIONS, TEST_ACCOUNT
+from helpers import DEMO_FAILS, PROJECT, SOFTMAX, SUBMISSIONS, TEST_ACCOUNT, problem_checks, problem_points
 from test_sandbox import processes_of
 
 
@@ -50,23 +50,38 @@ def test_help_works(args, words):
         assert word in proc.stdout
 
 
-@pytest.mark.parametrize("submission, total", [(PROJECT / "reference", "100/100"),
-                                               (PROJECT / "student_template", "0/100")])
-def test_grade_writes_results_and_exits_0_whatever_the_score(tmp_path, submission, total):
+# the whole assignment is worth what its fixtures' checks are worth together
+FULL = sum(check.points for case in load_cases(DEFAULT_FIXTURES) for check in case.checks)
+DEMO_SCORE = problem_points(SOFTMAX) - sum(DEMO_FAILS().values())  # the writeup's code, on the Softmax checks
+
+
+@pytest.mark.parametrize("submission, score", [(PROJECT / "reference", FULL), (PROJECT / "student_template", 0)])
+def test_grade_writes_results_and_exits_0_whatever_the_score(tmp_path, submission, score):
     results = tmp_path / "out" / "results.json"
     proc = cli("grade", str(submission), "--results", str(results), "--quiet")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().splitlines()[-1] == f"Total: {total}"
+    assert proc.stdout.strip().splitlines()[-1] == f"Total: {score:g}/{FULL:g}"
     document = json.loads(results.read_text())
-    assert f"{document['score']:g}/100" == total
+    assert document['score'] == score
     graded = [t for t in document["tests"] if t["max_score"] > 0]
     assert len(graded) == sum(len(case.checks) for case in load_cases(DEFAULT_FIXTURES))
 
 
-def test_grade_prints_the_report_with_failures(tmp_path):
-    proc = cli("grade", str(SUBMISSIONS / "demo"))
+def test_grade_problem_grades_the_checks_of_that_problem_only(tmp_path):
+    results = tmp_path / "results.json"
+    proc = cli("grade", str(PROJECT / "reference"), "--problem", SOFTMAX, "--results", str(results), "--quiet")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.rstrip().endswith("Total: 85/100")
+    document = json.loads(results.read_text())
+    assert {t["name"] for t in document["tests"] if t["max_score"] > 0} == problem_checks(SOFTMAX)
+    assert document["score"] == problem_points(SOFTMAX)
+    assert_one_line_error(cli("grade", str(PROJECT / "reference"), "--problem", "no_such_problem"),
+                          "no_such_problem", SOFTMAX)
+
+
+def test_grade_prints_the_report_with_failures(tmp_path):
+    proc = cli("grade", str(SUBMISSIONS / "demo"), "--problem", SOFTMAX)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.rstrip().endswith(f"Total: {DEMO_SCORE:g}/{problem_points(SOFTMAX):g}")
     assert "stability_thousands: forward (A)" in proc.stdout and "FAILED" in proc.stdout
 
 
@@ -151,13 +166,13 @@ def test_grade_piped_into_head_ends_quietly(tmp_path):
 
 def test_grade_to_a_closed_pipe_still_writes_the_results_in_full(tmp_path):
     results = tmp_path / "results.json"
-    proc = cli_to_closed_pipe("grade", str(SUBMISSIONS / "demo"), "--results", str(results))
+    proc = cli_to_closed_pipe("grade", str(SUBMISSIONS / "demo"), "--results", str(results), "--problem", SOFTMAX)
     assert proc.returncode == 0, proc.stderr
     assert no_traceback(proc.stderr), proc.stderr
     document = json.loads(results.read_text())
-    assert document["score"] == 85
+    assert document["score"] == DEMO_SCORE
     graded = [t for t in document["tests"] if t["max_score"] > 0]
-    assert len(graded) == sum(len(case.checks) for case in load_cases(DEFAULT_FIXTURES))
+    assert {t["name"] for t in graded} == problem_checks(SOFTMAX)
 
 
 def test_generate_check_to_a_closed_pipe_ends_quietly():
@@ -202,8 +217,8 @@ def test_a_report_that_fails_after_the_results_are_written_does_not_fail_the_gra
 
     monkeypatch.setattr(autograder.report, "render", broken_render)
     results = tmp_path / "results.json"
-    assert main(["grade", str(SUBMISSIONS / "demo"), "--results", str(results)]) == 0
-    assert json.loads(results.read_text())["score"] == 85
+    assert main(["grade", str(SUBMISSIONS / "demo"), "--results", str(results), "--problem", SOFTMAX]) == 0
+    assert json.loads(results.read_text())["score"] == DEMO_SCORE
     err = capsys.readouterr().err
     assert f"warning: the report could not be shown (RuntimeError: render broke); the results are in {results}" in err
     # without --results the report is the only output: its failure is ours and is reported as such

@@ -22,20 +22,20 @@ from autograder.audit import config_mutants
 from autograder.compare import compare
 from autograder.config import Limits, load_assignment
 from autograder.feedback import Mistake, feedback_path, load_feedback
-from autograder.fixtures import Case, Tolerance, load_cases
-from autograder.grade import explain_error, grade_submission
+from autograder.fixtures import Case, Tolerance
+from autograder.grade import explain_error
 from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
 from autograder.results import CheckResult, GradingResult, to_gradescope
-from helpers import PROJECT, SUBMISSIONS
+from helpers import PROJECT, SOFTMAX, SUBMISSIONS, grade, problem_cases, reference_source
 
 MISTAKES = SUBMISSIONS / "mistakes"
 # The Softmax problem's catalogue, as its config declares it and grading reads it (test_cases/feedback/softmax.yaml),
 # and each mistake's mutant (the reference with the mistake's patch).
-SOFTMAX = load_feedback(feedback_path(DEFAULT_FIXTURES, "softmax"))
-CATALOGUE = SOFTMAX.mistakes
-MUTANTS = {m.name: m.source for m in config_mutants(load_assignment(DEFAULT_CONFIG)) if m.problem == "softmax"}
+FEEDBACK = load_feedback(feedback_path(DEFAULT_FIXTURES, SOFTMAX))
+CATALOGUE = FEEDBACK.mistakes
+MUTANTS = {m.name: m.source for m in config_mutants(load_assignment(DEFAULT_CONFIG)) if m.problem == SOFTMAX}
 LIMITS = Limits(call_timeout=3, import_timeout=5, budget=20)
-CASES = load_cases(DEFAULT_FIXTURES)
+CASES = problem_cases(SOFTMAX)  # every submission here is a Softmax: graded on its checks only (helpers.grade)
 SINGLE = {c.name for c in CASES if c.inputs["Z"].shape[0] == 1}
 STABILITY = {c.name for c in CASES if "stability" in c.tags}
 
@@ -93,12 +93,12 @@ WORK = tempfile.TemporaryDirectory(prefix="feedback-")  # removed when the test 
 def graded(source: str) -> GradingResult:
     """Grade a submission once: a file name in tests/submissions/mistakes, or an inline source."""
     if source.endswith(".py") and "\n" not in source:
-        return grade_submission(MISTAKES / source, limits=LIMITS)
+        return grade(MISTAKES / source, limits=LIMITS)
     folder = Path(tempfile.mkdtemp(dir=WORK.name))
     target = folder / "mytorch" / "nn" / "activation.py"
     target.parent.mkdir(parents=True)
     target.write_text(source)
-    return grade_submission(folder, limits=LIMITS)
+    return grade(folder, limits=LIMITS)
 
 
 def graded_checks(result: GradingResult) -> list[CheckResult]:
@@ -110,7 +110,7 @@ def failed(result: GradingResult) -> list[CheckResult]:
 
 
 def hint(name: str) -> str:
-    return SOFTMAX.by_name[name].hint
+    return FEEDBACK.by_name[name].hint
 
 
 def batch(name: str) -> int:
@@ -156,7 +156,7 @@ HIDDEN_FACTS = re.compile(FACTS.pattern.replace(r"raised \w+Error: .*\d", r"rais
 def test_there_is_one_submission_per_named_mistake():
     files = {p.name for p in MISTAKES.glob("*.py")}
     assert files == set(NAMED)
-    assert {name.removesuffix(".py") for name in NAMED} <= set(SOFTMAX.by_name)
+    assert {name.removesuffix(".py") for name in NAMED} <= set(FEEDBACK.by_name)
 
 
 def _case_shows(mistake_name: str, case_name: str) -> bool:
@@ -164,7 +164,7 @@ def _case_shows(mistake_name: str, case_name: str) -> bool:
 
     A mistake that does not show as an array (a wrong type, an exception) is recognised by kind: True.
     """
-    mistake = SOFTMAX.by_name[mistake_name]
+    mistake = FEEDBACK.by_name[mistake_name]
     case = _case(case_name)
     check = next(c for c in case.checks if c.method == mistake.method)
     produced = mistake.produce(_arrays(case))
@@ -197,7 +197,7 @@ def test_failing_tests_name_the_mistake_and_give_the_numbers(name):
         assert check.method in wanted, f"{check.name} should pass:\n{check.message}"
         message = _full(result, check)
         mistake = name.removesuffix(".py")
-        if SOFTMAX.by_name[mistake].method == check.method and not _case_shows(mistake, check.case):
+        if FEEDBACK.by_name[mistake].method == check.method and not _case_shows(mistake, check.case):
             # the mistake's output here is within tolerance of zero: no evidence, so no hint, but no wrong one either
             assert wanted[check.method] not in message, message
         else:
@@ -256,7 +256,7 @@ def test_errors_show_the_students_frames_and_a_hint():
 # -- correct code gets no diagnosis ------------------------------------------------------------
 
 def test_reference_passes_with_no_message():
-    result = grade_submission(PROJECT / "reference", limits=LIMITS)
+    result = grade(PROJECT / "reference", limits=LIMITS)
     assert result.score == result.max_score
     assert all(c.passed and c.message == "" for c in graded_checks(result))
     info = [c for c in result.checks if "efficiency" in c.tags]
@@ -464,7 +464,7 @@ NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 def raises_in_backward(least_rows: int) -> str:
     """The reference, with a backward that raises ValueError for batches of at least `least_rows` rows."""
-    source = (PROJECT / "reference/mytorch/nn/activation.py").read_text()
+    source = reference_source(SOFTMAX)
     head = "    def backward(self, dLdA):\n"
     assert source.count(head) == 1
     return source.replace(head, head + f"        if dLdA.shape[0] >= {least_rows}:\n"
@@ -570,7 +570,7 @@ def test_efficiency_note_quotes_times_of_visible_tests_only():
 
 
 def test_efficiency_note_for_a_triple_loop_backward():
-    result = grade_submission(SUBMISSIONS / "demo", limits=LIMITS)
+    result = grade(SUBMISSIONS / "demo", limits=LIMITS)
     note = result.checks[-1]
     assert note.name == efficiency.note_name("backward") and note.max_score == 0 and "efficiency" in note.tags
     assert re.search(r"your backward took [\d.]+ ms on .*, about \d+ times as long as a vectorised backward", note.message)
@@ -718,7 +718,7 @@ def test_two_mistakes_that_explain_the_same_check_are_both_named():
     for source in (AXIS0_BOTH, (MISTAKES / "diagonal_only.py").read_text()):
         folder = Path(tempfile.mkdtemp(dir=WORK.name))
         (folder / "activation.py").write_text(source)
-        result = grade_submission(folder, limits=LIMITS, only=only)
+        result = grade(folder, limits=LIMITS, only=only)
         bad = failed(result)
         assert {c.case for c in bad} == SINGLE
         for check in bad:
@@ -728,7 +728,7 @@ def test_two_mistakes_that_explain_the_same_check_are_both_named():
 def test_contradicted_rules_out_a_mistake_another_check_disproves():
     case = _case("small_batch")
     check = next(c for c in case.checks if c.method == "backward")
-    wrong = SOFTMAX.by_name["backward_wrong_axis"].produce(_arrays(case))
+    wrong = FEEDBACK.by_name["backward_wrong_axis"].produce(_arrays(case))
     item = lambda array, passed: (case, check, SimpleNamespace(kind="ok", array=array),  # noqa: E731
                                   SimpleNamespace(passed=passed, message=""))
     assert "diagonal_only" in diagnose.contradicted([item(wrong, False)]).get(("softmax", "backward"), set())
@@ -789,7 +789,7 @@ def test_each_check_carries_the_catalogue_mistake_diagnosed_in_it(name):
     assert not any(c.mistakes for c in checks if c.passed)
     named = [c for c in checks if c.mistakes]
     assert named, f"{name}: no failed check names it"
-    assert all(SOFTMAX.by_name[name].hint in _full(result, c) for c in named)  # the same diagnosis as the hint
+    assert all(FEEDBACK.by_name[name].hint in _full(result, c) for c in named)  # the same diagnosis as the hint
     document = to_gradescope(result)
     assert [t.get("extra_data", {}).get("mistakes", []) for t in document["tests"]] == \
         [list(c.mistakes) for c in result.checks]

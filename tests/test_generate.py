@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from autograder.fixtures import GENERATED_HEADER, dump_case, fixture_filename, g
 from autograder.generate import build_cases, draw, feedback_files, stale_fixtures, write_cases
 from autograder.fixtures import load_cases
 from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES, PROJECT_ROOT
-from helpers import ON_PINNED_NUMPY
+from helpers import ON_PINNED_NUMPY, SOFTMAX
 
 ASSIGNMENT = load_assignment(DEFAULT_CONFIG)
 
@@ -93,7 +94,6 @@ def test_write_leaves_unchanged_files_alone_and_removes_only_stale_generated_one
 
 def test_editing_one_case_changes_only_its_own_fixture():
     """Each case draws from its own seeded generator, so cases do not shift each other's data."""
-    import dataclasses
 
     cases = list(ASSIGNMENT.cases)
     cases[2] = dataclasses.replace(cases[2], description="edited")
@@ -123,9 +123,11 @@ class Softmax:
 
 def test_a_reference_that_disagrees_with_independent_writes_nothing(tmp_path):
     (tmp_path / ASSIGNMENT.reference / "mytorch" / "nn").mkdir(parents=True)
-    (tmp_path / ASSIGNMENT.reference / ASSIGNMENT.problem.file).write_text(WRONG_FORWARD)
+    (tmp_path / ASSIGNMENT.reference / ASSIGNMENT.problems[SOFTMAX].file).write_text(WRONG_FORWARD)
+    softmax = dataclasses.replace(ASSIGNMENT, problems={SOFTMAX: ASSIGNMENT.problems[SOFTMAX]},
+                                  cases=tuple(c for c in ASSIGNMENT.cases if c.problem == SOFTMAX))
     with pytest.raises(AutograderError) as info:
-        build_cases(ASSIGNMENT, root=tmp_path)
+        build_cases(softmax, root=tmp_path)
     message = str(info.value)
     assert "writeup_example" in message and "independent" in message and "not written" in message
 

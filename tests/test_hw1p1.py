@@ -19,6 +19,7 @@ from autograder.config import load_assignment
 from autograder.fixtures import load_cases
 from autograder.generate import build_cases, stale_fixtures
 from autograder.grade import check_name, grade_submission
+from autograder.locate import classes_in
 from autograder.results import to_gradescope
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -102,8 +103,14 @@ def test_correct_submissions_in_other_styles_get_full_marks(style, tmp_path):
     array, BatchNorm's compact gradient: each style folder overrides files of the reference."""
     folder = _reference_with(tmp_path)
     shutil.copytree(STYLES / style, folder, dirs_exist_ok=True)
-    document = _grade(folder)
-    assert _failed(document) == set()
+    # judged on the problems whose classes it holds: a style folder written before a problem was added to one
+    # of its files lacks that class, and is no example of it
+    held = [name for name, problem in ASSIGNMENT.problems.items()
+            if problem.class_name in (classes_in(folder / problem.file) or [])]
+    restyled = {p.relative_to(STYLES / style).as_posix() for p in (STYLES / style).rglob("*.py") if classes_in(p)}
+    assert {ASSIGNMENT.problems[name].file for name in held} >= restyled
+    document = to_gradescope(grade_submission(folder, fixtures=FIXTURES, problems=held))
+    assert _failed(document) == set() and _total(document)[1] > 0
 
 
 @pytest.mark.parametrize("returned", ["float(L)", "np.float64(L)", "np.array(L)", "np.array([L])", "np.array([[L]])",

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grade import grade_submission
+
 from autograder.locate import SubmissionNotFound, SubmissionUnreadable, encoding_problem, locate
-from helpers import PROJECT, SUBMISSIONS, grade_file
+from helpers import PROJECT, SUBMISSIONS, grade, grade_file
 
 STUDENT_FILE = "mytorch/nn/activation.py"
 CORRECT = SUBMISSIONS / "einsum.py"
@@ -110,7 +110,7 @@ def test_wrapped_handout_layout_grades_full_marks_end_to_end(tmp_path):
 @pytest.mark.parametrize("relative", ["activation.py", None], ids=["file_at_root", "single_py_file"])
 def test_root_file_and_single_file_grade_full_marks(tmp_path, relative):
     target = put(tmp_path, relative or "solution.py")
-    result = grade_submission(tmp_path if relative else target)
+    result = grade(tmp_path if relative else target)
     assert result.score == result.max_score > 0, [c.message for c in result.checks if not c.passed]
 
 
@@ -118,7 +118,7 @@ def test_root_file_and_single_file_grade_full_marks(tmp_path, relative):
 
 def test_missing_file_fails_every_test_with_the_reason(tmp_path):
     put(tmp_path, "hw1/activations.py")  # a near miss
-    result = grade_submission(tmp_path)
+    result = grade(tmp_path)
     assert result.score == 0 and result.checks
     for check in result.checks:
         assert not check.passed
@@ -128,7 +128,7 @@ def test_missing_file_fails_every_test_with_the_reason(tmp_path):
 def test_ambiguous_submission_fails_every_test_naming_both_files(tmp_path):
     put(tmp_path, "a/mytorch/nn/activation.py")
     put(tmp_path, "b/mytorch/nn/activation.py")
-    result = grade_submission(tmp_path)
+    result = grade(tmp_path)
     assert result.score == 0
     for check in result.checks:
         assert "a/mytorch/nn/activation.py" in check.message and "b/mytorch/nn/activation.py" in check.message
@@ -147,7 +147,7 @@ IMPORT_FAILURES = {
 @pytest.mark.parametrize("name", sorted(IMPORT_FAILURES))
 def test_import_failure_fails_every_test_with_the_real_error_said_once(tmp_path, name):
     put(tmp_path, STUDENT_FILE, SUBMISSIONS / f"{name}.py")
-    result = grade_submission(tmp_path)
+    result = grade(tmp_path)
     assert result.score == 0 and len(result.checks) >= 20
     first, *others = result.checks
     for words in IMPORT_FAILURES[name]:
@@ -161,21 +161,21 @@ def test_import_failure_fails_every_test_with_the_real_error_said_once(tmp_path,
 
 def test_misnamed_class_names_the_classes_found(tmp_path):
     put(tmp_path, STUDENT_FILE, SUBMISSIONS / "no_softmax_class.py")
-    first = grade_submission(tmp_path).checks[0]
+    first = grade(tmp_path).checks[0]
     assert "found SoftMax; the grader looks for Softmax" in first.message
     assert "rename SoftMax to Softmax" in first.message
 
 
 def test_missing_class_with_no_look_alike_is_not_told_to_rename(tmp_path):
     (tmp_path / "activation.py").write_text("class Linear:\n    pass\n\n\nclass ReLU:\n    pass\n")
-    message = grade_submission(tmp_path).checks[0].message
+    message = grade(tmp_path).checks[0].message
     assert "found Linear, ReLU; the grader looks for Softmax" in message
     assert "rename" not in message
 
 
 def test_a_class_error_that_is_not_a_missing_class_gets_no_class_list(tmp_path):
     (tmp_path / "activation.py").write_text("import numpy as np\nnp.nonexistent_function\n\n\nclass Softmax:\n    pass\n")
-    message = grade_submission(tmp_path).checks[0].message
+    message = grade(tmp_path).checks[0].message
     assert "AttributeError" in message and "found" not in message and "the grader looks for" not in message
 
 
@@ -221,7 +221,7 @@ def test_utf16_file_is_named_with_the_fix(tmp_path, encoding, words):
     target.write_bytes(SOURCE.encode(encoding))
     with pytest.raises(SubmissionUnreadable, match="save it as UTF-8"):
         locate(tmp_path, STUDENT_FILE)
-    result = grade_submission(tmp_path)
+    result = grade(tmp_path)
     assert result.score == 0
     first = result.checks[0].message
     assert words in first and "save it as UTF-8" in first and f"{STUDENT_FILE} " in first
@@ -238,7 +238,7 @@ def _latin1(tmp_path: Path, text: str) -> Path:
 
 def test_latin1_bytes_are_named_on_the_import_error_and_in_the_notes(tmp_path):
     folder = _latin1(tmp_path, SOURCE + '\nGREETING = "résumé"\n')
-    result = grade_submission(folder)
+    result = grade(folder)
     line = SOURCE.count("\n") + 2
     words = f"{STUDENT_FILE} is not UTF-8: line {line} has the byte 0xE9 ('é' in Latin-1 / Windows-1252)"
     assert result.score == 0
@@ -249,7 +249,7 @@ def test_latin1_bytes_are_named_on_the_import_error_and_in_the_notes(tmp_path):
 
 def test_latin1_in_a_comment_still_grades_and_is_noted(tmp_path):
     folder = _latin1(tmp_path, "# résumé: softmax\n" + SOURCE)
-    result = grade_submission(folder)
+    result = grade(folder)
     assert result.score == result.max_score > 0
     assert any("is not UTF-8: line 1 has the byte 0xE9" in note for note in result.notes)
 
@@ -270,18 +270,18 @@ def test_files_python_reads_get_no_encoding_note(tmp_path, data):
 
 def test_import_traceback_shows_only_the_students_frames(tmp_path):
     put(tmp_path, STUDENT_FILE, SUBMISSIONS / "imports_missing_module.py")
-    message = grade_submission(tmp_path).checks[0].message
+    message = grade(tmp_path).checks[0].message
     assert "frozen" not in message and "importlib" not in message, message
 
 
 def test_template_is_reported_as_not_implemented(tmp_path):
-    result = grade_submission(PROJECT / "student_template")
+    result = grade(PROJECT / "student_template")
     assert result.score == 0
     assert all("not implemented" in c.message for c in result.checks)
 
 
 def test_empty_folder_fails_every_test_saying_nothing_was_found(tmp_path):
-    result = grade_submission(tmp_path)
+    result = grade(tmp_path)
     assert result.score == 0 and len(result.checks) >= 20
     assert all(not c.passed and "no .py files" in c.message for c in result.checks)
     assert any("no .py files" in note for note in result.notes)

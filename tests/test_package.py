@@ -20,7 +20,10 @@ from autograder.package import (find_reference_code, find_withheld, handout_file
 from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
 from helpers import PROJECT
 
-HIDDEN = ("hidden_batch", "hidden_stability")
+# The handout ships the whole assignment's visible cases and withholds the others.
+CASES = load_cases(DEFAULT_FIXTURES)
+HIDDEN = tuple(c.name for c in CASES if c.visibility != "visible")
+VISIBLE = [c.name for c in CASES if c.visibility == "visible"]
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +66,10 @@ def test_handout_zip_has_template_visible_fixtures_runner_and_readme(zips):
     assert {"mytorch/__init__.py", "mytorch/nn/__init__.py", "README.md", "conftest.py", "pytest.ini",
             "requirements.txt", "autograder/__main__.py", "autograder/local_pytest.py"} <= set(listed)
     fixtures = sorted(n for n in listed if n.startswith("test_cases/") and n.count("/") == 1)
-    assert len(fixtures) == 10 and not any(h in n for n in fixtures for h in HIDDEN)
+    assert len(fixtures) == len(VISIBLE) and not any(h in n for n in fixtures for h in HIDDEN)
+    assert {"hidden_batch", "hidden_stability"} <= set(HIDDEN)
     # the problem's feedback, without its value expressions (stored values instead) and its speed note
-    assert {n for n in listed if n.startswith("test_cases/feedback/")} == \
+    assert {n for n in listed if n.startswith("test_cases/feedback/softmax.")} == \
         {"test_cases/feedback/softmax.yaml", "test_cases/feedback/softmax.npz"}
     with zipfile.ZipFile(zips / "handout.zip") as archive:
         feedback = yaml.safe_load(archive.read("test_cases/feedback/softmax.yaml"))
@@ -75,7 +79,7 @@ def test_handout_zip_has_template_visible_fixtures_runner_and_readme(zips):
     assert not any(n.startswith(("reference/", "tests/", "benchmarks/", "student_template/")) for n in listed)
     for line in reference_lines(load_assignment(DEFAULT_CONFIG)):
         assert line not in " ".join(everything.split())
-    assert "python -m autograder" in readme and "-k stability" in readme and "2 more case(s)" in readme
+    assert "python -m autograder" in readme and "-k stability" in readme and f"{len(HIDDEN)} more case(s)" in readme
 
 
 def test_the_softmax_assignment_ships_exactly_the_projects_requirements_no_extra_package(zips):
@@ -109,12 +113,12 @@ def test_handout_ships_visible_cases_unless_the_config_keeps_one_back(tmp_path):
     doc["cases"][3]["handout"] = False  # two_classes: visible on Gradescope, not in the handout
     assignment = parse_assignment(doc, tmp_path / "a.yaml")
     shipped, withheld = handout_split(assignment, load_cases(DEFAULT_FIXTURES))
-    assert [c.name for c in withheld] == ["two_classes", "hidden_batch", "hidden_stability"]
-    assert len(shipped) == 9 and all(c.visibility == "visible" for c in shipped)
+    assert [c.name for c in withheld] == ["two_classes", *HIDDEN]
+    assert len(shipped) == len(VISIBLE) - 1 and all(c.visibility == "visible" for c in shipped)
     files = handout_files(assignment, shipped, withheld)
     assert "test_cases/04_two_classes.yaml" not in files
     assert find_withheld(files, shipped, withheld) == []
-    assert "3 more case(s)" in files["README.md"][0].decode()
+    assert f"{len(HIDDEN) + 1} more case(s)" in files["README.md"][0].decode()
 
 
 def test_reference_code_in_the_handout_is_found():

@@ -23,14 +23,15 @@ from autograder.config import load_assignment
 from autograder.fixtures import load_cases
 from autograder.package import handout_files, handout_split
 from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
-from helpers import PROJECT, SUBMISSIONS
+from helpers import PROJECT, SUBMISSIONS, handout_checks
 
 SIMULATIONS = Path(__file__).resolve().parent / "platforms"
 STUDENT_FILE = Path("mytorch/nn/activation.py")
 HANGS = "class Softmax:\n    def forward(self, Z):\n        while True:\n            pass\n\n" \
         "    def backward(self, dLdA):\n        while True:\n            pass\n"
-SUBMISSION_SCORES = {  # what each gets on the visible tests (80 points)
-    "correct": ((PROJECT / "reference" / STUDENT_FILE).read_text(), 80),
+VISIBLE_POINTS = sum(handout_checks().values())  # the handout's tests: the visible ones of the whole assignment
+SUBMISSION_SCORES = {  # what each gets on the visible tests
+    "correct": ((PROJECT / "reference" / STUDENT_FILE).read_text(), VISIBLE_POINTS),
     "template": ((PROJECT / "student_template" / STUDENT_FILE).read_text(), 0),
     "hangs": (HANGS, 0),
     "syntax_error": ((SUBMISSIONS / "syntax_error.py").read_text(), 0),
@@ -70,10 +71,10 @@ def test_the_handout_grades_right_on_a_simulated_laptop(handout_files_once, tmp_
     tmp.mkdir()
     graded = run(folder, platform, tmp, "-m", "autograder")
     assert graded.returncode == 0, graded.stderr
-    assert graded.stdout.rstrip().splitlines()[-1] == f"Total: {score}/80", graded.stdout[-2000:]
+    assert graded.stdout.rstrip().splitlines()[-1] == f"Total: {score:g}/{VISIBLE_POINTS:g}", graded.stdout[-2000:]
     tested = run(folder, platform, tmp, "-m", "pytest", "-q")
-    assert tested.returncode == (0 if score == 80 else 1), tested.stdout[-3000:]
-    assert f"Total: {score}/80 (the tests that ran)" in tested.stdout
+    assert tested.returncode == (0 if score == VISIBLE_POINTS else 1), tested.stdout[-3000:]
+    assert f"Total: {score:g}/{VISIBLE_POINTS:g} (the tests that ran)" in tested.stdout
     for proc in (graded, tested):
         assert "Traceback (most recent call last)" not in proc.stdout + proc.stderr  # the grader's own
         assert "please report it" not in proc.stdout + proc.stderr

@@ -12,7 +12,7 @@ from autograder.errors import ConfigError
 from autograder.generate import build_case, load_reference_class, policy_document
 from autograder.paths import DEFAULT_CONFIG
 from autograder.policy import MetadataError, apply_policy, decide, earlier_submissions, parse_time
-from helpers import PROJECT, make_root, run_autograder
+from helpers import PROJECT, make_root, problem_points, run_autograder
 
 LIMIT = {"submissions": {"max": 2, "window_hours": 24.0}}
 LATE = {"late": {"percent_per_day": 10.0, "max_percent": 25.0, "grace_minutes": 15.0}}
@@ -219,7 +219,8 @@ def test_policy_travels_in_the_fixtures(tmp_path):
     doc = yaml.safe_load(DEFAULT_CONFIG.read_text())
     doc["policy"] = {"submissions": {"max": 3, "window_hours": 12}, "late": {"percent_per_day": 5}}
     assignment = parse_assignment(doc, tmp_path / "a.yaml")
-    case = build_case(assignment.cases[0], 1, assignment, load_reference_class(assignment))
+    first = assignment.cases[0]
+    case = build_case(first, 1, assignment, load_reference_class(assignment, assignment.problems[first.problem]))
     assert case.policy == policy_document(assignment) == {
         "submissions": {"max": 3, "window_hours": 12.0},
         "late": {"percent_per_day": 5.0, "max_percent": 100.0, "grace_minutes": 0.0}}
@@ -233,7 +234,8 @@ def test_run_autograder_applies_the_policy_from_gradescopes_metadata(tmp_path):
     (root / "submission_metadata.json").write_text(json.dumps(meta))
     document, proc = run_autograder(root)
     assert proc.returncode == 0, proc.stderr
-    assert document["score"] == 80.0 and sum(t["score"] for t in document["tests"]) == 100
+    full = problem_points()  # make_root's fixtures: the Softmax problem's, which the reference gets in full
+    assert document["score"] == pytest.approx(0.8 * full) and sum(t["score"] for t in document["tests"]) == full
     assert document["output"].startswith("Late: submitted 2 day(s)")
     assert document["extra_data"]["policy"]["penalty_percent"] == 20.0
 

@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from autograder.audit import config_mutants
 from autograder.config import load_assignment, parse_assignment
 from autograder.errors import AutograderError, ConfigError
 from autograder.fixtures import load_case, load_cases
 from autograder.generate import build_cases, finite_difference_gap, same_up_to_rounding
+from autograder.grade import check_name, grade_submission
 from autograder.paths import DEFAULT_CONFIG, DEFAULT_FIXTURES
-from helpers import ON_PINNED_NUMPY, PROJECT
+from helpers import ON_PINNED_NUMPY, PROJECT, add_problem
 
 RELU_REFERENCE = '''
 
@@ -47,6 +49,15 @@ RELU_PROBLEM = """
     methods:
       forward: {inputs: [Z], output: A}
       backward: {inputs: [dLdA], output: dLdZ, before: [forward]}
+    mistakes:
+      - name: leaky
+        hint: "ReLU gives exactly 0 for negative inputs, not a small multiple of them."
+        patch:
+          - {old: "np.maximum(Z, 0.0)", new: "np.maximum(Z, 0.01 * Z)"}
+      - name: no_mask
+        hint: "backward passes dLdA through unchanged: multiply it by the mask (self.A > 0)."
+        patch:
+          - {old: "return dLdA * (self.A > 0)", new: "return dLdA"}
 """
 
 RELU_CASES = """
@@ -69,6 +80,25 @@ RELU_CASES = """
 """
 
 
+def add_relu(root: Path, *, reference: str = RELU_REFERENCE, suffix: str = "") -> str:
+    """Add a ReLU problem and its two cases to the root assignment of the repository copy at `root`.
+    `suffix` names it apart from a ReLU already there (problem relu<suffix>, class ReLU<suffix>, cases
+    relu<suffix>_small and relu<suffix>_hidden). Returns the problem's name."""
+    def named(text: str) -> str:
+        return text.replace("relu", f"relu{suffix}").replace("ReLU", f"ReLU{suffix}")
+
+    add_problem(root / "autograder/assignment.yaml", root / "reference", root / "student_template",
+                file="mytorch/nn/activation.py", problem=named(RELU_PROBLEM), cases=named(RELU_CASES),
+                solution=named(reference), stub=named(RELU_STUB))
+    return f"relu{suffix}"
+
+BASE_CASES = load_cases(DEFAULT_FIXTURES)  # the repository's assignment, which the tests below add a problem to
+BASE_POINTS = sum(check.points for case in BASE_CASES for check in case.checks)
+# The problem these tests add: ReLU, named apart from one the assignment may have already (see helpers.add_relu).
+SUFFIX = next(s for s in ("", "2", "3") if f"relu{s}" not in load_assignment(DEFAULT_CONFIG).problems)
+RELU, RELU_CLASS = f"relu{SUFFIX}", f"ReLU{SUFFIX}"
+
+
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=root, capture_output=True, text=True,
                           timeout=180)
@@ -82,22 +112,10 @@ def copy_project(tmp: Path) -> Path:
     return root
 
 
-def add_relu(root: Path, *, reference: str = RELU_REFERENCE) -> None:
-    """A second problem, as an instructor adds it: reference, template stub, config entries."""
-    with open(root / "reference/mytorch/nn/activation.py", "a") as handle:
-        handle.write(reference)
-    with open(root / "student_template/mytorch/nn/activation.py", "a") as handle:
-        handle.write(RELU_STUB)
-    config = root / "autograder/assignment.yaml"
-    text = config.read_text()
-    text = text.replace("\ndefaults:", RELU_PROBLEM + "\ndefaults:", 1)
-    config.write_text(text.rstrip("\n") + "\n" + RELU_CASES)
-
-
 @pytest.fixture(scope="module")
 def relu_project(tmp_path_factory) -> Path:
     root = copy_project(tmp_path_factory.mktemp("relu"))
-    add_relu(root)
+    assert add_relu(root, suffix=SUFFIX) == RELU
     # small limits keep the grading below quick
     config = root / "autograder/assignment.yaml"
     text = config.read_text()
@@ -108,18 +126,26 @@ def relu_project(tmp_path_factory) -> Path:
     return root
 
 
+def total_points(root: Path) -> float:
+    """What the whole assignment of a repository copy is worth: its fixtures' points together."""
+    cases = load_cases(root / "test_cases")
+    assert sum(check.points for case in cases for check in case.checks if case.problem.name != RELU) == BASE_POINTS
+    return sum(check.points for case in cases for check in case.checks)
+
+
 def test_second_problem_gets_its_own_fixtures_naming_file_class_and_steps(relu_project):
     cases = {c.name: c for c in load_cases(relu_project / "test_cases")}
-    assert len(cases) == 14
-    relu = cases["relu_small"]
-    assert (relu.problem.name, relu.problem.class_name, relu.problem.file) == ("relu", "ReLU", "mytorch/nn/activation.py")
+    assert len(cases) == len(BASE_CASES) + 2
+    relu = cases[f"{RELU}_small"]
+    assert (relu.problem.name, relu.problem.class_name, relu.problem.file) == (RELU, RELU_CLASS, "mytorch/nn/activation.py")
     assert [c.points for c in relu.checks] == [2.0, 3.0]
     backward = relu.checks[1]
     assert [(s.call, s.args) for s in backward.steps] == [("forward", ("Z",)), ("backward", ("dLdA",))]
     assert "J" not in relu.expected  # the Jacobian extra belongs to softmax's independent check
     assert (relu.expected["A"] == relu.inputs["Z"].clip(min=0)).all()
     assert cases["writeup_example"].problem.class_name == "Softmax"
-    assert cases["relu_hidden"].number == 14 and cases["relu_hidden"].visibility == "hidden"
+    hidden = cases[f"{RELU}_hidden"]
+    assert hidden.number == len(BASE_CASES) + 2 and hidden.visibility == "hidden"
 
 
 def test_second_problem_leaves_softmax_fixtures_unchanged(relu_project):
@@ -135,19 +161,48 @@ def test_second_problem_leaves_softmax_fixtures_unchanged(relu_project):
 
 
 def test_second_problem_grades_end_to_end(relu_project, tmp_path):
+    full = f"{total_points(relu_project):g}"
     reference = cli(relu_project, "grade", "reference", "--quiet")
     template = cli(relu_project, "grade", "student_template", "--quiet")
-    assert reference.stdout.strip().splitlines()[-1] == "Total: 113/113", reference.stderr
-    assert template.stdout.strip().splitlines()[-1] == "Total: 0/113", template.stderr
+    assert reference.stdout.strip().splitlines()[-1] == f"Total: {full}/{full}", reference.stderr
+    assert template.stdout.strip().splitlines()[-1] == f"Total: 0/{full}", template.stderr
     # correct softmax, ReLU whose backward forgets the mask: only the ReLU backward checks fail
     wrong = tmp_path / "wrong" / "mytorch" / "nn"
     wrong.mkdir(parents=True)
     source = (relu_project / "reference/mytorch/nn/activation.py").read_text()
-    (wrong / "activation.py").write_text(source.replace("return dLdA * (self.A > 0)", "return dLdA"))
+    before, _, after = source.rpartition("return dLdA * (self.A > 0)")  # the added class is the file's last
+    (wrong / "activation.py").write_text(before + "return dLdA" + after)
+    lost = sum(check.points for case in load_cases(relu_project / "test_cases") if case.problem.name == RELU
+               for check in case.checks if check.method == "backward")
     proc = cli(relu_project, "grade", str(tmp_path / "wrong"))
-    assert proc.stdout.strip().splitlines()[-1] == "Total: 106/113", proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == f"Total: {total_points(relu_project) - lost:g}/{full}", proc.stdout
     failed = [line for line in proc.stdout.splitlines() if "FAILED" in line]
-    assert len(failed) == 2 and all("relu_" in line and "backward (dLdZ)" in line for line in failed), failed
+    assert len(failed) == 2 and all(f"{RELU}_" in line and "backward (dLdZ)" in line for line in failed), failed
+
+
+def test_grading_selects_the_checks_of_named_problems(relu_project):
+    """grade_submission(problems=...): the checks of those problems, every one; an unknown name is an error."""
+    fixtures = relu_project / "test_cases"
+    cases = load_cases(fixtures)
+    relu = grade_submission(relu_project / "reference", fixtures=fixtures, problems=[RELU])
+    assert {c.name for c in relu.checks} == {check_name(case, check) for case in cases if case.problem.name == RELU
+                                            for check in case.checks}
+    assert relu.score == relu.max_score == total_points(relu_project) - BASE_POINTS > 0
+    one = check_name(cases[0], cases[0].checks[0])  # a Softmax check: not one of ReLU's
+    assert grade_submission(relu_project / "reference", fixtures=fixtures, problems=[RELU], only={one}).checks == []
+    with pytest.raises(AutograderError, match=f"no fixture grades problem no_such_problem .*{RELU}"):
+        grade_submission(relu_project / "reference", fixtures=fixtures, problems=["no_such_problem"])
+
+
+def test_mistakes_are_made_in_their_own_class_of_a_file_of_several(relu_project):
+    """Softmax's mistakes patch `return self.A`, which ReLU's class in the same file holds too."""
+    assignment = load_assignment(relu_project / "autograder/assignment.yaml")
+    mutants = {m.name: m for m in config_mutants(assignment, relu_project) if m.problem == "softmax"}
+    source = mutants["squeezed_shapes"].source
+    assert "return np.squeeze(self.A)" in source and source.count("return self.A") == \
+        (relu_project / "reference/mytorch/nn/activation.py").read_text().count("return self.A") - 1
+    relu_class = source[source.index(f"class {RELU_CLASS}:"):]
+    assert "return self.A\n" in relu_class and "squeeze" not in relu_class
 
 
 def test_grading_needs_no_config(relu_project, tmp_path):
@@ -157,15 +212,18 @@ def test_grading_needs_no_config(relu_project, tmp_path):
     shutil.copytree(relu_project / "test_cases", bare / "test_cases")
     (bare / "autograder" / "assignment.yaml").unlink()
     proc = cli(bare, "grade", str(relu_project / "reference"), "--quiet")
-    assert proc.stdout.strip().splitlines()[-1] == "Total: 113/113", proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == f"Total: {total_points(relu_project):g}/{total_points(relu_project):g}", \
+        proc.stderr
 
 
 def test_generate_refuses_a_backward_that_finite_differences_contradict(tmp_path):
     root = copy_project(tmp_path)
-    add_relu(root, reference=RELU_REFERENCE.replace("return dLdA * (self.A > 0)", "return dLdA * self.A"))
+    # dLdZ = dLdA * A where A > 0, not dLdA (the text its mistakes patch is kept)
+    wrong = RELU_REFERENCE.replace("return dLdA * (self.A > 0)", "return dLdA * (self.A > 0) * self.A")
+    add_relu(root, reference=wrong, suffix=SUFFIX)
     proc = cli(root, "generate")
     assert proc.returncode == 2
-    assert "relu_small" in proc.stderr and "finite differences" in proc.stderr, proc.stderr
+    assert f"{RELU}_small" in proc.stderr and "finite differences" in proc.stderr, proc.stderr
     assert not (root / "test_cases").exists()
 
 
@@ -201,6 +259,7 @@ def _problem_edit(edit):
     return doc
 
 
+HIDDEN_STABILITY = [c["name"] for c in yaml.safe_load(DEFAULT_CONFIG.read_text())["cases"]].index("hidden_stability")
 BAD_PROBLEMS = [
     ("before_unknown_method", lambda p, d: p["methods"]["backward"].update(before=["predict"]),
      "problems.softmax.methods.backward.before"),
@@ -210,9 +269,11 @@ BAD_PROBLEMS = [
     ("file_not_python", lambda p, d: p.update(file="mytorch/nn/activation.txt"), "problems.softmax.file"),
     ("unknown_independent_check", lambda p, d: p.update(independent="tanh"), "problems.softmax.independent"),
     ("activation_without_backward", lambda p, d: p["methods"].pop("backward"), "problems.softmax.kind"),
-    ("case_names_unknown_problem", lambda p, d: d["cases"][1].update(problem="relu"), "cases[1] (single_sample).problem"),
+    ("case_names_unknown_problem", lambda p, d: d["cases"][1].update(problem="no_such_problem"),
+     "cases[1] (single_sample).problem"),
     ("case_misses_an_input", lambda p, d: d["cases"][1]["inputs"].pop("dLdA"), "cases[1] (single_sample).inputs.dLdA"),
-    ("hidden_case_in_handout", lambda p, d: d["cases"][-1].update(handout=True), "cases[11] (hidden_stability).handout"),
+    ("hidden_case_in_handout", lambda p, d: d["cases"][HIDDEN_STABILITY].update(handout=True),
+     f"cases[{HIDDEN_STABILITY}] (hidden_stability).handout"),
     ("unknown_method_key", lambda p, d: p["methods"]["forward"].update(returns="A"), "problems.softmax.methods.forward.returns"),
 ]
 
@@ -226,7 +287,7 @@ def test_wrong_problem_definition_names_file_and_key(tmp_path, edit, key):
 
 
 def test_default_config_describes_softmax_as_forward_then_backward_with_reference_A():
-    problem = load_assignment(DEFAULT_CONFIG).problem
+    problem = load_assignment(DEFAULT_CONFIG).problems["softmax"]
     assert (problem.name, problem.class_name, problem.kind, problem.independent) == ("softmax", "Softmax", "activation", "softmax")
     backward = problem.method("backward")
     assert backward.before == ("forward",) and backward.sets == (("A", "A"),) and backward.inputs == ("dLdA",)

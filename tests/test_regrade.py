@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from autograder.regrade import find_submissions, grade_isolated, read_metadata
-from helpers import PROJECT, SUBMISSIONS
+from autograder.grade import check_name
+from helpers import DEMO_FAILS, PROJECT, SOFTMAX, SUBMISSIONS, problem_cases, problem_fixtures, problem_points
+
+# The export's submissions are graded on the Softmax problem's fixtures (the third is a Softmax file alone);
+# what each deserves follows from them. no_max_subtraction.py loses what the writeup's code loses.
+FULL = problem_points(SOFTMAX)
+SCORES = [FULL, 0, FULL - sum(DEMO_FAILS().values()), 0]
 
 EXPORT_METADATA = """\
 submission_001:
@@ -54,10 +60,15 @@ def export(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def regraded(export, tmp_path_factory):
+def fixtures(tmp_path_factory) -> Path:
+    return problem_fixtures(tmp_path_factory.mktemp("softmax") / "test_cases", SOFTMAX)
+
+
+@pytest.fixture(scope="module")
+def regraded(export, fixtures, tmp_path_factory):
     out = tmp_path_factory.mktemp("regrade")
-    proc = subprocess.run([sys.executable, "-m", "autograder", "regrade", str(export), "--out", str(out), "--jobs", "2"],
-                          cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "autograder", "regrade", str(export), "--out", str(out), "--jobs", "2",
+                           "--fixtures", str(fixtures)], cwd=PROJECT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out, proc
 
@@ -78,13 +89,15 @@ def test_regrade_writes_one_csv_row_per_submission_with_a_column_per_test(regrad
     with open(out / "regrade.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["submission"] for r in rows] == ["submission_001", "submission_002", "submission_003", "submission_004"]
-    assert [r["score"] for r in rows] == ["100", "0", "85", "0"]
-    assert [r["max_score"] for r in rows] == ["100"] * 4
+    assert [r["score"] for r in rows] == [f"{s:g}" for s in SCORES]
+    assert [r["max_score"] for r in rows] == [f"{FULL:g}"] * 4
     assert rows[0]["names"] == "Ada Lovelace" and rows[1]["emails"] == "alan@example.edu; grace@example.edu"
-    assert rows[0]["previous_score"] == "100" and rows[0]["change"] == "0"
+    assert rows[0]["previous_score"] == "100" and rows[0]["change"] == f"{SCORES[0] - 100:g}"
     assert rows[2]["previous_score"] == "85" and rows[1]["previous_score"] == ""
-    assert rows[2]["stability_hundreds: forward (A)"] == "0" and rows[2]["stability_hundreds: backward (dLdZ)"] == "3"
-    assert rows[0]["writeup_example: forward (A)"] == "5"
+    points = {check_name(case, check): check.points for case in problem_cases(SOFTMAX) for check in case.checks}
+    assert rows[2]["stability_hundreds: forward (A)"] == "0"
+    assert rows[2]["stability_hundreds: backward (dLdZ)"] == f"{points['stability_hundreds: backward (dLdZ)']:g}"
+    assert rows[0]["writeup_example: forward (A)"] == f"{points['writeup_example: forward (A)']:g}"
     assert all(r["error"] == "" for r in rows)
     test_columns = [c for c in rows[0] if ": " in c and "(" in c]
     assert test_columns[0] == "writeup_example: forward (A)" and "hidden_stability: backward (dLdZ)" in test_columns
@@ -95,23 +108,26 @@ def test_regrade_json_summarises_per_submission_per_test_and_overall(regraded):
     doc = json.loads((out / "regrade.json").read_text())
     overall = doc["overall"]
     assert overall["count"] == 4 and overall["jobs"] == 2 and overall["errors"] == 0
-    assert overall["mean_score"] == 46.25 and overall["submissions_per_minute"] > 0
+    assert overall["mean_score"] == pytest.approx(sum(SCORES) / 4) and overall["submissions_per_minute"] > 0
     per_test = {t["name"]: t for t in doc["tests"]}
     assert per_test["stability_thousands: forward (A)"]["passed"] == 1
-    assert per_test["small_batch: forward (A)"] == {"name": "small_batch: forward (A)", "max_score": 4.0,
-                                                     "mean_score": 2.0, "passed": 2, "failed": 2}
+    small = next(k.points for c in problem_cases(SOFTMAX) if c.name == "small_batch" for k in c.checks
+                 if k.method == "forward")
+    assert per_test["small_batch: forward (A)"] == {"name": "small_batch: forward (A)", "max_score": small,
+                                                     "mean_score": small / 2, "passed": 2, "failed": 2}
     third = doc["submissions"][2]
-    assert third["submission"] == "submission_003" and third["change"] == 0.0
+    assert third["submission"] == "submission_003" and third["change"] == SCORES[2] - 85
     assert third["created_at"].startswith("2026-02-22")
     assert "submissions per minute" in proc.stdout and "Wrote" in proc.stdout
     assert "4/4 submissions" in proc.stderr  # the progress bar (a line per tenth when not on a terminal)
 
 
-def test_each_submission_is_graded_exactly_as_grade_grades_it(regraded, export, tmp_path):
+def test_each_submission_is_graded_exactly_as_grade_grades_it(regraded, export, fixtures, tmp_path):
     out, _ = regraded
     results = tmp_path / "results.json"
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(export / "submission_003"), "--results",
-                           str(results), "--quiet"], cwd=PROJECT, capture_output=True, text=True, timeout=120)
+                           str(results), "--quiet", "--fixtures", str(fixtures)], cwd=PROJECT, capture_output=True,
+                          text=True, timeout=120)
     assert proc.returncode == 0
     direct = [{k: t.get(k) for k in ("name", "number", "score", "max_score", "status", "visibility")}
               for t in json.loads(results.read_text())["tests"]]

@@ -17,15 +17,17 @@ from autograder.fixtures import Case, load_cases
 from autograder.grade import grade_submission, hidden_output
 from autograder.paths import DEFAULT_FIXTURES
 from autograder.results import CheckResult, GradingResult
-from helpers import PROJECT, SUBMISSIONS
+from helpers import PROJECT, SOFTMAX, SUBMISSIONS, problem_cases, problem_checks
+import helpers
 
-CASES: dict[str, Case] = {case.name: case for case in load_cases(DEFAULT_FIXTURES)}
+# Every submission here is a Softmax layer: each is graded on the Softmax problem's checks only.
+CASES: dict[str, Case] = {case.name: case for case in problem_cases(SOFTMAX)}
 
 
 @functools.lru_cache(maxsize=None)
 def grade(path: Path) -> GradingResult:
     """Grade once per test session: several tests read the same submission's result (none changes it)."""
-    return grade_submission(path)
+    return helpers.grade(path, problem=SOFTMAX)
 
 
 def batch_size(check: CheckResult) -> int:
@@ -55,8 +57,17 @@ def test_correct_submission_in_any_style_gets_full_marks(name):
 
 
 def test_reference_gets_full_marks():
+    """On the whole assignment: every problem's checks, worth what the fixtures say."""
+    result = grade_submission(PROJECT / "reference")
+    assert failures(result) == {} and result.score == result.max_score
+    assert result.max_score == sum(check.points for case in load_cases(DEFAULT_FIXTURES) for check in case.checks)
+
+
+def test_graded_on_its_problem_only():
+    """helpers.grade grades the checks of the one problem, all of them (grade_submission's `problems`)."""
     result = grade(PROJECT / "reference")
-    assert failures(result) == {} and result.score == result.max_score == 100
+    assert {c.name for c in graded(result)} == problem_checks(SOFTMAX)
+    assert result.score == result.max_score == sum(k.points for c in CASES.values() for k in c.checks)
 
 
 def test_printing_does_not_cost_points_and_is_shown_with_its_test():

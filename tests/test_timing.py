@@ -20,7 +20,7 @@ from autograder.grade import grade_submission
 from autograder.limits import Limits
 from autograder.paths import DEFAULT_FIXTURES
 from autograder.sandbox.runner import Sandbox
-from helpers import PROJECT
+from helpers import PROJECT, grade
 
 CASES = load_cases(DEFAULT_FIXTURES)
 FIRST = "writeup_example: forward (A)"
@@ -89,7 +89,7 @@ def test_a_wrong_answer_in_the_shared_process_is_decided_in_a_fresh_one(tmp_path
     # Right on the first call in a process only: every check, run alone, is right.
     first_call_only = CORRECT.replace("import numpy as np\n", "import numpy as np\nCALLS = []\n", 1).replace(
         "        return self.A\n", "        CALLS.append(1)\n        return self.A if len(CALLS) == 1 else self.A * 1.01\n")
-    result = grade_submission(submission(tmp_path, first_call_only))
+    result = grade(submission(tmp_path, first_call_only))  # a Softmax: its checks
     assert result.score == result.max_score, [c.message for c in result.checks if not c.passed]
     assert (True, False) in runs  # decided again, alone
     assert all(not shared for fresh, shared in runs[runs.index((True, False)):])  # and no sharing after

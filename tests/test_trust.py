@@ -10,12 +10,10 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 
-from autograder.fixtures import load_cases
 from autograder.grade import explain, hidden_output
-from autograder.paths import DEFAULT_FIXTURES
 from autograder.sandbox import CallOutcome, protocol
 from autograder.text import unsafe
-from helpers import SUBMISSIONS, by_name, grade_file
+from helpers import SOFTMAX, SUBMISSIONS, by_name, grade_file, problem_cases, problem_points
 
 HOSTILE = SUBMISSIONS / "hostile"
 
@@ -70,7 +68,7 @@ def test_hidden_tests_show_no_printed_secret_and_no_number(tmp_path: Path) -> No
 
 
 def _case(hidden: bool):  # noqa: ANN202 - a fixtures.Case
-    return next(c for c in load_cases(DEFAULT_FIXTURES) if c.hidden == hidden)
+    return next(c for c in problem_cases(SOFTMAX) if c.hidden == hidden)
 
 
 @pytest.mark.parametrize("outcome", [
@@ -106,7 +104,7 @@ def test_hidden_output_says_only_that_something_was_printed() -> None:
 @pytest.mark.parametrize("name", ["big_endian.py", "read_only_a.py"])
 def test_a_right_answer_in_an_unusual_form_gets_full_marks(tmp_path: Path, name: str) -> None:
     results = grade_file(tmp_path, SUBMISSIONS / name)
-    assert results["score"] == 100, [t["output"] for t in results["tests"] if t["status"] == "failed"]
+    assert results["score"] == problem_points(SOFTMAX), [t["output"] for t in results["tests"] if t["status"] == "failed"]
     assert all(t["status"] == "passed" for t in results["tests"])
 
 
