@@ -117,8 +117,9 @@ def judge_chain(chained: CallOutcome, outcome: CallOutcome, case: Case, check: C
     if theirs is None:
         return False, [f"Your own {parts}, {run_so}, give no array of finite numbers for {check.graded}: "
                        f"{cannot}"], False
-    if not np.any(theirs) and np.any(case.expected[check.output]):  # a stub's answer: it tells nothing
-        return False, [f"Your own {parts}, {run_so}, give all zeros for {check.graded} here, which cannot tell a right "
+    stub = _stub_answer(theirs, case, check)
+    if stub:  # parts that do no work agree with a class that does none: that proves nothing
+        return False, [f"Your own {parts}, {run_so}, give {stub} for {check.graded} here, which cannot tell a right "
                        f"{name} from a wrong one: so this test was graded against the reference only."], False
     assert outcome.returned is not None
     verdict = compare(outcome.returned, outcome.array, theirs, case.tolerance,
@@ -130,6 +131,20 @@ def judge_chain(chained: CallOutcome, outcome: CallOutcome, case: Case, check: C
                   f"the same {check.graded} as your {name}, and {chain.through} holds the classes and shapes the "
                   f"reference builds. So {name} itself is right here; its values differ from the reference's because "
                   f"of {parts}."], True
+
+
+def _stub_answer(theirs: np.ndarray, case: Case, check: Check) -> str:
+    """What makes the parts' value no evidence, in words (empty: it is evidence): all zeros, or one of the
+    case's inputs passed through, where the reference's value is neither. A stub class can agree with stub
+    parts on these without doing the work. (Not the shape: a transposed dLdW of a wrong Linear is still
+    evidence of a right MLP.)"""
+    expected = case.expected[check.output]
+    if not np.any(theirs) and np.any(expected):
+        return "all zeros"
+    for given in case.inputs.values():
+        if given.shape == theirs.shape and np.array_equal(given, theirs) and not np.array_equal(given, expected):
+            return "the test's input unchanged"
+    return ""
 
 
 def _judgeable(outcome: CallOutcome) -> bool:
@@ -163,15 +178,21 @@ def grade_against_own_parts(graded: Graded, failed: Collection[str], run: Runner
 
     classes = {case.problem.name: case.problem.class_name for case, *_ in graded}
     settled = []
-    for case, check, outcome, result in graded:
+    # in each case's own order: a later call (backward) counts as right only when the earlier ones (forward) are
+    # right too, so parts that do no work cannot vouch for a class's backward whose forward they could not
+    for case, check, outcome, result in sorted(graded, key=lambda g: (g[0].number, g[0].checks.index(g[1]))):
         chain = case.problem.chain
         culprits = [classes.get(name, name) for name in case.problem.uses if name in failed]
         if result.passed or chain is None or not culprits or outcome.mutated or not _judgeable(outcome):
             continue
+        earlier_wrong = any(not r.passed for c, k, _, r in graded
+                            if c is case and k.method != check.method and c.checks.index(k) < c.checks.index(check))
         parts = " and ".join(culprits)
         ops, arrays = request_for(check, case.inputs, case.expected)
         passed, lines, decisive = run(case, chain_ops(ops, chain), arrays, lambda chained, outcome=outcome, case=case,
                                       check=check: judge_chain(chained, outcome, case, check, parts))
+        if passed and earlier_wrong:
+            continue  # right against parts that could not vouch for the earlier call: stays failed, with the uses note
         if passed:
             result.passed, result.score, result.mistakes, result.message = True, check.points, (), "\n".join(lines)
         else:
