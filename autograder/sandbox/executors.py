@@ -86,12 +86,8 @@ class Executors:
             return self._broken()
         if not system.is_alive(host.pid):
             return None
-        if host.serial is None:
-            channels = self.hosts.fork_child(host, b"S")
-            if channels is None:
-                host.serial_off = True
-                return None
-            host.serial, host.serial_out = channels
+        if not self.hosts.start_serial(host):
+            return None
         output = self.hosts.output_of(host, self.box.limits.output_chars)
         outcome = self._call(host.serial, host.serial_out, output, {"steps": steps, "class_name": class_name},
                              inputs, call_timeout,

@@ -86,6 +86,17 @@ class Hosts:
             os.close(out_write)
         return parent, out_read
 
+    def start_serial(self, host: Host) -> bool:
+        """Have the host fork its shared child, unless it has one; False when it could not (every check of it
+        then runs in a child of its own)."""
+        if host.serial is None and not host.serial_off:
+            channels = self.fork_child(host, b"S")
+            if channels is None:
+                host.serial_off = True
+            else:
+                host.serial, host.serial_out = channels
+        return host.serial is not None
+
     @staticmethod
     def output_of(host: Host, limit: int) -> OutputTail:
         """A check's output starts with what the host printed while importing (as when each check imported)."""

@@ -197,6 +197,10 @@ class Sandbox(SandboxBase):
             elif self._broken is not None:
                 return self._lost()
         self.hosts.keep_import_files()  # what the imports left stays, as when each check imported
+        for target in ahead:  # each forks its shared child now, all at once, rather than at its first check
+            host = self.hosts.get(module_of(target))
+            if host is not None:
+                self.hosts.start_serial(host)
         return None
 
     # -- one check ---------------------------------------------------------
