@@ -84,22 +84,17 @@ def available(command: str) -> bool:
     return importlib.util.find_spec(f".{command}", __package__) is not None
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with `only`, with that command's options alone (each costs building; `grade` is timed)."""
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
         description="Autograder for the MyTorch homework. With no command, grades the student's files in the "
                     "current folder (mytorch/nn/activation.py) against the tests in test_cases/, as `grade .` does.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _grade_parser(sub)
-    if available("generate"):
-        _generate_parser(sub)
-    if available("audit"):
-        _audit_parser(sub)
-    if available("package"):
-        _package_parser(sub)
-    if available("regrade"):
-        _regrade_parser(sub)
+    for name, build in _PARSERS.items():
+        if (only is None or name == only) and (name not in INSTRUCTOR_COMMANDS or available(name)):
+            build(sub)
     return parser
 
 
@@ -365,6 +360,8 @@ def cmd_package(args: argparse.Namespace) -> int:
     return 0
 
 
+_PARSERS = {"grade": _grade_parser, "generate": _generate_parser, "audit": _audit_parser,
+            "package": _package_parser, "regrade": _regrade_parser}  # in the order --help lists them
 COMMANDS = {"generate": cmd_generate, "grade": cmd_grade, "audit": cmd_audit, "package": cmd_package,
             "regrade": cmd_regrade}
 
@@ -384,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str] | None) -> int:
-    args = _parser().parse_args(argv)
+    first = (sys.argv[1:] if argv is None else argv)[:1]
+    args = _parser(first[0] if first and first[0] in _PARSERS else None).parse_args(argv)
     if args.command is None:
         args = _parser().parse_args(["grade", str(LOCAL_SUBMISSION), *(argv or [])])
     try:

@@ -511,6 +511,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
     a check is graded when it is in both.
     """
     started = time.monotonic()
+    looked: dict[str, Located | str] = {}  # each file graded: where it is in the submission, or why it is not found
     stage = staging_folder(submission)
     # Fork the zygote first; its limits are set once the fixtures are read.
     sandbox = open_sandbox(stage, ".", "", "", Limits(), grader_root=PROJECT_ROOT,
@@ -528,11 +529,9 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
             sandbox.limits = limits or limits_from_mapping(first.limits, str(first.path))
             targets = []
             for file, class_name in problems_of(fixtures):
-                try:
-                    early = locate(submission, file)
-                except AutograderError:
-                    continue  # said with every check of that file, below
-                targets.append((early.import_root, early.module, class_name))
+                early = located_in(submission, file, looked)
+                if isinstance(early, Located):  # else said with every check of that file, below
+                    targets.append((early.import_root, early.module, class_name))
             sandbox.prepare(*targets)
         cases = load_cases(fixtures, loaded={first_file: first}, graded_only=True)
         limits = limits or fixture_limits(cases)
@@ -546,13 +545,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
             # and will spend after the last comes off the students' share.
             sandbox.limits = limits
             sandbox.budget_left = limits.budget - (time.monotonic() - started) - GRADER_RESERVE
-        found: dict[str, Located | str] = {}
-        for case in cases:
-            if case.problem.file not in found:
-                try:
-                    found[case.problem.file] = locate(submission, case.problem.file)
-                except AutograderError as exc:
-                    found[case.problem.file] = str(exc)
+        found = {case.problem.file: located_in(submission, case.problem.file, looked) for case in cases}  # case order
         # a selected test of a class graded against the student's own classes needs theirs graded too (not shown)
         unshown = own_layers.checks_needed(cases, only, check_name) if only is not None else set()
         only = None if only is None else set(only) | unshown
@@ -663,6 +656,16 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
     shown = [v.shown for v in found.values() if not isinstance(v, str)]
     return GradingResult(checks=checks, submission_file=", ".join(dict.fromkeys(shown)) or None,
                          execution_time=time.monotonic() - started, notes=notes, warnings=warnings)
+
+
+def located_in(submission: Path, file: str, found: dict[str, Located | str]) -> Located | str:
+    """Where the submission holds `file` (see locate), or why it does not; looked up once, kept in `found`."""
+    if file not in found:
+        try:
+            found[file] = locate(submission, file)
+        except AutograderError as exc:
+            found[file] = str(exc)
+    return found[file]
 
 
 # -- after the check loop: feedback that holds across checks, each failure explained once ------------
