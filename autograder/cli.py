@@ -125,6 +125,16 @@ def _grade_parser(sub: argparse._SubParsersAction) -> None:
     _grading_options(grade)
 
 
+def _index_parser(sub: argparse._SubParsersAction) -> None:
+    index = sub.add_parser("index", help="parse the fixtures once, so that each grading reads them faster (setup.sh)",
+                           description="Write FIXTURES/.parsed-fixtures.json: the fixtures as grading reads them, each "
+                                       "with the SHA-256 of its file. Grading uses an entry only while its YAML file "
+                                       "is unchanged, so the YAML stays the only truth; setup.sh runs this once on "
+                                       "Gradescope. The index holds hidden cases: never hand it out.")
+    index.add_argument("fixtures", type=Path, nargs="?", default=DEFAULT_FIXTURES, metavar="FIXTURES",
+                       help="fixture folder (default: %(default)s)")
+
+
 def _audit_parser(sub: argparse._SubParsersAction) -> None:
     audit = sub.add_parser("audit", help="check before release that the tests tell right from wrong",
                            description="Check the fixtures against the config, an independent implementation, finite "
@@ -352,6 +362,16 @@ def cmd_regrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_index(args: argparse.Namespace) -> int:
+    from .fixture_index import write_index
+
+    target, count, left_out = write_index(args.fixtures)
+    print(f"Indexed {count} fixture(s) in {target}.")
+    for name in left_out:
+        print(f"  {name}: left out (its document does not survive JSON); grading reads its YAML")
+    return 0
+
+
 def cmd_package(args: argparse.Namespace) -> int:
     from .package import package
 
@@ -360,9 +380,9 @@ def cmd_package(args: argparse.Namespace) -> int:
     return 0
 
 
-_PARSERS = {"grade": _grade_parser, "generate": _generate_parser, "audit": _audit_parser,
+_PARSERS = {"grade": _grade_parser, "index": _index_parser, "generate": _generate_parser, "audit": _audit_parser,
             "package": _package_parser, "regrade": _regrade_parser}  # in the order --help lists them
-COMMANDS = {"generate": cmd_generate, "grade": cmd_grade, "audit": cmd_audit, "package": cmd_package,
+COMMANDS = {"generate": cmd_generate, "grade": cmd_grade, "index": cmd_index, "audit": cmd_audit, "package": cmd_package,
             "regrade": cmd_regrade}
 
 

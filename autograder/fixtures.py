@@ -788,17 +788,41 @@ def _fast_document(text: str, graded_only: bool = False, seen: dict[str, Any] | 
     return doc
 
 
-def load_case(path: Path, *, graded_only: bool = False) -> Case:
-    """Read and validate one fixture file; with `graded_only`, without the expected arrays no check uses."""
-    return _load_case(path, graded_only, {})
+Parsed = Mapping[Path, tuple[dict[str, Any], "str | None"]]  # documents read already (see fixture_index)
 
 
-def _load_case(path: Path, graded_only: bool, seen: dict[str, Any]) -> Case:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FixtureError(f"{path}: cannot read fixture ({exc.strerror})") from None
-    doc = _fast_document(text, graded_only, seen)
+def load_case(path: Path, *, graded_only: bool = False, parsed: Parsed | None = None) -> Case:
+    """Read and validate one fixture file; with `graded_only`, without the expected arrays no check uses.
+    `parsed`: graded-only documents (and header configs) read already, by file, used only with `graded_only`."""
+    return _load_case(path, graded_only, {}, parsed)
+
+
+def _load_case(path: Path, graded_only: bool, seen: dict[str, Any], parsed: Parsed | None = None) -> Case:
+    known = parsed.get(path) if parsed is not None and graded_only else None
+    if known is not None:
+        doc, config = known
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise FixtureError(f"{path}: cannot read fixture ({exc.strerror})") from None
+        doc, config = read_document(text, path, graded_only=graded_only, seen=seen), header_config(text)
+    case = parse_case(doc, path)
+    if config is not None:
+        case.config = config
+    return case
+
+
+def header_config(text: str) -> str | None:
+    """The config a generated fixture's first line names (None: no such line)."""
+    named = _HEADER_CONFIG.match(text)
+    return named.group(1) if named else None
+
+
+def read_document(text: str, path: Path, *, graded_only: bool = False, seen: dict[str, Any] | None = None) -> Any:
+    """A fixture file's YAML document, not yet validated (see parse_case); with `graded_only`, without the
+    expected arrays no check uses. `seen`: metadata entries read from other files of the folder."""
+    doc = _fast_document(text, graded_only, {} if seen is None else seen)
     if doc is None:
         try:
             doc = yaml.load(text, Loader=_Loader)
@@ -807,11 +831,7 @@ def _load_case(path: Path, graded_only: bool, seen: dict[str, Any]) -> Case:
         graded = _graded_names(doc) if graded_only and isinstance(doc, dict) else None
         if graded is not None and isinstance(doc.get("expected"), dict):
             doc["expected"] = {k: v for k, v in doc["expected"].items() if k in graded}
-    case = parse_case(doc, path)
-    named = _HEADER_CONFIG.match(text)
-    if named:
-        case.config = named.group(1)
-    return case
+    return doc
 
 
 def fixture_files(folder: Path) -> list[Path]:
@@ -825,11 +845,12 @@ def fixture_files(folder: Path) -> list[Path]:
     return files
 
 
-def load_cases(folder: Path, *, loaded: Mapping[Path, Case] | None = None, graded_only: bool = False) -> list[Case]:
-    """Read every fixture in a folder, in case order (`loaded`: cases already read, by file; `graded_only`:
-    see load_case)."""
+def load_cases(folder: Path, *, loaded: Mapping[Path, Case] | None = None, graded_only: bool = False,
+               parsed: Parsed | None = None) -> list[Case]:
+    """Read every fixture in a folder, in case order (`loaded`: cases already read, by file; `graded_only`,
+    `parsed`: see load_case)."""
     seen: dict[str, Any] = {}  # metadata entries read (see _metadata), for this reading only
-    cases = [(loaded or {}).get(p) or _load_case(p, graded_only, seen) for p in fixture_files(folder)]
+    cases = [(loaded or {}).get(p) or _load_case(p, graded_only, seen, parsed) for p in fixture_files(folder)]
     seen: dict[str, Path] = {}
     for case in cases:
         if case.name in seen:
@@ -838,18 +859,21 @@ def load_cases(folder: Path, *, loaded: Mapping[Path, Case] | None = None, grade
     return sorted(cases, key=lambda c: c.number)
 
 
-def problems_of(folder: Path) -> list[tuple[str, str]]:
+def problems_of(folder: Path, *, parsed: Parsed | None = None) -> list[tuple[str, str]]:
     """The (file, class) each fixture of a folder grades, read from its `problem:` line only (no arrays), in
     file order without repeats: enough to start importing the student's files before the fixtures are read.
     Only a hint: a file whose first lines hold no such line in the generated form is skipped, and
-    load_cases reads and checks every fixture in full."""
+    load_cases reads and checks every fixture in full. `parsed`: see load_case."""
     found: dict[tuple[str, str], None] = {}
     for path in fixture_files(folder):
         try:
-            with open(path, encoding="utf-8") as file:
-                line = next((line for _, line in zip(range(20), file) if line.startswith("problem: {")), None)
-            raw = yaml.load(line, Loader=_Loader)["problem"] if line else None
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, TypeError, KeyError):
+            if parsed is not None and path in parsed:
+                raw = parsed[path][0].get("problem")
+            else:
+                with open(path, encoding="utf-8") as file:
+                    line = next((line for _, line in zip(range(20), file) if line.startswith("problem: {")), None)
+                raw = yaml.load(line, Loader=_Loader)["problem"] if line else None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, TypeError, KeyError, AttributeError):
             continue
         if isinstance(raw, dict) and isinstance(raw.get("file"), str) and isinstance(raw.get("class"), str):
             found[(raw["file"], raw["class"])] = None

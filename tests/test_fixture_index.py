@@ -1,0 +1,160 @@
+"""The parsed index of a fixtures folder (setup.sh: `python -m autograder index`) changes how fast grading reads
+the fixtures, never what it reads: the YAML stays the truth."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.errors import FixtureError
+from autograder.fixture_index import INDEX_NAME, parsed_documents, write_index
+from autograder.fixtures import Case, load_cases, problems_of
+from autograder.paths import DEFAULT_FIXTURES
+from helpers import PROJECT, SOFTMAX, SUBMISSIONS, grade
+
+HOMEWORK_FIXTURES = PROJECT / "examples" / "hw1p1" / "test_cases"
+
+
+def _copy(fixtures: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "test_cases"
+    shutil.copytree(fixtures, copy, ignore=shutil.ignore_patterns(INDEX_NAME))
+    return copy
+
+
+def _same_case(a: Case, b: Case) -> None:
+    """Every field grading reads, arrays bit for bit and with their dtypes."""
+    for name in ("name", "description", "number", "visibility", "tags", "tolerance", "checks", "path", "problem",
+                 "limits", "policy", "hints", "config", "structure"):
+        assert getattr(a, name) == getattr(b, name), name
+    for section in ("inputs", "expected"):
+        left, right = getattr(a, section), getattr(b, section)
+        assert list(left) == list(right), section
+        for key in left:
+            assert left[key].dtype == right[key].dtype and left[key].tobytes() == right[key].tobytes(), (section, key)
+
+
+@pytest.mark.parametrize("fixtures", [DEFAULT_FIXTURES, HOMEWORK_FIXTURES], ids=["root", "hw1p1"])
+def test_indexed_fixtures_load_exactly_as_their_yaml(fixtures: Path, tmp_path: Path) -> None:
+    copy = _copy(fixtures, tmp_path)
+    _, count, left_out = write_index(copy)
+    parsed = parsed_documents(copy)
+    assert count == len(parsed) == len(list(copy.glob("*.yaml"))) and not left_out
+    from_yaml = load_cases(copy, graded_only=True)
+    from_index = load_cases(copy, graded_only=True, parsed=parsed)
+    assert len(from_yaml) == len(from_index)
+    for a, b in zip(from_yaml, from_index):
+        _same_case(a, b)
+    assert problems_of(copy, parsed=parsed) == problems_of(copy)
+
+
+def test_a_fixture_edited_after_indexing_is_read_from_its_yaml(tmp_path: Path) -> None:
+    copy = _copy(DEFAULT_FIXTURES, tmp_path)
+    write_index(copy)
+    edited = sorted(copy.glob("*.yaml"))[0]
+    text = edited.read_text(encoding="utf-8")
+    assert "description: " in text
+    edited.write_text(text.replace("description: ", "description: Edited by hand. ", 1), encoding="utf-8")
+    parsed = parsed_documents(copy)
+    assert edited not in parsed and len(parsed) == len(list(copy.glob("*.yaml"))) - 1
+    case = next(c for c in load_cases(copy, graded_only=True, parsed=parsed) if c.path == edited)
+    assert case.description.startswith("Edited by hand. ")
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b'{"format": 999, "files": {}}', b"[]",
+                                     b'{"format": 1, "files": {"../x.yaml": {"document": {}, "checksum": "0:0"}}}'])
+def test_an_unusable_index_is_ignored(content: bytes, tmp_path: Path) -> None:
+    copy = _copy(DEFAULT_FIXTURES, tmp_path)
+    (copy / INDEX_NAME).write_bytes(content)
+    assert parsed_documents(copy) == {}
+    assert len(load_cases(copy, graded_only=True, parsed=parsed_documents(copy))) == len(list(copy.glob("*.yaml")))
+
+
+def test_an_index_entry_for_other_bytes_is_not_used(tmp_path: Path) -> None:
+    """A checksum that does not match (another file's entry, say) leaves the file to its YAML."""
+    copy = _copy(DEFAULT_FIXTURES, tmp_path)
+    write_index(copy)
+    index = json.loads((copy / INDEX_NAME).read_text())
+    first, second = sorted(index["files"])[:2]
+    index["files"][first]["document"] = index["files"][second]["document"]  # a wrong document ...
+    index["files"][first]["checksum"] = index["files"][second]["checksum"]  # ... with its own file's checksum
+    (copy / INDEX_NAME).write_text(json.dumps(index))
+    parsed = parsed_documents(copy)
+    assert copy / first not in parsed and copy / second in parsed
+    by_path = {c.path: c for c in load_cases(copy, graded_only=True, parsed=parsed)}
+    assert by_path[copy / first].name != by_path[copy / second].name
+
+
+def test_indexing_refuses_a_fixture_grading_would_refuse(tmp_path: Path) -> None:
+    copy = _copy(DEFAULT_FIXTURES, tmp_path)
+    broken = sorted(copy.glob("*.yaml"))[1]
+    broken.write_text(broken.read_text(encoding="utf-8").replace("visibility: visible", "visibility: sometimes"),
+                      encoding="utf-8")
+    with pytest.raises(FixtureError, match=broken.name):
+        write_index(copy)
+    assert not (copy / INDEX_NAME).exists()  # nothing half-written
+
+
+def test_index_command_and_grading_with_it(tmp_path: Path) -> None:
+    copy = _copy(DEFAULT_FIXTURES, tmp_path)
+    done = subprocess.run([sys.executable, "-m", "autograder", "index", str(copy)], cwd=PROJECT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"Indexed {len(list(copy.glob('*.yaml')))} fixture(s)" in done.stdout
+    assert [p.name for p in copy.iterdir() if p.name.endswith(".tmp")] == []
+    missing = subprocess.run([sys.executable, "-m", "autograder", "index", str(tmp_path / "nowhere")], cwd=PROJECT,
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "fixture folder not found" in missing.stderr and "Traceback" not in missing.stderr
+    # the same results, message for message, with the index and without it
+    submission = SUBMISSIONS / "mistakes" / "diagonal_only.py"
+    with_index = grade(submission, fixtures=copy, problem=SOFTMAX)
+    (copy / INDEX_NAME).unlink()
+    without = grade(submission, fixtures=copy, problem=SOFTMAX)
+    assert [(c.name, c.score, c.message) for c in with_index.checks] == \
+        [(c.name, c.score, c.message) for c in without.checks]
+    assert with_index.score < with_index.max_score
+
+
+def test_setup_indexes_the_deployed_fixtures() -> None:
+    """Gradescope's build step indexes test_cases/ (after compiling the grader), with the venv's Python."""
+    setup = (PROJECT / "setup.sh").read_text()
+    assert '-m autograder index "$SOURCE/test_cases"' in setup
+    assert setup.index("compileall") < setup.index("autograder index")
+    assert INDEX_NAME in (PROJECT / ".gitignore").read_text()
+
+
+def test_run_autograder_grades_alike_with_the_deployed_index(tmp_path: Path) -> None:
+    """End to end, as Gradescope runs it (as root: in the sandbox), with test_cases/ indexed as setup.sh leaves it."""
+    from helpers import make_root, run_autograder
+
+    submission = SUBMISSIONS / "mistakes" / "diagonal_only.py"
+    documents = []
+    for indexed in (False, True):
+        root = make_root(tmp_path / str(indexed), submission)
+        if indexed:
+            write_index(root / "source" / "test_cases")
+        results, proc = run_autograder(root)
+        assert proc.returncode == 0, proc.stderr
+        assert [p.name for p in (root / "results").iterdir()] == ["results.json"]
+        documents.append([(t["name"], t["score"], t["output"]) for t in results["tests"]])
+    assert documents[0] == documents[1] and any(score == 0 for _, score, _ in documents[0])
+
+
+def test_grading_reads_an_entry_whose_file_is_unchanged(tmp_path: Path) -> None:
+    """The index is really what grading reads (for a file whose bytes match): a document changed in the index
+    alone shows in the case. (Only who may write the fixtures may write the index: see fixture_index.py.)"""
+    copy = _copy(DEFAULT_FIXTURES, tmp_path)
+    write_index(copy)
+    index = json.loads((copy / INDEX_NAME).read_text())
+    name = sorted(index["files"])[0]
+    index["files"][name]["document"]["description"] = "Read from the index."
+    (copy / INDEX_NAME).write_text(json.dumps(index))
+    cases = load_cases(copy, graded_only=True, parsed=parsed_documents(copy))
+    assert next(c for c in cases if c.path == copy / name).description == "Read from the index."
+    assert next(c for c in load_cases(copy, graded_only=True) if c.path == copy / name).description != \
+        "Read from the index."
