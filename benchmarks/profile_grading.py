@@ -279,6 +279,9 @@ class Lifecycle:
                 add("start: import the submission", c["import_s"])
             if c.get("hosted") and c["forked"] in forks_seen:  # a later check of a shared child
                 add("shared child: run() starts -> request read", c["request_read"] - c["run_start"])
+            elif c.get("hosted") and c["forked"] < c["run_start"]:  # a shared child forked when the hosts were taken
+                forks_seen.add(c["forked"])
+                add("shared child (forked ahead): run() starts -> request read", c["request_read"] - c["run_start"])
             elif c.get("hosted"):
                 forks_seen.add(c["forked"])
                 add("forked child: run() starts -> the host forks (last sweep, descriptors)", c["forked"] - c["run_start"])
