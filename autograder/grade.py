@@ -593,22 +593,54 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                 if progress:
                     progress(f"[{len(done)}/{total}] {result.name}: {'passed' if result.passed else 'failed'}")
 
+        def run(case: Case, ops: list[dict[str, Any]], arrays: dict[str, np.ndarray],
+                judge: Callable[[CallOutcome], tuple]) -> tuple:
+            located = found[case.problem.file]
+            assert sandbox is not None and isinstance(located, Located)
+            return decide(sandbox, ops, arrays, judge, call_timeout=call_timeout(case, limits),
+                          target=(located.import_root, located.module, case.problem.class_name))[1]
+
+        def so_far(hidden: bool | None = None) -> tuple[list[tuple[Case, CheckResult]], Graded]:
+            """The results recorded so far (of visible or hidden cases only, or of all), in fixture order: every
+            one with its case, and the graded ones with their check and outcome."""
+            finished = set(done)
+            of_case, graded = [], []
+            for i, case in enumerate(cases):
+                for check in case.checks:
+                    if (i, id(check)) in finished and hidden in (None, case.hidden):
+                        of_case.append((case, results[(i, id(check))]))
+                        if (i, id(check)) in outcomes:
+                            graded.append((case, check, outcomes[(i, id(check))], results[(i, id(check))]))
+            return of_case, graded
+
+        regraded: list[own_layers.Regraded] = []
+        regraded_visible = False
+
+        def regrade_visible() -> None:
+            """Before any hidden case's inputs reach a worker: a visible test of a class built from the student's
+            own classes (config `chain`) that failed is graded against those, when their visible tests failed."""
+            of_visible, visible = so_far(hidden=False)
+            regraded.extend(own_layers.grade_against_own_parts(visible, failed_problems(of_visible), run))
+
         for block, runs in blocks:
+            if cases[block[0]].hidden and not regraded_visible:
+                regrade_visible()
+                regraded_visible = True
             module = target_of(cases[block[0]])[:2]
-            for run in runs:
+            for batch in runs:
                 if module in apart:
                     break
-                members = [(i, check) for i, group in run for check in group]
+                members = [(i, check) for i, group in batch for check in group]
                 judges = [lambda o, check=check, case=cases[i]: explain(o, check, case) for i, check in members]
-                first = cases[run[0][0]]
+                first = cases[batch[0][0]]
                 if len(members) == 1:
                     record(members, [decide(sandbox, *steps_for(members[0][1], first), judges[0],
-                                            call_timeout=limit_of[run[0][0]], target=target_of(first))])
+                                            call_timeout=limit_of[batch[0][0]], target=target_of(first))])
                     continue
-                request = request_together(run[0][1], first) if len(run) == 1 else \
-                    request_parts([(cases[i], group) for i, group in run])
+                request = request_together(batch[0][1], first) if len(batch) == 1 else \
+                    request_parts([(cases[i], group) for i, group in batch])
                 decided = decide_together(sandbox, request, judges, target=target_of(first),
-                                          call_timeout=max(limit_of[i] for i, _ in run))
+                                          call_timeout=max(limit_of[i] for i, _ in batch))
                 if decided is None:
                     apart.add(module)
                 else:
@@ -623,30 +655,13 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                             record([(i, check)], [decide(sandbox, *steps_for(check, cases[i]),
                                                          lambda o, check=check, case=cases[i]: explain(o, check, case),
                                                          call_timeout=limit_of[i], target=target_of(cases[i]))])
-        checks: list[CheckResult] = []
-        graded: list[tuple[Case, Check, CallOutcome, CheckResult]] = []  # for the notes across checks
-        of_case: list[tuple[Case, CheckResult]] = []  # every graded value, graded or not, with its case
-        finished = set(done)
-        for i, case in enumerate(cases):  # in fixture order
-            for check in case.checks:
-                if (i, id(check)) in finished:
-                    result = results[(i, id(check))]
-                    checks.append(result)
-                    of_case.append((case, result))
-                    if (i, id(check)) in outcomes:
-                        graded.append((case, check, outcomes[(i, id(check))], result))
-        checks = [result for result in checks if result.name not in unshown]
+        if not regraded_visible:  # no hidden case was run
+            regrade_visible()
+        of_case, graded = so_far()  # every graded value, graded or not, with its case; graded ones for the notes
+        regraded += own_layers.grade_against_own_parts(so_far(hidden=True)[1], failed_problems(of_case), run)
+        checks = [result for _, result in of_case if result.name not in unshown]
         file_notes = review_feedback(checks, graded, found)  # hints checked across checks, each failure said once
-
-        def run(case: Case, ops: list[dict[str, Any]], arrays: dict[str, np.ndarray],
-                judge: Callable[[CallOutcome], tuple]) -> tuple:
-            located = found[case.problem.file]
-            assert sandbox is not None and isinstance(located, Located)
-            return decide(sandbox, ops, arrays, judge, call_timeout=call_timeout(case, limits),
-                          target=(located.import_root, located.module, case.problem.class_name))[1]
-
-        # a class built from the student's own classes that failed: graded against those (config `chain`)
-        settled = own_layers.grade_against_own_parts(graded, failed_problems(of_case), run)
+        settled = own_layers.apply(regraded)
         note_used_failures(of_case, settled)
         checks.extend(efficiency.informational_checks([g for g in graded if g[3].name not in unshown], numbered))
         warnings = [f"warning: {line} (see README, \"Sandbox\")" for line in (sandbox.warnings() if sandbox else [])]

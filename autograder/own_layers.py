@@ -20,6 +20,7 @@ failed, with the note that names the failing parts (grade.note_used_failures).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Collection
 
 import numpy as np
@@ -168,16 +169,30 @@ def checks_needed(cases: list[Case], only: Collection[str], name: Callable[[Case
     return {name(case, check) for case in cases if case.problem.name in used for check in case.checks} - set(only)
 
 
-def grade_against_own_parts(graded: Graded, failed: Collection[str], run: Runner) -> list[CheckResult]:
+@dataclass
+class Regraded:
+    """A failed test decided again against the student's own parts (judge_chain's verdict on it)."""
+
+    result: CheckResult
+    points: float
+    passed: bool
+    lines: list[str]
+    settled: bool  # the verdict holds (passed, or shown wrong in the class itself)
+
+
+def grade_against_own_parts(graded: Graded, failed: Collection[str], run: Runner) -> list[Regraded]:
     """Decide again, against the student's own parts, each failed test of a problem with a chain whose `uses`
-    problems are among `failed`; returns the results it settled (passed, or shown wrong in the class itself).
+    problems are among `failed`; the verdicts, to be applied once every test's message is final (apply).
 
     `run(case, ops, arrays, judge)` runs a request in the sandbox as a check of `case` and gives judge's verdict.
+    What is run here runs student code again: the caller decides when (a visible test's second grading comes
+    before any hidden case's inputs reach a worker, and counts only what the visible tests show failed).
     """
     from .grade import request_for
 
     classes = {case.problem.name: case.problem.class_name for case, *_ in graded}
-    settled = []
+    regraded = []
+    passed_now: list[CheckResult] = []  # results this pass found right (applied later)
     # in each case's own order: a later call (backward) counts as right only when the earlier ones (forward) are
     # right too, so parts that do no work cannot vouch for a class's backward whose forward they could not
     for case, check, outcome, result in sorted(graded, key=lambda g: (g[0].number, g[0].checks.index(g[1]))):
@@ -185,7 +200,7 @@ def grade_against_own_parts(graded: Graded, failed: Collection[str], run: Runner
         culprits = [classes.get(name, name) for name in case.problem.uses if name in failed]
         if result.passed or chain is None or not culprits or outcome.mutated or not _judgeable(outcome):
             continue
-        earlier_wrong = any(not r.passed for c, k, _, r in graded
+        earlier_wrong = any(not r.passed and not any(r is p for p in passed_now) for c, k, _, r in graded
                             if c is case and k.method != check.method and c.checks.index(k) < c.checks.index(check))
         parts = " and ".join(culprits)
         ops, arrays = request_for(check, case.inputs, case.expected)
@@ -193,10 +208,20 @@ def grade_against_own_parts(graded: Graded, failed: Collection[str], run: Runner
                                       check=check: judge_chain(chained, outcome, case, check, parts))
         if passed and earlier_wrong:
             continue  # right against parts that could not vouch for the earlier call: stays failed, with the uses note
+        regraded.append(Regraded(result, check.points, passed, lines, decisive))
         if passed:
-            result.passed, result.score, result.mistakes, result.message = True, check.points, (), "\n".join(lines)
+            passed_now.append(result)
+    return regraded
+
+
+def apply(regraded: list[Regraded]) -> list[CheckResult]:
+    """Put the verdicts in the results (a pass replaces the message; a failure adds its lines); the results
+    they settled."""
+    for verdict in regraded:
+        result = verdict.result
+        if verdict.passed:
+            result.passed, result.score, result.mistakes, result.message = True, verdict.points, (), "\n".join(
+                verdict.lines)
         else:
-            result.message = "\n".join([result.message.rstrip(), *lines]).lstrip()
-        if decisive:
-            settled.append(result)
-    return settled
+            result.message = "\n".join([result.message.rstrip(), *verdict.lines]).lstrip()
+    return [verdict.result for verdict in regraded if verdict.settled]

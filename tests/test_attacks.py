@@ -328,6 +328,45 @@ def test_hidden_inputs_kept_by_student_code_never_reach_a_visible_test(world):
     assert hidden_values and not hidden_values & numbers
 
 
+def test_hidden_inputs_never_reach_a_visible_test_graded_again_against_own_parts(world):
+    """A visible MLP test that failed is graded again against the student's own Linear and ReLU when a Linear
+    test failed (own_layers). That second run must come before any hidden case's inputs reach a worker:
+    here the MLP keeps every input it sees in a file, and Linear's forward raises what was kept."""
+    import shutil
+
+    import numpy as np
+    import yaml
+
+    folder = world / "stashes_for_own_layers"
+    shutil.copytree(HW1P1 / "reference", folder)
+    mlp = folder / "models" / "mlp.py"
+    mlp.write_text(mlp.read_text() + "\n" + (HOSTILE / "stashes_hidden_for_own_layers.py").read_text())
+    linear = folder / "mytorch" / "nn" / "linear.py"
+    summed = "self.dLdb = dLdZ.T @ np.ones((self.N, 1))"
+    assert summed in linear.read_text()
+    linear.write_text(linear.read_text().replace(summed, summed + " / self.N"))  # a mistake: Linear's tests fail
+
+    def homework(root: Path) -> None:
+        shutil.rmtree(root / "source" / "test_cases")
+        shutil.copytree(HW1P1 / "test_cases", root / "source" / "test_cases")
+        set_limits_of_fixtures(root / "source" / "test_cases")
+
+    run = grade(world, folder, setup=homework)
+    expect_clean(run)
+    cases = [yaml.safe_load(p.read_text()) for p in sorted((HW1P1 / "test_cases").glob("*.yaml"))]
+    mlp_cases = [case for case in cases if case["problem"]["name"].startswith("mlp")]
+    shown = json.dumps(run.results) + run.proc.stdout + run.proc.stderr
+    visible_values = {repr(float(v)) for case in mlp_cases if case["visibility"] == "visible"
+                      for v in np.ravel(np.array(case["inputs"]["A0"]))}
+    hidden_values = {repr(float(v)) for case in mlp_cases if case["visibility"] != "visible"
+                     for v in np.ravel(np.array(case["inputs"]["A0"]))} - visible_values
+    numbers = set(re.findall(r"-?\d+\.\d+(?:e[-+]?\d+)?", shown))
+    told = [t for t in run.results["tests"] if t.get("visibility") == "visible" and "KEPT " in t.get("output", "")
+            and "own Linear" in t.get("output", "")]
+    assert told and visible_values & numbers, "the visible MLP tests show what the code kept"
+    assert hidden_values and not hidden_values & numbers
+
+
 def set_limits_of_fixtures(test_cases: Path) -> None:
     """The test's small limits in every fixture of a copied assignment (see test_sandbox.set_limits)."""
     from test_sandbox import set_limits
