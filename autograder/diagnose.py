@@ -443,15 +443,20 @@ def across_checks(graded: Iterable[tuple[Case, Check, Any, Any]]) -> None:
 
     `graded` holds (case, check, outcome, result) with result a CheckResult
     whose message is extended in place. The note is a claim about batches:
-    it is not made when a batch test of the same method passed.
+    it is not made when a batch test of the same method passed. A visible
+    test's note rests on visible tests alone: what hidden tests did (which
+    student code can make depend on their inputs) never shows in one.
     """
-    for items in _by_problem(graded).values():
-        note = feedback_of(items[0][0]).single_sample
-        if note is not None:
-            _single_sample(items, note.input, note.advice)
+    graded = list(graded)
+    for evidence, hidden in (([g for g in graded if not g[0].hidden], False), (graded, True)):
+        for items in _by_problem(evidence).values():
+            note = feedback_of(items[0][0]).single_sample
+            if note is not None:
+                _single_sample(items, note.input, note.advice, hidden)
 
 
-def _single_sample(graded: list[tuple[Case, Check, Any, Any]], given: str, advice: str) -> None:
+def _single_sample(graded: list[tuple[Case, Check, Any, Any]], given: str, advice: str, hidden: bool) -> None:
+    """The note on the failed batch tests of the given visibility (`hidden`), on the evidence of `graded`."""
     for method in dict.fromkeys(check.method for _, check, _, _ in graded):
         rows = [(case, outcome, result) for case, check, outcome, result in graded
                 if check.method == method and given in case.inputs and case.inputs[given].ndim == 2]
@@ -462,7 +467,7 @@ def _single_sample(graded: list[tuple[Case, Check, Any, Any]], given: str, advic
             continue  # some batch is right: what fails is not "batches"
         for case, outcome, result in rows:
             n = case.inputs[given].shape[0]
-            if n > 1 and not result.passed and getattr(outcome, "kind", "") in ("ok", "error") \
+            if case.hidden == hidden and n > 1 and not result.passed and getattr(outcome, "kind", "") in ("ok", "error") \
                     and "Looks like" not in result.message:
                 said = any(said in result.message for said in ("Only row 0 is right", "wrong row is all zeros"))
                 result.message += "\n" + single_sample_note(method, n, "" if said else advice)

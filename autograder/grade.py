@@ -699,11 +699,12 @@ def note_used_failures(of_case: list[tuple[Case, CheckResult]], settled: Collect
     """A failed test of a class built from the student's own other classes (an MLP from their Linear and
     ReLU, `uses` in the config) says which of those failed in this submission too: they may be the cause.
     Said only when one did (a hint is a claim), naming problems and classes only, and not on a test that
-    grading against those classes showed wrong in the class itself (`settled`, see own_layers)."""
-    failed = failed_problems(of_case)
+    grading against those classes showed wrong in the class itself (`settled`, see own_layers). A visible
+    test counts the visible tests' failures only: hidden tests' results never show in one."""
+    failed = {False: failed_problems([(c, r) for c, r in of_case if not c.hidden]), True: failed_problems(of_case)}
     classes = {case.problem.name: case.problem.class_name for case, _ in of_case}
     for case, result in of_case:
-        culprits = [name for name in case.problem.uses if name in failed]
+        culprits = [name for name in case.problem.uses if name in failed[case.hidden]]
         if result.passed or not culprits or any(result is s for s in settled):
             continue
         named = ", ".join(f"{classes[name]} ({name})" for name in culprits)
@@ -720,12 +721,16 @@ def review_feedback(checks: list[CheckResult], graded: Graded, found: dict[str, 
     is explained again without them); notes that need several checks are
     added; an import error is told what is in the file (the classes it
     defines, its encoding); and a failure many tests share is given in full
-    once and referred to in one line elsewhere.
+    once and referred to in one line elsewhere. A visible test's message rests on
+    visible tests alone: student code can make what it does in a hidden test
+    depend on the hidden inputs, so that must never change what a visible test says.
     """
     if any(not result.passed for *_, result in graded):
-        ruled_out = diagnose.contradicted(graded)
+        # a visible test's hints are ruled out by visible tests alone: what hidden tests did never shows in one
+        ruled_out = {False: diagnose.contradicted([g for g in graded if not g[0].hidden]),
+                     True: diagnose.contradicted(graded)}
         for case, check, outcome, result in graded:
-            excluded = ruled_out.get((case.problem.name, check.method), set())
+            excluded = ruled_out[case.hidden].get((case.problem.name, check.method), set())
             if not result.passed and outcome.kind == "ok" and diagnose.names_any(result.message, excluded, case):
                 result.passed, result.message, result.mistakes = explain(outcome, check, case, excluded)
         diagnose.across_checks(graded)  # notes on failed checks that need several checks (right for N = 1 only)

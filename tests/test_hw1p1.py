@@ -437,3 +437,25 @@ def test_a_selection_of_mlp_tests_is_graded_as_in_the_whole_homework(tmp_path):
 def test_a_right_submission_says_nothing_about_its_own_layers():
     document = _grade(HW / ASSIGNMENT.reference)
     assert not any(OWN_NOTE in t.get("output", "") for t in document["tests"])
+
+
+def test_a_layer_wrong_in_hidden_tests_alone_never_shows_in_a_visible_mlp_test(tmp_path):
+    """Linear wrong only on the hidden test's shapes (student code can tell), and MLP0 without its ReLU: the
+    visible MLP0 tests fail on their own, with no note on Linear and no grading against it, since no visible
+    Linear test failed; the hidden MLP0 tests may say both. What hidden tests did never shows in a visible one."""
+    hidden = next(case for case in CASES if case.problem.name == "linear" and case.hidden)
+    linear = (HW / ASSIGNMENT.reference / ASSIGNMENT.problems["linear"].file).read_text()
+    summed = "self.dLdb = dLdZ.T @ np.ones((self.N, 1))"
+    assert summed in linear
+    only_hidden = summed + f"\n        if dLdZ.shape == {hidden.inputs['dLdZ'].shape}:\n            self.dLdb = self.dLdb / self.N"
+    files = {ASSIGNMENT.problems["linear"].file: linear.replace(summed, only_hidden),
+             MLP_FILE: (HW / ASSIGNMENT.reference / MLP_FILE).read_text().replace(MLP0_LAYERS,
+                                                                                  "self.layers = [Linear(2, 3)]")}
+    document = _grade(_reference_with(tmp_path, files))
+    failed = _failed(document)
+    assert failed & _checks_of("linear") and all("hidden" in name for name in failed & _checks_of("linear"))
+    visible_mlp0 = [t for t in document["tests"] if t["name"] in _checks_of("mlp0") and t["visibility"] == "visible"
+                    and t["status"] == "failed"]
+    assert visible_mlp0
+    for test in visible_mlp0:
+        assert USES_NOTE not in test["output"] and "own Linear" not in test["output"], test["output"]

@@ -161,3 +161,65 @@ def test_the_wire_takes_every_array_numpy_can_make() -> None:
     with pytest.raises(protocol.ProtocolError, match="impossible shape"):
         protocol.Reader(max_array_bytes=1 << 20).feed(protocol.MAGIC + len(json.dumps(forged)).to_bytes(4, "big")
                                                       + json.dumps(forged).encode())
+
+
+# A submission can make what it does in a hidden test depend on the hidden inputs (here: their shape). What
+# the hidden tests did must then never change what a visible test says (grade.review_feedback).
+_RIGHT_ON_HIDDEN_BATCH = '''
+    def backward(self, dLdA):
+        if dLdA.shape == {shape}:  # the hidden batch: answered right, so that it rules the mistake out
+            return self.A * dLdA - self.A * np.sum(self.A * dLdA, axis=1, keepdims=True)
+        return self._wrong_backward(dLdA)
+'''
+
+
+# Not in the catalogue (so no "Looks like" line): right for N = 1, and for a batch only row 0 is right.
+_ROW_ZERO_DOT = """\
+import numpy as np
+
+
+class Softmax:
+    def forward(self, Z):
+        e = np.exp(Z - Z.max(axis=1, keepdims=True))
+        self.A = e / e.sum(axis=1, keepdims=True)
+        return self.A
+
+    def backward(self, dLdA):
+        return self.A * (dLdA - dLdA[0] @ self.A[0])
+"""
+
+
+def _right_on_the_hidden_batch(tmp_path: Path, mistake: str) -> Path:
+    hidden = next(case for case in problem_cases(SOFTMAX) if case.hidden and case.inputs["Z"].shape[0] > 1)
+    text = _ROW_ZERO_DOT if mistake == "row_zero_dot.py" else (SUBMISSIONS / "mistakes" / mistake).read_text()
+    source = text.replace("def backward(", "def _wrong_backward(")
+    path = tmp_path / mistake
+    path.write_text(source + _RIGHT_ON_HIDDEN_BATCH.format(shape=hidden.inputs["Z"].shape))
+    return path
+
+
+def test_a_hidden_test_never_withdraws_a_visible_tests_hint(tmp_path: Path) -> None:
+    from autograder.feedback import feedback_path, load_feedback
+    from helpers import FIXTURES
+
+    diagonal = load_feedback(feedback_path(FIXTURES, SOFTMAX)).by_name["diagonal_only"].hint
+    results = grade_file(tmp_path, _right_on_the_hidden_batch(tmp_path, "diagonal_only.py"))
+    tests = by_name(results)
+    visible = [t for name, t in tests.items() if name.endswith("backward (dLdZ)") and t.get("visibility") == "visible"
+               and t["score"] == 0]
+    hidden = [t for name, t in tests.items() if "backward" in name and t.get("visibility") != "visible"]
+    assert any(t["score"] > 0 for t in hidden), "the hidden batch was answered right"
+    assert visible and all(diagonal in t["output"] for t in visible), [t["output"] for t in visible]
+
+
+def test_a_hidden_test_never_takes_the_single_sample_note_off_a_visible_test(tmp_path: Path) -> None:
+    from autograder.diagnose import single_sample_note
+
+    results = grade_file(tmp_path, _right_on_the_hidden_batch(tmp_path, "row_zero_dot.py"))
+    tests = by_name(results)
+    batches = {case.name: case.inputs["Z"].shape[0] for case in problem_cases(SOFTMAX) if case.inputs["Z"].shape[0] > 1}
+    failed = [(name, t) for name, t in tests.items() if name.endswith("backward (dLdZ)") and t["score"] == 0
+              and t.get("visibility") == "visible" and name.split(":")[0] in batches]
+    assert any(t["score"] > 0 for t in tests.values() if t.get("visibility") != "visible" and "backward" in t["name"])
+    assert failed and all(single_sample_note("backward", batches[name.split(":")[0]]) in t["output"]
+                          for name, t in failed), [t["output"] for _, t in failed]
