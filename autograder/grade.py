@@ -774,7 +774,9 @@ def _missing_class(outcome: CallOutcome, located: Located, class_name: str) -> s
     if error.get("type") != "AttributeError" or \
             f"module '{located.module}' has no attribute '{class_name}'" not in str(error.get("message", "")):
         return ""
-    classes = classes_in(located.file)
+    if located.source is None:  # not read when it was located: the file now may be what student code wrote
+        return ""
+    classes = classes_in(located.file, located.source)
     if classes is None or class_name in classes:
         return ""
     if not classes:
