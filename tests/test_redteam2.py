@@ -54,3 +54,27 @@ def test_hidden_inputs_written_into_a_writable_submission_never_reach_a_visible_
     assert "In mytorch/optim/sgd.py, found SGDx; the grader looks for SGD." in visible_text
     assert "KEPT_" not in visible_text
     assert hidden and not hidden & shown, sorted(hidden & shown)[:5]
+
+
+@root_only
+def test_children_that_start_threads_and_detach_as_they_are_forked_cost_nothing(world, sandbox_account):
+    """Every graded file registers an at-fork hook: each child a host forks (the shared ones as soon as the hosts
+    are taken) starts a thread and a detached process. The answers still count, and nothing is left behind."""
+    folder = world / "forks_at_fork"
+    shutil.copytree(HW1P1 / "reference", folder)
+    hook = (HOSTILE / "forks_at_fork.py").read_text()
+    for path in (folder / "mytorch").rglob("*.py"):
+        if path.name != "__init__.py":
+            path.write_text(path.read_text() + "\n" + hook)
+    mlp = folder / "models" / "mlp.py"
+    mlp.write_text(mlp.read_text() + "\n" + hook)
+
+    def homework(root: Path) -> None:
+        shutil.rmtree(root / "source" / "test_cases")
+        shutil.copytree(HW1P1 / "test_cases", root / "source" / "test_cases")
+        set_limits_of_fixtures(root / "source" / "test_cases")
+
+    run = grade(world, folder, setup=homework, account_uid=sandbox_account)
+    expect_clean(run)
+    assert run.results["score"] == sum(t["max_score"] for t in run.graded) > 0, \
+        [t["output"][:300] for t in run.graded if t["score"] < t["max_score"]][:3]
