@@ -78,3 +78,27 @@ def test_children_that_start_threads_and_detach_as_they_are_forked_cost_nothing(
     expect_clean(run)
     assert run.results["score"] == sum(t["max_score"] for t in run.graded) > 0, \
         [t["output"][:300] for t in run.graded if t["score"] < t["max_score"]][:3]
+
+
+@root_only
+def test_an_import_after_hidden_inputs_were_sent_never_shows_them(world, sandbox_account):
+    """A hidden test's import error keeps its words (an import was thought to come before any input). But a
+    check that crashes goes on to a worker of its own, which imports afresh after hidden inputs were sent:
+    here that import raises a hidden input, spelled out in letters. A hidden test shows an import error's words
+    only when a visible test of the file raised the same."""
+    folder = world / "spells_at_a_late_import"
+    shutil.copytree(HW1P1 / "reference", folder)
+    mlp = folder / "models" / "mlp.py"
+    mlp.write_text(mlp.read_text() + "\n" + (HOSTILE / "spells_at_a_late_import.py").read_text())
+
+    def homework(root: Path) -> None:
+        shutil.rmtree(root / "source" / "test_cases")
+        shutil.copytree(HW1P1 / "test_cases", root / "source" / "test_cases")
+        set_limits_of_fixtures(root / "source" / "test_cases")
+
+    run = grade(world, folder, setup=homework, account_uid=sandbox_account)
+    expect_clean(run)
+    shown = json.dumps(run.results) + run.proc.stdout + run.proc.stderr
+    hidden_mlp = [t for t in run.graded if t["name"].startswith("mlp0_hidden: forward")]
+    assert hidden_mlp and "could not be imported: ImportError: (not shown" in hidden_mlp[0]["output"], hidden_mlp
+    assert "SPELLED" not in shown
