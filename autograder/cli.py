@@ -128,7 +128,7 @@ def _grade_parser(sub: argparse._SubParsersAction) -> None:
 def _index_parser(sub: argparse._SubParsersAction) -> None:
     index = sub.add_parser("index", help="parse the fixtures once, so that each grading reads them faster (setup.sh)",
                            description="Write FIXTURES/.parsed-fixtures.json: the fixtures as grading reads them, each "
-                                       "with the SHA-256 of its file. Grading uses an entry only while its YAML file "
+                                       "with the length and CRC-32 of its file. Grading uses an entry only while its YAML file "
                                        "is unchanged, so the YAML stays the only truth; setup.sh runs this once on "
                                        "Gradescope. The index holds hidden cases: never hand it out.")
     index.add_argument("fixtures", type=Path, nargs="?", default=DEFAULT_FIXTURES, metavar="FIXTURES",

@@ -325,9 +325,10 @@ def hidden_error(error: dict[str, Any], phase: str = "call") -> dict[str, Any]:
     name of a class it makes at run time, or in a file, function or line that
     compile() and exec() make up, in words as well as in digits. So a call's
     exception shows only its type, when that is a built-in one, and neither
-    message nor traceback. An import happens before any input is sent: its
-    error keeps its words, every run of digits made '#' as before (the
-    visible tests of the file, if it has any, show the same error in full).
+    message nor traceback. An import error keeps its words, every run of
+    digits made '#' as before, as the visible tests of the file show the same
+    error in full; one no visible test showed may come from an import made
+    after hidden inputs were sent, and is withheld (_withhold_late_import_errors).
     """
     message = str(error.get("message", ""))
     ours = _MEMORY_WORDS.search(message) if error.get("memory") else None  # the last match is the grader's
@@ -734,6 +735,7 @@ def review_feedback(checks: list[CheckResult], graded: Graded, found: dict[str, 
             if not result.passed and outcome.kind == "ok" and diagnose.names_any(result.message, excluded, case):
                 result.passed, result.message, result.mistakes = explain(outcome, check, case, excluded)
         diagnose.across_checks(graded)  # notes on failed checks that need several checks (right for N = 1 only)
+    _withhold_late_import_errors(graded)
     for case, _, outcome, result in graded:
         located = found.get(case.problem.file)
         if outcome.kind == "import_error" and isinstance(located, Located):
@@ -742,6 +744,29 @@ def review_feedback(checks: list[CheckResult], graded: Graded, found: dict[str, 
     _point_to_visible_errors(graded)
     _explain_once(checks)
     return list(dict.fromkeys(v.note for v in found.values() if isinstance(v, Located) and v.note))
+
+
+LATE_IMPORT = ("(not shown: in a test that is not visible, an import error's message is shown only when a visible "
+               "test of the file raised the same)")
+
+
+def _withhold_late_import_errors(graded: Graded) -> None:
+    """A hidden test's import error keeps its words (hidden_error) only when a visible test of the same file raised
+    the same: one that did not may come from an import made after hidden inputs were sent (a check that crashes
+    goes on to a worker of its own, which imports the file afresh), whose code could have read them back from
+    a process still running and spelled them in its message, its exception's name or its traceback."""
+    def key(case: Case, outcome: CallOutcome) -> tuple[str, str, str]:
+        error = outcome.error or {}
+        return case.problem.file, no_digits(str(error.get("type", ""))), no_digits(str(error.get("message", "")))
+
+    def failed_import(outcome: CallOutcome) -> bool:
+        return outcome.kind in ("error", "import_error") and outcome.phase == "import"
+
+    seen = {key(case, outcome) for case, _, outcome, _ in graded if not case.hidden and failed_import(outcome)}
+    for case, _, outcome, result in graded:
+        if case.hidden and failed_import(outcome) and key(case, outcome) not in seen:
+            kind = shown_type(str((outcome.error or {}).get("type", "Error")), other="an exception of a class of your own")
+            result.message = f"Your file could not be imported: {kind}: {LATE_IMPORT}"
 
 
 def _point_to_visible_errors(graded: Graded) -> None:
@@ -774,7 +799,9 @@ def _missing_class(outcome: CallOutcome, located: Located, class_name: str) -> s
     if error.get("type") != "AttributeError" or \
             f"module '{located.module}' has no attribute '{class_name}'" not in str(error.get("message", "")):
         return ""
-    classes = classes_in(located.file)
+    if located.source is None:  # not read when it was located: the file now may be what student code wrote
+        return ""
+    classes = classes_in(located.file, located.source)
     if classes is None or class_name in classes:
         return ""
     if not classes:

@@ -6,7 +6,7 @@ import ast
 import codecs
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -39,6 +39,10 @@ class Located:
     import_root: str  # folder (relative to root) that goes on sys.path
     module: str  # dotted module name to import from there
     note: str = ""  # something wrong with the file that may not stop it from importing (its encoding)
+    # The file's bytes as they were located, before any student code ran (None: unread, or too large to parse).
+    # What the grader says about the file after the tests (classes_in) reads these, never the file again: code
+    # run in a hidden test could rewrite a submission that anyone may write to, and that text is shown.
+    source: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def shown(self) -> str:
@@ -59,8 +63,9 @@ def locate(submission: Path, file_name: str) -> Located:
     if submission.is_file():
         if submission.suffix != ".py":
             raise SubmissionNotFound(f"{submission}: expected a .py file or a folder")
+        note, source = _checked_encoding(submission, submission.name)
         return Located(root=submission.parent, file=submission, import_root=".", module=submission.stem,
-                       note=_checked_encoding(submission, submission.name))
+                       note=note, source=source)
     candidates = [p for p in own_files(submission, ".py") if p.name == target.name]
     if not candidates:
         py_files = sorted(str(p.relative_to(submission)) for p in own_files(submission, ".py"))
@@ -88,8 +93,8 @@ def locate(submission: Path, file_name: str) -> Located:
     else:
         import_root = rel.parent
         module = best.stem
-    return Located(root=submission, file=best, import_root=str(import_root), module=module,
-                   note=_checked_encoding(best, str(rel)))
+    note, source = _checked_encoding(best, str(rel))
+    return Located(root=submission, file=best, import_root=str(import_root), module=module, note=note, source=source)
 
 
 def own_files(submission: Path, suffix: str) -> Iterator[Path]:
@@ -103,13 +108,13 @@ def own_files(submission: Path, suffix: str) -> Iterator[Path]:
                 yield path
 
 
-def encoding_problem(path: Path, shown: str) -> tuple[str, bool] | None:
+def encoding_problem(path: Path, shown: str, data: bytes | None = None) -> tuple[str, bool] | None:
     """What is wrong with the file's encoding, and whether Python cannot read it at all; None when it is fine.
 
     UTF-8 (with or without a byte-order mark) and any encoding the file
-    declares on its first two lines (PEP 263) are fine.
+    declares on its first two lines (PEP 263) are fine. `data`: the file's bytes, read already.
     """
-    data = path.read_bytes()
+    data = path.read_bytes() if data is None else data
     for boms, name in (((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE), "UTF-32"),
                        ((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE), "UTF-16")):
         if data.startswith(boms):
@@ -144,26 +149,30 @@ def encoding_problem(path: Path, shown: str) -> tuple[str, bool] | None:
             "there; it was saved in another encoding. " + _SAVE_AS_UTF8), False
 
 
-def _checked_encoding(path: Path, shown: str) -> str:
-    """The note on a file Python may still import; raises SubmissionUnreadable when it cannot."""
+def _checked_encoding(path: Path, shown: str) -> tuple[str, bytes | None]:
+    """The note on a file Python may still import, and its bytes (None: unread, or too large for classes_in);
+    raises SubmissionUnreadable when Python cannot import it."""
     try:
-        problem = encoding_problem(path, shown)
+        data = path.read_bytes()
     except OSError:
-        return ""  # said when it is imported
+        return "", None  # said when it is imported
+    problem = encoding_problem(path, shown, data)
+    source = data if len(data) <= MAX_PARSED_BYTES else None
     if problem is None:
-        return ""
+        return "", source
     text, fatal = problem
     if fatal:
         raise SubmissionUnreadable(text)
-    return text
+    return text, source
 
 
-def classes_in(path: Path) -> list[str] | None:
-    """The classes a Python file defines at its top level, read without running it (None: it cannot be parsed)."""
+def classes_in(path: Path, source: bytes | None = None) -> list[str] | None:
+    """The classes a Python file defines at its top level, read without running it (None: it cannot be parsed).
+    `source`: its bytes, read already (see Located.source)."""
     try:
-        if path.stat().st_size > MAX_PARSED_BYTES:
+        if source is None and path.stat().st_size > MAX_PARSED_BYTES:
             return None
-        tree = ast.parse(path.read_bytes())
+        tree = ast.parse(path.read_bytes() if source is None else source)
     except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     return [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
