@@ -1,4 +1,4 @@
-# Appended to every graded file of the hw1p1 reference (see test_redteam2): each time its host forks a child
+# Appended to every graded file of the hw1p1 reference (see test_attacks): each time its host forks a child
 # (its shared child now forks as soon as the hosts are taken, before any check), the child starts a thread and
 # a detached process that outlives it. Every test must still pass, and nothing must be left behind.
 import os as _os

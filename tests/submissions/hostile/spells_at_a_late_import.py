@@ -1,4 +1,4 @@
-# Appended to the hw1p1 reference's models/mlp.py (see test_redteam2). A hidden MLP forward keeps its input, as
+# Appended to the hw1p1 reference's models/mlp.py (see test_attacks). A hidden MLP forward keeps its input, as
 # letters, in a file of its working folder (the host's, which the host's children share), then crashes, as it
 # does again wherever that file exists: the check goes on to a worker of its own, which imports the file afresh,
 # after hidden inputs were sent. The host, woken by a timer set at import, reads the file and puts it in its own

@@ -1,4 +1,4 @@
-# Appended to the hw1p1 reference's mytorch/nn/loss.py (see test_redteam2), whose optim/sgd.py lacks class SGD.
+# Appended to the hw1p1 reference's mytorch/nn/loss.py (see test_attacks), whose optim/sgd.py lacks class SGD.
 # Every MSELoss.forward writes the inputs it is given, as class names, into the ORIGINAL submission's sgd.py
 # (found through the grader's command line), which a submission whose folders anyone may write to (a zip's
 # modes can make them so) lets it do. The visible SGD tests fail to import and say which classes that file
