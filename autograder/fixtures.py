@@ -800,13 +800,18 @@ def load_case(path: Path, *, graded_only: bool = False, parsed: Parsed | None = 
 def _load_case(path: Path, graded_only: bool, seen: dict[str, Any], parsed: Parsed | None = None) -> Case:
     known = parsed.get(path) if parsed is not None and graded_only else None
     if known is not None:
-        doc, config = known
-    else:
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise FixtureError(f"{path}: cannot read fixture ({exc.strerror})") from None
-        doc, config = read_document(text, path, graded_only=graded_only, seen=seen), header_config(text)
+            case = parse_case(known[0], path)
+        except FixtureError:  # an index the code reads otherwise now: the file itself says what is wrong, if anything
+            return _load_case(path, graded_only, seen)
+        if known[1] is not None:
+            case.config = known[1]
+        return case
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FixtureError(f"{path}: cannot read fixture ({exc.strerror})") from None
+    doc, config = read_document(text, path, graded_only=graded_only, seen=seen), header_config(text)
     case = parse_case(doc, path)
     if config is not None:
         case.config = config

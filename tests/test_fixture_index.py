@@ -158,3 +158,18 @@ def test_grading_reads_an_entry_whose_file_is_unchanged(tmp_path: Path) -> None:
     assert next(c for c in cases if c.path == copy / name).description == "Read from the index."
     assert next(c for c in load_cases(copy, graded_only=True) if c.path == copy / name).description != \
         "Read from the index."
+
+
+def test_an_entry_grading_cannot_read_falls_back_to_its_yaml(tmp_path: Path) -> None:
+    """An index written by other code under the same format (a document this code refuses) costs speed, not
+    the grading: that file is read from its YAML."""
+    copy = _copy(DEFAULT_FIXTURES, tmp_path)
+    write_index(copy)
+    index = json.loads((copy / INDEX_NAME).read_text())
+    name = sorted(index["files"])[0]
+    del index["files"][name]["document"]["tolerance"]
+    (copy / INDEX_NAME).write_text(json.dumps(index))
+    parsed = parsed_documents(copy)
+    assert copy / name in parsed
+    for a, b in zip(load_cases(copy, graded_only=True), load_cases(copy, graded_only=True, parsed=parsed)):
+        _same_case(a, b)
