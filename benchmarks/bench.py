@@ -128,11 +128,11 @@ def _rss_mb(kilobytes: float) -> float:
     return kilobytes / (1024 * 1024) if sys.platform == "darwin" else kilobytes / 1024
 
 
-def run_process(argv: list[str], *, timeout: float, env: dict[str, str] | None = None) -> Run:
-    """Run a command from the repository root and time it; kill it if it outlives `timeout`."""
+def run_process(argv: list[str], *, timeout: float, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Run:
+    """Run a command from the repository root (or `cwd`) and time it; kill it if it outlives `timeout`."""
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 env=env)
         watchdog = threading.Timer(timeout, proc.kill)
         watchdog.start()
@@ -157,14 +157,16 @@ def grade_argv(submission: Path, results: Path, config: Path | None, fixtures: P
             + (["--problem", problem] if problem else []))
 
 
-def deployed_fixtures(fixtures: Path, into: Path) -> Path:
-    """A copy of a fixtures folder as setup.sh leaves it on Gradescope: with the parsed index beside the YAML."""
+def deployed_fixtures(fixtures: Path, into: Path, tree: Path = ROOT) -> Path:
+    """A copy of a fixtures folder as setup.sh leaves it on Gradescope: with the parsed index beside the YAML
+    (made by `tree`'s grader, when it has the command)."""
     import shutil
 
     copy = into / fixtures.parent.name / fixtures.name
     shutil.copytree(fixtures, copy, ignore=shutil.ignore_patterns(".parsed-fixtures.json*"))
-    subprocess.run([sys.executable, "-m", "autograder", "index", str(copy)], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
+    if (tree / "autograder" / "fixture_index.py").is_file():
+        subprocess.run([sys.executable, "-m", "autograder", "index", str(copy)], cwd=tree, check=True,
+                       stdout=subprocess.DEVNULL)
     return copy
 
 
@@ -176,14 +178,15 @@ def bytecode_env(cache: Path) -> dict[str, str]:
 
 
 def run_grading(submission: Path, *, config: Path | None, timeout: float, probe: bool = False,
-                env: dict[str, str] | None = None, fixtures: Path | None = None, problem: str | None = None) -> Run:
+                env: dict[str, str] | None = None, fixtures: Path | None = None, problem: str | None = None,
+                tree: Path = ROOT) -> Run:
     """`python -m autograder grade` on one submission; the score is read back from results.json."""
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         results = Path(tmp) / "results.json"
         argv = grade_argv(submission, results, config, fixtures, problem)
         if probe:
             argv = [sys.executable, "-c", MEMORY_PROBE, *argv[3:]]
-        run = run_process(argv, timeout=timeout, env=env)
+        run = run_process(argv, timeout=timeout, env=env, cwd=tree)
         if results.is_file():
             doc = json.loads(results.read_text())
             run.score = float(doc["score"])
@@ -213,12 +216,12 @@ def _memory_gb() -> float | None:
         return None
 
 
-def code_version() -> str:
+def code_version(tree: Path = ROOT) -> str:
     """The commit measured, marked when the grader or fixtures differ from it (shared working trees)."""
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tree, capture_output=True, text=True,
                               timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "autograder", "test_cases"], cwd=ROOT,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "autograder", "test_cases"], cwd=tree,
                                capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -271,7 +274,7 @@ def hang_budget(config: Path) -> float:
         return float((doc.get("limits") or {}).get("budget", 30.0))
 
 
-def measure_processes(rounds: int, log: Callable[[str], None]) -> dict[str, Series]:
+def measure_processes(rounds: int, log: Callable[[str], None], against: Path | None = None) -> dict[str, Series]:
     """The floor and the quick gradings, interleaved round by round.
 
     `correct_bytecode` grades the correct submission again as deployed: with
@@ -280,14 +283,24 @@ def measure_processes(rounds: int, log: Callable[[str], None]) -> dict[str, Seri
     container grades once and would otherwise compile every module each time;
     and with the fixtures indexed, as setup.sh's `python -m autograder index`
     leaves them (a copy of the fixtures, so the repository stays as it is).
-    So is `homework_bytecode`.
+    So is `homework_bytecode`. With `against` (another checkout of this
+    repository), both are also graded by its grader, as deployed there, in
+    the same rounds: a change's figures side by side with the code before it.
     """
-    series = {name: Series(name) for name in ("floor", *GRADED, "correct_bytecode", "homework_bytecode")}
+    names = ("floor", *GRADED, "correct_bytecode", *("correct_against",) * bool(against), "homework_bytecode",
+             *("homework_against",) * bool(against))
+    series = {name: Series(name) for name in names}
     with tempfile.TemporaryDirectory(prefix="bench-pycache-") as cache:
         env = bytecode_env(Path(cache))
         root_fixtures = deployed_fixtures(DEFAULT_FIXTURES, Path(cache) / "deployed")
         homework_fixtures = deployed_fixtures(HOMEWORK / "test_cases", Path(cache) / "deployed-homework")
         run_grading(SUBMISSIONS / "correct.py", config=None, timeout=120, env=env)  # fills the cache
+        if against is not None:
+            theirs = {"root": deployed_fixtures(against / "test_cases", Path(cache) / "against", against),
+                      "homework": deployed_fixtures(against / "examples" / "hw1p1" / "test_cases",
+                                                    Path(cache) / "against-homework", against)}
+            run_grading(SUBMISSIONS / "correct.py", config=None, timeout=120, env=env, tree=against,
+                        fixtures=theirs["root"], problem=ROOT_PROBLEM)  # fills the cache
         for i in range(rounds):
             series["floor"].runs.append(run_process([sys.executable, "-c", FLOOR_CODE], timeout=60))
             for name in GRADED:
@@ -296,6 +309,13 @@ def measure_processes(rounds: int, log: Callable[[str], None]) -> dict[str, Seri
                                                                env=env, fixtures=root_fixtures, problem=ROOT_PROBLEM))
             series["homework_bytecode"].runs.append(run_grading(HOMEWORK / "reference", config=None, timeout=120,
                                                                 env=env, fixtures=homework_fixtures))
+            if against is not None:
+                series["correct_against"].runs.append(run_grading(
+                    SUBMISSIONS / "correct.py", config=None, timeout=120, env=env, tree=against,
+                    fixtures=theirs["root"], problem=ROOT_PROBLEM))
+                series["homework_against"].runs.append(run_grading(
+                    against / "examples" / "hw1p1" / "reference", config=None, timeout=120, env=env, tree=against,
+                    fixtures=theirs["homework"]))
             log(f"  round {i + 1}/{rounds}: " + ", ".join(f"{n} {s.runs[-1].seconds:.3f} s" for n, s in series.items()))
     return series
 
@@ -389,6 +409,8 @@ def report(figures: dict[str, Any]) -> list[str]:
     labels = {"floor": f"start-up floor (python -c \"{FLOOR_CODE}\")", "correct": "grade: correct submission",
               "correct_bytecode": "grade: correct, as deployed (compiled, indexed)",
               "homework_bytecode": "grade: whole HW1P1 reference, as deployed",
+              "correct_against": f"  the same, by {figures.get('against', '--against')}",
+              "homework_against": f"  the same, by {figures.get('against', '--against')}",
               "triple_loop": "grade: writeup's triple loop", "crash_at_import": "grade: crash at import",
               "hang": "grade: hangs (busy loop)"}
     for name, s in p.items():
@@ -476,6 +498,9 @@ def sanity_problems(figures: dict[str, Any]) -> list[str]:
         problems.append(f"the whole homework's reference scored {homework['scores']} out of {homework['max_score']}")
     if p["correct_bytecode"]["scores"] != [p["correct"]["max_score"]]:
         problems.append(f"the correct submission scored {p['correct_bytecode']['scores']} with bytecode cached")
+    for name in ("correct_against", "homework_against"):
+        if name in p and set(p[name]["scores"]) != {p[name]["max_score"]}:
+            problems.append(f"the --against tree's grader gave {name} {p[name]['scores']} out of {p[name]['max_score']}")
     for name in ("hang", "crash_at_import"):
         if p[name]["scores"] != [0.0]:
             problems.append(f"the {name} submission scored {p[name]['scores']}, not always 0")
@@ -489,17 +514,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="interleaved rounds of floor and gradings (default 7; --quick 1)")
     parser.add_argument("--hang-runs", type=int, help="runs of the hanging submission (default 1: each takes the budget)")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    parser.add_argument("--against", type=Path, metavar="TREE",
+                        help="another checkout of this repository (say `git worktree add /tmp/before COMMIT`): its "
+                             "grader also grades the correct submission and the whole homework, as deployed, in the "
+                             "same rounds, so a change is measured side by side with the code before it")
     args = parser.parse_args(argv)
+    if args.against is not None and not (args.against / "autograder" / "__main__.py").is_file():
+        parser.error(f"--against {args.against}: not a checkout of this repository (no autograder/__main__.py)")
     rounds = args.rounds or (1 if args.quick else 7)
     hang_runs = args.hang_runs or 1
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
 
     figures: dict[str, Any] = {"quick": args.quick, "machine": machine_info()}
+    if args.against is not None:
+        figures["against"] = f"{args.against}'s grader ({code_version(args.against)})"
     with tempfile.TemporaryDirectory(prefix="bench-config-") as tmp:
         hang_config = quick_hang_config(Path(tmp), budget=1.0, call_timeout=0.5) if args.quick else None
         budget = hang_budget(hang_config or DEFAULT_CONFIG)
         log(f"Timing the floor and {', '.join(GRADED)} in {rounds} interleaved round(s) ...")
-        series = measure_processes(rounds, log)
+        series = measure_processes(rounds, log, args.against)
         log(f"Timing the hanging submission ({hang_runs} run(s), budget {budget:g} s) ...")
         series["hang"] = Series("hang", [run_grading(SUBMISSIONS / "hang.py", config=hang_config, timeout=budget + 120)
                                          for _ in range(hang_runs)])

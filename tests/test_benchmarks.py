@@ -22,13 +22,17 @@ def _bench_module():
 
 def test_quick_benchmark_measures_every_case(tmp_path):
     out = tmp_path / "figures.json"
-    proc = subprocess.run([sys.executable, str(BENCH), "--quick", "--json", str(out)], cwd=PROJECT,
-                          capture_output=True, text=True, timeout=120)
+    # --against: another checkout's grader, side by side in the same rounds (here this very checkout)
+    proc = subprocess.run([sys.executable, str(BENCH), "--quick", "--json", str(out), "--against", str(PROJECT)],
+                          cwd=PROJECT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     figures = json.loads(out.read_text())
     p = figures["processes"]
     assert set(p) == {"floor", "correct", "correct_bytecode", "homework_bytecode", "triple_loop", "crash_at_import",
-                      "hang"}
+                      "hang", "correct_against", "homework_against"}
+    assert p["homework_against"]["scores"] == p["homework_bytecode"]["scores"]
+    assert p["correct_against"]["scores"] == p["correct_bytecode"]["scores"]
+    assert "the same, by " in proc.stdout
     assert p["homework_bytecode"]["scores"] == [p["homework_bytecode"]["max_score"]] > [0]
     assert p["correct_bytecode"]["scores"] == [p["correct"]["max_score"]]
     assert 0 < p["floor"]["median_s"] < p["correct"]["median_s"]
@@ -65,3 +69,9 @@ def test_targets_are_judged_against_the_floor_and_the_budget():
     figures["fixtures"]["median_s"] = 0.02
     verdicts = {t["target"].split()[0]: t["holds"] for t in bench.targets(figures)}
     assert verdicts == {"correct": True, "whole": True, "hang": False, "fixture": False, "grader": True}
+
+
+def test_against_names_a_checkout_of_this_repository(tmp_path):
+    proc = subprocess.run([sys.executable, str(BENCH), "--quick", "--against", str(tmp_path)], cwd=PROJECT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "not a checkout of this repository" in proc.stderr
