@@ -310,12 +310,7 @@ def test_hidden_inputs_kept_by_student_code_never_reach_a_visible_test(world):
     activation = folder / "mytorch" / "nn" / "activation.py"
     activation.write_text(activation.read_text() + "\n" + (HOSTILE / "stashes_hidden_inputs.py").read_text())
 
-    def homework(root: Path) -> None:
-        shutil.rmtree(root / "source" / "test_cases")
-        shutil.copytree(HW1P1 / "test_cases", root / "source" / "test_cases")
-        set_limits_of_fixtures(root / "source" / "test_cases")
-
-    run = grade(world, folder, setup=homework)
+    run = grade(world, folder, setup=homework_fixtures)
     expect_clean(run)
     cases = [yaml.safe_load(p.read_text()) for p in sorted((HW1P1 / "test_cases").glob("*.yaml"))]
     names = [case["name"] for case in cases]
@@ -349,12 +344,7 @@ def test_hidden_inputs_never_reach_a_visible_test_graded_again_against_own_parts
     assert summed in linear.read_text()
     linear.write_text(linear.read_text().replace(summed, summed + " / self.N"))  # a mistake: Linear's tests fail
 
-    def homework(root: Path) -> None:
-        shutil.rmtree(root / "source" / "test_cases")
-        shutil.copytree(HW1P1 / "test_cases", root / "source" / "test_cases")
-        set_limits_of_fixtures(root / "source" / "test_cases")
-
-    run = grade(world, folder, setup=homework)
+    run = grade(world, folder, setup=homework_fixtures)
     expect_clean(run)
     cases = [yaml.safe_load(p.read_text()) for p in sorted((HW1P1 / "test_cases").glob("*.yaml"))]
     mlp_cases = [case for case in cases if case["problem"]["name"].startswith("mlp")]
@@ -368,6 +358,13 @@ def test_hidden_inputs_never_reach_a_visible_test_graded_again_against_own_parts
             and "own Linear" in t.get("output", "")]
     assert told and visible_values & numbers, "the visible MLP tests show what the code kept"
     assert hidden_values and not hidden_values & numbers
+
+
+def homework_fixtures(root: Path) -> None:
+    """An AUTOGRADER_ROOT's fixtures made hw1p1's, with the test's small limits (a `setup` for grade)."""
+    shutil.rmtree(root / "source" / "test_cases")
+    shutil.copytree(HW1P1 / "test_cases", root / "source" / "test_cases")
+    set_limits_of_fixtures(root / "source" / "test_cases")
 
 
 def set_limits_of_fixtures(test_cases: Path) -> None:
@@ -394,9 +391,7 @@ def test_hidden_inputs_written_into_a_writable_submission_never_reach_a_visible_
     loss.write_text(loss.read_text() + "\n" + (HOSTILE / "writes_into_submission.py").read_text())
 
     def homework(root: Path) -> None:
-        shutil.rmtree(root / "source" / "test_cases")
-        shutil.copytree(HW1P1 / "test_cases", root / "source" / "test_cases")
-        set_limits_of_fixtures(root / "source" / "test_cases")
+        homework_fixtures(root)
         for path in [root / "submission", *(root / "submission").rglob("*")]:  # as a zip's modes can make them
             path.chmod(0o777 if path.is_dir() else 0o666)
 
@@ -433,12 +428,7 @@ def test_children_that_start_threads_and_detach_as_they_are_forked_cost_nothing(
     mlp = folder / "models" / "mlp.py"
     mlp.write_text(mlp.read_text() + "\n" + hook)
 
-    def homework(root: Path) -> None:
-        shutil.rmtree(root / "source" / "test_cases")
-        shutil.copytree(HW1P1 / "test_cases", root / "source" / "test_cases")
-        set_limits_of_fixtures(root / "source" / "test_cases")
-
-    run = grade(world, folder, setup=homework, account_uid=sandbox_account)
+    run = grade(world, folder, setup=homework_fixtures, account_uid=sandbox_account)
     expect_clean(run)
     assert run.results["score"] == sum(t["max_score"] for t in run.graded) > 0, \
         [t["output"][:300] for t in run.graded if t["score"] < t["max_score"]][:3]
@@ -455,12 +445,7 @@ def test_an_import_after_hidden_inputs_were_sent_never_shows_them(world, sandbox
     mlp = folder / "models" / "mlp.py"
     mlp.write_text(mlp.read_text() + "\n" + (HOSTILE / "spells_at_a_late_import.py").read_text())
 
-    def homework(root: Path) -> None:
-        shutil.rmtree(root / "source" / "test_cases")
-        shutil.copytree(HW1P1 / "test_cases", root / "source" / "test_cases")
-        set_limits_of_fixtures(root / "source" / "test_cases")
-
-    run = grade(world, folder, setup=homework, account_uid=sandbox_account)
+    run = grade(world, folder, setup=homework_fixtures, account_uid=sandbox_account)
     expect_clean(run)
     shown = json.dumps(run.results) + run.proc.stdout + run.proc.stderr
     hidden_mlp = [t for t in run.graded if t["name"].startswith("mlp0_hidden: forward")]

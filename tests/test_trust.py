@@ -14,6 +14,7 @@ from autograder.grade import explain, hidden_output
 from autograder.sandbox import CallOutcome, protocol
 from autograder.text import unsafe
 from helpers import SOFTMAX, SUBMISSIONS, by_name, grade_file, problem_cases, problem_points
+from test_feedback import FIRST_ROW_INNER
 
 HOSTILE = SUBMISSIONS / "hostile"
 
@@ -173,25 +174,10 @@ _RIGHT_ON_HIDDEN_BATCH = '''
 '''
 
 
-# Not in the catalogue (so no "Looks like" line): right for N = 1, and for a batch only row 0 is right.
-_ROW_ZERO_DOT = """\
-import numpy as np
-
-
-class Softmax:
-    def forward(self, Z):
-        e = np.exp(Z - Z.max(axis=1, keepdims=True))
-        self.A = e / e.sum(axis=1, keepdims=True)
-        return self.A
-
-    def backward(self, dLdA):
-        return self.A * (dLdA - dLdA[0] @ self.A[0])
-"""
-
-
 def _right_on_the_hidden_batch(tmp_path: Path, mistake: str) -> Path:
     hidden = next(case for case in problem_cases(SOFTMAX) if case.hidden and case.inputs["Z"].shape[0] > 1)
-    text = _ROW_ZERO_DOT if mistake == "row_zero_dot.py" else (SUBMISSIONS / "mistakes" / mistake).read_text()
+    # FIRST_ROW_INNER is not in the catalogue (so no "Looks like" line): right for N = 1, only row 0 of a batch
+    text = FIRST_ROW_INNER if mistake == "first_row_inner.py" else (SUBMISSIONS / "mistakes" / mistake).read_text()
     source = text.replace("def backward(", "def _wrong_backward(")
     path = tmp_path / mistake
     path.write_text(source + _RIGHT_ON_HIDDEN_BATCH.format(shape=hidden.inputs["Z"].shape))
@@ -215,7 +201,7 @@ def test_a_hidden_test_never_withdraws_a_visible_tests_hint(tmp_path: Path) -> N
 def test_a_hidden_test_never_takes_the_single_sample_note_off_a_visible_test(tmp_path: Path) -> None:
     from autograder.diagnose import single_sample_note
 
-    results = grade_file(tmp_path, _right_on_the_hidden_batch(tmp_path, "row_zero_dot.py"))
+    results = grade_file(tmp_path, _right_on_the_hidden_batch(tmp_path, "first_row_inner.py"))
     tests = by_name(results)
     batches = {case.name: case.inputs["Z"].shape[0] for case in problem_cases(SOFTMAX) if case.inputs["Z"].shape[0] > 1}
     failed = [(name, t) for name, t in tests.items() if name.endswith("backward (dLdZ)") and t["score"] == 0
