@@ -614,32 +614,25 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                             graded.append((case, check, outcomes[(i, id(check))], results[(i, id(check))]))
             return of_case, graded
 
-        regraded: list[own_layers.Regraded] = []
-        regraded_visible = False
+        def decide_one(i: int, check: Check) -> None:
+            """A check on its own: in the shared child, and decided again alone if it fails there (decide)."""
+            record([(i, check)], [decide(sandbox, *steps_for(check, cases[i]), lambda o: explain(o, check, cases[i]),
+                                         call_timeout=limit_of[i], target=target_of(cases[i]))])
 
-        def regrade_visible() -> None:
-            """Before any hidden case's inputs reach a worker: a visible test of a class built from the student's
-            own classes (config `chain`) that failed is graded against those, when their visible tests failed."""
-            of_visible, visible = so_far(hidden=False)
-            regraded.extend(own_layers.grade_against_own_parts(visible, failed_problems(of_visible), run))
-
-        for block, runs in blocks:
-            if cases[block[0]].hidden and not regraded_visible:
-                regrade_visible()
-                regraded_visible = True
+        def run_block(block: list[int], runs: list[Run]) -> None:
+            """A block's runs in turn; once one does not hold, its file's other checks one by one."""
             module = target_of(cases[block[0]])[:2]
             for batch in runs:
                 if module in apart:
                     break
                 members = [(i, check) for i, group in batch for check in group]
-                judges = [lambda o, check=check, case=cases[i]: explain(o, check, case) for i, check in members]
-                first = cases[batch[0][0]]
                 if len(members) == 1:
-                    record(members, [decide(sandbox, *steps_for(members[0][1], first), judges[0],
-                                            call_timeout=limit_of[batch[0][0]], target=target_of(first))])
+                    decide_one(*members[0])
                     continue
+                first = cases[batch[0][0]]
                 request = request_together(batch[0][1], first) if len(batch) == 1 else \
                     request_parts([(cases[i], group) for i, group in batch])
+                judges = [lambda o, check=check, case=cases[i]: explain(o, check, case) for i, check in members]
                 decided = decide_together(sandbox, request, judges, target=target_of(first),
                                           call_timeout=max(limit_of[i] for i, _ in batch))
                 if decided is None:
@@ -653,13 +646,21 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                 for i in block:
                     for check in wanted[i]:
                         if (i, id(check)) not in finished:
-                            record([(i, check)], [decide(sandbox, *steps_for(check, cases[i]),
-                                                         lambda o, check=check, case=cases[i]: explain(o, check, case),
-                                                         call_timeout=limit_of[i], target=target_of(cases[i]))])
-        if not regraded_visible:  # no hidden case was run
-            regrade_visible()
+                            decide_one(i, check)
+
+        for block, runs in blocks:  # visible blocks come first (run_order)
+            if not cases[block[0]].hidden:
+                run_block(block, runs)
+        # Before any hidden case's inputs reach a worker: a visible test of a class built from the student's own
+        # classes (config `chain`) that failed is graded against those, when their visible tests failed.
+        of_visible, visible = so_far(hidden=False)
+        regraded = own_layers.grade_against_own_parts(visible, failed_problems(of_visible), run)
+        for block, runs in blocks:
+            if cases[block[0]].hidden:
+                run_block(block, runs)
         of_case, graded = so_far()  # every graded value, graded or not, with its case; graded ones for the notes
-        regraded += own_layers.grade_against_own_parts(so_far(hidden=True)[1], failed_problems(of_case), run)
+        regraded += own_layers.grade_against_own_parts([g for g in graded if g[0].hidden], failed_problems(of_case),
+                                                       run)
         checks = [result for _, result in of_case if result.name not in unshown]
         file_notes = review_feedback(checks, graded, found)  # hints checked across checks, each failure said once
         settled = own_layers.apply(regraded)
