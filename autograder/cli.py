@@ -92,7 +92,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
                     "current folder (mytorch/nn/activation.py) against the tests in test_cases/, as `grade .` does.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, build in _PARSERS.items():
+    for name, (build, _) in COMMANDS.items():
         if (only is None or name == only) and (name not in INSTRUCTOR_COMMANDS or available(name)):
             build(sub)
     return parser
@@ -128,9 +128,9 @@ def _grade_parser(sub: argparse._SubParsersAction) -> None:
 def _index_parser(sub: argparse._SubParsersAction) -> None:
     index = sub.add_parser("index", help="parse the fixtures once, so that each grading reads them faster (setup.sh)",
                            description="Write FIXTURES/.parsed-fixtures.json: the fixtures as grading reads them, each "
-                                       "with the length and CRC-32 of its file. Grading uses an entry only while its YAML file "
-                                       "is unchanged, so the YAML stays the only truth; setup.sh runs this once on "
-                                       "Gradescope. The index holds hidden cases: never hand it out.")
+                                       "with the length and CRC-32 of its file. Grading uses an entry only while its "
+                                       "YAML file is unchanged, so the YAML stays the only truth; setup.sh runs this "
+                                       "once on Gradescope. The index holds hidden cases: never hand it out.")
     index.add_argument("fixtures", type=Path, nargs="?", default=DEFAULT_FIXTURES, metavar="FIXTURES",
                        help="fixture folder (default: %(default)s)")
 
@@ -380,10 +380,10 @@ def cmd_package(args: argparse.Namespace) -> int:
     return 0
 
 
-_PARSERS = {"grade": _grade_parser, "index": _index_parser, "generate": _generate_parser, "audit": _audit_parser,
-            "package": _package_parser, "regrade": _regrade_parser}  # in the order --help lists them
-COMMANDS = {"generate": cmd_generate, "grade": cmd_grade, "index": cmd_index, "audit": cmd_audit, "package": cmd_package,
-            "regrade": cmd_regrade}
+# Each command: what builds its options, and what runs it; in the order --help lists them.
+COMMANDS = {"grade": (_grade_parser, cmd_grade), "index": (_index_parser, cmd_index),
+            "generate": (_generate_parser, cmd_generate), "audit": (_audit_parser, cmd_audit),
+            "package": (_package_parser, cmd_package), "regrade": (_regrade_parser, cmd_regrade)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -402,12 +402,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str] | None) -> int:
     first = (sys.argv[1:] if argv is None else argv)[:1]
-    args = _parser(first[0] if first and first[0] in _PARSERS else None).parse_args(argv)
+    args = _parser(first[0] if first and first[0] in COMMANDS else None).parse_args(argv)
     if args.command is None:
         args = _parser().parse_args(["grade", str(LOCAL_SUBMISSION), *(argv or [])])
     try:
         _apply_assignment(args)
-        return COMMANDS[args.command](args)
+        return COMMANDS[args.command][1](args)
     except AutograderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
