@@ -558,8 +558,10 @@ def test_a_prepared_host_that_never_imports_is_stopped_and_its_failure_kept(sand
     assert own_children() == []
 
 
-def test_prepared_hosts_import_together_and_only_their_imports_files_stay(sandbox_account, tmp_path):
-    """Hosts prepared together import at once; a temporary file a check writes is not kept like an import's."""
+@pytest.mark.parametrize("together", [True, False], ids=["one host", "a host each"])
+def test_prepared_hosts_import_together_and_only_their_imports_files_stay(sandbox_account, tmp_path, together):
+    """Hosts prepared together import at once (or one host imports both); a temporary file a check writes is
+    not kept like an import's."""
     write_submission(tmp_path, SOFTMAX)
     (tmp_path / "other.py").write_text(SOFTMAX.replace("class Softmax", "class Other") +
                                        "open('/tmp/ag-test-import-file', 'w').close()\n")
@@ -567,11 +569,11 @@ def test_prepared_hosts_import_together_and_only_their_imports_files_stay(sandbo
                 "        return Z\n")
     (tmp_path / "other.py").write_text((tmp_path / "other.py").read_text() + "class Writer:\n" + stashing)
     try:
-        with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS, together=together) as box:
             box.prepare((".", "activation", "Softmax"), (".", "other", "Writer"))
             first = box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "other", "Writer"))
             assert first.kind == "ok"
-            assert len(box.host_pids()) == 2 and all(box.host_pids().values())
+            assert len(box.host_pids()) == (1 if together else 2) and all(box.host_pids().values())
             fresh = box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "activation", "Softmax"), fresh=True)
             assert fresh.kind == "ok"
             box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "activation", "Softmax"))  # after the sweep
@@ -598,4 +600,103 @@ def test_a_prepared_host_still_importing_outlives_the_clean_up_after_another_tha
         outcome = box.run(FORWARD, {"Z": Z}, call_timeout=2)
         assert outcome.kind == "ok" and outcome.shared, outcome
         assert box.host_pids()[(".", "activation")]
+    assert own_children() == []
+
+
+# -- one host for several modules ------------------------------------------------------------------
+DOUBLE = SOFTMAX.replace("return np.exp(Z)", "return 2 * np.exp(Z)")  # a Softmax of its own, in another file
+
+
+def softmax_of(Z: np.ndarray, times: float = 1.0) -> np.ndarray:
+    return times * np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+
+
+def prepared_pair(tmp_path: Path, other: str, asked: list | None = None) -> Sandbox:
+    """A sandbox of activation.py (SOFTMAX) and other.py (`other`), both prepared, as grade prepares them."""
+    write_submission(tmp_path, SOFTMAX)
+    (tmp_path / "other.py").write_text("import os, sys\nimport numpy as np\n" + other)
+    box = Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS,
+                  on_zygote_request=asked.append if asked is not None else None)
+    box.prepare((".", "activation", "Softmax"), (".", "other", "Softmax"))
+    return box
+
+
+def test_one_host_imports_every_module_and_each_check_names_its_own_class(sandbox_account, tmp_path):
+    """Two files, each with a class of one name: one host imported both (one spawn in all), and each check
+    ran its own file's class. An import that only adds modules (a helper file of the submission) is fine."""
+    asked: list[str | None] = []
+    (tmp_path / "helper.py").write_text("TWO = 2\n")
+    with prepared_pair(tmp_path, "from helper import TWO\n" + DOUBLE, asked) as box:
+        mine = box.run(FORWARD, {"Z": Z}, call_timeout=2)
+        other = box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "other", "Softmax"))
+        assert list(box.host_pids()) == [(".", "*")] and all(box.host_pids().values())
+    assert mine.kind == other.kind == "ok" and mine.shared and other.shared
+    assert np.allclose(mine.array, softmax_of(Z)) and np.allclose(other.array, softmax_of(Z, 2.0))
+    assert asked.count("spawn") == 0 and asked.count("hosted") == 1, asked  # the one spawn was sent ahead
+    assert own_children() == []
+
+
+def test_what_fails_in_the_host_of_several_is_decided_where_its_file_was_imported_alone(sandbox_account, tmp_path):
+    """other.py changes activation's class when both are imported together (which a host of several modules
+    cannot see): a check that fails there, run fresh as grade runs it, is answered by a host of activation.py
+    alone. Later checks of that class run there too; the other file's checks stay in the shared host."""
+    patching = "import activation\nactivation.Softmax.forward = lambda self, Z: 0 * Z\n" + DOUBLE
+    with prepared_pair(tmp_path, patching) as box:
+        shared = box.run(FORWARD, {"Z": Z}, call_timeout=2)
+        fresh = box.run(FORWARD, {"Z": Z}, call_timeout=2, fresh=True)
+        later = box.run(FORWARD, {"Z": Z}, call_timeout=2)
+        other = box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "other", "Softmax"))
+        pids = box.host_pids()
+    assert shared.shared and np.allclose(shared.array, 0)  # patched, so the grader finds it wrong ...
+    assert not fresh.shared and np.allclose(fresh.array, softmax_of(Z))  # ... and decides it on activation alone
+    assert not later.shared and np.allclose(later.array, softmax_of(Z))
+    assert other.shared and np.allclose(other.array, softmax_of(Z, 2.0))
+    assert set(pids) == {(".", "*"), (".", "activation")} and all(pids.values())
+    assert own_children() == []
+
+
+@pytest.mark.parametrize("other, why", [
+    ("print('other imported')\n" + DOUBLE, "printed"),
+    ("raise ValueError('other is broken')\n", "raised"),
+    ("import threading\nthreading.Thread(target=lambda: __import__('time').sleep(30), daemon=True).start()\n"
+     + DOUBLE, "started a thread"),
+    ("sys.path.insert(0, '/tmp')\n" + DOUBLE, "changed sys.path"),
+    ("np.seterr(all='raise')\n" + DOUBLE, "changed NumPy's error handling"),
+    ("np.exp = lambda x: x\n" + DOUBLE, "replaced a NumPy function"),
+    ("import builtins\nbuiltins.max = min\n" + DOUBLE, "replaced a builtin"),
+])
+def test_an_import_that_does_not_go_as_it_would_alone_means_a_host_per_file(sandbox_account, tmp_path, other, why):
+    """The host of several modules is used only when every import went as it would alone: else each file
+    gets a host of its own (or workers of its own), and activation.py's checks see nothing of other.py."""
+    with prepared_pair(tmp_path, other) as box:
+        mine = box.run(FORWARD, {"Z": Z}, call_timeout=2)
+        theirs = box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "other", "Softmax"))
+        pids = box.host_pids()
+    assert mine.kind == "ok" and mine.output == "" and np.allclose(mine.array, softmax_of(Z)), (why, mine)
+    assert not pids.get((".", "*")) and pids.get((".", "activation")), (why, pids)
+    if why == "printed":
+        assert theirs.kind == "ok" and theirs.output == "other imported\n"
+    if why == "raised":
+        assert theirs.kind == "import_error" and "other is broken" in theirs.error["message"]
+    assert own_children() == []
+
+
+def test_an_import_that_hangs_in_the_host_of_several_costs_its_time_limit_once(sandbox_account, tmp_path):
+    """The host of several modules gives each import its own time limit: one that hangs fails its file's
+    checks, once; the other file gets a host of its own."""
+    write_submission(tmp_path, SOFTMAX)
+    (tmp_path / "other.py").write_text("import time\ntime.sleep(60)\n")
+    (tmp_path / "third.py").write_text("import time\ntime.sleep(0.8)\nimport numpy as np\n" + DOUBLE)
+    targets = [(".", "activation", "Softmax"), (".", "other", "Softmax"), (".", "third", "Softmax")]
+    with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+        box.prepare(*targets)
+        start = time.monotonic()
+        mine, other, third = (box.run(FORWARD, {"Z": Z}, call_timeout=2, target=t) for t in targets)
+        took = time.monotonic() - start
+        again = box.run(FORWARD, {"Z": Z}, call_timeout=2, target=targets[1])
+        pids = box.host_pids()
+    assert other.kind == again.kind == "import_timeout"
+    assert mine.kind == third.kind == "ok" and np.allclose(third.array, softmax_of(Z, 2.0))
+    assert LIMITS.import_timeout <= took < LIMITS.import_timeout + 2.5, took  # one limit, then a new host's import
+    assert pids.get((".", "activation")) and pids.get((".", "third")) and not pids.get((".", "*"))
     assert own_children() == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,20 @@ EARLY_REQUEST_BYTES = 64 * 1024  # inputs up to this size are sent before the im
 def module_of(target: Target) -> Module:
     """What a target's host imports: (import_root, module); one host serves every class of it."""
     return target[0], target[1]
+
+
+@dataclass
+class Together:
+    """A host of several modules (see Sandbox.prepare): the modules it imports, in order, and those whose
+    import began (the last of which was under way when an import failed or hung)."""
+
+    modules: list[str]
+    begun: list[str] = field(default_factory=list)
+
+
+def request_of(key: Target, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """A check's request to a host's child: the steps, and the module and class they run on."""
+    return {"steps": steps, "module": key[1], "class_name": key[2]}
 
 
 def describe_status(status: int, limits: Limits | None = None) -> str:
@@ -59,9 +74,11 @@ class Executors:
     def _broken(self) -> CallOutcome:
         return CallOutcome("sandbox", detail=self.client.broken or "")
 
-    def worker_spec(self, key: Target, call_timeout: float, host: bool) -> dict[str, Any]:
+    def worker_spec(self, key: Target, call_timeout: float, host: bool,
+                    together: Together | None = None) -> dict[str, Any]:
         limits = self.box.limits
-        return dict(self.spec, import_root=key[0], module=key[1], class_name=key[2], host=host, limits={
+        return dict(self.spec, import_root=key[0], module=key[1], class_name=key[2], host=host,
+                    modules=together.modules if together else None, limits={
             # a host's children inherit its CPU limit, and its shared child spends it on many checks
             "cpu_seconds": int(limits.import_timeout + (limits.budget if host else call_timeout)) + 2,
             "memory_mb": limits.memory_mb,
@@ -71,10 +88,10 @@ class Executors:
         })
 
     # -- in the host's shared child ---------------------------------------------
-    def in_shared_child(self, host: Host, class_name: str, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
+    def in_shared_child(self, host: Host, key: Target, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
                         call_timeout: float, started: float) -> CallOutcome | None:
-        """One check of the module's class `class_name` in the host's shared child (forked on first use);
-        None when the host cannot fork it.
+        """One check of the target's class in the host's shared child (forked on first use); None when the
+        host cannot fork it.
 
         Anything but an answer ends the shared child (at once for a hang) and
         turns sharing off for this class. An answer after which a process the
@@ -89,8 +106,7 @@ class Executors:
         if not self.hosts.start_serial(host):
             return None
         output = self.hosts.output_of(host, self.box.limits.output_chars)
-        outcome = self._call(host.serial, host.serial_out, output, {"steps": steps, "class_name": class_name},
-                             inputs, call_timeout,
+        outcome = self._call(host.serial, host.serial_out, output, request_of(key, steps), inputs, call_timeout,
                              started + self.box.budget_left)
         transport.drain(host.serial_out, output, deadline=0.0)  # it flushed its output before it answered
         transport.drain(host.out_fd, output, deadline=0.0)
@@ -101,14 +117,14 @@ class Executors:
         else:
             if outcome.kind in ("timeout", "budget"):  # killed at once, with whatever it started
                 self.client.ask({"op": "sweep", "host": host.pid, "grace": 0.0})
-            self.hosts.end_serial(host, alone=class_name)
+            self.hosts.end_serial(host, alone=key)
         outcome.output = output.text().replace(os.path.join(host.workdir, "submission") + os.sep, "")
         return self.box._memory_words(outcome)
 
     # -- in a fresh child of the host ----------------------------------------------
-    def in_fresh_child(self, host: Host, class_name: str, steps: list[dict[str, Any]],
+    def in_fresh_child(self, host: Host, key: Target, steps: list[dict[str, Any]],
                        inputs: dict[str, np.ndarray], call_timeout: float, started: float) -> CallOutcome | None:
-        """One check of the module's class `class_name` in a child the host forks; None when the host did not fork it (it is then dropped)."""
+        """One check of the target's class in a child the host forks; None when the host did not fork it (it is then dropped)."""
         settled = self.client.settle()  # a reply still due from the zygote
         if settled is None:
             return self._broken()
@@ -124,8 +140,7 @@ class Executors:
             # No reply from the host: if it dies before it forks, the descriptors it had not taken are
             # closed with it and this check reads the end of its socket ("crashed", run again elsewhere).
             # Small inputs wait in the socket while the host forks.
-            outcome = self._call(parent, out_read, output, {"steps": steps, "class_name": class_name}, inputs,
-                                 call_timeout, budget_end)
+            outcome = self._call(parent, out_read, output, request_of(key, steps), inputs, call_timeout, budget_end)
             parent.close()
             if outcome.kind in ("ok", "error", "too_large"):
                 transport.drain(out_read, output, deadline=0.0)  # it flushed its output before it answered
@@ -143,16 +158,17 @@ class Executors:
 
     # -- in a worker of its own (or, with `host`, starting the target's host) -------------
     def in_own_worker(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
-                      key: Target, started: float, host: bool = False) -> CallOutcome:
+                      key: Target, started: float, host: bool = False, together: Together | None = None) -> CallOutcome:
         """A worker the zygote forks, imports and runs the check; with `host`, it imports the target's module
-        and is kept as the module's host (outcome "hosted") when it can fork safely."""
+        and is kept as the module's host (outcome "hosted") when it can fork safely; with `together` too,
+        it imports those modules instead, and is kept as their host."""
         limits = self.box.limits
         spawned = self.client.take_spawned(module_of(key)) if host else None  # spawned ahead (see Sandbox.prepare)
         import_from, share = None, 1.0  # when the import started, if earlier, and its share of the cores
         if spawned is not None:
             reply, fds, import_from, share = spawned
         else:
-            reply, fds = self.client.ask({"op": "spawn", "spec": self.worker_spec(key, call_timeout, host)})
+            reply, fds = self.client.ask({"op": "spawn", "spec": self.worker_spec(key, call_timeout, host, together)})
         if reply is None:
             return self._broken()
         if "error" in reply or len(fds) != 2:
@@ -170,7 +186,7 @@ class Executors:
         kept = False  # a host stays, with its channels open
         try:
             outcome = self._talk(sock, out_fd, output, steps, inputs, call_timeout, started, host=host,
-                                 import_from=import_from, share=share)
+                                 import_from=import_from, share=share, together=together)
             if outcome.kind == "hosted" and outcome.detail == "forkable":
                 transport.drain(out_fd, output, deadline=0.0)
                 self.hosts.set(module_of(key), Host(pid, sock, out_fd, output, str(reply.get("workdir"))))
@@ -208,7 +224,7 @@ class Executors:
 
     def _talk(self, sock: socket.socket, out_fd: int, output: OutputTail, steps: list[dict[str, Any]],
               inputs: dict[str, np.ndarray], call_timeout: float, started: float, *, host: bool = False,
-              import_from: float | None = None, share: float = 1.0) -> CallOutcome:
+              import_from: float | None = None, share: float = 1.0, together: Together | None = None) -> CallOutcome:
         limits = self.box.limits
         budget_end = started + self.box.budget_left
         request = {"steps": steps}
@@ -226,10 +242,19 @@ class Executors:
                            time.monotonic() + READ_SECONDS), budget_end)
         header, _, why = transport.receive(sock, out_fd, output, deadline, max_array_bytes=0, carry=carry,
                                            watch=self.client.fd)
+        expected = list(together.modules) if together is not None else []
+        while header is not None and header.get("event") == "importing" and expected:
+            if header.get("module") != expected[0]:
+                break  # out of order: said below
+            assert together is not None
+            together.begun.append(expected.pop(0))  # each import has its own time limit
+            deadline = min(time.monotonic() + limits.import_timeout * share, budget_end)
+            header, _, why = transport.receive(sock, out_fd, output, deadline, max_array_bytes=0, carry=carry,
+                                               watch=self.client.fd)
         if header is None:
             return self.box._failure(why, "import", deadline == budget_end,
                                      IMPORT_TIMEOUT_TEXT.format(seconds=limits.import_timeout))
-        if header.get("event") != "imported":
+        if header.get("event") != "imported" or (header.get("ok") and expected):  # (a module left out)
             return CallOutcome("protocol", phase="import",
                                detail="the process running your code sent an unexpected message during the import")
         if not header.get("ok"):

@@ -15,7 +15,7 @@ import socket
 from dataclasses import dataclass, field
 
 from . import system, zygote
-from .base import Module
+from .base import Module, Target
 from .capture import OutputTail
 from .zygote_client import EXIT_GRACE_SECONDS, ZygoteClient
 
@@ -32,7 +32,7 @@ class Host:
     serial: socket.socket | None = None  # the shared child's protocol socket, while one runs
     serial_out: int = -1  # ... and its output pipe
     serial_off: bool = False  # it could not fork a shared child: every check runs in a child of its own
-    alone: set[str] = field(default_factory=set)  # classes a check of which failed: their checks run in fresh children
+    alone: set[Target] = field(default_factory=set)  # classes a check of which failed: their checks run in fresh children
 
 
 class Hosts:
@@ -62,10 +62,14 @@ class Hosts:
         """Each module tried so far and its host's pid (None: it runs without one, or its host was dropped)."""
         return {key: host.pid if host else None for key, host in self._hosts.items()}
 
-    def keep_import_files(self) -> None:
-        """What the account has in the temporary folders now (made by an import) stays, as when each check imported."""
-        if self._files_uid is not None:
-            self._kept |= system.files_of(self._files_uid)
+    def files_now(self) -> set[tuple[str, int]]:
+        """What the account has in the temporary folders now (nothing is known without a dedicated account)."""
+        return system.files_of(self._files_uid) if self._files_uid is not None else set()
+
+    def keep_import_files(self, before: set[tuple[str, int]]) -> None:
+        """What the account has in the temporary folders now and had not `before` the imports began (what they
+        made) stays, as when each check imported; what a check made before never does."""
+        self._kept |= self.files_now() - before
 
     @staticmethod
     def fork_child(host: Host, kind: bytes) -> tuple[socket.socket, int] | None:
@@ -114,7 +118,7 @@ class Hosts:
         return (len(below) != 1 or system.thread_count(below[0]) > 1
                 or any(c not in hosts for c in system.children(self._client.pid)))
 
-    def end_serial(self, host: Host, *, alone: str | None = None) -> None:
+    def end_serial(self, host: Host, *, alone: Target | None = None) -> None:
         """Close the host's shared child's channels (it exits when its socket closes; a sweep sees to it);
         with `alone`, that class's later checks each run in a fresh child."""
         if alone is not None:

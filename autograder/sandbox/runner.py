@@ -25,15 +25,16 @@ from ..limits import Limits
 from . import files, system
 from .base import Module, SandboxBase, Target, import_share
 from .escalation import FROM_FRESH_CHILD, FROM_SHARED_CHILD, Place, escalate
-from .executors import MAX_RESULT_BYTES, Executors, describe_status, module_of
-from .hosts import Hosts
-from .outcome import CallOutcome
+from .executors import MAX_RESULT_BYTES, Executors, Together, describe_status, module_of
+from .hosts import Host, Hosts
+from .outcome import CallOutcome, Outcome
 from .staging import stage_submission
 from .zygote_client import ZYGOTE_REPLY_SECONDS, ZygoteClient
 
 __all__ = ["Sandbox", "describe_status"]
 
 HOSTING = sys.platform.startswith("linux")  # the sweep between checks finds processes through /proc
+TOGETHER = "*"  # the module name of a host of several modules: no module has it
 
 
 class Sandbox(SandboxBase):
@@ -55,6 +56,16 @@ class Sandbox(SandboxBase):
     run again in a worker of its own; if the host dies, or cannot fork safely
     (threads), every check gets a worker of its own, as without hosting.
 
+    With ``together`` (the default), the modules prepared together share one
+    host, which imports them one after another (each within its own time
+    limit): a host per file costs more than most checks. It is used only
+    while each import went as it would alone: none failed or printed, and none
+    changed what the others run with (see worker._shared_state). Else each
+    module gets a host of its own, as without ``together``. Only passes come
+    from it: a check that fails in its child is decided again in a fresh
+    child of its module's own host (started then), so a wrong answer is
+    always decided where its file was imported alone.
+
     ``zygote_reply_seconds`` is how long the zygote may take to answer before
     it is declared broken; ``on_zygote_request`` sees the op of each request
     the grader awaits a reply to (see ZygoteClient), for tests and profiling.
@@ -63,11 +74,12 @@ class Sandbox(SandboxBase):
     name = "hardened"
 
     def __init__(self, stage_from: Path, import_root: str, module: str, class_name: str, limits: Limits,
-                 *, grader_root: Path | None = None, hosting: bool = HOSTING,
+                 *, grader_root: Path | None = None, hosting: bool = HOSTING, together: bool = True,
                  zygote_reply_seconds: float = ZYGOTE_REPLY_SECONDS,
                  on_zygote_request: Callable[[str | None], None] | None = None) -> None:
         super().__init__((import_root, module, class_name), limits)
         self.hosting = hosting
+        self.together = together
         self.account = system.sandbox_account()
         self._closed = False
         # <tmp>/autograder-XXXX (0711) holds the pristine copy (stage/, 0700) and one folder per worker
@@ -104,7 +116,11 @@ class Sandbox(SandboxBase):
         self.hosts = Hosts(self.zygote, self._files_uid)
         self._executors = Executors(self, self.zygote, self.hosts, spec, nproc_base)
         self._ahead: list[Target] = []  # hosts started by prepare, not yet taken
+        self._files_before: set[tuple[str, int]] = set()  # the account's temporary files when they started
         self._ahead_failed: dict[Module, CallOutcome] = {}  # ... whose import failed: their first check's outcome
+        self._ahead_together: tuple[Target, Together, dict[Module, Target]] | None = None  # a host of several
+        self._together: set[Module] = set()  # the modules the host of several serves (key: _together_key)
+        self._together_key: Module = ("", TOGETHER)
 
     @property
     def zygote_pid(self) -> int:
@@ -164,6 +180,7 @@ class Sandbox(SandboxBase):
         """Start the targets' hosts now, all at once: they enter the sandbox and import while the grader reads
         the fixtures, and the first run() finds them (nearly) ready. Call once `limits` are set.
 
+        Several modules of one import root get one host that imports them all (see the class's docstring).
         Hosts started together share the cores, so each import may take its time limit times (hosts /
         cores) of wall-clock time: as much CPU as it would have alone. The first run() takes them all,
         before any check runs: the temporary files the account has then were made by imports, and stay
@@ -171,8 +188,22 @@ class Sandbox(SandboxBase):
         """
         if not self.hosting or self._broken is not None or self._closed or self.zygote.reaping:
             return
-        modules = {module_of(t): t for t in targets if module_of(t) not in self.hosts
-                   and not self.zygote.spawned_ahead(module_of(t))}
+        pending = self._ahead_together[2] if self._ahead_together else {}
+        modules = {module_of(t): t for t in targets if module_of(t) not in self.hosts and module_of(t) not in pending
+                   and module_of(t) not in self._together and not self.zygote.spawned_ahead(module_of(t))}
+        roots = {root for root, _ in modules}
+        self._files_before = self.hosts.files_now()
+        if self.together and len(modules) > 1 and len(roots) == 1 and not self._together and not pending:
+            key = (roots.pop(), TOGETHER, "")
+            together = Together([name for _, name in modules])
+            self.zygote.spawn_ahead(module_of(key), self._executors.worker_spec(  # (it shares the cores with us)
+                key, self.limits.call_timeout, host=True, together=together), import_share(2))
+            self._ahead_together = key, together, modules
+            return
+        self._spawn_each(modules)
+
+    def _spawn_each(self, modules: dict[Module, Target]) -> None:
+        """A host of its own for each module, started now (see prepare)."""
         share = import_share(len(modules))
         for module, target in modules.items():
             self.zygote.spawn_ahead(module, self._executors.worker_spec(target, self.limits.call_timeout, host=True),
@@ -182,6 +213,10 @@ class Sandbox(SandboxBase):
     def _take_hosts(self, started: float) -> CallOutcome | None:
         """Take every host started ahead (see prepare), in order; an outcome when the zygote failed. A host
         whose import failed keeps its outcome for its module's first check."""
+        if self._ahead_together is not None:
+            failure = self._take_together(started)
+            if failure is not None:
+                return failure
         ahead, self._ahead = self._ahead, []
         for target in ahead:
             module = module_of(target)
@@ -196,11 +231,38 @@ class Sandbox(SandboxBase):
                     self._ahead_failed[module] = outcome
             elif self._broken is not None:
                 return self._lost()
-        self.hosts.keep_import_files()  # what the imports left stays, as when each check imported
-        for target in ahead:  # each forks its shared child now, all at once, rather than at its first check
-            host = self.hosts.get(module_of(target))
+        self.hosts.keep_import_files(self._files_before)  # what the imports left stays, as when each check imported
+        # each forks its shared child now, all at once, rather than at its first check
+        for module in [module_of(t) for t in ahead] + [self._together_key] * bool(self._together):
+            host = self.hosts.get(module)
             if host is not None:
                 self.hosts.start_serial(host)
+        return None
+
+    def _take_together(self, started: float) -> CallOutcome | None:
+        """Take the host of several modules started ahead, or else start a host for each (see prepare);
+        an outcome when the zygote failed. An import that hung is not run again: its module keeps the
+        outcome, as a host of its own would have."""
+        assert self._ahead_together is not None
+        key, together, modules = self._ahead_together
+        self._ahead_together = None
+        outcome = self._executors.in_own_worker([], {}, self.limits.call_timeout, key, started, host=True,
+                                                together=together)
+        host = self.hosts.get(module_of(key))
+        if outcome.kind == "hosted" and host is not None and not host.preamble.total:
+            if self.zygote.ask({"op": "hosted", "pid": host.pid})[0] is None:
+                return self._lost()
+            self._together, self._together_key = set(modules), module_of(key)
+            return None
+        if host is not None:  # it printed while importing: each check shows what its own file's import printed
+            self.hosts.drop(module_of(key))
+        if self._broken is not None or self.zygote.settle() is None:
+            return self._lost()
+        if outcome.kind in (Outcome.IMPORT_TIMEOUT, Outcome.BUDGET) and together.begun:
+            hung = (key[0], together.begun[-1])
+            self._ahead_failed[hung] = outcome
+            modules = {module: target for module, target in modules.items() if module != hung}
+        self._spawn_each(modules)
         return None
 
     # -- one check ---------------------------------------------------------
@@ -209,31 +271,61 @@ class Sandbox(SandboxBase):
         """Through the host of the target's module when it has one (started on the module's first check),
         else in a worker of its own."""
         run = self._executors
-        failure = self._take_hosts(started) if self._ahead else self._swept()
+        failure = self._take_hosts(started) if self._ahead or self._ahead_together else self._swept()
         if failure is not None:
             return failure
-        module, class_name = module_of(key), key[2]
+        module = module_of(key)
         if module in self._ahead_failed:  # its import failed while it was started ahead
             return self._ahead_failed.pop(module)
-        if self.hosting and module not in self.hosts:
+        together = self.hosts.get(self._together_key) if module in self._together else None
+        if together is not None:  # its module's own host only decides what did not pass (started then)
+            places = self._shared_place(together, self._together_key, steps, inputs, call_timeout, key, started,
+                                        fresh)
+            places.append(Place(lambda: self._in_module_host(steps, inputs, call_timeout, key, started),
+                                stands=FROM_FRESH_CHILD, give_up=lambda: self.hosts.drop(module),
+                                refusal_gives_up=True))
+        else:
+            if self.hosting and module not in self.hosts:
+                first = self._start_host(steps, inputs, call_timeout, key, started)
+                if first is not None:
+                    return first
+            host = self.hosts.get(module)
+            places = []
+            if host is not None:
+                places = self._shared_place(host, module, steps, inputs, call_timeout, key, started, fresh)
+                places.append(Place(lambda: run.in_fresh_child(host, key, steps, inputs, call_timeout, started),
+                                    stands=FROM_FRESH_CHILD, give_up=lambda: self.hosts.drop(module),
+                                    refusal_gives_up=True))
+        places.append(Place(lambda: run.in_own_worker(steps, inputs, call_timeout, key, started)))
+        return escalate(places, stopped=lambda: self._broken is not None or self.zygote.ended(),
+                        spent=lambda: time.monotonic() - started >= self.budget_left, lost=self._lost)
+
+    def _shared_place(self, host: Host, module: Module, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
+                      call_timeout: float, key: Target, started: float, fresh: bool) -> list[Place]:
+        """The host's shared child as the first place of a check, unless the check must run in a fresh
+        process: asked to (`fresh`), or one of its class did not pass before."""
+        if fresh or host.serial_off or key in host.alone:
+            self.hosts.end_serial(host, alone=key)  # the sweep after a fresh child would kill it
+            return []
+        return [Place(lambda: self._executors.in_shared_child(host, key, steps, inputs, call_timeout, started),
+                      stands=FROM_SHARED_CHILD, give_up=lambda: self.hosts.drop(module), before_next=self._swept)]
+
+    def _in_module_host(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
+                        key: Target, started: float) -> CallOutcome | None:
+        """The check in a fresh child of its module's own host, started now if it has none; the outcome of
+        that start when it ends the check (see _start_host); None when the module has no host."""
+        module = module_of(key)
+        if module not in self.hosts:
+            failure = self._swept()  # what the shared child left goes first: none of it may pass for the import's
+            if failure is not None:
+                return failure
             first = self._start_host(steps, inputs, call_timeout, key, started)
             if first is not None:
                 return first
         host = self.hosts.get(module)
-        places = []
-        if host is not None and (fresh or host.serial_off or class_name in host.alone):
-            self.hosts.end_serial(host, alone=class_name)  # the sweep after a fresh child would kill it
-        elif host is not None:
-            places.append(Place(lambda: run.in_shared_child(host, class_name, steps, inputs, call_timeout, started),
-                                stands=FROM_SHARED_CHILD, give_up=lambda: self.hosts.drop(module),
-                                before_next=self._swept))
-        if host is not None:
-            places.append(Place(lambda: run.in_fresh_child(host, class_name, steps, inputs, call_timeout, started),
-                                stands=FROM_FRESH_CHILD, give_up=lambda: self.hosts.drop(module),
-                                refusal_gives_up=True))
-        places.append(Place(lambda: run.in_own_worker(steps, inputs, call_timeout, key, started)))
-        return escalate(places, stopped=lambda: self._broken is not None or self.zygote.ended(),
-                        spent=lambda: time.monotonic() - started >= self.budget_left, lost=self._lost)
+        if host is None:
+            return None
+        return self._executors.in_fresh_child(host, key, steps, inputs, call_timeout, started)
 
     def _start_host(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
                     key: Target, started: float) -> CallOutcome | None:
@@ -242,6 +334,7 @@ class Sandbox(SandboxBase):
         a host)."""
         module = module_of(key)
         self.hosts.set(module, None)
+        before = self.hosts.files_now()
         first = self._executors.in_own_worker(steps, inputs, call_timeout, key, started, host=True)
         if first.kind != "hosted":
             return first  # the import failed (as it would in a worker of its own), or the budget is spent
@@ -249,7 +342,7 @@ class Sandbox(SandboxBase):
         if host is not None:
             if self.zygote.ask({"op": "hosted", "pid": host.pid})[0] is None:
                 return self._lost()
-            self.hosts.keep_import_files()  # what the import left stays, as when each check imported
+            self.hosts.keep_import_files(before)  # what the import left stays, as when each check imported
         return None
 
     def _swept(self) -> CallOutcome | None:

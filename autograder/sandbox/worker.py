@@ -166,9 +166,13 @@ def _serve(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
 def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
     """Import the module once, then fork children from this post-import state, until the grader hangs up.
 
-    A host serves every class of its module: each request names the class
-    it checks ("class_name"), looked up in the child; a class the module
-    lacks is answered as a failed import of that class.
+    A host serves every class of its module: each request names the module
+    and the class it checks ("module", "class_name"), looked up in the child;
+    a class the module lacks is answered as a failed import of that class.
+    With spec "modules", one host imports several modules, one after another,
+    saying "importing" before each (the grader gives each import its own time
+    limit); the grader uses it only while each import went as it would alone
+    (see runner.Sandbox.prepare).
 
     The grader sends one byte and two descriptors (a protocol socket and an
     output pipe) per child: b"F" forks a child that answers one request and
@@ -178,12 +182,23 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
     import. Nothing here is trusted: the trusted zygote kills whatever a child
     left behind, and the grader decides what a shared child's answers count for.
     """
-    module, seconds = _import_module(proto, workdir, spec)
-    if module is None:
-        return
+    names = spec.get("modules") or [spec["module"]]
+    before = _shared_state() if len(names) > 1 else None
+    modules: dict[str, Any] = {}
+    seconds = 0.0
+    for name in names:
+        if before is not None:  # a host of several modules: the grader times each import on its own
+            protocol.send(proto, {"event": "importing", "module": name})
+        module, took = _import_module(proto, workdir, dict(spec, module=name))
+        if module is None:
+            return
+        modules[name] = module
+        seconds += took
     # Threads do not survive a fork (a child could wait forever on a lock one of them held): checks
-    # of code that starts threads at import each import afresh in a worker of their own.
-    forkable = threading.active_count() == 1 and _task_count() <= 1
+    # of code that starts threads at import each import afresh in a worker of their own. A host of
+    # several modules is also refused when one import changed what another's checks would run with.
+    forkable = (threading.active_count() == 1 and _task_count() <= 1
+                and (before is None or _same_state(before)))
     protocol.send(proto, {"event": "imported", "ok": True, "forkable": forkable, "seconds": seconds})
     if not forkable:
         return
@@ -201,7 +216,7 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
             code = FAILED
             try:
                 proto.close()
-                _answer(socket.socket(fileno=fds[0]), fds[1], module, workdir, max_result_bytes,
+                _answer(socket.socket(fileno=fds[0]), fds[1], modules, workdir, max_result_bytes,
                         serial=data[:1] == b"S")
                 code = 0
             finally:
@@ -210,10 +225,11 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
             os.close(fd)
 
 
-def _answer(sock: socket.socket, out_fd: int, module: Any, workdir: str, max_result_bytes: int, *,
+def _answer(sock: socket.socket, out_fd: int, modules: dict[str, Any], workdir: str, max_result_bytes: int, *,
             serial: bool = False) -> None:
     """In a child of the host: own process group, output to its own pipe, then one request answered
-    (or, when `serial`, every request until the grader closes the socket)."""
+    (or, when `serial`, every request until the grader closes the socket). A request names the module
+    and the class it checks."""
     host = os.getppid()
     os.setsid()  # its own group: one killpg reaches what it starts; the zygote sweeps the rest
     if system.die_with_parent() and os.getppid() != host:
@@ -228,6 +244,7 @@ def _answer(sock: socket.socket, out_fd: int, module: Any, workdir: str, max_res
             if serial:  # the grader is done with this child
                 return
             raise
+        module = modules[str(header.get("module"))]  # the grader names only modules this host imported
         cls, failure = _class_of(module, str(header.get("class_name")), workdir)
         if cls is None:
             response, out_arrays = failure, {}
@@ -255,6 +272,25 @@ def _reap_checks() -> None:
             return
         if pid == 0:
             return
+
+
+def _shared_state() -> tuple[list[Any], list[dict[str, int]]]:
+    """What one module's import could change for the checks of another imported in the same host, beyond
+    the modules themselves: import paths and hooks, the folder, the environment, NumPy's error handling;
+    and the objects behind the names of builtins, NumPy and the loaded modules (see _same_state)."""
+    import builtins
+
+    plain = [list(sys.path), list(sys.meta_path), list(sys.path_hooks), os.getcwd(), dict(os.environ), np.geterr()]
+    return plain, [{name: id(value) for name, value in list(space.items())}
+                   for space in (vars(builtins), vars(np), sys.modules)]
+
+
+def _same_state(before: tuple[list[Any], list[dict[str, int]]]) -> bool:
+    """Whether _shared_state is as it was: a name may be added (an import adds its module, NumPy loads a
+    submodule on first use), none replaced or removed."""
+    plain, spaces = _shared_state()
+    return plain == before[0] and all(now.get(name) == ident for was, now in zip(before[1], spaces)
+                                      for name, ident in was.items())
 
 
 def _task_count() -> int:

@@ -163,6 +163,7 @@ def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None, *, i
         hosts: set[int] = set()  # workers that fork the checks of a submission (see worker._host)
         kept: set[tuple[str, int]] = set()  # the account's temporary files made while a host imported
         kept_ipc: set[tuple[str, int]] = set()  # ... and its System V IPC objects (in its own namespace or not)
+        before: dict[int, tuple[set[tuple[str, int]], set[tuple[str, int]]]] = {}  # ... what was there at its spawn
         folders = _Folders()
         while True:
             message = ctrl.recv()
@@ -177,6 +178,8 @@ def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None, *, i
                 workers[pid] = workdir
                 if message["spec"].get("host"):  # spared by other workers' clean-up while it imports (hosts
                     hosts.add(pid)  # start together): the grader reaps it if it does not become one
+                    if account_uid is not None:  # what a check made before (a host may start late) never stays
+                        before[pid] = system.files_of(account_uid), system.ipc_objects(account_uid)
                 ctrl.send({"pid": pid, "workdir": workdir}, fds)
                 for fd in fds:
                     os.close(fd)
@@ -188,6 +191,7 @@ def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None, *, i
             elif message["op"] == "reap":
                 pid = message["pid"]
                 hosts.discard(pid)
+                before.pop(pid, None)
                 result = _reap(pid, float(message.get("grace", 0.0)), spare=hosts)
                 if pid in workers:
                     folders.discard(workers.pop(pid))
@@ -198,8 +202,9 @@ def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None, *, i
             elif message["op"] == "hosted" and message.get("pid") in workers:
                 hosts.add(message["pid"])
                 if account_uid is not None:  # what the import left stays for every check, as when each imported
-                    kept |= system.files_of(account_uid)
-                    kept_ipc |= system.ipc_objects(account_uid)
+                    files_then, ipc_then = before.pop(message["pid"], (set(), set()))
+                    kept |= system.files_of(account_uid) - files_then
+                    kept_ipc |= system.ipc_objects(account_uid) - ipc_then
                 ctrl.send({"ok": True})
             elif message["op"] == "sweep":
                 host = message["host"]
