@@ -251,7 +251,9 @@ def run_order(cases: list[Case]) -> list[int]:
 
 def call_timeout(case: Case, limits: Limits) -> float:
     """Wall-clock limit for each call of a case: a multiple of the reference's time on it here, with a floor."""
-    return timing.call_limit(timing.reference_seconds(case), limits)
+    # a time under the floor's share gives the floor, however much under: one run may show it (best_seconds)
+    enough = limits.call_timeout / limits.call_multiple if limits.call_multiple > 0 else 0.0
+    return timing.call_limit(timing.reference_seconds(case, enough=enough), limits)
 
 
 def check_name(case: Case, check: Check) -> str:
@@ -526,17 +528,17 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
         # Only now: the workers' zygote is already forked. One fixture first, for the limits, then every
         # file graded is imported while the rest are read (the hosts import meanwhile, on other cores if any).
         first_file = fixture_files(fixtures)[0]
-        first = load_case(first_file, graded_only=True)  # grading reads no array it does not use (J)
+        parsed = parsed_documents(fixtures)  # the fixtures as `index` parsed them, where their files are unchanged
+        first = load_case(first_file, graded_only=True, parsed=parsed)  # grading reads no array it does not use (J)
         if sandbox is not None:
             sandbox.limits = limits or limits_from_mapping(first.limits, str(first.path))
             targets = []
-            for file, class_name in problems_of(fixtures):
+            for file, class_name in problems_of(fixtures, parsed=parsed):
                 early = located_in(submission, file, looked)
                 if isinstance(early, Located):  # else said with every check of that file, below
                     targets.append((early.import_root, early.module, class_name))
             sandbox.prepare(*targets)
-        # the fixtures as `index` parsed them, where their files are unchanged (after the hosts started: a few ms)
-        cases = load_cases(fixtures, loaded={first_file: first}, graded_only=True, parsed=parsed_documents(fixtures))
+        cases = load_cases(fixtures, loaded={first_file: first}, graded_only=True, parsed=parsed)
         limits = limits or fixture_limits(cases)
         numbered = cases  # the cases the notes after the last test are numbered after
         if problems is not None:

@@ -56,10 +56,10 @@ def test_a_slow_machine_gives_honest_code_more_time(tmp_path, monkeypatch):
                                      "    def forward(self, Z):\n        import time; time.sleep(1.0)\n")
     folder = submission(tmp_path, slow_but_right)
     limits = Limits(call_timeout=0.4, call_multiple=1000, import_timeout=5, budget=20)
-    monkeypatch.setattr(timing, "reference_seconds", lambda case: 1e-5)  # fast here: the floor, 0.4 s
+    monkeypatch.setattr(timing, "reference_seconds", lambda case, **_: 1e-5)  # fast here: the floor, 0.4 s
     fast = grade_submission(folder, limits=limits, only={FIRST}).checks[0]
     assert not fast.passed and "time limit of 0.4 s" in fast.message, fast.message
-    monkeypatch.setattr(timing, "reference_seconds", lambda case: 3e-3)  # a machine 300x slower: 3 s
+    monkeypatch.setattr(timing, "reference_seconds", lambda case, **_: 3e-3)  # a machine 300x slower: 3 s
     slow = grade_submission(folder, limits=limits, only={FIRST}).checks[0]
     assert slow.passed, slow.message
 
@@ -101,3 +101,12 @@ def test_an_always_wrong_answer_fails_with_its_numbers_after_the_fresh_run(tmp_p
     check = result.checks[0]
     assert not check.passed and "0.707" in check.message, check.message  # the writeup's 0.7 ... times 1.01
     assert [fresh for fresh, _ in runs] == [False, True]
+
+
+def test_timing_stops_once_a_run_is_under_what_is_enough():
+    """A call limit under its floor is the floor however far under: one run that shows it is enough."""
+    calls: list[int] = []
+    assert timing.best_seconds(lambda: calls.append(1), enough=1.0) <= 1.0 and len(calls) == 1
+    calls.clear()
+    timing.best_seconds(lambda: calls.append(1))
+    assert len(calls) == timing.REPEATS
