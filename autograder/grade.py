@@ -528,17 +528,18 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
         # Only now: the workers' zygote is already forked. One fixture first, for the limits, then every
         # file graded is imported while the rest are read (the hosts import meanwhile, on other cores if any).
         first_file = fixture_files(fixtures)[0]
-        parsed = parsed_documents(fixtures)  # the fixtures as `index` parsed them, where their files are unchanged
-        first = load_case(first_file, graded_only=True, parsed=parsed)  # grading reads no array it does not use (J)
+        first = load_case(first_file, graded_only=True)  # grading reads no array it does not use (J)
         if sandbox is not None:
             sandbox.limits = limits or limits_from_mapping(first.limits, str(first.path))
             targets = []
-            for file, class_name in problems_of(fixtures, parsed=parsed):
+            for file, class_name in problems_of(fixtures):
                 early = located_in(submission, file, looked)
                 if isinstance(early, Located):  # else said with every check of that file, below
                     targets.append((early.import_root, early.module, class_name))
             sandbox.prepare(*targets)
-        cases = load_cases(fixtures, loaded={first_file: first}, graded_only=True, parsed=parsed)
+        # the fixtures as `index` parsed them, where their files are unchanged (after the hosts started: reading
+        # the index first, to spare the YAML above, measured slower: the hosts then start later)
+        cases = load_cases(fixtures, loaded={first_file: first}, graded_only=True, parsed=parsed_documents(fixtures))
         limits = limits or fixture_limits(cases)
         numbered = cases  # the cases the notes after the last test are numbered after
         if problems is not None:

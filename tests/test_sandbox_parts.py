@@ -700,3 +700,28 @@ def test_an_import_that_hangs_in_the_host_of_several_costs_its_time_limit_once(s
     assert LIMITS.import_timeout <= took < LIMITS.import_timeout + 2.5, took  # one limit, then a new host's import
     assert pids.get((".", "activation")) and pids.get((".", "third")) and not pids.get((".", "*"))
     assert own_children() == []
+
+
+def test_a_host_started_after_checks_keeps_only_what_its_own_import_made(sandbox_account, tmp_path):
+    """A check's temporary file, still there when a host starts later (a check that passed in a shared child
+    is not swept after), is not taken for that import's: it goes with the next sweep. The import's stays."""
+    writer = ("class Writer:\n    def forward(self, Z):\n        open('/tmp/ag-test-early-check', 'w').close()\n"
+              "        return Z\n")
+    write_submission(tmp_path, SOFTMAX + writer)
+    (tmp_path / "other.py").write_text("import numpy as np\n" + DOUBLE + "open('/tmp/ag-test-late-import', 'w').close()\n")
+    try:
+        with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+            box.prepare((".", "activation", "Writer"))
+            assert box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "activation", "Writer")).kind == "ok"
+            assert os.path.exists("/tmp/ag-test-early-check")  # a pass in the shared child: nothing swept yet
+            assert box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "other", "Softmax")).kind == "ok"
+            box.run(FORWARD, {"Z": Z}, call_timeout=2, fresh=True)  # a fresh child: swept before the next
+            box.run(FORWARD, {"Z": Z}, call_timeout=2)
+            swept = box._files_uid is not None  # as root with a dedicated account (as on Gradescope)
+            assert os.path.exists("/tmp/ag-test-early-check") != swept
+            assert os.path.exists("/tmp/ag-test-late-import")
+    finally:
+        for name in ("/tmp/ag-test-early-check", "/tmp/ag-test-late-import"):
+            if os.path.exists(name):
+                os.remove(name)
+    assert own_children() == []

@@ -70,6 +70,7 @@ class Executors:
         self.hosts = hosts
         self.spec = spec
         self.nproc_base = nproc_base  # processes the account ran when the sandbox started
+        self.checks_ran = False  # whether a check has run: what the account has since may be a check's
 
     def _broken(self) -> CallOutcome:
         return CallOutcome("sandbox", detail=self.client.broken or "")
@@ -78,7 +79,7 @@ class Executors:
                     together: Together | None = None) -> dict[str, Any]:
         limits = self.box.limits
         return dict(self.spec, import_root=key[0], module=key[1], class_name=key[2], host=host,
-                    modules=together.modules if together else None, limits={
+                    modules=together.modules if together else None, after_checks=self.checks_ran, limits={
             # a host's children inherit its CPU limit, and its shared child spends it on many checks
             "cpu_seconds": int(limits.import_timeout + (limits.budget if host else call_timeout)) + 2,
             "memory_mb": limits.memory_mb,

@@ -192,7 +192,7 @@ class Sandbox(SandboxBase):
         modules = {module_of(t): t for t in targets if module_of(t) not in self.hosts and module_of(t) not in pending
                    and module_of(t) not in self._together and not self.zygote.spawned_ahead(module_of(t))}
         roots = {root for root, _ in modules}
-        self._files_before = self.hosts.files_now()
+        self._files_before = self._files_now()
         if self.together and len(modules) > 1 and len(roots) == 1 and not self._together and not pending:
             key = (roots.pop(), TOGETHER, "")
             together = Together([name for _, name in modules])
@@ -277,6 +277,7 @@ class Sandbox(SandboxBase):
         module = module_of(key)
         if module in self._ahead_failed:  # its import failed while it was started ahead
             return self._ahead_failed.pop(module)
+        run.checks_ran = True
         together = self.hosts.get(self._together_key) if module in self._together else None
         if together is not None:  # its module's own host only decides what did not pass (started then)
             places = self._shared_place(together, self._together_key, steps, inputs, call_timeout, key, started,
@@ -334,7 +335,7 @@ class Sandbox(SandboxBase):
         a host)."""
         module = module_of(key)
         self.hosts.set(module, None)
-        before = self.hosts.files_now()
+        before = self._files_now()
         first = self._executors.in_own_worker(steps, inputs, call_timeout, key, started, host=True)
         if first.kind != "hosted":
             return first  # the import failed (as it would in a worker of its own), or the budget is spent
@@ -344,6 +345,11 @@ class Sandbox(SandboxBase):
                 return self._lost()
             self.hosts.keep_import_files(before)  # what the import left stays, as when each check imported
         return None
+
+    def _files_now(self) -> set[tuple[str, int]]:
+        """The account's temporary files before a host starts: what its import makes is what was not there.
+        Before any check ran, all of them count as the imports' (as they always did), and none is listed."""
+        return self.hosts.files_now() if self._executors.checks_ran else set()
 
     def _swept(self) -> CallOutcome | None:
         """Sweep what the last check left, if due; an outcome when the zygote failed."""

@@ -178,8 +178,8 @@ def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None, *, i
                 workers[pid] = workdir
                 if message["spec"].get("host"):  # spared by other workers' clean-up while it imports (hosts
                     hosts.add(pid)  # start together): the grader reaps it if it does not become one
-                    if account_uid is not None:  # what a check made before (a host may start late) never stays
-                        before[pid] = system.files_of(account_uid), system.ipc_objects(account_uid)
+                    if account_uid is not None and message["spec"].get("after_checks"):  # what a check made
+                        before[pid] = system.files_of(account_uid), system.ipc_objects(account_uid)  # never stays
                 ctrl.send({"pid": pid, "workdir": workdir}, fds)
                 for fd in fds:
                     os.close(fd)
