@@ -268,8 +268,9 @@ class Sandbox(SandboxBase):
     # -- one check ---------------------------------------------------------
     def _run_any(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
                  key: Target, started: float, fresh: bool = False) -> CallOutcome:
-        """Through the host of the target's module when it has one (started on the module's first check),
-        else in a worker of its own."""
+        """Through the host of several modules when it serves the target's (what does not stand there goes on
+        to the module's own host), else through the module's own host when it has one (started on the
+        module's first check), else in a worker of its own."""
         run = self._executors
         failure = self._take_hosts(started) if self._ahead or self._ahead_together else self._swept()
         if failure is not None:
