@@ -725,3 +725,20 @@ def test_a_host_started_after_checks_keeps_only_what_its_own_import_made(sandbox
             if os.path.exists(name):
                 os.remove(name)
     assert own_children() == []
+
+
+def test_student_code_runs_with_the_garbage_collector_the_grader_turned_off(sandbox_account, tmp_path):
+    """`python -m autograder grade` runs without the cyclic garbage collector (it exits at once); the zygote,
+    forked from it, turns it back on, so code that makes reference cycles is not held to less memory."""
+    import gc
+
+    write_submission(tmp_path, "import gc\nclass Softmax:\n    def forward(self, Z):\n"
+                               "        return Z * 0 + gc.isenabled()\n")
+    gc.disable()
+    try:
+        with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
+            outcome = box.run(FORWARD, {"Z": Z}, call_timeout=2)
+    finally:
+        gc.enable()
+    assert outcome.kind == "ok" and np.all(outcome.array == 1), outcome
+    assert own_children() == []
