@@ -700,3 +700,38 @@ def test_an_import_that_hangs_in_the_host_of_several_costs_its_time_limit_once(s
     assert LIMITS.import_timeout <= took < LIMITS.import_timeout + 2.5, took  # one limit, then a new host's import
     assert pids.get((".", "activation")) and pids.get((".", "third")) and not pids.get((".", "*"))
     assert own_children() == []
+
+
+LINGERING = "/tmp/ag-test-lingering"
+LINGERER = (  # a check that keeps its shared child running once the grader is done with it, writing a file
+    "def _linger(code):\n"
+    "    while True:\n"
+    f"        open({LINGERING!r}, 'w').close()\n"
+    "        time.sleep(0.02)\n"
+    "class Lingerer:\n"
+    "    def forward(self, Z):\n"
+    "        os._exit = _linger  # the shared child's own exit, once its socket closes\n"
+    "        return Z\n"
+    "class Reader:\n"
+    "    def forward(self, Z):\n"
+    "        time.sleep(0.2)\n"
+    f"        return Z * os.path.exists({LINGERING!r})\n")
+
+
+def test_what_the_shared_child_of_several_left_is_swept_when_a_file_host_runs_next(sandbox_account, tmp_path):
+    """A class decided alone runs in a fresh child of its file's own host; the shared child of the host of
+    several that it ended first is swept before the next check, even though the fresh child's own sweep is
+    due too: nothing a check of another file left keeps running into later checks."""
+    with prepared_pair(tmp_path, "import time\n" + DOUBLE + LINGERER) as box:
+        try:
+            alone = box.run(FORWARD, {"Z": Z}, call_timeout=2, fresh=True)  # activation's class, decided alone
+            lingers = box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "other", "Lingerer"))
+            again = box.run(FORWARD, {"Z": Z}, call_timeout=2)  # ends that shared child; runs in activation's host
+            read = box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "other", "Reader"))
+        finally:
+            if os.path.exists(LINGERING):
+                os.unlink(LINGERING)
+    assert alone.kind == lingers.kind == again.kind == read.kind == "ok", (alone, lingers, again, read)
+    assert lingers.shared and not again.shared
+    assert np.allclose(read.array, 0), "a process left by an earlier check still ran"
+    assert own_children() == []
