@@ -315,10 +315,12 @@ class Sandbox(SandboxBase):
         """The check in a fresh child of its module's own host, started now if it has none; the outcome of
         that start when it ends the check (see _start_host); None when the module has no host."""
         module = module_of(key)
+        # What the shared child of several left goes first: none of it may pass for the import's, nor run on
+        # beside this check (the sweep due after it would be this host's, which leaves the other's alone).
+        failure = self._swept()
+        if failure is not None:
+            return failure
         if module not in self.hosts:
-            failure = self._swept()  # what the shared child left goes first: none of it may pass for the import's
-            if failure is not None:
-                return failure
             first = self._start_host(steps, inputs, call_timeout, key, started)
             if first is not None:
                 return first
