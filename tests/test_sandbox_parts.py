@@ -735,3 +735,18 @@ def test_what_the_shared_child_of_several_left_is_swept_when_a_file_host_runs_ne
     assert lingers.shared and not again.shared
     assert np.allclose(read.array, 0), "a process left by an earlier check still ran"
     assert own_children() == []
+
+
+def test_a_class_decided_alone_stays_alone_when_the_host_of_several_is_dropped(sandbox_account, tmp_path):
+    """A class whose check was decided alone runs each later check in a fresh process: still so once the host
+    of several is gone (a check that hung there drops it) and its file's own host serves it."""
+    hanging = "import time\nclass Hanger:\n    def forward(self, Z):\n        time.sleep(60)\n" + DOUBLE
+    with prepared_pair(tmp_path, hanging) as box:
+        alone = box.run(FORWARD, {"Z": Z}, call_timeout=2, fresh=True)
+        hung = box.run(FORWARD, {"Z": Z}, call_timeout=1, target=(".", "other", "Hanger"))
+        later = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(2)]
+        pids = box.host_pids()
+    assert hung.kind == "timeout" and not pids.get((".", "*")), (hung, pids)
+    assert alone.kind == "ok" and not alone.shared
+    assert [(o.kind, o.shared) for o in later] == [("ok", False)] * 2, later
+    assert own_children() == []
