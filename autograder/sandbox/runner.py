@@ -121,6 +121,7 @@ class Sandbox(SandboxBase):
         self._ahead_together: tuple[Target, Together, dict[Module, Target]] | None = None  # a host of several
         self._together: set[Module] = set()  # the modules the host of several serves (key: _together_key)
         self._together_key: Module = ("", TOGETHER)
+        self._together_alone: set[Target] = set()  # its classes decided alone (Host.alone), its files' hosts' too
 
     @property
     def zygote_pid(self) -> int:
@@ -253,6 +254,7 @@ class Sandbox(SandboxBase):
             if self.zygote.ask({"op": "hosted", "pid": host.pid})[0] is None:
                 return self._lost()
             self._together, self._together_key = set(modules), module_of(key)
+            self._together_alone = host.alone
             return None
         if host is not None:  # it printed while importing: each check shows what its own file's import printed
             self.hosts.drop(module_of(key))
@@ -342,6 +344,8 @@ class Sandbox(SandboxBase):
             return first  # the import failed (as it would in a worker of its own), or the budget is spent
         host = self.hosts.get(module)
         if host is not None:
+            if module in self._together:  # one set: a class decided alone stays so, whichever host serves it
+                host.alone = self._together_alone
             if self.zygote.ask({"op": "hosted", "pid": host.pid})[0] is None:
                 return self._lost()
             self.hosts.keep_import_files(before)  # what the import left stays, as when each check imported
