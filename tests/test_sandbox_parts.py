@@ -750,3 +750,23 @@ def test_a_class_decided_alone_stays_alone_when_the_host_of_several_is_dropped(s
     assert alone.kind == "ok" and not alone.shared
     assert [(o.kind, o.shared) for o in later] == [("ok", False)] * 2, later
     assert own_children() == []
+
+
+def test_a_file_of_the_host_of_several_runs_without_the_files_it_did_not_import(sandbox_account, tmp_path):
+    """pkg/b.py uses pkg.a without importing it: alone, pkg has no attribute a, and its check fails as it
+    would in a host of its own (no host of several makes it pass); pkg/a.py's check still passes there."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "a.py").write_text("def double(Z):\n    return 2 * Z\n"
+                                           "class A:\n    def forward(self, Z):\n        return double(Z)\n")
+    (tmp_path / "pkg" / "b.py").write_text("import pkg\nclass B:\n    def forward(self, Z):\n"
+                                           "        return pkg.a.double(Z)\n")
+    targets = [(".", "pkg.a", "A"), (".", "pkg.b", "B")]
+    with Sandbox(tmp_path, ".", "pkg.a", "A", LIMITS) as box:
+        box.prepare(*targets)
+        a, b = (box.run(FORWARD, {"Z": Z}, call_timeout=2, target=t) for t in targets)
+        pids = box.host_pids()
+    assert pids.get((".", "*")), pids  # one host imported both
+    assert a.kind == "ok" and a.shared and np.allclose(a.array, 2 * Z)
+    assert b.kind == "error" and "has no attribute 'a'" in b.error["message"], b
+    assert own_children() == []
