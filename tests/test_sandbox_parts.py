@@ -639,8 +639,12 @@ def test_one_host_imports_every_module_and_each_check_names_its_own_class(sandbo
 def test_what_fails_in_the_host_of_several_is_decided_where_its_file_was_imported_alone(sandbox_account, tmp_path):
     """other.py changes activation's class when both are imported together (which a host of several modules
     cannot see): a check that fails there, run fresh as grade runs it, is answered by a host of activation.py
-    alone. Later checks of that class run there too; the other file's checks stay in the shared host."""
-    patching = "import activation\nactivation.Softmax.forward = lambda self, Z: 0 * Z\n" + DOUBLE
+    alone. Later checks of that class run there too; the other file's checks stay in the shared host.
+    (`import activation` would load a copy of its own, as alone: other.py finds the module the host loaded.)"""
+    patching = ("import gc, types\n"
+                "for found in gc.get_objects():\n"
+                "    if isinstance(found, types.ModuleType) and found.__name__ == 'activation':\n"
+                "        found.Softmax.forward = lambda self, Z: 0 * Z\n" + DOUBLE)
     with prepared_pair(tmp_path, patching) as box:
         shared = box.run(FORWARD, {"Z": Z}, call_timeout=2)
         fresh = box.run(FORWARD, {"Z": Z}, call_timeout=2, fresh=True)
@@ -741,4 +745,73 @@ def test_student_code_runs_with_the_garbage_collector_the_grader_turned_off(sand
     finally:
         gc.enable()
     assert outcome.kind == "ok" and np.all(outcome.array == 1), outcome
+
+
+LINGERING = "/tmp/ag-test-lingering"
+LINGERER = (  # a check that keeps its shared child running once the grader is done with it, writing a file
+    "def _linger(code):\n"
+    "    while True:\n"
+    f"        open({LINGERING!r}, 'w').close()\n"
+    "        time.sleep(0.02)\n"
+    "class Lingerer:\n"
+    "    def forward(self, Z):\n"
+    "        os._exit = _linger  # the shared child's own exit, once its socket closes\n"
+    "        return Z\n"
+    "class Reader:\n"
+    "    def forward(self, Z):\n"
+    "        time.sleep(0.2)\n"
+    f"        return Z * os.path.exists({LINGERING!r})\n")
+
+
+def test_what_the_shared_child_of_several_left_is_swept_when_a_file_host_runs_next(sandbox_account, tmp_path):
+    """A class decided alone runs in a fresh child of its file's own host; the shared child of the host of
+    several that it ended first is swept before the next check, even though the fresh child's own sweep is
+    due too: nothing a check of another file left keeps running into later checks."""
+    with prepared_pair(tmp_path, "import time\n" + DOUBLE + LINGERER) as box:
+        try:
+            alone = box.run(FORWARD, {"Z": Z}, call_timeout=2, fresh=True)  # activation's class, decided alone
+            lingers = box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "other", "Lingerer"))
+            again = box.run(FORWARD, {"Z": Z}, call_timeout=2)  # ends that shared child; runs in activation's host
+            read = box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "other", "Reader"))
+        finally:
+            if os.path.exists(LINGERING):
+                os.unlink(LINGERING)
+    assert alone.kind == lingers.kind == again.kind == read.kind == "ok", (alone, lingers, again, read)
+    assert lingers.shared and not again.shared
+    assert np.allclose(read.array, 0), "a process left by an earlier check still ran"
+    assert own_children() == []
+
+
+def test_a_class_decided_alone_stays_alone_when_the_host_of_several_is_dropped(sandbox_account, tmp_path):
+    """A class whose check was decided alone runs each later check in a fresh process: still so once the host
+    of several is gone (a check that hung there drops it) and its file's own host serves it."""
+    hanging = "import time\nclass Hanger:\n    def forward(self, Z):\n        time.sleep(60)\n" + DOUBLE
+    with prepared_pair(tmp_path, hanging) as box:
+        alone = box.run(FORWARD, {"Z": Z}, call_timeout=2, fresh=True)
+        hung = box.run(FORWARD, {"Z": Z}, call_timeout=1, target=(".", "other", "Hanger"))
+        later = [box.run(FORWARD, {"Z": Z}, call_timeout=2) for _ in range(2)]
+        pids = box.host_pids()
+    assert hung.kind == "timeout" and not pids.get((".", "*")), (hung, pids)
+    assert alone.kind == "ok" and not alone.shared
+    assert [(o.kind, o.shared) for o in later] == [("ok", False)] * 2, later
+    assert own_children() == []
+
+
+def test_a_file_of_the_host_of_several_runs_without_the_files_it_did_not_import(sandbox_account, tmp_path):
+    """pkg/b.py uses pkg.a without importing it: alone, pkg has no attribute a, and its check fails as it
+    would in a host of its own (no host of several makes it pass); pkg/a.py's check still passes there."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "a.py").write_text("def double(Z):\n    return 2 * Z\n"
+                                           "class A:\n    def forward(self, Z):\n        return double(Z)\n")
+    (tmp_path / "pkg" / "b.py").write_text("import pkg\nclass B:\n    def forward(self, Z):\n"
+                                           "        return pkg.a.double(Z)\n")
+    targets = [(".", "pkg.a", "A"), (".", "pkg.b", "B")]
+    with Sandbox(tmp_path, ".", "pkg.a", "A", LIMITS) as box:
+        box.prepare(*targets)
+        a, b = (box.run(FORWARD, {"Z": Z}, call_timeout=2, target=t) for t in targets)
+        pids = box.host_pids()
+    assert pids.get((".", "*")), pids  # one host imported both
+    assert a.kind == "ok" and a.shared and np.allclose(a.array, 2 * Z)
+    assert b.kind == "error" and "has no attribute 'a'" in b.error["message"], b
     assert own_children() == []

@@ -121,6 +121,7 @@ class Sandbox(SandboxBase):
         self._ahead_together: tuple[Target, Together, dict[Module, Target]] | None = None  # a host of several
         self._together: set[Module] = set()  # the modules the host of several serves (key: _together_key)
         self._together_key: Module = ("", TOGETHER)
+        self._together_alone: set[Target] = set()  # its classes decided alone (Host.alone), its files' hosts' too
 
     @property
     def zygote_pid(self) -> int:
@@ -253,6 +254,7 @@ class Sandbox(SandboxBase):
             if self.zygote.ask({"op": "hosted", "pid": host.pid})[0] is None:
                 return self._lost()
             self._together, self._together_key = set(modules), module_of(key)
+            self._together_alone = host.alone
             return None
         if host is not None:  # it printed while importing: each check shows what its own file's import printed
             self.hosts.drop(module_of(key))
@@ -317,10 +319,12 @@ class Sandbox(SandboxBase):
         """The check in a fresh child of its module's own host, started now if it has none; the outcome of
         that start when it ends the check (see _start_host); None when the module has no host."""
         module = module_of(key)
+        # What the shared child of several left goes first: none of it may pass for the import's, nor run on
+        # beside this check (the sweep due after it would be this host's, which leaves the other's alone).
+        failure = self._swept()
+        if failure is not None:
+            return failure
         if module not in self.hosts:
-            failure = self._swept()  # what the shared child left goes first: none of it may pass for the import's
-            if failure is not None:
-                return failure
             first = self._start_host(steps, inputs, call_timeout, key, started)
             if first is not None:
                 return first
@@ -342,6 +346,8 @@ class Sandbox(SandboxBase):
             return first  # the import failed (as it would in a worker of its own), or the budget is spent
         host = self.hosts.get(module)
         if host is not None:
+            if module in self._together:  # one set: a class decided alone stays so, whichever host serves it
+                host.alone = self._together_alone
             if self.zygote.ask({"op": "hosted", "pid": host.pid})[0] is None:
                 return self._lost()
             self.hosts.keep_import_files(before)  # what the import left stays, as when each check imported

@@ -185,15 +185,19 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
     names = spec.get("modules") or [spec["module"]]
     before = _shared_state() if len(names) > 1 else None
     modules: dict[str, Any] = {}
+    views: dict[str, dict[str, Any]] = {}  # (several) the submission's modules each import loaded (_own_modules)
     seconds = 0.0
     for name in names:
         if before is not None:  # a host of several modules: the grader times each import on its own
+            _show(views, {})  # and each finds none of the submission's modules loaded, as alone
             protocol.send(proto, {"event": "importing", "module": name})
         module, took = _import_module(proto, workdir, dict(spec, module=name))
         if module is None:
             return
         modules[name] = module
         seconds += took
+        if before is not None:
+            views[name] = _own_modules(before[1][2], workdir)
     # Threads do not survive a fork (a child could wait forever on a lock one of them held): checks
     # of code that starts threads at import each import afresh in a worker of their own. A host of
     # several modules is also refused when one import changed what another's checks would run with.
@@ -217,7 +221,7 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
             try:
                 proto.close()
                 _answer(socket.socket(fileno=fds[0]), fds[1], modules, workdir, max_result_bytes,
-                        serial=data[:1] == b"S")
+                        serial=data[:1] == b"S", views=views)
                 code = 0
             finally:
                 os._exit(code)
@@ -226,10 +230,11 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
 
 
 def _answer(sock: socket.socket, out_fd: int, modules: dict[str, Any], workdir: str, max_result_bytes: int, *,
-            serial: bool = False) -> None:
+            serial: bool = False, views: dict[str, dict[str, Any]] | None = None) -> None:
     """In a child of the host: own process group, output to its own pipe, then one request answered
     (or, when `serial`, every request until the grader closes the socket). A request names the module
-    and the class it checks."""
+    and the class it checks; in a host of several, it runs with the submission's modules that module's
+    import loaded, and no other (`views`, see _show)."""
     host = os.getppid()
     os.setsid()  # its own group: one killpg reaches what it starts; the zygote sweeps the rest
     if system.die_with_parent() and os.getppid() != host:
@@ -245,6 +250,8 @@ def _answer(sock: socket.socket, out_fd: int, modules: dict[str, Any], workdir: 
                 return
             raise
         module = modules[str(header.get("module"))]  # the grader names only modules this host imported
+        if views:
+            _show(views, views[str(header.get("module"))])
         cls, failure = _class_of(module, str(header.get("class_name")), workdir)
         if cls is None:
             response, out_arrays = failure, {}
@@ -272,6 +279,33 @@ def _reap_checks() -> None:
             return
         if pid == 0:
             return
+
+
+def _own_modules(existing: dict[str, int], workdir: str) -> dict[str, Any]:
+    """The submission's modules (a file or package folder in `workdir`, its copy) loaded since `existing`
+    was listed."""
+    folder = os.path.join(workdir, "")
+    own = {}
+    for name, module in list(sys.modules.items()):
+        if name in existing:
+            continue
+        try:
+            places = [getattr(module, "__file__", None)] + list(getattr(module, "__path__", None) or [])
+            if any(isinstance(place, str) and place.startswith(folder) for place in places):
+                own[name] = module
+        except Exception:  # noqa: BLE001 - anything in sys.modules may be the student's: theirs
+            own[name] = module
+    return own
+
+
+def _show(views: dict[str, dict[str, Any]], view: dict[str, Any]) -> None:
+    """sys.modules holds, of the submission's modules, those of `view` only: as in a host of that file alone,
+    a check cannot reach a file its own import did not load (a package's attribute `pkg.other`, say), and an
+    import finds none loaded by another file's import."""
+    for loaded in views.values():
+        for name in loaded:
+            sys.modules.pop(name, None)
+    sys.modules.update(view)
 
 
 def _shared_state() -> tuple[list[Any], list[dict[str, int]]]:
