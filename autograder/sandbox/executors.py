@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,15 +33,6 @@ EARLY_REQUEST_BYTES = 64 * 1024  # inputs up to this size are sent before the im
 def module_of(target: Target) -> Module:
     """What a target's host imports: (import_root, module); one host serves every class of it."""
     return target[0], target[1]
-
-
-@dataclass
-class Together:
-    """A host of several modules (see Sandbox.prepare): the modules it imports, in order, and those whose
-    import began (the last of which was under way when an import failed or hung)."""
-
-    modules: list[str]
-    begun: list[str] = field(default_factory=list)
 
 
 def request_of(key: Target, steps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -76,10 +66,11 @@ class Executors:
         return CallOutcome("sandbox", detail=self.client.broken or "")
 
     def worker_spec(self, key: Target, call_timeout: float, host: bool,
-                    together: Together | None = None) -> dict[str, Any]:
+                    modules: list[str] | None = None) -> dict[str, Any]:
+        """What a worker is told; `modules`: those a host of several imports (see Sandbox.prepare)."""
         limits = self.box.limits
-        return dict(self.spec, import_root=key[0], module=key[1], class_name=key[2], host=host,
-                    modules=together.modules if together else None, after_checks=self.checks_ran, limits={
+        return dict(self.spec, import_root=key[0], module=key[1], class_name=key[2], host=host, modules=modules,
+                    after_checks=self.checks_ran, limits={
             # a host's children inherit its CPU limit, and its shared child spends it on many checks
             "cpu_seconds": int(limits.import_timeout + (limits.budget if host else call_timeout)) + 2,
             "memory_mb": limits.memory_mb,
@@ -159,17 +150,17 @@ class Executors:
 
     # -- in a worker of its own (or, with `host`, starting the target's host) -------------
     def in_own_worker(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
-                      key: Target, started: float, host: bool = False, together: Together | None = None) -> CallOutcome:
+                      key: Target, started: float, host: bool = False) -> CallOutcome:
         """A worker the zygote forks, imports and runs the check; with `host`, it imports the target's module
-        and is kept as the module's host (outcome "hosted") when it can fork safely; with `together` too,
-        it imports those modules instead, and is kept as their host."""
+        (or, for a host of several spawned ahead, their modules) and is kept as the host (outcome "hosted")
+        when it can fork safely."""
         limits = self.box.limits
         spawned = self.client.take_spawned(module_of(key)) if host else None  # spawned ahead (see Sandbox.prepare)
         import_from, share = None, 1.0  # when the import started, if earlier, and its share of the cores
         if spawned is not None:
             reply, fds, import_from, share = spawned
         else:
-            reply, fds = self.client.ask({"op": "spawn", "spec": self.worker_spec(key, call_timeout, host, together)})
+            reply, fds = self.client.ask({"op": "spawn", "spec": self.worker_spec(key, call_timeout, host)})
         if reply is None:
             return self._broken()
         if "error" in reply or len(fds) != 2:
@@ -187,7 +178,7 @@ class Executors:
         kept = False  # a host stays, with its channels open
         try:
             outcome = self._talk(sock, out_fd, output, steps, inputs, call_timeout, started, host=host,
-                                 import_from=import_from, share=share, together=together)
+                                 import_from=import_from, share=share)
             if outcome.kind == "hosted" and outcome.detail == "forkable":
                 transport.drain(out_fd, output, deadline=0.0)
                 self.hosts.set(module_of(key), Host(pid, sock, out_fd, output, str(reply.get("workdir"))))
@@ -225,7 +216,7 @@ class Executors:
 
     def _talk(self, sock: socket.socket, out_fd: int, output: OutputTail, steps: list[dict[str, Any]],
               inputs: dict[str, np.ndarray], call_timeout: float, started: float, *, host: bool = False,
-              import_from: float | None = None, share: float = 1.0, together: Together | None = None) -> CallOutcome:
+              import_from: float | None = None, share: float = 1.0) -> CallOutcome:
         limits = self.box.limits
         budget_end = started + self.box.budget_left
         request = {"steps": steps}
@@ -243,19 +234,10 @@ class Executors:
                            time.monotonic() + READ_SECONDS), budget_end)
         header, _, why = transport.receive(sock, out_fd, output, deadline, max_array_bytes=0, carry=carry,
                                            watch=self.client.fd)
-        expected = list(together.modules) if together is not None else []
-        while header is not None and header.get("event") == "importing" and expected:
-            if header.get("module") != expected[0]:
-                break  # out of order: said below
-            assert together is not None
-            together.begun.append(expected.pop(0))  # each import has its own time limit
-            deadline = min(time.monotonic() + limits.import_timeout * share, budget_end)
-            header, _, why = transport.receive(sock, out_fd, output, deadline, max_array_bytes=0, carry=carry,
-                                               watch=self.client.fd)
         if header is None:
             return self.box._failure(why, "import", deadline == budget_end,
                                      IMPORT_TIMEOUT_TEXT.format(seconds=limits.import_timeout))
-        if header.get("event") != "imported" or (header.get("ok") and expected):  # (a module left out)
+        if header.get("event") != "imported":
             return CallOutcome("protocol", phase="import",
                                detail="the process running your code sent an unexpected message during the import")
         if not header.get("ok"):

@@ -25,9 +25,9 @@ from ..limits import Limits
 from . import files, system
 from .base import Module, SandboxBase, Target, import_share
 from .escalation import FROM_FRESH_CHILD, FROM_SHARED_CHILD, Place, escalate
-from .executors import MAX_RESULT_BYTES, Executors, Together, describe_status, module_of
+from .executors import MAX_RESULT_BYTES, Executors, describe_status, module_of
 from .hosts import Host, Hosts
-from .outcome import CallOutcome, Outcome
+from .outcome import CallOutcome
 from .staging import stage_submission
 from .zygote_client import ZYGOTE_REPLY_SECONDS, ZygoteClient
 
@@ -35,6 +35,9 @@ __all__ = ["Sandbox", "describe_status"]
 
 HOSTING = sys.platform.startswith("linux")  # the sweep between checks finds processes through /proc
 TOGETHER = "*"  # the module name of a host of several modules: no module has it
+# Wall-clock seconds a host of several modules has for all its imports (at most one import's limit): a
+# submission's files import in milliseconds; slower ones are left to a host each, which import in parallel.
+TOGETHER_SECONDS = 1.0
 
 
 class Sandbox(SandboxBase):
@@ -57,14 +60,16 @@ class Sandbox(SandboxBase):
     (threads), every check gets a worker of its own, as without hosting.
 
     With ``together`` (the default), the modules prepared together share one
-    host, which imports them one after another (each within its own time
-    limit): a host per file costs more than most checks. It is used only
-    while each import went as it would alone: none failed or printed, and none
-    changed what the others run with (see worker._shared_state). Else each
-    module gets a host of its own, as without ``together``. Only passes come
-    from it: a check that fails in its child is decided again in a fresh
-    child of its module's own host (started then), so a wrong answer is
-    always decided where its file was imported alone.
+    host, which imports them one after another, each with none of the others'
+    modules loaded (and each check runs with its own file's only): a host per
+    file costs more than most checks. It is used only while the imports went
+    as each would alone, and fast: none failed, printed or changed what the
+    others run with (see worker._shared_state), and all were done within
+    TOGETHER_SECONDS. Else each module gets a host of its own, as without
+    ``together``, and the host of several is not held against any file. Only
+    passes come from it: a check that fails in its child is decided again in
+    a fresh child of its module's own host (started then), so a wrong answer
+    is always decided where its file was imported alone.
 
     ``zygote_reply_seconds`` is how long the zygote may take to answer before
     it is declared broken; ``on_zygote_request`` sees the op of each request
@@ -118,7 +123,7 @@ class Sandbox(SandboxBase):
         self._ahead: list[Target] = []  # hosts started by prepare, not yet taken
         self._files_before: set[tuple[str, int]] = set()  # the account's temporary files when they started
         self._ahead_failed: dict[Module, CallOutcome] = {}  # ... whose import failed: their first check's outcome
-        self._ahead_together: tuple[Target, Together, dict[Module, Target]] | None = None  # a host of several
+        self._ahead_together: tuple[Target, dict[Module, Target]] | None = None  # a host of several, not taken
         self._together: set[Module] = set()  # the modules the host of several serves (key: _together_key)
         self._together_key: Module = ("", TOGETHER)
         self._together_alone: set[Target] = set()  # its classes decided alone (Host.alone), its files' hosts' too
@@ -189,17 +194,18 @@ class Sandbox(SandboxBase):
         """
         if not self.hosting or self._broken is not None or self._closed or self.zygote.reaping:
             return
-        pending = self._ahead_together[2] if self._ahead_together else {}
+        pending = self._ahead_together[1] if self._ahead_together else {}
         modules = {module_of(t): t for t in targets if module_of(t) not in self.hosts and module_of(t) not in pending
                    and module_of(t) not in self._together and not self.zygote.spawned_ahead(module_of(t))}
         roots = {root for root, _ in modules}
         self._files_before = self._files_now()
         if self.together and len(modules) > 1 and len(roots) == 1 and not self._together and not pending:
             key = (roots.pop(), TOGETHER, "")
-            together = Together([name for _, name in modules])
-            self.zygote.spawn_ahead(module_of(key), self._executors.worker_spec(  # (it shares the cores with us)
-                key, self.limits.call_timeout, host=True, together=together), import_share(2))
-            self._ahead_together = key, together, modules
+            spec = self._executors.worker_spec(key, self.limits.call_timeout, host=True,
+                                               modules=[name for _, name in modules])
+            # its wall-clock time for all its imports, TOGETHER_SECONDS, as a share of one import's limit
+            self.zygote.spawn_ahead(module_of(key), spec, min(1.0, TOGETHER_SECONDS / self.limits.import_timeout))
+            self._ahead_together = key, modules
             return
         self._spawn_each(modules)
 
@@ -241,14 +247,13 @@ class Sandbox(SandboxBase):
         return None
 
     def _take_together(self, started: float) -> CallOutcome | None:
-        """Take the host of several modules started ahead, or else start a host for each (see prepare);
-        an outcome when the zygote failed. An import that hung is not run again: its module keeps the
-        outcome, as a host of its own would have."""
+        """Take the host of several modules started ahead, or else start a host for each (see prepare): an
+        import that failed, printed, hung or was slow is then done again, as alone; an outcome when the
+        zygote failed."""
         assert self._ahead_together is not None
-        key, together, modules = self._ahead_together
+        key, modules = self._ahead_together
         self._ahead_together = None
-        outcome = self._executors.in_own_worker([], {}, self.limits.call_timeout, key, started, host=True,
-                                                together=together)
+        outcome = self._executors.in_own_worker([], {}, self.limits.call_timeout, key, started, host=True)
         host = self.hosts.get(module_of(key))
         if outcome.kind == "hosted" and host is not None and not host.preamble.total:
             if self.zygote.ask({"op": "hosted", "pid": host.pid})[0] is None:
@@ -260,10 +265,6 @@ class Sandbox(SandboxBase):
             self.hosts.drop(module_of(key))
         if self._broken is not None or self.zygote.settle() is None:
             return self._lost()
-        if outcome.kind in (Outcome.IMPORT_TIMEOUT, Outcome.BUDGET) and together.begun:
-            hung = (key[0], together.begun[-1])
-            self._ahead_failed[hung] = outcome
-            modules = {module: target for module, target in modules.items() if module != hung}
         self._spawn_each(modules)
         return None
 

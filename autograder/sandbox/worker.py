@@ -169,10 +169,9 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
     A host serves every class of its module: each request names the module
     and the class it checks ("module", "class_name"), looked up in the child;
     a class the module lacks is answered as a failed import of that class.
-    With spec "modules", one host imports several modules, one after another,
-    saying "importing" before each (the grader gives each import its own time
-    limit); the grader uses it only while each import went as it would alone
-    (see runner.Sandbox.prepare).
+    With spec "modules", one host imports several modules, one after another;
+    the grader uses it only while each import went as it would alone (see
+    runner.Sandbox.prepare).
 
     The grader sends one byte and two descriptors (a protocol socket and an
     output pipe) per child: b"F" forks a child that answers one request and
@@ -188,9 +187,8 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
     views: dict[str, dict[str, Any]] = {}  # (several) the submission's modules each import loaded (_own_modules)
     seconds = 0.0
     for name in names:
-        if before is not None:  # a host of several modules: the grader times each import on its own
-            _show(views, {})  # and each finds none of the submission's modules loaded, as alone
-            protocol.send(proto, {"event": "importing", "module": name})
+        if before is not None:  # a host of several modules: each import finds none of the submission's
+            _show(views, {})  # modules loaded, as alone
         module, took = _import_module(proto, workdir, dict(spec, module=name))
         if module is None:
             return
