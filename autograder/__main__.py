@@ -8,17 +8,11 @@ tearing down the interpreter's hundreds of modules and arrays would cost
 about a tenth of a grading and changes nothing (see README, "Performance").
 """
 
-import gc
 import os
 import sys
 
 
 def _run():
-    # The process ends as soon as the command is done (below), and `grade`, its common case, allocates
-    # little: the cyclic garbage collector would cost it about 8 ms of collections that free nothing that
-    # matters. cli.main turns it back on for every other command; the sandbox's zygote, forked from this
-    # process, turns it back on for student code.
-    gc.disable()
     from .preflight import problem
 
     trouble = problem()

@@ -12,7 +12,6 @@ cannot show (a student's lone surrogate) is printed escaped.
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib.util
 import os
 import sys
@@ -385,7 +384,6 @@ def cmd_package(args: argparse.Namespace) -> int:
 COMMANDS = {"grade": (_grade_parser, cmd_grade), "index": (_index_parser, cmd_index),
             "generate": (_generate_parser, cmd_generate), "audit": (_audit_parser, cmd_audit),
             "package": (_package_parser, cmd_package), "regrade": (_regrade_parser, cmd_regrade)}
-BRIEF = {"grade"}  # commands that run without the cyclic garbage collector (see __main__): one grading, then exit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -407,8 +405,6 @@ def _run(argv: list[str] | None) -> int:
     args = _parser(first[0] if first and first[0] in COMMANDS else None).parse_args(argv)
     if args.command is None:
         args = _parser().parse_args(["grade", str(LOCAL_SUBMISSION), *(argv or [])])
-    if args.command not in BRIEF:
-        gc.enable()  # `python -m autograder` starts with it off (see __main__)
     try:
         _apply_assignment(args)
         return COMMANDS[args.command][1](args)

@@ -292,24 +292,3 @@ def test_ctrl_c_during_grading_leaves_nothing_and_says_interrupted(sandbox_accou
             assert processes_of(sandbox_account) == []  # nothing of the sandbox account runs (zombies aside)
     finally:
         shutil.rmtree(world, ignore_errors=True)
-
-
-def test_only_a_grading_runs_without_the_garbage_collector(tmp_path):
-    """`python -m autograder` starts with the cyclic garbage collector off (a grading allocates little and
-    exits at once); every other command, which may grade a whole class in one process, turns it back on."""
-    import gc
-
-    from autograder import cli
-
-    folder = tmp_path / "fixtures"
-    shutil.copytree(DEFAULT_FIXTURES, folder)
-    seen = []
-    for argv in (["grade", str(SUBMISSIONS / "diagonal_only.py"), "--fixtures", str(folder), "--quiet"],
-                 ["index", str(folder)]):
-        gc.disable()
-        try:
-            cli.main(argv)
-            seen.append(gc.isenabled())
-        finally:
-            gc.enable()
-    assert seen == [False, True]

@@ -147,7 +147,6 @@ def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None, *, i
     """
     code = 0
     try:
-        gc.enable()  # the grader may run without it (see autograder/__main__.py); student code runs with it
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         if isolate:
             system.isolate()  # what it could not do, the grader sees in /proc (Sandbox.not_isolated)
