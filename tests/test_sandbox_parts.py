@@ -744,6 +744,21 @@ def test_a_host_started_after_checks_keeps_only_what_its_own_import_made(sandbox
     assert own_children() == []
 
 
+LINGERING = "/tmp/ag-test-lingering"
+LINGERER = (  # a check that keeps its shared child running once the grader is done with it, writing a file
+    "def _linger(code):\n"
+    "    while True:\n"
+    f"        open({LINGERING!r}, 'w').close()\n"
+    "        time.sleep(0.02)\n"
+    "class Lingerer:\n"
+    "    def forward(self, Z):\n"
+    "        os._exit = _linger  # the shared child's own exit, once its socket closes\n"
+    "        return Z\n"
+    "class Reader:\n"
+    "    def forward(self, Z):\n"
+    "        time.sleep(0.2)\n"
+    f"        return Z * os.path.exists({LINGERING!r})\n")
+
 
 def test_what_the_shared_child_of_several_left_is_swept_when_a_file_host_runs_next(sandbox_account, tmp_path):
     """A class decided alone runs in a fresh child of its file's own host; the shared child of the host of
