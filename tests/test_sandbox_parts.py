@@ -671,6 +671,8 @@ def test_what_fails_in_the_host_of_several_is_decided_where_its_file_was_importe
     ("np.seterr(all='raise')\n" + DOUBLE, "changed NumPy's error handling"),
     ("np.exp = lambda x: x\n" + DOUBLE, "replaced a NumPy function"),
     ("import builtins\nbuiltins.max = min\n" + DOUBLE, "replaced a builtin"),
+    ("import signal\nsignal.signal(signal.SIGUSR1, lambda *args: None)\n" + DOUBLE, "set a signal handler"),
+    ("import signal\nsignal.setitimer(signal.ITIMER_VIRTUAL, 100)\n" + DOUBLE, "started a timer"),
 ])
 def test_an_import_that_does_not_go_as_it_would_alone_means_a_host_per_file(sandbox_account, tmp_path, other, why):
     """The host of several modules is used only when every import went as it would alone: else each file
@@ -741,6 +743,21 @@ def test_a_host_started_after_checks_keeps_only_what_its_own_import_made(sandbox
         for name in ("/tmp/ag-test-early-check", "/tmp/ag-test-late-import"):
             if os.path.exists(name):
                 os.remove(name)
+    assert own_children() == []
+
+
+def test_a_check_that_hangs_in_the_host_of_several_runs_again_in_its_files_own_host(sandbox_account, tmp_path):
+    """other.py's import makes every fork sleep (a hook run at fork, which the host cannot read), so a check of
+    activation's hangs in the host of both: it is run again, once, in a host of activation.py alone, where it
+    passes; the host of both is dropped."""
+    hook = "import os, time\nos.register_at_fork(after_in_child=lambda: time.sleep(30))\n"
+    with prepared_pair(tmp_path, hook + DOUBLE) as box:
+        outcome = box.run(FORWARD, {"Z": Z}, call_timeout=1)
+        later = box.run(FORWARD, {"Z": Z}, call_timeout=1)
+        pids = box.host_pids()
+    assert outcome.kind == later.kind == "ok" and not outcome.shared, outcome
+    assert np.allclose(outcome.array, softmax_of(Z)) and np.allclose(later.array, softmax_of(Z))
+    assert not pids.get((".", "*")) and pids.get((".", "activation")), pids
     assert own_children() == []
 
 

@@ -76,7 +76,9 @@ class Place:
     """One place a check can run in, as a chain tries them (see escalate).
 
     `run` gives its outcome, or None when the place could not take the check;
-    `stands` are the outcomes that are final from there (a hang always is);
+    `stands` are the outcomes that are final from there (a hang is, unless
+    `hang_stands` is False: then the check runs again in the next place, once
+    the place was given up, so it can cost a second time limit only once);
     `give_up` stops using the place's host for later checks: after a hang, and
     after a refusal if `refusal_gives_up`; `before_next` clears what the place
     left before the next place runs, and gives an outcome when that failed.
@@ -86,6 +88,7 @@ class Place:
     stands: frozenset[Outcome] = frozenset(Outcome)
     give_up: Callable[[], None] = lambda: None
     refusal_gives_up: bool = False
+    hang_stands: bool = True
     before_next: Callable[[], CallOutcome | None] = lambda: None
 
 
@@ -104,7 +107,8 @@ def escalate(places: Sequence[Place], *, stopped: Callable[[], bool], spent: Cal
         outcome = place.run()
         if outcome is not None and outcome.kind in HANGS:
             place.give_up()  # the check, or the host, hung
-            return outcome
+            if place.hang_stands or outcome.kind != Outcome.TIMEOUT or stopped() or spent():
+                return outcome
         if outcome is not None and outcome.kind in place.stands:
             return outcome
         if outcome is None and place.refusal_gives_up:

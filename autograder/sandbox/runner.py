@@ -69,7 +69,8 @@ class Sandbox(SandboxBase):
     ``together``, and the host of several is not held against any file. Only
     passes come from it: a check that fails in its child is decided again in
     a fresh child of its module's own host (started then), so a wrong answer
-    is always decided where its file was imported alone.
+    is always decided where its file was imported alone; a check that hangs
+    there drops it, and runs again in its file's own host.
 
     ``zygote_reply_seconds`` is how long the zygote may take to answer before
     it is declared broken; ``on_zygote_request`` sees the op of each request
@@ -285,7 +286,7 @@ class Sandbox(SandboxBase):
         together = self.hosts.get(self._together_key) if module in self._together else None
         if together is not None:  # its module's own host only decides what did not pass (started then)
             places = self._shared_place(together, self._together_key, steps, inputs, call_timeout, key, started,
-                                        fresh)
+                                        fresh, hang_stands=False)
             places.append(Place(lambda: self._in_module_host(steps, inputs, call_timeout, key, started),
                                 stands=FROM_FRESH_CHILD, give_up=lambda: self.hosts.drop(module),
                                 refusal_gives_up=True))
@@ -306,14 +307,18 @@ class Sandbox(SandboxBase):
                         spent=lambda: time.monotonic() - started >= self.budget_left, lost=self._lost)
 
     def _shared_place(self, host: Host, module: Module, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
-                      call_timeout: float, key: Target, started: float, fresh: bool) -> list[Place]:
+                      call_timeout: float, key: Target, started: float, fresh: bool, *,
+                      hang_stands: bool = True) -> list[Place]:
         """The host's shared child as the first place of a check, unless the check must run in a fresh
-        process: asked to (`fresh`), or one of its class did not pass before."""
+        process: asked to (`fresh`), or one of its class did not pass before. Without `hang_stands` (the host
+        of several, whose other files' imports may slow a check down), a check that hangs there drops the
+        host and runs again in its file's own host: once, as the host is then gone."""
         if fresh or host.serial_off or key in host.alone:
             self.hosts.end_serial(host, alone=key)  # the sweep after a fresh child would kill it
             return []
         return [Place(lambda: self._executors.in_shared_child(host, key, steps, inputs, call_timeout, started),
-                      stands=FROM_SHARED_CHILD, give_up=lambda: self.hosts.drop(module), before_next=self._swept)]
+                      stands=FROM_SHARED_CHILD, give_up=lambda: self.hosts.drop(module), before_next=self._swept,
+                      hang_stands=hang_stands)]
 
     def _in_module_host(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
                         key: Target, started: float) -> CallOutcome | None:

@@ -14,6 +14,7 @@ import importlib
 import linecache
 import os
 import reprlib
+import signal
 import socket
 import sys
 import tempfile
@@ -308,11 +309,17 @@ def _show(views: dict[str, dict[str, Any]], view: dict[str, Any]) -> None:
 
 def _shared_state() -> tuple[list[Any], list[dict[str, int]]]:
     """What one module's import could change for the checks of another imported in the same host, beyond
-    the modules themselves: import paths and hooks, the folder, the environment, NumPy's error handling;
-    and the objects behind the names of builtins, NumPy and the loaded modules (see _same_state)."""
+    the modules themselves: import paths and hooks, the folder, the environment, NumPy's error handling,
+    signal handlers and timers, trace and profile hooks, the recursion limit; and the objects behind the
+    names of builtins, NumPy and the loaded modules (see _same_state). (Hooks run at fork cannot be read:
+    a check they slow down until it hangs is run again in its file's own host.)"""
     import builtins
 
-    plain = [list(sys.path), list(sys.meta_path), list(sys.path_hooks), os.getcwd(), dict(os.environ), np.geterr()]
+    plain = [list(sys.path), list(sys.meta_path), list(sys.path_hooks), os.getcwd(), dict(os.environ), np.geterr(),
+             [signal.getsignal(number) for number in sorted(signal.valid_signals())],
+             [signal.getitimer(which) != (0.0, 0.0) for which in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL,
+                                                                   signal.ITIMER_PROF)],
+             sys.gettrace(), sys.getprofile(), sys.getrecursionlimit(), sys.excepthook, threading.excepthook]
     return plain, [{name: id(value) for name, value in list(space.items())}
                    for space in (vars(builtins), vars(np), sys.modules)]
 
