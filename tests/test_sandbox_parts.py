@@ -4,6 +4,7 @@ grading as root, so it is provoked here from outside)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -12,6 +13,7 @@ import struct
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -561,6 +563,17 @@ def test_a_prepared_host_that_never_imports_is_stopped_and_its_failure_kept(sand
     assert own_children() == []
 
 
+@contextlib.contextmanager
+def removed_after(*paths: str) -> Iterator[None]:
+    """Files a test makes in the shared temporary folders are gone after it, whatever happened."""
+    try:
+        yield
+    finally:
+        for path in paths:
+            if os.path.exists(path):
+                os.remove(path)
+
+
 @pytest.mark.parametrize("together", [True, False], ids=["one host", "a host each"])
 def test_prepared_hosts_import_together_and_only_their_imports_files_stay(sandbox_account, tmp_path, together):
     """Hosts prepared together import at once (or one host imports both); a temporary file a check writes is
@@ -571,7 +584,7 @@ def test_prepared_hosts_import_together_and_only_their_imports_files_stay(sandbo
     stashing = ("    def forward(self, Z):\n        open('/tmp/ag-test-check-file', 'w').close()\n"
                 "        return Z\n")
     (tmp_path / "other.py").write_text((tmp_path / "other.py").read_text() + "class Writer:\n" + stashing)
-    try:
+    with removed_after("/tmp/ag-test-import-file", "/tmp/ag-test-check-file"):
         with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS, together=together) as box:
             box.prepare((".", "activation", "Softmax"), (".", "other", "Writer"))
             first = box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "other", "Writer"))
@@ -584,10 +597,6 @@ def test_prepared_hosts_import_together_and_only_their_imports_files_stay(sandbo
             assert swept == (sandbox_account is not None)
             assert os.path.exists("/tmp/ag-test-import-file")  # an import's file stays
             assert os.path.exists("/tmp/ag-test-check-file") != swept  # a check's is swept before the next
-    finally:
-        for name in ("/tmp/ag-test-import-file", "/tmp/ag-test-check-file"):
-            if os.path.exists(name):
-                os.remove(name)
     assert own_children() == []
 
 
@@ -728,7 +737,7 @@ def test_a_host_started_after_checks_keeps_only_what_its_own_import_made(sandbox
               "        return Z\n")
     write_submission(tmp_path, SOFTMAX + writer)
     (tmp_path / "other.py").write_text("import numpy as np\n" + DOUBLE + "open('/tmp/ag-test-late-import', 'w').close()\n")
-    try:
+    with removed_after("/tmp/ag-test-early-check", "/tmp/ag-test-late-import"):
         with Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS) as box:
             box.prepare((".", "activation", "Writer"))
             assert box.run(FORWARD, {"Z": Z}, call_timeout=2, target=(".", "activation", "Writer")).kind == "ok"
@@ -739,10 +748,6 @@ def test_a_host_started_after_checks_keeps_only_what_its_own_import_made(sandbox
             swept = box._files_uid is not None  # as root with a dedicated account (as on Gradescope)
             assert os.path.exists("/tmp/ag-test-early-check") != swept
             assert os.path.exists("/tmp/ag-test-late-import")
-    finally:
-        for name in ("/tmp/ag-test-early-check", "/tmp/ag-test-late-import"):
-            if os.path.exists(name):
-                os.remove(name)
     assert own_children() == []
 
 
