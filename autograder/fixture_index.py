@@ -88,7 +88,7 @@ def _same_types(a: Any, b: Any) -> bool:
 
 def parsed_documents(folder: Path) -> Parsed:
     """The graded-only documents (and header configs) of the folder's fixtures whose bytes are those the index
-    was written from (as their checksums say), by file; empty without a usable index. For fixtures.load_case(parsed=...)."""
+    was written from (as their checksums say), by file; empty without a usable index. For fixtures.load_cases(parsed=...)."""
     folder = Path(folder)
     try:
         index = json.loads((folder / INDEX_NAME).read_bytes())

@@ -791,13 +791,14 @@ def _fast_document(text: str, graded_only: bool = False, seen: dict[str, Any] | 
 Parsed = Mapping[Path, tuple[dict[str, Any], "str | None"]]  # documents read already (see fixture_index)
 
 
-def load_case(path: Path, *, graded_only: bool = False, parsed: Parsed | None = None) -> Case:
-    """Read and validate one fixture file; with `graded_only`, without the expected arrays no check uses.
-    `parsed`: graded-only documents (and header configs) read already, by file, used only with `graded_only`."""
-    return _load_case(path, graded_only, {}, parsed)
+def load_case(path: Path, *, graded_only: bool = False) -> Case:
+    """Read and validate one fixture file; with `graded_only`, without the expected arrays no check uses."""
+    return _load_case(path, graded_only, {})
 
 
 def _load_case(path: Path, graded_only: bool, seen: dict[str, Any], parsed: Parsed | None = None) -> Case:
+    """See load_case; `parsed`: graded-only documents (and header configs) read already, by file, used only
+    with `graded_only` (see load_cases)."""
     known = parsed.get(path) if parsed is not None and graded_only else None
     if known is not None:
         try:
@@ -852,8 +853,8 @@ def fixture_files(folder: Path) -> list[Path]:
 
 def load_cases(folder: Path, *, loaded: Mapping[Path, Case] | None = None, graded_only: bool = False,
                parsed: Parsed | None = None) -> list[Case]:
-    """Read every fixture in a folder, in case order (`loaded`: cases already read, by file; `graded_only`,
-    `parsed`: see load_case)."""
+    """Read every fixture in a folder, in case order (`loaded`: cases already read, by file; `graded_only`:
+    see load_case; `parsed`: the documents fixture_index.parsed_documents found, used where they are)."""
     seen: dict[str, Any] = {}  # metadata entries read (see _metadata), for this reading only
     cases = [(loaded or {}).get(p) or _load_case(p, graded_only, seen, parsed) for p in fixture_files(folder)]
     seen: dict[str, Path] = {}
@@ -864,21 +865,18 @@ def load_cases(folder: Path, *, loaded: Mapping[Path, Case] | None = None, grade
     return sorted(cases, key=lambda c: c.number)
 
 
-def problems_of(folder: Path, *, parsed: Parsed | None = None) -> list[tuple[str, str]]:
+def problems_of(folder: Path) -> list[tuple[str, str]]:
     """The (file, class) each fixture of a folder grades, read from its `problem:` line only (no arrays), in
     file order without repeats: enough to start importing the student's files before the fixtures are read.
     Only a hint: a file whose first lines hold no such line in the generated form is skipped, and
-    load_cases reads and checks every fixture in full. `parsed`: see load_case."""
+    load_cases reads and checks every fixture in full."""
     found: dict[tuple[str, str], None] = {}
     for path in fixture_files(folder):
         try:
-            if parsed is not None and path in parsed:
-                raw = parsed[path][0].get("problem")
-            else:
-                with open(path, encoding="utf-8") as file:
-                    line = next((line for _, line in zip(range(20), file) if line.startswith("problem: {")), None)
-                raw = yaml.load(line, Loader=_Loader)["problem"] if line else None
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, TypeError, KeyError, AttributeError):
+            with open(path, encoding="utf-8") as file:
+                line = next((line for _, line in zip(range(20), file) if line.startswith("problem: {")), None)
+            raw = yaml.load(line, Loader=_Loader)["problem"] if line else None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, TypeError, KeyError):
             continue
         if isinstance(raw, dict) and isinstance(raw.get("file"), str) and isinstance(raw.get("class"), str):
             found[(raw["file"], raw["class"])] = None
