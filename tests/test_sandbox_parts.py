@@ -682,6 +682,9 @@ def test_what_fails_in_the_host_of_several_is_decided_where_its_file_was_importe
     ("import builtins\nbuiltins.max = min\n" + DOUBLE, "replaced a builtin"),
     ("import signal\nsignal.signal(signal.SIGUSR1, lambda *args: None)\n" + DOUBLE, "set a signal handler"),
     ("import signal\nsignal.setitimer(signal.ITIMER_VIRTUAL, 100)\n" + DOUBLE, "started a timer"),
+    ("class Tracer:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
+     "    def __call__(self, frame, event, arg):\n        return None\n"
+     "sys.settrace(Tracer())\n" + DOUBLE, "set a trace hook that says it equals anything"),
 ])
 def test_an_import_that_does_not_go_as_it_would_alone_means_a_host_per_file(sandbox_account, tmp_path, other, why):
     """The host of several modules is used only when every import went as it would alone: else each file

@@ -320,8 +320,25 @@ def _shared_state() -> tuple[list[Any], list[dict[str, int]]]:
              [signal.getitimer(which) != (0.0, 0.0) for which in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL,
                                                                    signal.ITIMER_PROF)],
              sys.gettrace(), sys.getprofile(), sys.getrecursionlimit(), sys.excepthook, threading.excepthook]
-    return plain, [{name: id(value) for name, value in list(space.items())}
-                   for space in (vars(builtins), vars(np), sys.modules)]
+    return [_strict(value) for value in plain], [{name: id(value) for name, value in list(space.items())}
+                                                 for space in (vars(builtins), vars(np), sys.modules)]
+
+
+_PLAIN = (str, int, float, bool, type(None))  # compared by value; anything else by identity
+
+
+def _strict(value: Any) -> Any:
+    """`value` in a form that compares without asking it: student code may put objects that say they equal
+    anything in sys.path, a signal handler or a trace hook. Lists, tuples and dicts by their items, plain
+    values by their exact type and value, anything else by its id and its type's."""
+    kind = type(value)  # tested with `is`: `in` or == would ask a metaclass the student wrote
+    if kind is list or kind is tuple:
+        return ("list", tuple(_strict(item) for item in value))
+    if kind is dict:
+        return ("dict", tuple((_strict(key), _strict(item)) for key, item in value.items()))
+    if any(kind is plain for plain in _PLAIN):
+        return (id(kind), value)
+    return ("object", id(kind), id(value))
 
 
 def _same_state(before: tuple[list[Any], list[dict[str, int]]]) -> bool:
