@@ -248,7 +248,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from .limits import load_limits
     from .grade import grade_submission
     from .report import render
-    from .results import to_gradescope
+    from .results import GradingResult, to_gradescope
     from .results_file import ResultsFile
 
     if args.metadata is not None and not args.metadata.is_file():
@@ -260,14 +260,20 @@ def cmd_grade(args: argparse.Namespace) -> int:
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     # Space for the results is taken before student code runs: it cannot fill the disk before we write.
     results_file = ResultsFile.reserve(args.results) if args.results else None
+    policy_lines: list[str] = []
+
+    def publish(result: GradingResult) -> None:
+        """The results file, written while the sandbox closes."""
+        document, lines = _apply_policy(args, to_gradescope(result))
+        policy_lines.extend(lines)
+        if results_file is not None:
+            results_file.commit(document)
+
     try:
         # The config is read inside grade_submission, after the zygote is forked: it holds hidden cases' seeds.
         result = grade_submission(args.submission, fixtures=args.fixtures, limits=lambda: load_limits(args.config),
-                                  progress=progress, problems=args.problem, sandbox_backend=args.sandbox)
-        document = to_gradescope(result)
-        document, policy_lines = _apply_policy(args, document)
-        if results_file is not None:
-            results_file.commit(document)
+                                  progress=progress, problems=args.problem, sandbox_backend=args.sandbox,
+                                  on_result=publish)
     except AutograderError:
         if results_file is not None:
             results_file.withdraw()  # bad input, said on stderr: no results file at all
