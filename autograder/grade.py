@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import importlib
 import re
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Collection
@@ -515,11 +514,10 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
     memory. `only` restricts grading to the checks with these names (check_name),
     `problems` to the checks of these problems (by name, as in the config); given both,
     a check is graded when it is in both.
-    `on_result` is called with the result while the sandbox closes (in another thread): the CLI writes the
-    results file meanwhile. Either way the sandbox is closed when this returns.
+    `on_result` is called with the result while the sandbox closes (Sandbox.begin_close: the zygote cleans
+    up meanwhile): the CLI writes the results file then. Either way the sandbox is closed when this returns.
     """
     started = time.monotonic()
-    closing: Callable[[], None] | None = None  # waits for a close started in the background
     looked: dict[str, Located | str] = {}  # each file graded: where it is in the submission, or why it is not found
     stage = staging_folder(submission)
     # Fork the zygote first; its limits are set once the fixtures are read.
@@ -669,17 +667,18 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
         of_case, graded = so_far()  # every graded value, graded or not, with its case; graded ones for the notes
         regraded += own_layers.grade_against_own_parts([g for g in graded if g[0].hidden], failed_problems(of_case),
                                                        run)
+        warnings = [f"warning: {line} (see README, \"Sandbox\")" for line in (sandbox.warnings() if sandbox else [])]
+        if sandbox is not None:
+            sandbox.begin_close()  # no check runs any more: the zygote cleans up while the rest is written
         checks = [result for _, result in of_case if result.name not in unshown]
         file_notes = review_feedback(checks, graded, found)  # hints checked across checks, each failure said once
         settled = own_layers.apply(regraded)
         note_used_failures(of_case, settled)
         checks.extend(efficiency.informational_checks([g for g in graded if g[3].name not in unshown], numbered))
-        warnings = [f"warning: {line} (see README, \"Sandbox\")" for line in (sandbox.warnings() if sandbox else [])]
-        if sandbox is not None and on_result is not None:
-            closing = in_background(sandbox.close)  # every check is done: nothing below needs the sandbox
-    finally:
-        if sandbox is not None and closing is None:
+    except BaseException:
+        if sandbox is not None:
             sandbox.close()
+        raise
     notes = [f"Submission problem: {why}" for why in dict.fromkeys(v for v in found.values() if isinstance(v, str))]
     notes += [f"Note on your file: {note}" for note in file_notes]
     shown = [v.shown for v in found.values() if not isinstance(v, str)]
@@ -689,33 +688,9 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
         if on_result is not None:
             on_result(result)
     finally:
-        if closing is not None:
-            closing()
+        if sandbox is not None:
+            sandbox.close()
     return result
-
-
-def in_background(work: Callable[[], None]) -> Callable[[], None]:
-    """Start `work` in a thread; the function returned waits for it and raises what it raised.
-
-    For waiting on other processes and the disk (a sandbox's close), which release the GIL.
-    """
-    raised: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            work()
-        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
-            raised.append(exc)
-
-    thread = threading.Thread(target=run, name=getattr(work, "__name__", "background"), daemon=True)
-    thread.start()
-
-    def wait() -> None:
-        thread.join()
-        if raised:
-            raise raised[0]
-
-    return wait
 
 
 def located_in(submission: Path, file: str, found: dict[str, Located | str]) -> Located | str:

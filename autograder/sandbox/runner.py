@@ -88,6 +88,7 @@ class Sandbox(SandboxBase):
         self.together = together
         self.account = system.sandbox_account()
         self._closed = False
+        self._closing = False  # begin_close was called: nothing runs any more
         # <tmp>/autograder-XXXX (0711) holds the pristine copy (stage/, 0700) and one folder per worker
         self._parent = Path(files.private_folder(tempfile.gettempdir(), "autograder-", 0o711))
         stage = self._parent / "stage"
@@ -118,7 +119,8 @@ class Sandbox(SandboxBase):
         self._files_uid = self.account.uid if dedicated else None  # whose temporary files a sweep deletes
         self.zygote = ZygoteClient(self.account.uid if dedicated else None, str(stage),
                                    isolate=self.account is not None, spare=self._children_before,
-                                   reply_seconds=zygote_reply_seconds, on_request=on_zygote_request)
+                                   reply_seconds=zygote_reply_seconds, on_request=on_zygote_request,
+                                   remove=str(self._parent))
         self.hosts = Hosts(self.zygote, self._files_uid)
         self._executors = Executors(self, self.zygote, self.hosts, spec, nproc_base)
         self._ahead: list[Target] = []  # hosts started by prepare, not yet taken
@@ -166,12 +168,21 @@ class Sandbox(SandboxBase):
         return missing
 
     # -- lifecycle -------------------------------------------------------
+    def begin_close(self) -> None:
+        """No check runs any more: the hosts' channels close, and the zygote kills what is left and removes
+        the copies while the grader goes on (the results); close() waits for it and makes sure."""
+        if self._closed or self._closing:
+            return
+        self._closing = True
+        self.hosts.close()
+        self.zygote.ask_exit()
+
     def close(self) -> None:
         """Stop the zygote (which kills anything left), make sure nothing survives, remove the copies."""
         if self._closed:
             return
         self._closed = True
-        self.hosts.close()
+        self.begin_close()
         self.zygote.close()
         # anything orphaned and handed to us (the zygote was killed, or died) goes too, and what the
         # account left in the shared temporary folders when the zygote could not finish removing it

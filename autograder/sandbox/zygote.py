@@ -139,11 +139,16 @@ class Channel:
         self.sock.settimeout(seconds)
 
 
-def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None, *, isolate: bool = False) -> NoReturn:
+def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None, *, isolate: bool = False,
+          remove: str | None = None) -> NoReturn:
     """The zygote's loop; runs in the forked child until the grader says exit or goes away.
 
     With `isolate` (as root), the zygote first takes a network and an IPC
     namespace of its own, which every worker inherits (see system.isolate).
+    On its way out it kills every worker, deletes the account's temporary
+    files and then `remove` (the run's copies): while the grader writes the
+    results, which then wait for none of it. The grader does all of it again
+    after the zygote has ended; what is gone by then costs little.
     """
     code = 0
     try:
@@ -220,6 +225,8 @@ def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None, *, i
         if account_uid is not None:
             system.remove_files_of(account_uid)
             system.remove_ipc_objects(account_uid)
+        if remove is not None:
+            files.remove_tree(remove)
         os._exit(code)
 
 
@@ -354,18 +361,20 @@ def _reap(pid: int, grace: float, *, spare: set[int] = frozenset()) -> dict[str,
     }
 
 
-def start(account_uid: int | None = None, stage: str | None = None, *, isolate: bool = False) -> tuple[int, Channel]:
+def start(account_uid: int | None = None, stage: str | None = None, *, isolate: bool = False,
+          remove: str | None = None) -> tuple[int, Channel]:
     """Fork the zygote; returns its pid and the grader's end of the control channel.
 
     `stage` is the staged submission, read to choose the modules to preload (see wanted);
-    `isolate` gives it and its workers their own network and IPC namespaces (see serve).
+    `isolate` gives it and its workers their own network and IPC namespaces (see serve);
+    `remove` is a folder of the grader's the zygote deletes once it has killed every worker (see serve).
     """
     ours, theirs = socket.socketpair()
     pid = os.fork()
     if pid == 0:
         try:
             ours.close()
-            serve(Channel(theirs), account_uid, stage, isolate=isolate)
+            serve(Channel(theirs), account_uid, stage, isolate=isolate, remove=remove)
         finally:
             os._exit(1)
     theirs.close()

@@ -34,7 +34,7 @@ class ZygoteClient:
 
     def __init__(self, uid: int | None, stage: str, *, isolate: bool, spare: set[int],
                  reply_seconds: float = ZYGOTE_REPLY_SECONDS,
-                 on_request: Callable[[str | None], None] | None = None) -> None:
+                 on_request: Callable[[str | None], None] | None = None, remove: str | None = None) -> None:
         self.reply_seconds = reply_seconds
         self.on_request = on_request
         self.broken: str | None = None  # why the zygote can do nothing more
@@ -44,7 +44,8 @@ class ZygoteClient:
         # ones wait in _spawned until their host is taken. Each with when it was sent, and its share.
         self._spawning: list[tuple[Module, float, float]] = []
         self._spawned: dict[Module, tuple[dict[str, Any], list[int], float, float]] = {}
-        self.pid, self._ctrl = zygote.start(uid, stage, isolate=isolate)
+        self._exit_asked = False
+        self.pid, self._ctrl = zygote.start(uid, stage, isolate=isolate, remove=remove)
         # readable when the zygote dies, so a wait for a worker ends at once (Linux 5.3+; else -1)
         self.fd = transport.pidfd_of(self.pid)
 
@@ -205,8 +206,11 @@ class ZygoteClient:
             self.pid = -1
         system.kill_all_children(spare=self._spare)
 
-    def close(self) -> None:
-        """Ask the zygote to exit (it kills what is left), and kill it if it does not within CLOSE_SECONDS."""
+    def ask_exit(self) -> None:
+        """Ask the zygote to exit (it kills what is left, then cleans up), without waiting: see close."""
+        if self._exit_asked:
+            return
+        self._exit_asked = True
         self.abandon_spawned()
         if self.broken is None:
             try:
@@ -216,6 +220,10 @@ class ZygoteClient:
                 self._ctrl.send({"op": "exit"})
             except (OSError, ValueError):
                 pass
+
+    def close(self) -> None:
+        """Ask the zygote to exit, unless ask_exit did, and kill it if it has not within CLOSE_SECONDS."""
+        self.ask_exit()
         self._ctrl.close()
         if self.fd >= 0:
             os.close(self.fd)
