@@ -9,6 +9,7 @@ import json
 import os
 import resource
 import signal
+import socket
 import struct
 import threading
 import time
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 
 from autograder.config import Limits
-from autograder.sandbox import executors, protocol, staging, system, transport
+from autograder.sandbox import executors, protocol, staging, system, transport, worker
 from autograder.sandbox.capture import OutputTail
 from autograder.sandbox.base import import_share
 from autograder.sandbox.runner import TOGETHER_SECONDS, Sandbox, describe_status
@@ -213,6 +214,45 @@ def test_begin_close_leaves_the_clean_up_to_the_zygote_and_close_makes_sure(sand
     finally:
         box.close()
     assert own_children() == []
+
+
+def spare_child() -> tuple["worker._Spare", socket.socket]:
+    """A host's spare shared child (worker._Spare) forked from this process, whose work is to say hello on the
+    socket it is handed; and the host's grader socket, which the spare closes."""
+    def serve(channels: list[int]):
+        with socket.socket(fileno=channels[0]) as sock:
+            sock.sendall(b"hello")
+        os._exit(0)
+
+    proto, _other = socket.socketpair()
+    return worker._Spare(serve, proto), _other
+
+
+def test_a_hosts_spare_child_takes_the_first_shared_channels_once():
+    spare, _ = spare_child()
+    ours, theirs = socket.socketpair()
+    out_read, out_write = os.pipe()
+    assert spare.take([theirs.detach(), out_write])
+    assert ours.recv(5) == b"hello"
+    assert os.waitpid(spare.pid, 0)[0] == spare.pid
+    assert not spare.take([os.dup(0), os.dup(0)])  # once only: the next shared child is forked as before
+    spare.end()  # taken: nothing to kill
+    os.close(out_read)
+
+
+def test_a_hosts_spare_child_is_killed_before_anything_else_and_refuses_once_dead():
+    spare, _ = spare_child()
+    pid = spare.pid
+    spare.end()
+    with pytest.raises(ChildProcessError):  # killed and collected
+        os.waitpid(pid, os.WNOHANG)
+    spare, _ = spare_child()
+    os.kill(spare.pid, signal.SIGKILL)  # as a sweep after a fresh child would
+    os.waitpid(spare.pid, 0)
+    a, b = os.dup(0), os.dup(0)
+    assert not spare.take([a, b])  # the host then forks one as before, with the channels it still has
+    os.close(a)
+    os.close(b)
 
 
 def test_close_restores_the_subreaper_setting(sandbox):

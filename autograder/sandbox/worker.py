@@ -178,9 +178,11 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
     output pipe) per child: b"F" forks a child that answers one request and
     exits (one check in a fresh process); b"S" forks a child that answers
     requests one after another until its socket closes (checks in a shared
-    process, a fresh instance each). The host itself sends nothing after the
-    import. Nothing here is trusted: the trusted zygote kills whatever a child
-    left behind, and the grader decides what a shared child's answers count for.
+    process, a fresh instance each). The first shared child is forked as soon
+    as the import is done (_Spare), so the first check does not wait for it.
+    The host itself sends nothing after the import. Nothing here is trusted:
+    the trusted zygote kills whatever a child left behind, and the grader
+    decides what a shared child's answers count for.
     """
     names = spec.get("modules") or [spec["module"]]
     before = _shared_state() if len(names) > 1 else None
@@ -207,8 +209,23 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
         return
     gc.freeze()  # a check's garbage collection then leaves the imported objects (shared pages) alone
     max_result_bytes = int(spec.get("max_result_bytes", 1 << 26))
+
+    def child(channels: list[int], serial: bool) -> NoReturn:
+        code = FAILED
+        try:
+            proto.close()
+            _answer(socket.socket(fileno=channels[0]), channels[1], modules, workdir, max_result_bytes,
+                    serial=serial, views=views)
+            code = 0
+        finally:
+            os._exit(code)
+
+    spare = _Spare(lambda channels: child(channels, serial=True), proto)
     while True:
         data, fds, _flags, _addr = socket.recv_fds(proto, 16, 2)
+        if data[:1] == b"S" and len(fds) == 2 and spare.take(fds):
+            continue
+        spare.end()  # a fresh child runs alone, as before: no idle process beside it
         _reap_checks()
         if not data or len(fds) != 2:
             for fd in fds:
@@ -216,16 +233,61 @@ def _host(proto: socket.socket, workdir: str, spec: dict[str, Any]) -> None:
             return
         pid = os.fork()
         if pid == 0:
-            code = FAILED
-            try:
-                proto.close()
-                _answer(socket.socket(fileno=fds[0]), fds[1], modules, workdir, max_result_bytes,
-                        serial=data[:1] == b"S", views=views)
-                code = 0
-            finally:
-                os._exit(code)
+            child(fds, serial=data[:1] == b"S")
         for fd in fds:
             os.close(fd)
+
+
+class _Spare:
+    """The host's first shared child, forked at once: it waits, running nothing, for the channels of the
+    grader's first b"S", which the host passes on (take). Any other request ends it first (end), so that a
+    fresh child never has a process of the account beside it that it did not have before."""
+
+    def __init__(self, serve: Callable[[list[int]], NoReturn], proto: socket.socket) -> None:
+        ours, theirs = socket.socketpair()
+        self.pid = os.fork()
+        if self.pid == 0:
+            code = FAILED
+            try:
+                ours.close()
+                proto.close()
+                data, fds, _flags, _addr = socket.recv_fds(theirs, 16, 2)
+                theirs.close()
+                if data and len(fds) == 2:
+                    serve(fds)
+                code = 0  # the host ended it, or died
+            finally:
+                os._exit(code)
+        theirs.close()
+        self._sock: socket.socket | None = ours
+
+    def take(self, fds: list[int]) -> bool:
+        """Hand the channels to the spare child, once; False when there is none (any more) to take them."""
+        if self._sock is None:
+            return False
+        try:  # (no SIGPIPE: the submission's import may have set its default action)
+            socket.send_fds(self._sock, [b"S"], fds, getattr(socket, "MSG_NOSIGNAL", 0))
+        except OSError:  # it was killed (a sweep after a fresh child): fork one as before
+            self.end()
+            return False
+        for fd in fds:
+            os.close(fd)
+        self._sock.close()
+        self._sock = None
+        return True
+
+    def end(self) -> None:
+        """Kill the spare child, unless it was taken or ended already, and collect it."""
+        if self._sock is None:
+            return
+        self._sock.close()
+        self._sock = None
+        try:
+            if os.waitpid(self.pid, os.WNOHANG)[0] == 0:  # not collected yet, so the pid is still its own
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
 
 
 def _answer(sock: socket.socket, out_fd: int, modules: dict[str, Any], workdir: str, max_result_bytes: int, *,
