@@ -27,7 +27,7 @@ from .locate import Located, classes_in, locate
 from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
 from .results import CheckResult, GradingResult
 from .sandbox import CallOutcome
-from .sandbox.base import Target
+from .sandbox.base import Ahead, Target
 from .sandbox.choose import open_sandbox
 from .sandbox.escalation import decide, decide_together
 from .text import no_digits
@@ -620,27 +620,45 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                             graded.append((case, check, outcomes[(i, id(check))], results[(i, id(check))]))
             return of_case, graded
 
-        def decide_one(i: int, check: Check) -> None:
-            """A check on its own: in the shared child, and decided again alone if it fails there (decide)."""
-            record([(i, check)], [decide(sandbox, *steps_for(check, cases[i]), lambda o: explain(o, check, cases[i]),
-                                         call_timeout=limit_of[i], target=target_of(cases[i]))])
+        made: dict[int, tuple[list[dict[str, Any]], dict[str, np.ndarray]]] = {}
 
-        def run_block(block: list[int], runs: list[Run]) -> None:
-            """A block's runs in turn; once one does not hold, its file's other checks one by one."""
+        def request_of_run(batch: Run) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+            """A run's request, made once: the run before it may send it ahead (Ahead), by these very objects."""
+            if id(batch) not in made:
+                (i, group), *others = batch
+                made[id(batch)] = (request_parts([(cases[j], g) for j, g in batch]) if others else
+                                   request_together(group, cases[i]) if len(group) > 1 else
+                                   steps_for(group[0], cases[i]))
+            return made[id(batch)]
+
+        def ahead_of(batch: Run | None) -> Ahead | None:
+            """The run to send ahead of the one before it (see SandboxBase.run); None when it will not run so."""
+            if batch is None or target_of(cases[batch[0][0]])[:2] in apart:
+                return None
+            return Ahead(*request_of_run(batch), target=target_of(cases[batch[0][0]]),
+                         call_timeout=max(limit_of[i] for i, _ in batch))
+
+        def decide_one(i: int, check: Check, request: tuple | None = None, then: Ahead | None = None) -> None:
+            """A check on its own: in the shared child, and decided again alone if it fails there (decide)."""
+            record([(i, check)], [decide(sandbox, *(request or steps_for(check, cases[i])),
+                                         lambda o: explain(o, check, cases[i]), call_timeout=limit_of[i],
+                                         target=target_of(cases[i]), then=then)])
+
+        def run_block(block: list[int], runs: list[Run], following: Run | None) -> None:
+            """A block's runs in turn, each sending the next ahead (`following`: the first of the next block);
+            once one does not hold, its file's other checks one by one."""
             module = target_of(cases[block[0]])[:2]
-            for batch in runs:
+            for n, batch in enumerate(runs):
                 if module in apart:
                     break
+                then = ahead_of(runs[n + 1] if n + 1 < len(runs) else following)
                 members = [(i, check) for i, group in batch for check in group]
                 if len(members) == 1:
-                    decide_one(*members[0])
+                    decide_one(*members[0], request_of_run(batch), then)
                     continue
-                first = cases[batch[0][0]]
-                request = request_together(batch[0][1], first) if len(batch) == 1 else \
-                    request_parts([(cases[i], group) for i, group in batch])
                 judges = [lambda o, check=check, case=cases[i]: explain(o, check, case) for i, check in members]
-                decided = decide_together(sandbox, request, judges, target=target_of(first),
-                                          call_timeout=max(limit_of[i] for i, _ in batch))
+                decided = decide_together(sandbox, request_of_run(batch), judges, target=target_of(cases[batch[0][0]]),
+                                          call_timeout=max(limit_of[i] for i, _ in batch), then=then)
                 if decided is None:
                     apart.add(module)
                 else:
@@ -654,16 +672,18 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                         if (i, id(check)) not in finished:
                             decide_one(i, check)
 
-        for block, runs in blocks:  # visible blocks come first (run_order)
-            if not cases[block[0]].hidden:
-                run_block(block, runs)
+        def run_blocks(hidden: bool) -> None:
+            """The blocks of visible cases, or of hidden ones: a run is never sent ahead across the two."""
+            chosen = [(block, runs) for block, runs in blocks if cases[block[0]].hidden == hidden]
+            for n, (block, runs) in enumerate(chosen):
+                run_block(block, runs, next((r[0] for _, r in chosen[n + 1:n + 2] if r), None))
+
+        run_blocks(hidden=False)  # visible blocks come first (run_order)
         # Before any hidden case's inputs reach a worker: a visible test of a class built from the student's own
         # classes (config `chain`) that failed is graded against those, when their visible tests failed.
         of_visible, visible = so_far(hidden=False)
         regraded = own_layers.grade_against_own_parts(visible, failed_problems(of_visible), run)
-        for block, runs in blocks:
-            if cases[block[0]].hidden:
-                run_block(block, runs)
+        run_blocks(hidden=True)
         of_case, graded = so_far()  # every graded value, graded or not, with its case; graded ones for the notes
         regraded += own_layers.grade_against_own_parts([g for g in graded if g[0].hidden], failed_problems(of_case),
                                                        run)

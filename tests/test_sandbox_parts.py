@@ -22,7 +22,7 @@ import pytest
 from autograder.config import Limits
 from autograder.sandbox import executors, protocol, staging, system, transport, worker
 from autograder.sandbox.capture import OutputTail
-from autograder.sandbox.base import import_share
+from autograder.sandbox.base import Ahead, import_share
 from autograder.sandbox.runner import TOGETHER_SECONDS, Sandbox, describe_status
 from autograder.sandbox.staging import stage_submission
 from helpers import PROJECT
@@ -360,6 +360,81 @@ def test_a_fresh_run_shares_nothing_and_ends_sharing(sandbox_account, tmp_path):
     assert [line.split()[1] for line in calls] == ["1"] * 4, calls  # each from the clean post-import state
     assert len({line.split(" in ")[1] for line in calls}) == 4 and all(c.endswith(f"parent {host}") for c in calls)
     assert own_children() == []
+
+
+# -- a check sent ahead (Ahead) ------------------------------------------------------------------------
+SLEEPS = (  # sleeps as long as its first input says, leaves a file named after its second, returns 2 Z
+    "class Softmax:\n"
+    "    def forward(self, Z):\n"
+    "        time.sleep(float(Z[0, 0]))\n"
+    "        open(f'ran-{int(Z[0, 1])}', 'w').close()\n"
+    "        return 2 * Z\n")
+TARGET = (".", "activation", "Softmax")
+
+
+def sleeper(tmp_path: Path, body: str = SLEEPS) -> Sandbox:
+    write_submission(tmp_path, body)
+    return Sandbox(tmp_path, ".", "activation", "Softmax", LIMITS)
+
+
+def ahead(seconds: float, mark: int, call_timeout: float = 2) -> Ahead:
+    """A check (new objects each time: run() must be given these very ones to take its answer)."""
+    return Ahead([dict(FORWARD[0])], {"Z": np.array([[seconds, mark]])}, TARGET, call_timeout)
+
+
+def ran(box: Sandbox, mark: int) -> bool:
+    """Whether the check marked so got as far as leaving its file (in its folder, which checks share)."""
+    return any(Path(box.hosts.get(TARGET[:2]).workdir).rglob(f"ran-{mark}"))
+
+
+def test_a_check_sent_ahead_runs_while_the_grader_judges_the_one_before(sandbox_account, tmp_path):
+    with sleeper(tmp_path) as box:
+        then = ahead(0.4, 2)
+        assert box.run(FORWARD, {"Z": np.array([[0.0, 1.0]])}, call_timeout=2, then=then).kind == "ok"
+        time.sleep(0.5)  # the grader judges the first meanwhile
+        start = time.monotonic()
+        outcome = box.run(then.steps, then.inputs, call_timeout=2, target=TARGET)
+        assert time.monotonic() - start < 0.2  # it had slept already
+        assert outcome.kind == "ok" and outcome.shared and np.array_equal(outcome.array, [[0.8, 4.0]])
+        assert box.run(FORWARD, {"Z": np.array([[0.0, 3.0]])}, call_timeout=2).kind == "ok"  # in step again
+
+
+def test_a_check_sent_ahead_that_is_not_run_next_is_killed_and_never_answers(sandbox_account, tmp_path):
+    with sleeper(tmp_path) as box:
+        then = ahead(0.3, 2)
+        assert box.run(FORWARD, {"Z": np.array([[0.0, 1.0]])}, call_timeout=2, then=then).kind == "ok"
+        other = box.run(FORWARD, {"Z": np.array([[0.0, 3.0]])}, call_timeout=2)  # say the first failed
+        assert other.kind == "ok" and np.array_equal(other.array, [[0.0, 6.0]])  # its own answer
+        time.sleep(0.5)
+        assert ran(box, 3) and not ran(box, 2)  # killed before it got that far
+        again = box.run(then.steps, then.inputs, call_timeout=2, target=TARGET)  # the same objects: sent anew
+        assert again.kind == "ok" and np.array_equal(again.array, [[0.6, 4.0]]) and ran(box, 2)
+
+
+def test_a_check_sent_ahead_and_then_asked_for_fresh_runs_in_a_fresh_child(sandbox_account, tmp_path):
+    with sleeper(tmp_path) as box:
+        then = ahead(0.0, 2)
+        assert box.run(FORWARD, {"Z": np.array([[0.0, 1.0]])}, call_timeout=2, then=then).kind == "ok"
+        outcome = box.run(then.steps, then.inputs, call_timeout=2, target=TARGET, fresh=True)
+        assert outcome.kind == "ok" and not outcome.shared
+
+
+def test_the_time_limit_of_a_check_sent_ahead_counts_from_when_it_was_sent(sandbox_account, tmp_path):
+    with sleeper(tmp_path) as box:
+        then = ahead(30, 2, call_timeout=0.6)
+        assert box.run(FORWARD, {"Z": np.array([[0.0, 1.0]])}, call_timeout=2, then=then).kind == "ok"
+        time.sleep(0.4)
+        start = time.monotonic()
+        outcome = box.run(then.steps, then.inputs, call_timeout=0.6, target=TARGET)
+        assert outcome.kind == "timeout" and time.monotonic() - start < 0.4
+
+
+def test_nothing_is_sent_ahead_after_an_answer_that_printed(sandbox_account, tmp_path):
+    with sleeper(tmp_path, SLEEPS.replace("return 2 * Z", "print('hello'); return 2 * Z")) as box:
+        then = ahead(0.0, 2)
+        assert box.run(FORWARD, {"Z": np.array([[0.0, 1.0]])}, call_timeout=2, then=then).output
+        time.sleep(0.3)
+        assert box.hosts.get(TARGET[:2]).ahead is None and not ran(box, 2)
 
 
 def test_a_thread_left_running_by_a_check_ends_the_shared_child(sandbox_account, tmp_path):

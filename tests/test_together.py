@@ -100,7 +100,7 @@ class FakeSandbox:
     def __init__(self, batch):
         self.batch, self.runs = batch, []
 
-    def run(self, steps, inputs, *, call_timeout, target=None, fresh=False):
+    def run(self, steps, inputs, *, call_timeout, target=None, fresh=False, then=None):
         from autograder.sandbox import CallOutcome
         self.runs.append((steps, fresh))
         if steps == "batch":
@@ -139,6 +139,7 @@ def test_a_batch_without_a_clean_passing_answer_is_not_used(batch):
     ("tests/submissions/debug_prints.py", "test_cases"),  # prints in every call
     ("tests/submissions/read_only_a.py", "test_cases"),  # a note on every backward
     ("examples/hw1p1/student_template", "examples/hw1p1/test_cases"),  # raises everywhere
+    ("examples/hw1p1/reference", "examples/hw1p1/test_cases"),  # each run sends the next ahead
 ])
 def test_grading_with_runs_of_several_checks_gives_what_grading_check_by_check_gives(submission, fixtures,
                                                                                      monkeypatch):
@@ -155,8 +156,34 @@ def test_grading_with_runs_of_several_checks_gives_what_grading_check_by_check_g
         return doc
 
     together_ = document()
+    with monkeypatch.context() as patch:
+        patch.setattr(grade, "Ahead", lambda *args, **kwargs: None)  # no run sent ahead of its turn
+        assert together_ == document()
     monkeypatch.setattr(grade, "MAX_TOGETHER", 1)  # every check on its own
     assert together_ == document()
+
+
+def test_no_run_is_sent_ahead_across_visible_and_hidden_cases(monkeypatch):
+    """A hidden case's inputs never reach a worker before every visible check ran (grade.run_order): a run is
+    sent ahead only of another of the same visibility."""
+    from autograder import grade
+    from autograder.sandbox.base import SandboxBase
+
+    loaded, runs = [], []
+    real_load, real_run = grade.load_cases, SandboxBase.run
+    monkeypatch.setattr(grade, "load_cases", lambda *a, **k: loaded.extend(real_load(*a, **k)) or loaded)
+    monkeypatch.setattr(SandboxBase, "run", lambda self, steps, inputs, **k: runs.append((inputs, k.get("then")))
+                        or real_run(self, steps, inputs, **k))
+    grade.grade_submission(PROJECT_ROOT / "examples" / "hw1p1" / "reference", fixtures=HW1P1)
+    hidden = {id(array) for case in loaded if case.hidden for array in case.inputs.values()}
+
+    def of_hidden(inputs: dict) -> bool:
+        return any(id(array) in hidden for array in inputs.values())
+
+    sent = [(inputs, then) for inputs, then in runs if then is not None]
+    assert {of_hidden(inputs) for inputs, _ in sent} == {False, True}  # both kinds send runs ahead
+    assert all(of_hidden(inputs) == of_hidden(then.inputs) for inputs, then in sent)
+    assert [of_hidden(inputs) for inputs, _ in runs] == sorted(of_hidden(inputs) for inputs, _ in runs)
 
 
 class Other(Layer):

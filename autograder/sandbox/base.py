@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,18 @@ from .outcome import CallOutcome
 
 Target = tuple[str, str, str]  # (import_root, module, class_name)
 Module = tuple[str, str]  # (import_root, module): what one worker imports, for every class of it
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """The check the grader runs next, which a backend may start before the grader has judged this one
+    (see SandboxBase.run): its steps and inputs (the very objects that run() will be given), target and
+    call time limit."""
+
+    steps: list[dict[str, Any]]
+    inputs: dict[str, np.ndarray]
+    target: Target
+    call_timeout: float
 
 
 class SandboxBase:
@@ -66,7 +79,7 @@ class SandboxBase:
         self.close()
 
     def run(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], *, call_timeout: float,
-            target: Target | None = None, fresh: bool = False) -> CallOutcome:
+            target: Target | None = None, fresh: bool = False, then: Ahead | None = None) -> CallOutcome:
         """Run the steps on a fresh instance and return what came back, whatever happened.
 
         `target` is (import_root, module, class_name) when one sandbox grades
@@ -76,6 +89,12 @@ class SandboxBase:
         again with `fresh`, in a process that ran nothing else (and later
         checks too; see escalation.decide). Everything this takes, the
         sandbox's own work included, is charged to the budget.
+
+        `then` is the check the grader will run next, if all goes well: after a
+        clean answer from a shared process that also serves `then`, a backend
+        may send it that request at once, so that it runs while the grader
+        judges this one. The next run() given those very steps takes its
+        answer; any other run() first ends that process (and what it started).
         """
         key = target or self.default_target
         failed = self._import_failures.get(key) or self._import_failures.get(key[:2])
@@ -88,7 +107,7 @@ class SandboxBase:
                                                 "was used up by earlier tests, so this test was not run")
         started = time.monotonic()
         try:
-            outcome = self._run_any(steps, inputs, call_timeout, key, started, fresh)
+            outcome = self._run_any(steps, inputs, call_timeout, key, started, fresh, then)
         finally:
             self.budget_left -= time.monotonic() - started
         outcome.wall_seconds = time.monotonic() - started
@@ -103,7 +122,7 @@ class SandboxBase:
         return outcome
 
     def _run_any(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
-                 key: Target, started: float, fresh: bool = False) -> CallOutcome:
+                 key: Target, started: float, fresh: bool = False, then: Ahead | None = None) -> CallOutcome:
         raise NotImplementedError
 
     # -- words shared by the backends -------------------------------------

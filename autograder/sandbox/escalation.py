@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 
-from .base import SandboxBase, Target
+from .base import Ahead, SandboxBase, Target
 from .outcome import CallOutcome, Outcome
 
 Verdict = TypeVar("Verdict", bound=tuple)
@@ -26,12 +26,13 @@ Verdict = TypeVar("Verdict", bound=tuple)
 
 def decide(sandbox: SandboxBase, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
            judge: Callable[[CallOutcome], Verdict], *, call_timeout: float,
-           target: Target | None = None) -> tuple[CallOutcome, Verdict]:
+           target: Target | None = None, then: Ahead | None = None) -> tuple[CallOutcome, Verdict]:
     """Run one check and judge it; a failed judgement of a shared answer is made again on a fresh run.
 
-    `judge` gives the grader's verdict on an outcome, a tuple whose first item says whether it passed.
+    `judge` gives the grader's verdict on an outcome, a tuple whose first item says whether it passed;
+    `then`, the check to run next (see SandboxBase.run).
     """
-    outcome = sandbox.run(steps, inputs, call_timeout=call_timeout, target=target)
+    outcome = sandbox.run(steps, inputs, call_timeout=call_timeout, target=target, then=then)
     verdict = judge(outcome)
     if not verdict[0] and outcome.shared:
         outcome = sandbox.run(steps, inputs, call_timeout=call_timeout, target=target, fresh=True)
@@ -41,7 +42,7 @@ def decide(sandbox: SandboxBase, steps: list[dict[str, Any]], inputs: dict[str, 
 
 def decide_together(sandbox: SandboxBase, batch: tuple[list[dict[str, Any]], dict[str, np.ndarray]],
                     judges: Sequence[Callable[[CallOutcome], Verdict]], *, call_timeout: float,
-                    target: Target | None = None) -> list[tuple[CallOutcome, Verdict]] | None:
+                    target: Target | None = None, then: Ahead | None = None) -> list[tuple[CallOutcome, Verdict]] | None:
     """Checks answered by one run of `batch` (see worker.run_steps), judged each: their outcomes and verdicts
     when every one passed, else None, and the caller decides each check on its own (`decide`).
 
@@ -51,7 +52,7 @@ def decide_together(sandbox: SandboxBase, batch: tuple[list[dict[str, Any]], dic
     check by check, each with its own.
     """
     steps, inputs = batch
-    together = sandbox.run(steps, inputs, call_timeout=call_timeout, target=target)
+    together = sandbox.run(steps, inputs, call_timeout=call_timeout, target=target, then=then)
     if (together.kind != "ok" or together.items is None or len(together.items) != len(judges)
             or together.output):
         return None

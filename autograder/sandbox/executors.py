@@ -17,7 +17,7 @@ import numpy as np
 
 from ..limits import Limits
 from . import protocol, system, transport, worker
-from .base import IMPORT_TIMEOUT_TEXT, Module, SandboxBase, Target
+from .base import IMPORT_TIMEOUT_TEXT, Ahead, Module, SandboxBase, Target
 from .capture import OutputTail
 from .hosts import Host, Hosts
 from .outcome import CallOutcome, call_timeout_text, crash_detail, ended_words
@@ -81,14 +81,17 @@ class Executors:
 
     # -- in the host's shared child ---------------------------------------------
     def in_shared_child(self, host: Host, key: Target, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
-                        call_timeout: float, started: float) -> CallOutcome | None:
+                        call_timeout: float, started: float, then: Ahead | None = None) -> CallOutcome | None:
         """One check of the target's class in the host's shared child (forked on first use); None when the
         host cannot fork it.
 
         Anything but an answer ends the shared child (at once for a hang) and
         turns sharing off for this class. An answer after which a process the
         check started still runs ends it too, so that what the check left is
-        killed before the next check starts (in a new shared child).
+        killed before the next check starts (in a new shared child). After a
+        clean answer (nothing printed, nothing left running), `then` is sent at
+        once (see SandboxBase.run); a check that was sent so is not sent again:
+        its answer is read, within its time limit from when it was sent.
         """
         settled = self.client.settle()  # a reply still due from the zygote
         if settled is None:
@@ -97,15 +100,23 @@ class Executors:
             return None
         if not self.hosts.start_serial(host):
             return None
+        request: dict[str, Any] | None = request_of(key, steps)
+        sent = None
+        if host.ahead is not None:  # sent ahead: Sandbox._run_any ended the child unless it is this check
+            host.ahead, request, sent = None, None, host.ahead_sent
+        budget_end = started + self.box.budget_left
         output = self.hosts.output_of(host, self.box.limits.output_chars)
-        outcome = self._call(host.serial, host.serial_out, output, request_of(key, steps), inputs, call_timeout,
-                             started + self.box.budget_left)
+        before = output.total
+        outcome = self._call(host.serial, host.serial_out, output, request, inputs, call_timeout, budget_end,
+                             sent=sent)
         transport.drain(host.serial_out, output, deadline=0.0)  # it flushed its output before it answered
         transport.drain(host.out_fd, output, deadline=0.0)
         if outcome.kind == "ok":
             outcome.shared = True
             if self.hosts.left_behind(host):  # killed before the next check, which gets a new shared child
                 self.hosts.end_serial(host)
+            elif then is not None and output.total == before:
+                self._send_ahead(host, then, budget_end)
         else:
             if outcome.kind in ("timeout", "budget"):  # killed at once, with whatever it started
                 self.client.ask({"op": "sweep", "host": host.pid, "grace": 0.0})
@@ -248,11 +259,26 @@ class Executors:
         return self._call(sock, out_fd, output, None if early else request, inputs, call_timeout, budget_end,
                           carry=carry)
 
+    def _send_ahead(self, host: Host, then: Ahead, budget_end: float) -> None:
+        """Send the next check's request to the shared child now (see in_shared_child); a child that does not
+        take it is ended (killed at once), and the next check goes to a new one."""
+        sent = time.monotonic()
+        try:
+            host.serial.settimeout(max(0.05, min(sent + then.call_timeout, budget_end) - sent))
+            protocol.send(host.serial, request_of(then.target, then.steps), then.inputs)
+            host.serial.settimeout(None)
+        except OSError:
+            self.client.ask({"op": "sweep", "host": host.pid, "grace": 0.0})
+            self.hosts.end_serial(host)
+            return
+        host.ahead, host.ahead_sent = then, sent
+
     def _call(self, sock: socket.socket, out_fd: int, output: OutputTail, request: dict[str, Any] | None,
               inputs: dict[str, np.ndarray], call_timeout: float, budget_end: float,
-              carry: bytearray | None = None) -> CallOutcome:
-        """Send the request (None: it went out already) and read the result, within the call's deadline."""
-        call_start = time.monotonic()
+              carry: bytearray | None = None, sent: float | None = None) -> CallOutcome:
+        """Send the request (None: it went out already, at `sent` if known) and read the result, within the
+        call's deadline."""
+        call_start = time.monotonic() if sent is None else sent
         deadline = min(call_start + call_timeout, budget_end)
         try:
             if request is not None:

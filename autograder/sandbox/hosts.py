@@ -15,7 +15,7 @@ import socket
 from dataclasses import dataclass, field
 
 from . import system, zygote
-from .base import Module, Target
+from .base import Ahead, Module, Target
 from .capture import OutputTail
 from .zygote_client import EXIT_GRACE_SECONDS, ZygoteClient
 
@@ -33,6 +33,8 @@ class Host:
     serial_out: int = -1  # ... and its output pipe
     serial_off: bool = False  # it could not fork a shared child: every check runs in a child of its own
     alone: set[Target] = field(default_factory=set)  # classes a check of which failed: their checks run in fresh children
+    ahead: Ahead | None = None  # the request sent to the shared child before the grader asked for it (see Ahead)
+    ahead_sent: float = 0.0  # ... and when (its time limit counts from then)
 
 
 class Hosts:
@@ -123,12 +125,21 @@ class Hosts:
         with `alone`, that class's later checks each run in a fresh child."""
         if alone is not None:
             host.alone.add(alone)
+        host.ahead = None  # its answer is never read
         if host.serial is None:
             return
         host.serial.close()
         os.close(host.serial_out)
         host.serial, host.serial_out = None, -1
         self.sweep_due = host.pid
+
+    def drop_ahead(self, keep: Host | None = None) -> None:
+        """End the shared child of every host but `keep` that was sent a request ahead: nothing will read its
+        answer, and what it runs (and started) is killed before anything else runs."""
+        for host in self._hosts.values():
+            if host is not None and host is not keep and host.ahead is not None:
+                self._client.ask({"op": "sweep", "host": host.pid, "grace": 0.0})
+                self.end_serial(host)
 
     def drop(self, key: Module) -> None:
         """Stop a host that died or misbehaved; that module's checks then run in workers of their own."""

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..limits import Limits
 from . import protocol
-from .base import IMPORT_TIMEOUT_TEXT, Module, SandboxBase, Target, import_share
+from .base import IMPORT_TIMEOUT_TEXT, Ahead, Module, SandboxBase, Target, import_share
 from .capture import OutputTail
 from .outcome import CallOutcome, call_timeout_text, crash_detail, ended_words
 from .replies import _parse_result, import_failure
@@ -96,8 +96,9 @@ class PortableSandbox(SandboxBase):
 
     # -- one check -----------------------------------------------------------
     def _run_any(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
-                 key: Target, started: float, fresh: bool = False) -> CallOutcome:
-        """In the shared worker while every answer passes; otherwise in a worker that ran nothing else."""
+                 key: Target, started: float, fresh: bool = False, then: Ahead | None = None) -> CallOutcome:
+        """In the shared worker while every answer passes; otherwise in a worker that ran nothing else.
+        (`then` is not sent ahead here: a portable worker is given one request at a time.)"""
         budget_end = started + self.budget_left
         module, class_name = (key[0], key[1]), key[2]
         if fresh:

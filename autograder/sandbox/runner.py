@@ -23,7 +23,7 @@ import numpy as np
 
 from ..limits import Limits
 from . import files, system
-from .base import Module, SandboxBase, Target, import_share
+from .base import Ahead, Module, SandboxBase, Target, import_share
 from .escalation import FROM_FRESH_CHILD, FROM_SHARED_CHILD, Place, escalate
 from .executors import MAX_RESULT_BYTES, Executors, describe_status, module_of
 from .hosts import Host, Hosts
@@ -282,11 +282,16 @@ class Sandbox(SandboxBase):
 
     # -- one check ---------------------------------------------------------
     def _run_any(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
-                 key: Target, started: float, fresh: bool = False) -> CallOutcome:
+                 key: Target, started: float, fresh: bool = False, then: Ahead | None = None) -> CallOutcome:
         """Through the host of several modules when it serves the target's (what does not stand there goes on
         to the module's own host), else through the module's own host when it has one (started on the
         module's first check), else in a worker of its own."""
         run = self._executors
+        # a request sent ahead is answered only where it went, and only if it is this very check (see Ahead)
+        serving = None if fresh else self._serving_host(key)
+        ahead = serving.ahead if serving is not None else None
+        self.hosts.drop_ahead(keep=serving if ahead is not None and ahead.steps is steps and ahead.target == key
+                              else None)
         failure = self._take_hosts(started) if self._ahead or self._ahead_together else self._swept()
         if failure is not None:
             return failure
@@ -297,7 +302,7 @@ class Sandbox(SandboxBase):
         together = self.hosts.get(self._together_key) if module in self._together else None
         if together is not None:  # its module's own host only decides what did not pass (started then)
             places = self._shared_place(together, self._together_key, steps, inputs, call_timeout, key, started,
-                                        fresh, hang_stands=False)
+                                        fresh, hang_stands=False, then=then)
             places.append(Place(lambda: self._in_module_host(steps, inputs, call_timeout, key, started),
                                 stands=FROM_FRESH_CHILD, give_up=lambda: self.hosts.drop(module),
                                 refusal_gives_up=True))
@@ -309,7 +314,7 @@ class Sandbox(SandboxBase):
             host = self.hosts.get(module)
             places = []
             if host is not None:
-                places = self._shared_place(host, module, steps, inputs, call_timeout, key, started, fresh)
+                places = self._shared_place(host, module, steps, inputs, call_timeout, key, started, fresh, then=then)
                 places.append(Place(lambda: run.in_fresh_child(host, key, steps, inputs, call_timeout, started),
                                     stands=FROM_FRESH_CHILD, give_up=lambda: self.hosts.drop(module),
                                     refusal_gives_up=True))
@@ -319,17 +324,26 @@ class Sandbox(SandboxBase):
 
     def _shared_place(self, host: Host, module: Module, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray],
                       call_timeout: float, key: Target, started: float, fresh: bool, *,
-                      hang_stands: bool = True) -> list[Place]:
+                      hang_stands: bool = True, then: Ahead | None = None) -> list[Place]:
         """The host's shared child as the first place of a check, unless the check must run in a fresh
         process: asked to (`fresh`), or one of its class did not pass before. Without `hang_stands` (the host
         of several, whose other files' imports may slow a check down), a check that hangs there drops the
-        host and runs again in its file's own host: once, as the host is then gone."""
+        host and runs again in its file's own host: once, as the host is then gone. `then` goes ahead only
+        to the shared child that would answer it too."""
         if fresh or host.serial_off or key in host.alone:
             self.hosts.end_serial(host, alone=key)  # the sweep after a fresh child would kill it
             return []
-        return [Place(lambda: self._executors.in_shared_child(host, key, steps, inputs, call_timeout, started),
+        if then is not None and self._serving_host(then.target) is not host:
+            then = None
+        return [Place(lambda: self._executors.in_shared_child(host, key, steps, inputs, call_timeout, started, then),
                       stands=FROM_SHARED_CHILD, give_up=lambda: self.hosts.drop(module), before_next=self._swept,
                       hang_stands=hang_stands)]
+
+    def _serving_host(self, key: Target) -> Host | None:
+        """The host whose shared child a check of `key` goes to first, if any (see _run_any, _shared_place)."""
+        module = module_of(key)
+        host = self.hosts.get(self._together_key if module in self._together else module)
+        return None if host is None or host.serial_off or key in host.alone else host
 
     def _in_module_host(self, steps: list[dict[str, Any]], inputs: dict[str, np.ndarray], call_timeout: float,
                         key: Target, started: float) -> CallOutcome | None:
