@@ -127,10 +127,10 @@ def _grade_parser(sub: argparse._SubParsersAction) -> None:
 
 def _index_parser(sub: argparse._SubParsersAction) -> None:
     index = sub.add_parser("index", help="parse the fixtures once, so that each grading reads them faster (setup.sh)",
-                           description="Write FIXTURES/.parsed-fixtures.json: the fixtures as grading reads them, each "
-                                       "with the length and CRC-32 of its file. Grading uses an entry only while its "
-                                       "YAML file is unchanged, so the YAML stays the only truth; setup.sh runs this "
-                                       "once on Gradescope. The index holds hidden cases: never hand it out.")
+                           description="Write FIXTURES/.parsed-fixtures.index: the fixtures as grading reads them, "
+                                       "each with the length and CRC-32 of its file. Grading uses an entry only while "
+                                       "its YAML file is unchanged, so the YAML stays the only truth; setup.sh runs "
+                                       "this once on Gradescope. The index holds hidden cases: never hand it out.")
     index.add_argument("fixtures", type=Path, nargs="?", default=DEFAULT_FIXTURES, metavar="FIXTURES",
                        help="fixture folder (default: %(default)s)")
 
@@ -374,7 +374,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     target, count, left_out = write_index(args.fixtures)
     print(f"Indexed {count} fixture(s) in {target}.")
     for name in left_out:
-        print(f"  {name}: left out (its document does not survive JSON); grading reads its YAML")
+        print(f"  {name}: left out (it holds a value the index cannot write); grading reads its YAML")
     return 0
 
 

@@ -1,67 +1,84 @@
-"""The fixtures of a folder parsed once, where they are deployed, so that each grading reads JSON, not YAML.
+"""The fixtures of a folder parsed once, where they are deployed, so that each grading reads them ready-made.
 
-Reading 41 YAML fixtures costs a grading of the whole homework about 20 ms,
-on the path to its first check. ``setup.sh`` therefore runs
+Reading and checking 41 YAML fixtures costs a grading of the whole homework
+about 20 ms, on the path to its first check. ``setup.sh`` therefore runs
 ``python -m autograder index test_cases`` once when Gradescope builds the
-image, and every grading of that image reads the parsed documents instead.
+image, and every grading of that image reads the cases as grading reads
+them (``load_case(graded_only=True)``, checked then), in a binary file:
+``marshal`` of plain values, arrays as their raw bytes, and the project's
+fixture dataclasses by field, rebuilt only from a fixed list of classes (no
+pickle: reading the index runs no code it names).
 
 The YAML files stay the only truth. An entry is used only while its file's
 bytes still have the length and CRC-32 they had when it was read: a fixture
-edited, replaced or added since is read from its YAML, and an index that is missing, unreadable
-or of another format is ignored (grading is then as fast as without one).
-Only graded-only documents are kept (no expected array that no check uses),
-which is what grading reads; every other reader (audit, generate, the local
-pytest runner) reads the YAML. The index holds hidden cases too: it is never
-part of the student handout, and is written only by whoever may write the
-fixtures themselves, so its checksum guards against accidents, not attacks
-(CRC-32 rather than SHA-256, whose OpenSSL import alone costs 3 ms a grading).
+edited, replaced or added since is read from its YAML, and an index that is
+missing, unreadable, of another format, written by another Python (marshal's
+format is its own) or for fixture classes whose fields have changed since is
+ignored (grading is then as fast as without one). An entry that cannot be
+rebuilt is read from its YAML too. Only graded-only cases are kept (no
+expected array that no check uses), which is what grading reads; every
+other reader (audit, generate, the local pytest runner) reads the YAML. The
+index holds hidden cases too: it is never part of the student handout, and
+is written only by whoever may write the fixtures themselves, so its
+checksum guards against accidents, not attacks (CRC-32 rather than SHA-256,
+whose OpenSSL import alone costs 3 ms a grading).
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import marshal
 import os
+import sys
 import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
 
-from .errors import FixtureError
-from .fixtures import Parsed, fixture_files, header_config, parse_case, read_document
+import numpy as np
 
-INDEX_NAME = ".parsed-fixtures.json"  # in the fixtures folder; not a *.yaml, so never read as a fixture
-FORMAT = 1  # bumped whenever what a document holds, or how it is read, changes
+from .fixtures import Case, Chain, Check, Parsed, ProblemRef, Step, Tolerance, fixture_files, load_case
+
+INDEX_NAME = ".parsed-fixtures.index"  # in the fixtures folder; not a *.yaml, so never read as a fixture
+FORMAT = 2  # bumped whenever how a case is written here changes
+CLASSES = {cls.__name__: cls for cls in (Case, Check, Step, Tolerance, ProblemRef, Chain)}  # all it rebuilds
+# Rebuilt once and shared by every case that holds an equal one: immutable all through (checks are not
+# shared: grading tells them apart by identity).
+SHARED = frozenset({"Step", "Tolerance", "ProblemRef", "Chain"})
+
+
+def layout() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The fields of every class the index rebuilds: an index written for other fields is not read."""
+    return tuple((name, tuple(f.name for f in dataclasses.fields(cls))) for name, cls in CLASSES.items())
 
 
 def write_index(folder: Path) -> tuple[Path, int, list[str]]:
-    """Parse every fixture of `folder` and write the index beside them, whole or not at all.
+    """Read every fixture of `folder` as grading does and write the index beside them, whole or not at all.
 
     Returns its path, the number of fixtures it holds, and the files left out
-    (their documents do not survive JSON as they are, as a mapping with a
-    number for a key would not): grading reads those from their YAML. A
-    fixture that grading would refuse is an error here too, naming the file.
+    (a case holding a value the index cannot write, which no generated
+    fixture does): grading reads those from their YAML. A fixture that
+    grading would refuse is an error here too, naming the file.
     """
     folder = Path(folder)
     files: dict[str, Any] = {}
     left_out: list[str] = []
     for path in fixture_files(folder):
+        case = load_case(path, graded_only=True)  # what grading would refuse raises here (FixtureError)
+        data = path.read_bytes()
+        case.path = None  # set again when read: the folder may have moved
         try:
-            data = path.read_bytes()
-            text = data.decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise FixtureError(f"{path}: cannot read fixture ({exc})") from None
-        document = read_document(text, path, graded_only=True)
-        parse_case(document, path)  # an index never holds what grading would refuse
-        again = json.loads(json.dumps(document))
-        if again != document or not _same_types(again, document):
+            encoded = _encode(case, {})
+        except TypeError:
             left_out.append(path.name)
             continue
-        files[path.name] = {"checksum": _checksum(data), "config": header_config(text), "document": document}
+        files[path.name] = {"checksum": _checksum(data), "case": encoded}
+    index = {"format": FORMAT, "python": tuple(sys.version_info[:2]), "layout": layout(), "files": files}
     target = folder / INDEX_NAME
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=INDEX_NAME + ".", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump({"format": FORMAT, "files": files}, out, separators=(",", ":"))
+        with os.fdopen(handle, "wb") as out:
+            out.write(marshal.dumps(index, 4))
         os.chmod(temporary, 0o644)
         os.replace(temporary, target)
     except BaseException:
@@ -70,42 +87,99 @@ def write_index(folder: Path) -> tuple[Path, int, list[str]]:
     return target, len(files), left_out
 
 
+def indexed_cases(folder: Path) -> Parsed:
+    """The cases (graded-only, as load_case reads them) of the folder's fixtures whose bytes are those the
+    index was written from (as their checksums say), by file; empty without a usable index. For
+    fixtures.load_cases(parsed=...)."""
+    folder = Path(folder)
+    try:
+        index = marshal.loads((folder / INDEX_NAME).read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return {}
+    if (not isinstance(index, dict) or index.get("format") != FORMAT or index.get("python") != sys.version_info[:2]
+            or index.get("layout") != layout() or not isinstance(index.get("files"), dict)):
+        return {}
+    found: dict[Path, Case] = {}
+    shared: dict[int, Any] = {}
+    for name, entry in index["files"].items():
+        if not isinstance(name, str) or not isinstance(entry, dict) or Path(name).name != name:
+            continue
+        path = folder / name
+        try:
+            if _checksum(path.read_bytes()) != entry.get("checksum"):
+                continue
+            case = _decode(entry.get("case"), shared)
+        except (OSError, ValueError, TypeError, KeyError, IndexError):  # read from its YAML instead
+            continue
+        if isinstance(case, Case):
+            case.path = path
+            found[path] = case
+    return found
+
+
 def _checksum(data: bytes) -> str:
     """What identifies a fixture file's bytes in the index: their length and CRC-32."""
     return f"{len(data)}:{zlib.crc32(data):08x}"
 
 
-def _same_types(a: Any, b: Any) -> bool:
-    """Whether two equal values also have the same types throughout (1 and 1.0 and True are equal)."""
-    if type(a) is not type(b):
+# -- the values of a case as marshal's plain ones, and back -----------------------------------------------
+# A tuple is a tagged value: ("D", class, (field values ...)) a dataclass of CLASSES, ("A", dtype, shape,
+# bytes) an array, ("T", items) a tuple, ("L", items) a list, ("M", ((key, value) ...)) a dict in its order,
+# ("P", text) a path. Anything else is itself: text, a number, True, False or None.
+def _encode(value: Any, seen: dict[Any, tuple]) -> Any:
+    """`value` as plain values (see above); an equal shared object's encoding is the same tuple (`seen`),
+    which marshal writes once. A value of any other type is a TypeError."""
+    if dataclasses.is_dataclass(value) and type(value).__name__ in CLASSES:
+        name = type(value).__name__
+        encoded = ("D", name, tuple(_encode(getattr(value, f.name), seen) for f in dataclasses.fields(value)))
+        return seen.setdefault(encoded, encoded) if name in SHARED and _immutable(encoded) else encoded
+    if isinstance(value, np.ndarray):
+        return ("A", value.dtype.str, value.shape, np.ascontiguousarray(value).tobytes())
+    if type(value) in (tuple, list):
+        return ("T" if type(value) is tuple else "L", tuple(_encode(item, seen) for item in value))
+    if type(value) is dict:
+        return ("M", tuple((_encode(key, seen), _encode(item, seen)) for key, item in value.items()))
+    if isinstance(value, Path):
+        return ("P", str(value))
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    raise TypeError(f"a fixture value of type {type(value).__name__} cannot be indexed")
+
+
+def _immutable(encoded: Any) -> bool:
+    """Whether what an encoding rebuilds holds nothing that could be changed (no array, list or dict)."""
+    if type(encoded) is not tuple or encoded[0] == "P":
+        return True
+    if encoded[0] in ("A", "L", "M"):
         return False
-    if isinstance(a, dict):
-        return all(_same_types(a[key], b[key]) for key in a)
-    if isinstance(a, list):
-        return all(_same_types(x, y) for x, y in zip(a, b))
-    return True
+    return all(_immutable(item) for item in encoded[2 if encoded[0] == "D" else 1])
 
 
-def parsed_documents(folder: Path) -> Parsed:
-    """The graded-only documents (and header configs) of the folder's fixtures whose bytes are those the index
-    was written from (as their checksums say), by file; empty without a usable index. For fixtures.load_cases(parsed=...)."""
-    folder = Path(folder)
-    try:
-        index = json.loads((folder / INDEX_NAME).read_bytes())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(index, dict) or index.get("format") != FORMAT or not isinstance(index.get("files"), dict):
-        return {}
-    found: dict[Path, tuple[dict[str, Any], str | None]] = {}
-    for name, entry in index["files"].items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("document"), dict) or Path(str(name)).name != name:
-            continue
-        path = folder / name
-        try:
-            data = path.read_bytes()
-        except OSError:
-            continue
-        if _checksum(data) == entry.get("checksum"):
-            config = entry.get("config")
-            found[path] = (entry["document"], config if isinstance(config, str) else None)
-    return found
+def _decode(value: Any, shared: dict[int, Any]) -> Any:
+    """The value an encoding stands for (see _encode); a shared object is rebuilt once (`shared`, by the
+    identity of its encoding, which marshal keeps). Anything malformed raises."""
+    if type(value) is not tuple:
+        if value is None or type(value) in (str, int, float, bool):
+            return value
+        raise TypeError(f"not an encoded value: {type(value).__name__}")
+    tag = value[0]
+    if tag == "D":
+        known = shared.get(id(value))
+        if known is not None:
+            return known[1]
+        name, fields = value[1], value[2]
+        built = CLASSES[name](*[_decode(item, shared) for item in fields])
+        if name in SHARED:
+            shared[id(value)] = (value, built)  # the encoding is kept alive with it, so its id stays its own
+        return built
+    if tag == "A":
+        return np.frombuffer(value[3], dtype=np.dtype(value[1])).reshape(value[2]).copy()
+    if tag == "T":
+        return tuple(_decode(item, shared) for item in value[1])
+    if tag == "L":
+        return [_decode(item, shared) for item in value[1]]
+    if tag == "M":
+        return {_decode(key, shared): _decode(item, shared) for key, item in value[1]}
+    if tag == "P":
+        return Path(value[1])
+    raise ValueError(f"not an encoded value: tag {tag!r}")

@@ -788,7 +788,7 @@ def _fast_document(text: str, graded_only: bool = False, seen: dict[str, Any] | 
     return doc
 
 
-Parsed = Mapping[Path, tuple[dict[str, Any], "str | None"]]  # documents read already (see fixture_index)
+Parsed = Mapping[Path, "Case"]  # graded-only cases read already (see fixture_index), by file
 
 
 def load_case(path: Path, *, graded_only: bool = False) -> Case:
@@ -797,17 +797,11 @@ def load_case(path: Path, *, graded_only: bool = False) -> Case:
 
 
 def _load_case(path: Path, graded_only: bool, seen: dict[str, Any], parsed: Parsed | None = None) -> Case:
-    """See load_case; `parsed`: graded-only documents (and header configs) read already, by file, used only
-    with `graded_only` (see load_cases)."""
+    """See load_case; `parsed`: graded-only cases read already, by file, used only with `graded_only` (see
+    load_cases)."""
     known = parsed.get(path) if parsed is not None and graded_only else None
     if known is not None:
-        try:
-            case = parse_case(known[0], path)
-        except FixtureError:  # an index the code reads otherwise now: the file itself says what is wrong, if anything
-            return _load_case(path, graded_only, seen)
-        if known[1] is not None:
-            case.config = known[1]
-        return case
+        return known
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -854,7 +848,7 @@ def fixture_files(folder: Path) -> list[Path]:
 def load_cases(folder: Path, *, loaded: Mapping[Path, Case] | None = None, graded_only: bool = False,
                parsed: Parsed | None = None) -> list[Case]:
     """Read every fixture in a folder, in case order (`loaded`: cases already read, by file; `graded_only`:
-    see load_case; `parsed`: the documents fixture_index.parsed_documents found, used where they are)."""
+    see load_case; `parsed`: the cases fixture_index.indexed_cases found, used where they are)."""
     seen: dict[str, Any] = {}  # metadata entries read (see _metadata), for this reading only
     cases = [(loaded or {}).get(p) or _load_case(p, graded_only, seen, parsed) for p in fixture_files(folder)]
     seen: dict[str, Path] = {}

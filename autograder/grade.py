@@ -21,7 +21,7 @@ from . import efficiency, own_layers, timing
 from .compare import compare, within
 from .limits import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
-from .fixture_index import parsed_documents
+from .fixture_index import indexed_cases
 from .fixtures import Case, Check, fixture_files, load_case, load_cases, problems_of
 from .locate import Located, classes_in, locate
 from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
@@ -528,21 +528,22 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
             import_late_modules()  # while the host imports; costs a few ms, and only as root
         if callable(limits):
             limits = limits()
-        # Only now: the workers' zygote is already forked. One fixture first, for the limits, then every
-        # file graded is imported while the rest are read (the hosts import meanwhile, on other cores if any).
-        first_file = fixture_files(fixtures)[0]
-        first = load_case(first_file, graded_only=True)  # grading reads no array it does not use (J)
+        # Only now: the workers' zygote is already forked. The cases as `index` left them, where their files
+        # are unchanged (setup.sh); else one fixture first, for the limits, then every file graded is imported
+        # while the rest are read (the hosts import meanwhile, on other cores if any).
+        files, indexed = fixture_files(fixtures), indexed_cases(fixtures)
+        first = indexed.get(files[0]) or load_case(files[0], graded_only=True)  # no array it does not use (J)
         if sandbox is not None:
             sandbox.limits = limits or limits_from_mapping(first.limits, str(first.path))
             targets = []
-            for file, class_name in problems_of(fixtures):
+            every = [indexed[path] for path in files if path in indexed]
+            for file, class_name in (dict.fromkeys((c.problem.file, c.problem.class_name) for c in every)
+                                     if len(every) == len(files) else problems_of(fixtures)):
                 early = located_in(submission, file, looked)
                 if isinstance(early, Located):  # else said with every check of that file, below
                     targets.append((early.import_root, early.module, class_name))
             sandbox.prepare(*targets)
-        # the fixtures as `index` parsed them, where their files are unchanged (after the hosts started: reading
-        # the index first, to spare the YAML above, measured slower: the hosts then start later)
-        cases = load_cases(fixtures, loaded={first_file: first}, graded_only=True, parsed=parsed_documents(fixtures))
+        cases = load_cases(fixtures, loaded={files[0]: first}, graded_only=True, parsed=indexed)
         limits = limits or fixture_limits(cases)
         numbered = cases  # the cases the notes after the last test are numbered after
         if problems is not None:

@@ -163,7 +163,7 @@ def deployed_fixtures(fixtures: Path, into: Path, tree: Path = ROOT) -> Path:
     import shutil
 
     copy = into / fixtures.parent.name / fixtures.name
-    shutil.copytree(fixtures, copy, ignore=shutil.ignore_patterns(".parsed-fixtures.json*"))
+    shutil.copytree(fixtures, copy, ignore=shutil.ignore_patterns(".parsed-fixtures.*"))
     if (tree / "autograder" / "fixture_index.py").is_file():
         subprocess.run([sys.executable, "-m", "autograder", "index", str(copy)], cwd=tree, check=True,
                        stdout=subprocess.DEVNULL)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from autograder.fixtures import load_cases
 
 from helpers import (DEMO_FAILS, FIXTURES, PROJECT, SUBMISSIONS, by_name, failed_names, grade_file, make_root,
@@ -93,24 +95,40 @@ def test_config_is_read_only_after_the_zygote_is_forked(monkeypatch, tmp_path):
     assert result.score == result.max_score
 
 
-def test_fixtures_are_read_only_after_the_zygote_is_forked(monkeypatch):
-    """Fixtures hold the expected answers: not one may be in memory when the zygote is forked."""
-    from autograder import fixtures, grade
+@pytest.mark.parametrize("indexed", [False, True], ids=["yaml", "index"])
+def test_fixtures_are_read_only_after_the_zygote_is_forked(indexed, monkeypatch, tmp_path):
+    """Fixtures hold the expected answers: not one may be in memory when the zygote is forked, from their
+    YAML or from the index setup.sh writes."""
+    import shutil
 
+    from autograder import fixtures, grade
+    from autograder.fixture_index import INDEX_NAME, write_index
+
+    copy = tmp_path / "test_cases"
+    shutil.copytree(PROJECT / "test_cases", copy, ignore=shutil.ignore_patterns(INDEX_NAME))
+    if indexed:
+        write_index(copy)
     events = []
-    real_sandbox, real_load = grade.open_sandbox, fixtures._load_case
+    real_sandbox, real_load, real_index = grade.open_sandbox, fixtures._load_case, grade.indexed_cases
 
     def recording_sandbox(*args, **kwargs):
         events.append("zygote forked")
         return real_sandbox(*args, **kwargs)
 
-    def recording_load(*args, **kwargs):  # every fixture file is read through it
-        events.append("fixture read")
-        return real_load(*args, **kwargs)
+    def recording_load(path, graded_only, seen, parsed=None):  # every fixture file not indexed is read here
+        if not (parsed and graded_only and path in parsed):
+            events.append("fixture read")
+        return real_load(path, graded_only, seen, parsed)
+
+    def recording_index(folder):
+        events.append("index read")
+        return real_index(folder)
 
     monkeypatch.setattr(grade, "open_sandbox", recording_sandbox)
     monkeypatch.setattr(fixtures, "_load_case", recording_load)
-    result = grade.grade_submission(PROJECT / "reference")
+    monkeypatch.setattr(grade, "indexed_cases", recording_index)
+    result = grade.grade_submission(PROJECT / "reference", fixtures=copy)
     assert events[0] == "zygote forked" and events.count("zygote forked") == 1
-    assert events.count("fixture read") == len(list((PROJECT / "test_cases").glob("*.yaml")))
+    assert events.count("index read") == 1
+    assert events.count("fixture read") == (0 if indexed else len(list(copy.glob("*.yaml"))))
     assert result.score == result.max_score

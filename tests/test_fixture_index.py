@@ -3,7 +3,7 @@ the fixtures, never what it reads: the YAML stays the truth."""
 
 from __future__ import annotations
 
-import json
+import marshal
 import shutil
 import subprocess
 import sys
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from autograder.errors import FixtureError
-from autograder.fixture_index import INDEX_NAME, parsed_documents, write_index
+from autograder.fixture_index import INDEX_NAME, indexed_cases, layout, write_index
 from autograder.fixtures import Case, load_cases
 from autograder.paths import DEFAULT_FIXTURES
 from helpers import PROJECT, SOFTMAX, SUBMISSIONS, grade
@@ -25,6 +25,21 @@ def _copy(fixtures: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "test_cases"
     shutil.copytree(fixtures, copy, ignore=shutil.ignore_patterns(INDEX_NAME))
     return copy
+
+
+def _read(copy: Path) -> dict:
+    return marshal.loads((copy / INDEX_NAME).read_bytes())
+
+
+def _write(copy: Path, index: dict) -> None:
+    (copy / INDEX_NAME).write_bytes(marshal.dumps(index, 4))
+
+
+def _with_field(encoded_case: tuple, name: str, value) -> tuple:
+    """An encoded case (see fixture_index._encode) with one field's value replaced."""
+    fields = list(encoded_case[2])
+    fields[dict(layout())["Case"].index(name)] = value
+    return (encoded_case[0], encoded_case[1], tuple(fields))
 
 
 def _same_case(a: Case, b: Case) -> None:
@@ -43,7 +58,7 @@ def _same_case(a: Case, b: Case) -> None:
 def test_indexed_fixtures_load_exactly_as_their_yaml(fixtures: Path, tmp_path: Path) -> None:
     copy = _copy(fixtures, tmp_path)
     _, count, left_out = write_index(copy)
-    parsed = parsed_documents(copy)
+    parsed = indexed_cases(copy)
     assert count == len(parsed) == len(list(copy.glob("*.yaml"))) and not left_out
     from_yaml = load_cases(copy, graded_only=True)
     from_index = load_cases(copy, graded_only=True, parsed=parsed)
@@ -59,31 +74,49 @@ def test_a_fixture_edited_after_indexing_is_read_from_its_yaml(tmp_path: Path) -
     text = edited.read_text(encoding="utf-8")
     assert "description: " in text
     edited.write_text(text.replace("description: ", "description: Edited by hand. ", 1), encoding="utf-8")
-    parsed = parsed_documents(copy)
+    parsed = indexed_cases(copy)
     assert edited not in parsed and len(parsed) == len(list(copy.glob("*.yaml"))) - 1
     case = next(c for c in load_cases(copy, graded_only=True, parsed=parsed) if c.path == edited)
     assert case.description.startswith("Edited by hand. ")
 
 
-@pytest.mark.parametrize("content", [b"", b"{not json", b'{"format": 999, "files": {}}', b"[]",
-                                     b'{"format": 1, "files": {"../x.yaml": {"document": {}, "checksum": "0:0"}}}'])
-def test_an_unusable_index_is_ignored(content: bytes, tmp_path: Path) -> None:
+@pytest.mark.parametrize("change", ["empty", "not marshal", "a list", "other format", "other python",
+                                    "other fields", "a path outside"])
+def test_an_unusable_index_is_ignored(change: str, tmp_path: Path) -> None:
     copy = _copy(DEFAULT_FIXTURES, tmp_path)
-    (copy / INDEX_NAME).write_bytes(content)
-    assert parsed_documents(copy) == {}
-    assert len(load_cases(copy, graded_only=True, parsed=parsed_documents(copy))) == len(list(copy.glob("*.yaml")))
+    write_index(copy)
+    index = _read(copy)
+    assert len(indexed_cases(copy)) == len(index["files"])  # usable as written
+    if change == "empty":
+        (copy / INDEX_NAME).write_bytes(b"")
+    elif change == "not marshal":
+        (copy / INDEX_NAME).write_bytes(b"{not marshal")
+    elif change == "a list":
+        _write(copy, [index])
+    else:
+        if change == "other format":
+            index["format"] = 1
+        elif change == "other python":  # marshal's format is the Python's that wrote it
+            index["python"] = (3, 9)
+        elif change == "other fields":  # a case written for fixture classes as they were before
+            index["layout"] = tuple((name, fields[:-1]) for name, fields in index["layout"])
+        else:
+            index["files"] = {"../" + name: entry for name, entry in index["files"].items()}
+        _write(copy, index)
+    assert indexed_cases(copy) == {}
+    assert len(load_cases(copy, graded_only=True, parsed=indexed_cases(copy))) == len(list(copy.glob("*.yaml")))
 
 
 def test_an_index_entry_for_other_bytes_is_not_used(tmp_path: Path) -> None:
     """A checksum that does not match (another file's entry, say) leaves the file to its YAML."""
     copy = _copy(DEFAULT_FIXTURES, tmp_path)
     write_index(copy)
-    index = json.loads((copy / INDEX_NAME).read_text())
+    index = _read(copy)
     first, second = sorted(index["files"])[:2]
-    index["files"][first]["document"] = index["files"][second]["document"]  # a wrong document ...
+    index["files"][first]["case"] = index["files"][second]["case"]  # a wrong case ...
     index["files"][first]["checksum"] = index["files"][second]["checksum"]  # ... with its own file's checksum
-    (copy / INDEX_NAME).write_text(json.dumps(index))
-    parsed = parsed_documents(copy)
+    _write(copy, index)
+    parsed = indexed_cases(copy)
     assert copy / first not in parsed and copy / second in parsed
     by_path = {c.path: c for c in load_cases(copy, graded_only=True, parsed=parsed)}
     assert by_path[copy / first].name != by_path[copy / second].name
@@ -149,26 +182,46 @@ def test_grading_reads_an_entry_whose_file_is_unchanged(tmp_path: Path) -> None:
     alone shows in the case. (Only who may write the fixtures may write the index: see fixture_index.py.)"""
     copy = _copy(DEFAULT_FIXTURES, tmp_path)
     write_index(copy)
-    index = json.loads((copy / INDEX_NAME).read_text())
+    index = _read(copy)
     name = sorted(index["files"])[0]
-    index["files"][name]["document"]["description"] = "Read from the index."
-    (copy / INDEX_NAME).write_text(json.dumps(index))
-    cases = load_cases(copy, graded_only=True, parsed=parsed_documents(copy))
+    index["files"][name]["case"] = _with_field(index["files"][name]["case"], "description", "Read from the index.")
+    _write(copy, index)
+    cases = load_cases(copy, graded_only=True, parsed=indexed_cases(copy))
     assert next(c for c in cases if c.path == copy / name).description == "Read from the index."
     assert next(c for c in load_cases(copy, graded_only=True) if c.path == copy / name).description != \
         "Read from the index."
 
 
 def test_an_entry_grading_cannot_read_falls_back_to_its_yaml(tmp_path: Path) -> None:
-    """An index written by other code under the same format (a document this code refuses) costs speed, not
-    the grading: that file is read from its YAML."""
+    """An entry that cannot be rebuilt (written by other code under the same format, or damaged) costs speed,
+    not the grading: that file is read from its YAML, and nothing the entry names is built."""
     copy = _copy(DEFAULT_FIXTURES, tmp_path)
     write_index(copy)
-    index = json.loads((copy / INDEX_NAME).read_text())
-    name = sorted(index["files"])[0]
-    del index["files"][name]["document"]["tolerance"]
-    (copy / INDEX_NAME).write_text(json.dumps(index))
-    parsed = parsed_documents(copy)
-    assert copy / name in parsed
+    index = _read(copy)
+    first, second, third = sorted(index["files"])[:3]
+    index["files"][first]["case"] = index["files"][first]["case"][:2] + ((),)  # no fields at all
+    index["files"][second]["case"] = ("D", "Path", ("/etc/passwd",))  # a class it does not rebuild
+    index["files"][third]["case"] = _with_field(index["files"][third]["case"], "tolerance", ("X", 1))
+    _write(copy, index)
+    parsed = indexed_cases(copy)
+    assert {copy / first, copy / second, copy / third} & set(parsed) == set()
+    assert len(parsed) == len(index["files"]) - 3
     for a, b in zip(load_cases(copy, graded_only=True), load_cases(copy, graded_only=True, parsed=parsed)):
         _same_case(a, b)
+
+
+def test_equal_parts_of_cases_are_rebuilt_once_and_never_shared_when_they_could_change(tmp_path: Path) -> None:
+    """Steps (frozen, plain) are shared by the checks that repeat them; a check, an array, a dict is always a
+    case's own (grading tells checks apart by identity, and an array changed in one case must not change
+    another's)."""
+    copy = _copy(HOMEWORK_FIXTURES, tmp_path)
+    write_index(copy)
+    cases = list(indexed_cases(copy).values())
+    steps = [step for case in cases for check in case.checks for step in check.steps]
+    assert len({id(step) for step in steps}) < len(steps)
+    checks = [check for case in cases for check in case.checks]
+    assert len({id(check) for check in checks}) == len(checks)
+    arrays = [array for case in cases for part in (case.inputs, case.expected) for array in part.values()]
+    assert len({id(array) for array in arrays}) == len(arrays) and all(a.flags.writeable for a in arrays)
+    values = [step.value for step in steps if isinstance(step.value, (dict, list))]
+    assert values and len({id(step) for step in steps if isinstance(step.value, (dict, list))}) == len(values)
