@@ -667,6 +667,41 @@ def test_a_check_that_leaves_nothing_is_swept_by_the_grader_alone(sandbox_accoun
     assert own_children() == []
 
 
+LIMITS_SEEN = (  # what the import finds: when it ran, and the limits it runs under
+    "import resource\n"
+    "print('imported at', time.monotonic(), 'cpu', resource.getrlimit(resource.RLIMIT_CPU)[1],\n"
+    "      'file', resource.getrlimit(resource.RLIMIT_FSIZE)[1])\n")
+
+
+def test_the_host_started_with_the_sandbox_imports_nothing_until_prepare_says_what(sandbox_account, tmp_path):
+    """Sandbox starts a host at once, which enters the sandbox while the grader reads the fixtures; it runs
+    nothing of the submission, and is under no limit of the fixtures', until prepare tells it what to import
+    (worker._through_gate): then it imports under those limits, and is the target's host."""
+    write_submission(tmp_path, LIMITS_SEEN + SOFTMAX)
+    limits = Limits(call_timeout=2, import_timeout=3, budget=7, max_file_mb=5)
+    with Sandbox(tmp_path, ".", "activation", "Softmax", limits) as box:
+        time.sleep(0.5)  # the grader reading the fixtures
+        told = time.monotonic()
+        box.prepare((".", "activation", "Softmax"))
+        outcome = box.run(FORWARD, {"Z": Z}, call_timeout=2)
+        assert outcome.kind == "ok" and outcome.shared
+        words = outcome.output.split()
+        assert float(words[2]) > told  # imported only once told what to
+        assert int(words[4]) == int(limits.import_timeout + limits.budget) + 2 + 1  # a host's CPU limit (hard)
+        assert int(words[6]) == limits.max_file_mb * 1024 * 1024
+        assert len(system.descendants(box.zygote_pid)) == 2  # that host and its shared child: no other
+
+
+def test_the_host_started_with_the_sandbox_ends_when_no_prepare_needs_it(sandbox_account, tmp_path):
+    write_submission(tmp_path, SOFTMAX)
+    with reference_sandbox() as box:
+        time.sleep(0.3)  # it waits, in the sandbox
+        assert len(system.live_descendants(box.zygote_pid)) == 1
+        assert box.run(FORWARD, {"Z": Z}, call_timeout=2).kind == "ok"  # no prepare: a host of its own
+        assert len(system.descendants(box.zygote_pid)) == 2  # that host and its shared child: no other
+    assert own_children() == []
+
+
 def test_a_prepared_host_imports_before_the_first_check_which_uses_it(sandbox_account, tmp_path):
     write_submission(tmp_path, "print('imported at', time.monotonic())\n" + SOFTMAX)
     asked: list[str | None] = []

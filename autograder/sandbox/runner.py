@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..limits import Limits
-from . import files, system
+from . import files, system, worker
 from .base import Ahead, Module, SandboxBase, Target, import_share
 from .escalation import FROM_FRESH_CHILD, FROM_SHARED_CHILD, Place, escalate
 from .executors import MAX_RESULT_BYTES, Executors, describe_status, module_of
@@ -35,6 +35,7 @@ __all__ = ["Sandbox", "describe_status"]
 
 HOSTING = sys.platform.startswith("linux")  # the sweep between checks finds processes through /proc
 TOGETHER = "*"  # the module name of a host of several modules: no module has it
+WAITING: Module = ("", "?")  # the key of the host started before the grader knows what it imports
 # Wall-clock seconds a host of several modules has for all its imports (at most one import's limit): a
 # submission's files import in milliseconds; slower ones are left to a host each, which import in parallel.
 TOGETHER_SECONDS = 1.0
@@ -130,6 +131,11 @@ class Sandbox(SandboxBase):
         self._together: set[Module] = set()  # the modules the host of several serves (key: _together_key)
         self._together_key: Module = ("", TOGETHER)
         self._together_alone: set[Target] = set()  # its classes decided alone (Host.alone), its files' hosts' too
+        # A host started now, before the grader has read the fixtures: it enters the sandbox meanwhile and waits,
+        # having run nothing of the submission, to be told what to import (prepare; worker._through_gate).
+        self._waiting = self.hosting and self.zygote.broken is None
+        if self._waiting:
+            self.zygote.spawn_ahead(WAITING, dict(spec, host=True, gate=True))
 
     @property
     def zygote_pid(self) -> int:
@@ -216,7 +222,7 @@ class Sandbox(SandboxBase):
             spec = self._executors.worker_spec(key, self.limits.call_timeout, host=True,
                                                modules=[name for _, name in modules])
             # its wall-clock time for all its imports, TOGETHER_SECONDS, as a share of one import's limit
-            self.zygote.spawn_ahead(module_of(key), spec, min(1.0, TOGETHER_SECONDS / self.limits.import_timeout))
+            self._spawn_ahead(module_of(key), spec, min(1.0, TOGETHER_SECONDS / self.limits.import_timeout))
             self._ahead_together = key, modules
             return
         self._spawn_each(modules)
@@ -225,9 +231,23 @@ class Sandbox(SandboxBase):
         """A host of its own for each module, started now (see prepare)."""
         share = import_share(len(modules))
         for module, target in modules.items():
-            self.zygote.spawn_ahead(module, self._executors.worker_spec(target, self.limits.call_timeout, host=True),
-                                    share)
+            self._spawn_ahead(module, self._executors.worker_spec(target, self.limits.call_timeout, host=True), share)
             self._ahead.append(target)
+
+    def _spawn_ahead(self, module: Module, spec: dict[str, Any], share: float) -> None:
+        """Start a host for `module` whose import goes on while the grader works: the waiting host, told now,
+        while no check has run yet; else a new one."""
+        if self._waiting and not self._executors.checks_ran:
+            self._waiting = False
+            if self.zygote.go(WAITING, module, {key: spec[key] for key in worker.GATE_KEYS}, share):
+                return
+        self.zygote.spawn_ahead(module, spec, share)
+
+    def _drop_waiting(self) -> None:
+        """The waiting host, if nothing took it, ends (the first check did not come through prepare)."""
+        if self._waiting:
+            self._waiting = False
+            self.zygote.drop_spawned(WAITING)
 
     def _take_hosts(self, started: float) -> CallOutcome | None:
         """Take every host started ahead (see prepare), in order; an outcome when the zygote failed. A host
@@ -242,7 +262,7 @@ class Sandbox(SandboxBase):
             outcome = self._executors.in_own_worker([], {}, self.limits.call_timeout, target, started, host=True)
             host = self.hosts.get(module)
             if outcome.kind == "hosted" and host is not None:
-                if self.zygote.ask({"op": "hosted", "pid": host.pid})[0] is None:
+                if not self.zygote.tell_later({"op": "hosted", "pid": host.pid}):
                     return self._lost()
             elif outcome.kind == "hosted" or outcome.kind.import_failed or outcome.phase == "import":
                 self.hosts.set(module, None)  # not forkable: workers of its own; else its import failure, kept
@@ -268,7 +288,7 @@ class Sandbox(SandboxBase):
         outcome = self._executors.in_own_worker([], {}, self.limits.call_timeout, key, started, host=True)
         host = self.hosts.get(module_of(key))
         if outcome.kind == "hosted" and host is not None and not host.preamble.total:
-            if self.zygote.ask({"op": "hosted", "pid": host.pid})[0] is None:
+            if not self.zygote.tell_later({"op": "hosted", "pid": host.pid}):
                 return self._lost()
             self._together, self._together_key = set(modules), module_of(key)
             self._together_alone = host.alone
@@ -287,6 +307,7 @@ class Sandbox(SandboxBase):
         to the module's own host), else through the module's own host when it has one (started on the
         module's first check), else in a worker of its own."""
         run = self._executors
+        self._drop_waiting()
         # a request sent ahead is answered only where it went, and only if it is this very check (see Ahead)
         serving = None if fresh else self._serving_host(key)
         ahead = serving.ahead if serving is not None else None
@@ -379,7 +400,7 @@ class Sandbox(SandboxBase):
         if host is not None:
             if module in self._together:  # one set: a class decided alone stays so, whichever host serves it
                 host.alone = self._together_alone
-            if self.zygote.ask({"op": "hosted", "pid": host.pid})[0] is None:
+            if not self.zygote.tell_later({"op": "hosted", "pid": host.pid}):
                 return self._lost()
             self.hosts.keep_import_files(before)  # what the import left stays, as when each check imported
         return None

@@ -39,6 +39,10 @@ def main(proto: socket.socket, out_fd: int, spec: dict[str, Any]) -> NoReturn:
     code = 0
     try:
         workdir = _enter_sandbox(proto, out_fd, spec)
+        if spec.get("gate"):
+            spec = _through_gate(proto, workdir, spec)
+            if spec is None:
+                return
         if spec.get("host"):
             _host(proto, workdir, spec)
         else:
@@ -65,7 +69,8 @@ def _enter_sandbox(proto: socket.socket, out_fd: int, spec: dict[str, Any]) -> s
     uid, gid = spec.get("uid"), spec.get("gid")
     workdir = spec["workdir"]  # made, filled and handed over by the zygote
     target = os.path.join(workdir, "submission")
-    system.apply_limits(spec["limits"])
+    if not spec.get("gate"):
+        system.apply_limits(spec["limits"])
     os.environ.clear()
     os.environ.update({
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -97,16 +102,42 @@ def _enter_sandbox(proto: socket.socket, out_fd: int, spec: dict[str, Any]) -> s
     sys.__stdout__, sys.__stderr__, sys.__stdin__ = sys.stdout, sys.stderr, sys.stdin
     os.chdir(target)
     sys.dont_write_bytecode = True
-    # Forget where the grader lives: the submission's own folder comes first.
-    grader_root = spec.get("grader_root")
-    sys.path[:] = [os.path.normpath(os.path.join(target, spec["import_root"]))] + [
-        p for p in sys.path if p and p != "." and not (grader_root and p.startswith(grader_root))
-    ]
     # The grader's own package must not shadow a folder of the submission with the same name. The
     # modules are kept alive here (this code still runs from them) and not freed, which would be slow;
     # their names were listed in the zygote, as walking sys.modules here would touch (copy) many pages.
     _HIDDEN.extend(sys.modules.pop(name) for name in GRADER_MODULES if name in sys.modules)
+    if not spec.get("gate"):
+        _import_path(target, spec)
     return target
+
+
+def _import_path(target: str, spec: dict[str, Any]) -> None:
+    """Forget where the grader lives: the submission's own folder (its import root) comes first."""
+    grader_root = spec.get("grader_root")
+    sys.path[:] = [os.path.normpath(os.path.join(target, spec["import_root"]))] + [
+        p for p in sys.path if p and p != "." and not (grader_root and p.startswith(grader_root))
+    ]
+
+
+# What the grader tells a host spawned before it knew what the host imports (see _through_gate).
+GATE_KEYS = ("import_root", "module", "modules", "class_name", "host", "limits")
+
+
+def _through_gate(proto: socket.socket, target: str, spec: dict[str, Any]) -> dict[str, Any] | None:
+    """A host the grader started before reading the fixtures (runner.Sandbox: it enters the sandbox while the
+    grader reads them) waits here, with nothing of the submission run yet, for what it is to import and its
+    limits (GATE_KEYS); then it takes them, and its import begins. None: the grader did not need it."""
+    try:
+        header, _ = protocol.read_message(proto, max_array_bytes=0)
+    except protocol.ProtocolError:
+        return None
+    given = header.get("spec")
+    if header.get("event") != "go" or not isinstance(given, dict):
+        return None
+    spec = dict(spec, gate=False, **{key: given[key] for key in GATE_KEYS if key in given})
+    system.apply_limits(spec["limits"])
+    _import_path(target, spec)
+    return spec
 
 
 def list_grader_modules() -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from typing import Any, Callable
 
-from . import system, transport, zygote
+from . import protocol, system, transport, zygote
 from .base import Module
 from .outcome import signal_name
 
@@ -39,7 +40,7 @@ class ZygoteClient:
         self.on_request = on_request
         self.broken: str | None = None  # why the zygote can do nothing more
         self._spare = spare
-        self._reap_pending = False  # a reap request whose reply is still to be read
+        self._reap_pending = False  # a request (a reap, say: tell_later) whose reply is still to be read
         # Hosts spawn_ahead asked for, in the order sent: their replies come first, in that order. Read
         # ones wait in _spawned until their host is taken. Each with when it was sent, and its share.
         self._spawning: list[tuple[Module, float, float]] = []
@@ -56,7 +57,8 @@ class ZygoteClient:
 
     @property
     def reaping(self) -> bool:
-        """The reply to a reap is still due (a spawn sent now would be answered after it)."""
+        """The reply to a reap (or another tell_later) is still due (a spawn sent now would be answered after
+        it)."""
         return self._reap_pending
 
     def spawned_ahead(self, target: Module) -> bool:
@@ -121,6 +123,41 @@ class ZygoteClient:
             return
         self._spawning.append((target, time.monotonic(), share))
 
+    def go(self, waiting: Module, target: Module, spec: dict[str, Any], share: float = 1.0) -> bool:
+        """Tell the host spawned ahead as `waiting` (with spec "gate": see worker._through_gate) what to import,
+        now; from here on it is the host spawned ahead for `target`, its import started now. False when there
+        is no such host to tell (its spawn failed, or the zygote did)."""
+        spawned = self.take_spawned(waiting)
+        if spawned is None or spawned[0] is None:
+            return False
+        reply, fds, _, _ = spawned
+        if "error" in reply or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            return False
+        sock = socket.socket(fileno=fds[0])
+        try:
+            sock.settimeout(self.reply_seconds)
+            protocol.send(sock, {"event": "go", "spec": spec})
+        except OSError:
+            pass  # it is gone: its first check says how (it never sends "imported")
+        finally:
+            sock.detach()
+        self._spawned[target] = (reply, fds, time.monotonic(), share)
+        return True
+
+    def drop_spawned(self, target: Module) -> None:
+        """End a host spawned ahead that nothing will take (it may wait at its gate): the zygote kills and reaps
+        it, so it counts against no limit of the account's any more."""
+        spawned = self.take_spawned(target)
+        if spawned is None or spawned[0] is None:
+            return
+        reply, fds, _, _ = spawned
+        for fd in fds:
+            os.close(fd)
+        if "pid" in reply:
+            self.ask({"op": "reap", "pid": int(reply["pid"]), "grace": 0.0})
+
     def take_spawned(self, target: Module) -> tuple[dict[str, Any] | None, list[int], float, float] | None:
         """The reply to the spawn sent ahead for `target`, its descriptors, when it was sent and its share
         (see spawn_ahead); None if there is none. A reply of None: the zygote failed (see `broken`)."""
@@ -152,15 +189,27 @@ class ZygoteClient:
 
     def reap_later(self, pid: int) -> None:
         """Ask the zygote to reap a worker; its reply is read with the next request."""
+        self.tell_later({"op": "reap", "pid": pid, "grace": EXIT_GRACE_SECONDS})
+
+    def tell_later(self, message: dict[str, Any]) -> bool:
+        """Send a request whose reply is read with the next one (see settle): the zygote answers in order, so
+        it has been carried out before anything asked after it. False when the zygote failed."""
+        if self._reap_pending and self.settle() is None:  # one reply is left to read later, at most
+            return False
+        if self.on_request is not None:
+            self.on_request(message["op"])
         try:
             self._ctrl.settimeout(self.reply_seconds)
-            self._ctrl.send({"op": "reap", "pid": pid, "grace": EXIT_GRACE_SECONDS})
+            self._ctrl.send(message)
             self._reap_pending = True
         except OSError as exc:
             self.failed(f"{type(exc).__name__}: {exc}")
+            return False
+        return True
 
     def settle(self) -> dict[str, Any] | None:
-        """The reply to the reap sent last ({} if none is due); None and `broken` set if it fails."""
+        """The reply to the request tell_later sent last ({} if none is due); None and `broken` set if it
+        fails."""
         if self._spawning:  # their replies come first
             self._collect()
             if self.broken is not None:
