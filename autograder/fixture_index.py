@@ -9,6 +9,11 @@ them (``load_case(graded_only=True)``, checked then), in a binary file:
 fixture dataclasses by field, rebuilt only from a fixed list of classes (no
 pickle: reading the index runs no code it names).
 
+The file holds two marshal records. The first, small, is what starting the
+submission's hosts needs: the first fixture's limits, and the file and
+class of every fixture, read before the cases (index_head) so that the hosts
+import while the grader reads the rest. The second holds the cases.
+
 The YAML files stay the only truth. An entry is used only while its file's
 bytes still have the length and CRC-32 they had when it was read: a fixture
 edited, replaced or added since is read from its YAML, and an index that is
@@ -63,9 +68,13 @@ def write_index(folder: Path) -> tuple[Path, int, list[str]]:
     folder = Path(folder)
     files: dict[str, Any] = {}
     left_out: list[str] = []
+    head: dict[str, Any] = {"format": FORMAT, "python": tuple(sys.version_info[:2]), "problems": []}
     for path in fixture_files(folder):
         case = load_case(path, graded_only=True)  # what grading would refuse raises here (FixtureError)
         data = path.read_bytes()
+        if "first" not in head:
+            head.update(first=path.name, checksum=_checksum(data), limits=dict(case.limits))
+        head["problems"].append((case.problem.file, case.problem.class_name))
         case.path = None  # set again when read: the folder may have moved
         try:
             encoded = _encode(case, {})
@@ -73,12 +82,14 @@ def write_index(folder: Path) -> tuple[Path, int, list[str]]:
             left_out.append(path.name)
             continue
         files[path.name] = {"checksum": _checksum(data), "case": encoded}
-    index = {"format": FORMAT, "python": tuple(sys.version_info[:2]), "layout": layout(), "files": files}
+    head["problems"] = tuple(dict.fromkeys(head["problems"]))
+    cases = {"layout": layout(), "files": files}
     target = folder / INDEX_NAME
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=INDEX_NAME + ".", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:
-            out.write(marshal.dumps(index, 4))
+            out.write(marshal.dumps(head, 4))
+            out.write(marshal.dumps(cases, 4))
         os.chmod(temporary, 0o644)
         os.replace(temporary, target)
     except BaseException:
@@ -87,17 +98,51 @@ def write_index(folder: Path) -> tuple[Path, int, list[str]]:
     return target, len(files), left_out
 
 
+def _records(folder: Path, count: int) -> list[Any] | None:
+    """The index's first `count` records, when it is one this code reads (format, Python); else None."""
+    try:
+        with open(folder / INDEX_NAME, "rb") as source:
+            records = [marshal.load(source) for _ in range(count)]
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    head = records[0]
+    if not isinstance(head, dict) or head.get("format") != FORMAT or head.get("python") != sys.version_info[:2]:
+        return None
+    return records
+
+
+def index_head(folder: Path) -> tuple[Path, dict[str, Any], list[tuple[str, str]]] | None:
+    """From the index's first record, without reading the cases: the first fixture file and its limits (while
+    its bytes are those indexed), and the (file, class) every fixture grades, in file order without repeats,
+    as fixtures.problems_of reads them: a hint to start importing with; load_cases reads and checks every
+    fixture (through the index or not). None without a usable index."""
+    folder = Path(folder)
+    records = _records(folder, 1)
+    if records is None:
+        return None
+    head = records[0]
+    first, limits, problems = head.get("first"), head.get("limits"), head.get("problems")
+    if (not isinstance(first, str) or Path(first).name != first or not isinstance(limits, dict)
+            or not isinstance(problems, tuple)):
+        return None
+    try:
+        if _checksum((folder / first).read_bytes()) != head.get("checksum"):
+            return None
+    except OSError:
+        return None
+    hints = [hint for hint in problems if isinstance(hint, tuple) and len(hint) == 2
+             and all(isinstance(part, str) for part in hint)]
+    return folder / first, limits, hints
+
+
 def indexed_cases(folder: Path) -> Parsed:
     """The cases (graded-only, as load_case reads them) of the folder's fixtures whose bytes are those the
     index was written from (as their checksums say), by file; empty without a usable index. For
     fixtures.load_cases(parsed=...)."""
     folder = Path(folder)
-    try:
-        index = marshal.loads((folder / INDEX_NAME).read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
-        return {}
-    if (not isinstance(index, dict) or index.get("format") != FORMAT or index.get("python") != sys.version_info[:2]
-            or index.get("layout") != layout() or not isinstance(index.get("files"), dict)):
+    records = _records(folder, 2)
+    index = records[1] if records is not None else None
+    if not isinstance(index, dict) or index.get("layout") != layout() or not isinstance(index.get("files"), dict):
         return {}
     found: dict[Path, Case] = {}
     shared: dict[int, Any] = {}
@@ -155,11 +200,15 @@ def _immutable(encoded: Any) -> bool:
     return all(_immutable(item) for item in encoded[2 if encoded[0] == "D" else 1])
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # what an encoding may hold as itself
+
+
 def _decode(value: Any, shared: dict[int, Any]) -> Any:
     """The value an encoding stands for (see _encode); a shared object is rebuilt once (`shared`, by the
-    identity of its encoding, which marshal keeps). Anything malformed raises."""
+    identity of its encoding, which marshal keeps). Anything malformed raises. (Plain items are taken as
+    they are without a call: most of a case's values are.)"""
     if type(value) is not tuple:
-        if value is None or type(value) in (str, int, float, bool):
+        if type(value) in _PLAIN:
             return value
         raise TypeError(f"not an encoded value: {type(value).__name__}")
     tag = value[0]
@@ -167,19 +216,20 @@ def _decode(value: Any, shared: dict[int, Any]) -> Any:
         known = shared.get(id(value))
         if known is not None:
             return known[1]
-        name, fields = value[1], value[2]
-        built = CLASSES[name](*[_decode(item, shared) for item in fields])
+        name = value[1]
+        built = CLASSES[name](*[item if type(item) in _PLAIN else _decode(item, shared) for item in value[2]])
         if name in SHARED:
             shared[id(value)] = (value, built)  # the encoding is kept alive with it, so its id stays its own
         return built
     if tag == "A":
         return np.frombuffer(value[3], dtype=np.dtype(value[1])).reshape(value[2]).copy()
     if tag == "T":
-        return tuple(_decode(item, shared) for item in value[1])
+        return tuple([item if type(item) in _PLAIN else _decode(item, shared) for item in value[1]])
     if tag == "L":
-        return [_decode(item, shared) for item in value[1]]
+        return [item if type(item) in _PLAIN else _decode(item, shared) for item in value[1]]
     if tag == "M":
-        return {_decode(key, shared): _decode(item, shared) for key, item in value[1]}
+        return {(key if type(key) in _PLAIN else _decode(key, shared)):
+                (item if type(item) in _PLAIN else _decode(item, shared)) for key, item in value[1]}
     if tag == "P":
         return Path(value[1])
     raise ValueError(f"not an encoded value: tag {tag!r}")

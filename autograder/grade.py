@@ -21,7 +21,7 @@ from . import efficiency, own_layers, timing
 from .compare import compare, within
 from .limits import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
-from .fixture_index import indexed_cases
+from .fixture_index import index_head, indexed_cases
 from .fixtures import Case, Check, fixture_files, load_case, load_cases, problems_of
 from .locate import Located, classes_in, locate
 from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
@@ -528,22 +528,23 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
             import_late_modules()  # while the host imports; costs a few ms, and only as root
         if callable(limits):
             limits = limits()
-        # Only now: the workers' zygote is already forked. The cases as `index` left them, where their files
-        # are unchanged (setup.sh); else one fixture first, for the limits, then every file graded is imported
-        # while the rest are read (the hosts import meanwhile, on other cores if any).
-        files, indexed = fixture_files(fixtures), indexed_cases(fixtures)
-        first = indexed.get(files[0]) or load_case(files[0], graded_only=True)  # no array it does not use (J)
+        # Only now: the workers' zygote is already forked. What the hosts need first (the first fixture's
+        # limits, the files and classes to import), from the index's head where setup.sh left one, else from a
+        # first fixture and every fixture's problem line; then every file graded is imported while the rest
+        # are read (the hosts import meanwhile, on other cores if any).
+        files, head, loaded = fixture_files(fixtures), index_head(fixtures), {}
+        if head is None or head[0] != files[0]:
+            loaded[files[0]] = load_case(files[0], graded_only=True)  # grading reads no array it does not use (J)
+            head = files[0], loaded[files[0]].limits, None
         if sandbox is not None:
-            sandbox.limits = limits or limits_from_mapping(first.limits, str(first.path))
+            sandbox.limits = limits or limits_from_mapping(head[1], str(head[0]))
             targets = []
-            every = [indexed[path] for path in files if path in indexed]
-            for file, class_name in (dict.fromkeys((c.problem.file, c.problem.class_name) for c in every)
-                                     if len(every) == len(files) else problems_of(fixtures)):
+            for file, class_name in problems_of(fixtures) if head[2] is None else head[2]:
                 early = located_in(submission, file, looked)
                 if isinstance(early, Located):  # else said with every check of that file, below
                     targets.append((early.import_root, early.module, class_name))
             sandbox.prepare(*targets)
-        cases = load_cases(fixtures, loaded={files[0]: first}, graded_only=True, parsed=indexed)
+        cases = load_cases(fixtures, loaded=loaded, graded_only=True, parsed=indexed_cases(fixtures))
         limits = limits or fixture_limits(cases)
         numbered = cases  # the cases the notes after the last test are numbered after
         if problems is not None:

@@ -109,7 +109,8 @@ def test_fixtures_are_read_only_after_the_zygote_is_forked(indexed, monkeypatch,
     if indexed:
         write_index(copy)
     events = []
-    real_sandbox, real_load, real_index = grade.open_sandbox, fixtures._load_case, grade.indexed_cases
+    real_sandbox, real_load = grade.open_sandbox, fixtures._load_case
+    real_index, real_head = grade.indexed_cases, grade.index_head
 
     def recording_sandbox(*args, **kwargs):
         events.append("zygote forked")
@@ -124,11 +125,16 @@ def test_fixtures_are_read_only_after_the_zygote_is_forked(indexed, monkeypatch,
         events.append("index read")
         return real_index(folder)
 
+    def recording_head(folder):
+        events.append("index read")
+        return real_head(folder)
+
     monkeypatch.setattr(grade, "open_sandbox", recording_sandbox)
     monkeypatch.setattr(fixtures, "_load_case", recording_load)
     monkeypatch.setattr(grade, "indexed_cases", recording_index)
+    monkeypatch.setattr(grade, "index_head", recording_head)
     result = grade.grade_submission(PROJECT / "reference", fixtures=copy)
     assert events[0] == "zygote forked" and events.count("zygote forked") == 1
-    assert events.count("index read") == 1
+    assert events.count("index read") == 2  # its head, then its cases
     assert events.count("fixture read") == (0 if indexed else len(list(copy.glob("*.yaml"))))
     assert result.score == result.max_score

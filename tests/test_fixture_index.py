@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from autograder.errors import FixtureError
-from autograder.fixture_index import INDEX_NAME, indexed_cases, layout, write_index
+from autograder.fixture_index import INDEX_NAME, index_head, indexed_cases, layout, write_index
 from autograder.fixtures import Case, load_cases
 from autograder.paths import DEFAULT_FIXTURES
 from helpers import PROJECT, SOFTMAX, SUBMISSIONS, grade
@@ -28,11 +28,16 @@ def _copy(fixtures: Path, tmp_path: Path) -> Path:
 
 
 def _read(copy: Path) -> dict:
-    return marshal.loads((copy / INDEX_NAME).read_bytes())
+    """The index's two records (see fixture_index) as one mapping: the head's keys, the cases' keys."""
+    with open(copy / INDEX_NAME, "rb") as source:
+        head, cases = marshal.load(source), marshal.load(source)
+    return {**head, **cases}
 
 
 def _write(copy: Path, index: dict) -> None:
-    (copy / INDEX_NAME).write_bytes(marshal.dumps(index, 4))
+    head = {key: value for key, value in index.items() if key not in ("layout", "files")}
+    cases = {key: index[key] for key in ("layout", "files") if key in index}
+    (copy / INDEX_NAME).write_bytes(marshal.dumps(head, 4) + marshal.dumps(cases, 4))
 
 
 def _with_field(encoded_case: tuple, name: str, value) -> tuple:
@@ -92,7 +97,7 @@ def test_an_unusable_index_is_ignored(change: str, tmp_path: Path) -> None:
     elif change == "not marshal":
         (copy / INDEX_NAME).write_bytes(b"{not marshal")
     elif change == "a list":
-        _write(copy, [index])
+        (copy / INDEX_NAME).write_bytes(marshal.dumps([index], 4) * 2)
     else:
         if change == "other format":
             index["format"] = 1
@@ -104,6 +109,8 @@ def test_an_unusable_index_is_ignored(change: str, tmp_path: Path) -> None:
             index["files"] = {"../" + name: entry for name, entry in index["files"].items()}
         _write(copy, index)
     assert indexed_cases(copy) == {}
+    if change not in ("other fields", "a path outside"):  # the head is of the same index
+        assert index_head(copy) is None
     assert len(load_cases(copy, graded_only=True, parsed=indexed_cases(copy))) == len(list(copy.glob("*.yaml")))
 
 
@@ -208,6 +215,21 @@ def test_an_entry_grading_cannot_read_falls_back_to_its_yaml(tmp_path: Path) -> 
     assert len(parsed) == len(index["files"]) - 3
     for a, b in zip(load_cases(copy, graded_only=True), load_cases(copy, graded_only=True, parsed=parsed)):
         _same_case(a, b)
+
+
+def test_the_head_says_what_the_hosts_need_while_the_first_fixture_is_unchanged(tmp_path: Path) -> None:
+    """The index's head: the first fixture's limits and every fixture's (file, class), as the YAML says them,
+    read without the cases; nothing once the first fixture changed (its limits may have)."""
+    from autograder.fixtures import load_case, problems_of
+
+    copy = _copy(HOMEWORK_FIXTURES, tmp_path)
+    write_index(copy)
+    first = sorted(copy.glob("*.yaml"))[0]
+    path, limits, problems = index_head(copy)
+    assert path == first and limits == load_case(first, graded_only=True).limits
+    assert problems == problems_of(copy) and len(problems) > 1
+    first.write_text(first.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert index_head(copy) is None
 
 
 def test_equal_parts_of_cases_are_rebuilt_once_and_never_shared_when_they_could_change(tmp_path: Path) -> None:
