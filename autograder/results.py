@@ -1,8 +1,10 @@
 """Results as dataclasses, and the one function that turns them into Gradescope's JSON.
 
-The JSON is produced by gradescope-utils' ``JSONTestRunner`` over one
-generated unittest method per check, decorated with its weight, number,
-visibility and tags. Its known pitfalls are avoided on purpose: no
+The JSON is produced by gradescope-utils' ``JSONTestResult`` (what its
+``JSONTestRunner`` runs tests with) over one generated unittest method per
+check, decorated with its weight, number, visibility and tags; the runner
+itself is not used, as all it adds is writing the JSON out (indented, by
+the json module's slow path) for this module to read back. Its known pitfalls are avoided on purpose: no
 ``subTest`` (dropped), no ``setUpClass`` (crashes without output), and the
 test name is set as the method's one-line docstring (where it reads names).
 """
@@ -10,7 +12,6 @@ test name is set as the method's one-line docstring (where it reads names).
 from __future__ import annotations
 
 import io
-import json
 import os
 import unittest
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gradescope_utils.autograder_utils.decorators import number, tags, visibility, weight
-from gradescope_utils.autograder_utils.json_test_runner import JSONTestRunner
+from gradescope_utils.autograder_utils.json_test_runner import JSONTestResult
 
 from .text import clean
 
@@ -122,9 +123,12 @@ def to_gradescope(result: GradingResult) -> dict[str, Any]:
             if check.mistakes:
                 test["extra_data"] = {"mistakes": list(check.mistakes)}
 
-    stream = io.StringIO()
-    JSONTestRunner(stream=stream, visibility=None, failure_prefix="", post_processor=post_process).run(suite)
-    return json.loads(stream.getvalue())
+    document: dict[str, Any] = {"tests": []}
+    outcome = JSONTestResult(io.StringIO(), True, 1, document["tests"], [], "")  # as JSONTestRunner makes it
+    outcome.buffer = True  # each test's output is its own
+    suite(outcome)
+    post_process(document)
+    return document
 
 
 def write_results(document: dict[str, Any], path: Path) -> None:

@@ -43,8 +43,9 @@ def pending_document() -> dict[str, Any]:
 
 
 def encode(document: dict[str, Any]) -> bytes:
-    """The document as the file holds it (UTF-8 JSON, ASCII-escaped, so any text encodes)."""
-    return (json.dumps(document, indent=2, ensure_ascii=True) + "\n").encode("ascii")
+    """The document as the file holds it (UTF-8 JSON, ASCII-escaped, so any text encodes; on one line, which
+    json writes several times faster than indented)."""
+    return (json.dumps(document, ensure_ascii=True) + "\n").encode("ascii")
 
 
 def compact(document: dict[str, Any], chars: int = COMPACT_OUTPUT_CHARS) -> dict[str, Any]:
