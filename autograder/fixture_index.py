@@ -9,7 +9,8 @@ them (``load_case(graded_only=True)``, checked then), in a binary file:
 fixture dataclasses by field, rebuilt only from a fixed list of classes (no
 pickle: reading the index runs no code it names).
 
-The file holds two marshal records. The first, small, is what starting the
+The file holds two marshal records, the first's length before them (8 bytes,
+big-endian). The first, small, is what starting the
 submission's hosts needs: the first fixture's limits, and the file and
 class of every fixture, read before the cases (index_head) so that the hosts
 import while the grader reads the rest. The second holds the cases.
@@ -88,8 +89,8 @@ def write_index(folder: Path) -> tuple[Path, int, list[str]]:
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=INDEX_NAME + ".", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:
-            out.write(marshal.dumps(head, 4))
-            out.write(marshal.dumps(cases, 4))
+            first = marshal.dumps(head, 4)
+            out.write(len(first).to_bytes(8, "big") + first + marshal.dumps(cases, 4))
         os.chmod(temporary, 0o644)
         os.replace(temporary, target)
     except BaseException:
@@ -99,10 +100,12 @@ def write_index(folder: Path) -> tuple[Path, int, list[str]]:
 
 
 def _records(folder: Path, count: int) -> list[Any] | None:
-    """The index's first `count` records, when it is one this code reads (format, Python); else None."""
+    """The index's first `count` records, when it is one this code reads (format, Python); else None. (Read
+    from memory: marshal.load reads a file a few bytes at a time, five times slower.)"""
     try:
-        with open(folder / INDEX_NAME, "rb") as source:
-            records = [marshal.load(source) for _ in range(count)]
+        data = memoryview((folder / INDEX_NAME).read_bytes())
+        length = int.from_bytes(data[:8], "big")
+        records = [marshal.loads(data[8:8 + length])] + ([marshal.loads(data[8 + length:])] if count > 1 else [])
     except (OSError, ValueError, EOFError, TypeError):
         return None
     head = records[0]

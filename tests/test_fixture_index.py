@@ -29,15 +29,17 @@ def _copy(fixtures: Path, tmp_path: Path) -> Path:
 
 def _read(copy: Path) -> dict:
     """The index's two records (see fixture_index) as one mapping: the head's keys, the cases' keys."""
-    with open(copy / INDEX_NAME, "rb") as source:
-        head, cases = marshal.load(source), marshal.load(source)
+    data = (copy / INDEX_NAME).read_bytes()
+    length = int.from_bytes(data[:8], "big")
+    head, cases = marshal.loads(data[8:8 + length]), marshal.loads(data[8 + length:])
     return {**head, **cases}
 
 
 def _write(copy: Path, index: dict) -> None:
     head = {key: value for key, value in index.items() if key not in ("layout", "files")}
     cases = {key: index[key] for key in ("layout", "files") if key in index}
-    (copy / INDEX_NAME).write_bytes(marshal.dumps(head, 4) + marshal.dumps(cases, 4))
+    first = marshal.dumps(head, 4)
+    (copy / INDEX_NAME).write_bytes(len(first).to_bytes(8, "big") + first + marshal.dumps(cases, 4))
 
 
 def _with_field(encoded_case: tuple, name: str, value) -> tuple:
@@ -97,7 +99,8 @@ def test_an_unusable_index_is_ignored(change: str, tmp_path: Path) -> None:
     elif change == "not marshal":
         (copy / INDEX_NAME).write_bytes(b"{not marshal")
     elif change == "a list":
-        (copy / INDEX_NAME).write_bytes(marshal.dumps([index], 4) * 2)
+        first = marshal.dumps([index], 4)
+        (copy / INDEX_NAME).write_bytes(len(first).to_bytes(8, "big") + first * 2)
     else:
         if change == "other format":
             index["format"] = 1
