@@ -19,6 +19,7 @@ import numpy as np
 import yaml
 
 from .errors import FixtureError
+from .text import LazyPattern
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 MISTAKEN = "__"  # expected "dLdb__dLdb_averaged": what the mistake dLdb_averaged gives for dLdb
@@ -32,7 +33,7 @@ def generated_header(config: str = DEFAULT_CONFIG_NAME) -> str:
 
 
 GENERATED_HEADER = generated_header()
-_HEADER_CONFIG = re.compile(re.escape(GENERATED) + r"edit (.+) instead\.\n")
+_HEADER_CONFIG = LazyPattern(re.escape(GENERATED) + r"edit (.+) instead\.\n")
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -422,7 +423,7 @@ def _check(raw: Any, index: int, inputs: Mapping, expected: Mapping, where: Path
 
 
 # an attribute path: names, each maybe followed by [index]es, joined by dots
-ATTRIBUTE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])*(\.[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])*)*$")
+ATTRIBUTE_PATH = LazyPattern(r"^[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])*(\.[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])*)*$")
 
 
 def _argument(value: Any, names: Collection[str], at: str) -> Any:
@@ -498,9 +499,9 @@ def _steps(steps_raw: Any, inputs: Mapping, expected: Mapping, output: str, here
 _ARRAY_SECTIONS = ("inputs:", "expected:")
 _NUMBER = r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?"
 _INTEGER = r"-?(?:0|[1-9][0-9]*)"  # labels: as the dumper writes an int (no leading zero, which YAML 1.1 reads as octal)
-_ROW = re.compile(rf"\[{_NUMBER}(?:, {_NUMBER})*\]\Z")
-_INTEGER_ROW = re.compile(rf"\[{_INTEGER}(?:, {_INTEGER})*\]\Z")
-_ARRAY_NAME = re.compile(rf"  ([A-Za-z_][A-Za-z0-9_]*):(?: (\[.*|{_NUMBER}|{_INTEGER}))?\Z")
+_ROW = LazyPattern(rf"\[{_NUMBER}(?:, {_NUMBER})*\]\Z")
+_INTEGER_ROW = LazyPattern(rf"\[{_INTEGER}(?:, {_INTEGER})*\]\Z")
+_ARRAY_NAME = LazyPattern(rf"  ([A-Za-z_][A-Za-z0-9_]*):(?: (\[.*|{_NUMBER}|{_INTEGER}))?\Z")
 # names YAML 1.1 would not read as plain text (booleans, null)
 _NOT_TEXT = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
 
@@ -632,7 +633,7 @@ def _metadata(lines: list[str], seen: dict[str, Any]) -> dict[str, Any] | None:
 # The checks entry as the dumper writes it: a block list of mappings, one key a line, whose values and
 # steps are flow collections of plain words, numbers and single-quoted text. Read here, it costs a
 # fraction of PyYAML's constructor (most of the metadata's cost); anything else goes to PyYAML.
-_TOKEN = re.compile(r"\s*(?:([{}\[\],])|'([^'\n]*)'(?!')|([A-Za-z_][A-Za-z0-9_.]*)|"
+_TOKEN = LazyPattern(r"\s*(?:([{}\[\],])|'([^'\n]*)'(?!')|([A-Za-z_][A-Za-z0-9_.]*)|"
                     r"(-?(?:0|[1-9][0-9]*)\.[0-9]+(?:e[-+][0-9]+)?)|(-?(?:0|[1-9][0-9]*))(?![0-9.eE_]))")
 # plain words PyYAML reads as something other than text (its bool and null resolvers)
 _YAML_WORDS = {**dict.fromkeys("yes Yes YES true True TRUE on On ON".split(), True),
@@ -707,8 +708,8 @@ def _flow(text: str) -> tuple[Any, bool]:
     return (result, True) if position == len(tokens) else (None, False)
 
 
-_BLOCK_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.\[\]]*\Z")
-_CHECK_KEY = re.compile(r"(- |  )([a-z_]+):(?: (.*))?\Z")
+_BLOCK_WORD = LazyPattern(r"[A-Za-z_][A-Za-z0-9_.\[\]]*\Z")
+_CHECK_KEY = LazyPattern(r"(- |  )([a-z_]+):(?: (.*))?\Z")
 
 
 def _fast_entry(line: str) -> dict[str, Any] | None:

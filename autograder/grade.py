@@ -30,7 +30,7 @@ from .sandbox import CallOutcome
 from .sandbox.base import Ahead, Target
 from .sandbox.choose import open_sandbox
 from .sandbox.escalation import decide, decide_together
-from .text import no_digits
+from .text import LazyPattern, no_digits
 
 
 class _OnFirstUse:
@@ -298,7 +298,7 @@ def _frames_text(error: dict[str, Any]) -> list[str]:
 
 
 # What Sandbox adds to a MemoryError's message: the grader's words (the limit), kept as they are.
-_MEMORY_WORDS = re.compile(r" ?\(your code may use at most \d+ MB of memory; an array of the expected size needs "
+_MEMORY_WORDS = LazyPattern(r" ?\(your code may use at most \d+ MB of memory; an array of the expected size needs "
                            r"far less\)$")
 
 
@@ -893,7 +893,7 @@ def _failure_key(message: str) -> str:
     return message
 
 
-_REFERENCE = re.compile(r"Same (import error|problem|error|failure) as test [\w.]+ \(.*?\): ")
+_REFERENCE = LazyPattern(r"Same (import error|problem|error|failure) as test [\w.]+ \(.*?\): ")
 
 
 def unreferenced(message: str) -> str:

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -55,9 +54,10 @@ from typing import Any
 
 from .errors import AutograderError, FixtureError
 from .fixtures import Case
+from .text import LazyPattern
 
-_FRACTION = re.compile(r"(\.\d+)")
-_OFFSET = re.compile(r"\s*([+-])(\d\d):?(\d\d)$")
+_FRACTION = LazyPattern(r"(\.\d+)")
+_OFFSET = LazyPattern(r"\s*([+-])(\d\d):?(\d\d)$")
 
 
 class MetadataError(AutograderError):
