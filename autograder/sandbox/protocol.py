@@ -38,6 +38,9 @@ class ProtocolError(Exception):
     """The other side sent something that is not a valid message."""
 
 
+_NAMES = {dtype: dtype.name for dtype in WIRE_DTYPES.values()}  # NumPy works a dtype's name out anew each time
+
+
 def describe_array(array: np.ndarray, *, max_bytes: int | None = None) -> dict[str, Any]:
     """Header entry for an array; ``nbytes`` is 0 when it cannot travel (dtype, or over `max_bytes`)."""
     dtype = array.dtype
@@ -45,7 +48,7 @@ def describe_array(array: np.ndarray, *, max_bytes: int | None = None) -> dict[s
     too_large = sendable and max_bytes is not None and array.nbytes > max_bytes
     meta = {
         "dtype": dtype.str if sendable else str(dtype),
-        "dtype_name": dtype.name,
+        "dtype_name": _NAMES.get(dtype) or dtype.name,
         "shape": [int(s) for s in array.shape],
         "nbytes": int(array.nbytes) if sendable and not too_large else 0,
         "sendable": sendable and not too_large,
