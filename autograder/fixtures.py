@@ -847,11 +847,13 @@ def fixture_files(folder: Path) -> list[Path]:
 
 
 def load_cases(folder: Path, *, loaded: Mapping[Path, Case] | None = None, graded_only: bool = False,
-               parsed: Parsed | None = None) -> list[Case]:
+               parsed: Parsed | None = None, files: list[Path] | None = None) -> list[Case]:
     """Read every fixture in a folder, in case order (`loaded`: cases already read, by file; `graded_only`:
-    see load_case; `parsed`: the cases fixture_index.indexed_cases found, used where they are)."""
+    see load_case; `parsed`: the cases fixture_index.indexed_cases found, used where they are; `files`: the
+    folder's fixture_files, when the caller listed them already)."""
     seen: dict[str, Any] = {}  # metadata entries read (see _metadata), for this reading only
-    cases = [(loaded or {}).get(p) or _load_case(p, graded_only, seen, parsed) for p in fixture_files(folder)]
+    cases = [(loaded or {}).get(p) or _load_case(p, graded_only, seen, parsed)
+             for p in (fixture_files(folder) if files is None else files)]
     seen: dict[str, Path] = {}
     for case in cases:
         if case.name in seen:

@@ -23,7 +23,7 @@ from .limits import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
 from .fixture_index import index_head, indexed_cases
 from .fixtures import Case, Check, fixture_files, load_case, load_cases, problems_of
-from .locate import Located, classes_in, locate
+from .locate import Located, classes_in, locate, own_files
 from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
 from .results import CheckResult, GradingResult
 from .sandbox import CallOutcome
@@ -519,6 +519,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
     """
     started = time.monotonic()
     looked: dict[str, Located | str] = {}  # each file graded: where it is in the submission, or why it is not found
+    listed = list(own_files(submission, ".py")) if Path(submission).is_dir() else None  # for every file looked up
     stage = staging_folder(submission)
     # Fork the zygote first; its limits are set once the fixtures are read.
     sandbox = open_sandbox(stage, ".", "", "", Limits(), grader_root=PROJECT_ROOT,
@@ -540,11 +541,11 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
             sandbox.limits = limits or limits_from_mapping(head[1], str(head[0]))
             targets = []
             for file, class_name in problems_of(fixtures) if head[2] is None else head[2]:
-                early = located_in(submission, file, looked)
+                early = located_in(submission, file, looked, listed)
                 if isinstance(early, Located):  # else said with every check of that file, below
                     targets.append((early.import_root, early.module, class_name))
             sandbox.prepare(*targets)
-        cases = load_cases(fixtures, loaded=loaded, graded_only=True, parsed=indexed_cases(fixtures))
+        cases = load_cases(fixtures, loaded=loaded, graded_only=True, parsed=indexed_cases(fixtures), files=files)
         limits = limits or fixture_limits(cases)
         numbered = cases  # the cases the notes after the last test are numbered after
         if problems is not None:
@@ -556,7 +557,8 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
             # and will spend after the last comes off the students' share.
             sandbox.limits = limits
             sandbox.budget_left = limits.budget - (time.monotonic() - started) - GRADER_RESERVE
-        found = {case.problem.file: located_in(submission, case.problem.file, looked) for case in cases}  # case order
+        found = {case.problem.file: located_in(submission, case.problem.file, looked, listed)  # in case order
+                 for case in cases}
         # a selected test of a class graded against the student's own classes needs theirs graded too (not shown)
         unshown = own_layers.checks_needed(cases, only, check_name) if only is not None else set()
         only = None if only is None else set(only) | unshown
@@ -715,11 +717,13 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
     return result
 
 
-def located_in(submission: Path, file: str, found: dict[str, Located | str]) -> Located | str:
-    """Where the submission holds `file` (see locate), or why it does not; looked up once, kept in `found`."""
+def located_in(submission: Path, file: str, found: dict[str, Located | str],
+               python_files: list[Path] | None = None) -> Located | str:
+    """Where the submission holds `file` (see locate; `python_files`: its .py files, listed once), or why it
+    does not; looked up once, kept in `found`."""
     if file not in found:
         try:
-            found[file] = locate(submission, file)
+            found[file] = locate(submission, file, python_files=python_files)
         except AutograderError as exc:
             found[file] = str(exc)
     return found[file]

@@ -50,11 +50,12 @@ class Located:
         return str(self.file.relative_to(self.root))
 
 
-def locate(submission: Path, file_name: str) -> Located:
+def locate(submission: Path, file_name: str, *, python_files: list[Path] | None = None) -> Located:
     """Find a problem's file (`file_name`, as its fixtures state it: mytorch/nn/activation.py, say) at the root,
     at that path, or one folder deeper.
 
-    A single .py file may be given instead of a folder.
+    A single .py file may be given instead of a folder. `python_files`: own_files(submission, ".py"), when
+    the caller has them already (it locates several files in one submission).
     """
     submission = Path(submission)
     target = Path(file_name)
@@ -66,9 +67,10 @@ def locate(submission: Path, file_name: str) -> Located:
         note, source = _checked_encoding(submission, submission.name)
         return Located(root=submission.parent, file=submission, import_root=".", module=submission.stem,
                        note=note, source=source)
-    candidates = [p for p in own_files(submission, ".py") if p.name == target.name]
+    listed = list(own_files(submission, ".py")) if python_files is None else python_files
+    candidates = [p for p in listed if p.name == target.name]
     if not candidates:
-        py_files = sorted(str(p.relative_to(submission)) for p in own_files(submission, ".py"))
+        py_files = sorted(str(p.relative_to(submission)) for p in listed)
         found = ", ".join(py_files[:LISTED_FILES]) if py_files else "no .py files at all"
         if len(py_files) > LISTED_FILES:
             found += f", and {len(py_files) - LISTED_FILES} more"
