@@ -12,6 +12,7 @@ cannot show (a student's lone surrogate) is printed escaped.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import os
 import sys
@@ -257,6 +258,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         raise AutograderError(f"{args.config}: assignment config not found (--config)")
     if args.config is not None:  # the policy reads it after grading: import before student code runs
         from . import config, generate  # noqa: F401
+    imports_done()
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     # Space for the results is taken before student code runs: it cannot fill the disk before we write.
     results_file = ResultsFile.reserve(args.results) if args.results else None
@@ -392,6 +394,15 @@ COMMANDS = {"grade": (_grade_parser, cmd_grade), "index": (_index_parser, cmd_in
             "package": (_package_parser, cmd_package), "regrade": (_regrade_parser, cmd_regrade)}
 
 
+def imports_done() -> None:
+    """The command's modules are imported: garbage is collected from here on, never again scanning what the
+    imports made (frozen: it lives as long as the process). `python -m autograder` starts with the
+    collector off (see __main__); a no-op once it is on."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; its exit status (0 done, 1 a check failed, 2 bad input, 3 our bug, 130 interrupted)."""
     saved = sys.stdout, sys.stderr
@@ -404,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             if stream is not None:
                 stream.flush()
         sys.stdout, sys.stderr = saved
+        imports_done()  # whatever happened (a bad argument, say): the collector is on once more
 
 
 def _run(argv: list[str] | None) -> int:
@@ -412,6 +424,8 @@ def _run(argv: list[str] | None) -> int:
     if args.command is None:
         args = _parser().parse_args(["grade", str(LOCAL_SUBMISSION), *(argv or [])])
     try:
+        if args.command != "grade":  # which imports its modules first (see cmd_grade)
+            imports_done()
         _apply_assignment(args)
         return COMMANDS[args.command][1](args)
     except AutograderError as exc:
