@@ -41,6 +41,11 @@ class ProtocolError(Exception):
 _NAMES = {dtype: dtype.name for dtype in WIRE_DTYPES.values()}  # NumPy works a dtype's name out anew each time
 
 
+def dtype_name(dtype: np.dtype) -> str:
+    """A dtype's name ("float64"), looked up for the dtypes that travel."""
+    return _NAMES.get(dtype) or dtype.name
+
+
 def describe_array(array: np.ndarray, *, max_bytes: int | None = None) -> dict[str, Any]:
     """Header entry for an array; ``nbytes`` is 0 when it cannot travel (dtype, or over `max_bytes`)."""
     dtype = array.dtype
@@ -48,7 +53,7 @@ def describe_array(array: np.ndarray, *, max_bytes: int | None = None) -> dict[s
     too_large = sendable and max_bytes is not None and array.nbytes > max_bytes
     meta = {
         "dtype": dtype.str if sendable else str(dtype),
-        "dtype_name": _NAMES.get(dtype) or dtype.name,
+        "dtype_name": dtype_name(dtype),
         "shape": [int(s) for s in array.shape],
         "nbytes": int(array.nbytes) if sendable and not too_large else 0,
         "sendable": sendable and not too_large,

@@ -47,8 +47,8 @@ def _returned(raw: dict[str, Any], array: np.ndarray | None) -> dict[str, Any]:
         described.update(dtype=_text(raw.get("dtype", "?"), 50), dtype_name=_text(raw.get("dtype_name", "?"), 50),
                          sendable=raw.get("sendable") is True)
         if array is not None:
-            described.update(dtype=array.dtype.str, dtype_name=array.dtype.name, shape=list(array.shape),
-                             sendable=True)
+            described.update(dtype=array.dtype.str, dtype_name=protocol.dtype_name(array.dtype),
+                             shape=list(array.shape), sendable=True)
     elif raw["kind"] == "other":
         described["repr"] = _text(raw.get("repr", ""), 200)
     return described
