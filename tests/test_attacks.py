@@ -493,3 +493,44 @@ def test_no_run_is_sent_ahead_holding_a_value_of_the_cases_the_run_before_it_gra
         answers = {id(array) for case in loaded if any(id(a) in ids for a in case.inputs.values())
                    for array in case.expected.values()}
         assert not answers & {id(array) for array in then.inputs.values()}
+
+
+# -- 6. the fixture index is data ----------------------------------------------------------------
+def test_a_hostile_fixture_index_runs_nothing_and_its_entries_fall_back_to_their_yaml(tmp_path):
+    """The index is marshal, which can hold code objects and nesting deeper than the grader's own recursion:
+    an entry that holds either, or an array of a dtype no fixture has, is read from its YAML, and nothing in
+    it is ever called."""
+    import marshal
+
+    from autograder.fixture_index import INDEX_NAME, indexed_cases, layout, write_index
+    from autograder.fixtures import load_cases
+    from autograder.paths import DEFAULT_FIXTURES
+
+    copy = tmp_path / "test_cases"
+    shutil.copytree(DEFAULT_FIXTURES, copy, ignore=shutil.ignore_patterns(INDEX_NAME))
+    write_index(copy)
+    data = (copy / INDEX_NAME).read_bytes()
+    length = int.from_bytes(data[:8], "big")
+    head, index = marshal.loads(data[8:8 + length]), marshal.loads(data[8 + length:])
+    ran = tmp_path / "ran"
+
+    def field(encoded: tuple, name: str, value) -> tuple:  # noqa: ANN001
+        fields = list(encoded[2])
+        fields[dict(layout())["Case"].index(name)] = value
+        return encoded[:2] + (tuple(fields),)
+
+    deep = ("L", ())
+    for _ in range(900):  # as deep as marshal writes
+        deep = ("L", (deep,))
+    code = compile(f"open({str(ran)!r}, 'w')", "<index>", "exec")
+    names = sorted(index["files"])[:3]
+    hostile_values = {names[0]: ("tags", deep), names[1]: ("tags", code),
+                      names[2]: ("inputs", ("M", (("Z", ("A", "O", (1,), bytes(8))),)))}
+    for name, (key, value) in hostile_values.items():
+        index["files"][name]["case"] = field(index["files"][name]["case"], key, value)
+    first = marshal.dumps(head, 4)
+    (copy / INDEX_NAME).write_bytes(len(first).to_bytes(8, "big") + first + marshal.dumps(index, 4))
+    parsed = indexed_cases(copy)
+    assert not {copy / name for name in names} & set(parsed) and len(parsed) == len(index["files"]) - 3
+    assert len(load_cases(copy, graded_only=True, parsed=parsed)) == len(index["files"])
+    assert not ran.exists()
