@@ -157,7 +157,7 @@ def indexed_cases(folder: Path) -> Parsed:
             if _checksum(path.read_bytes()) != entry.get("checksum"):
                 continue
             case = _decode(entry.get("case"), shared)
-        except (OSError, ValueError, TypeError, KeyError, IndexError):  # read from its YAML instead
+        except (OSError, ValueError, TypeError, KeyError, IndexError, RecursionError):  # read from its YAML instead
             continue
         if isinstance(case, Case):
             case.path = path

@@ -194,6 +194,14 @@ def request_parts(parts: list[tuple[Case, list[Check]]]) -> tuple[list[dict[str,
 Run = list[tuple[int, list[Check]]]  # (case index, checks run together) of each case of one run
 
 
+def sends_graded(cases: list[Case], batch: Run, graded: Run) -> bool:
+    """Whether `batch`'s request holds a reference value (set from a case's expected values, not its inputs)
+    named as a value a check of `graded` grades (in any case: two cases may hold equal ones)."""
+    names = {check.output for _, group in graded for check in group}
+    return any(step.attr is not None and step.source in names and step.source not in cases[i].inputs
+               for i, group in batch for check in group for step in check.steps)
+
+
 def runs_of(cases: list[Case], wanted: dict[int, list[Check]],
             module_of: Callable[[Case], tuple[str, str] | None]) -> list[tuple[list[int], list[Run]]]:
     """The runs that grade the cases, in order, by block: the cases of a block (in run order) and its runs.
@@ -635,9 +643,11 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                                    steps_for(group[0], cases[i]))
             return made[id(batch)]
 
-        def ahead_of(batch: Run | None) -> Ahead | None:
-            """The run to send ahead of the one before it (see SandboxBase.run); None when it will not run so."""
-            if batch is None or target_of(cases[batch[0][0]])[:2] in apart:
+        def ahead_of(batch: Run | None, after: Run) -> Ahead | None:
+            """The run to send ahead of `after`, the one before it (see SandboxBase.run); None when it will not
+            run so, or when it holds a value `after` grades (a backward check's reference A after the forward
+            checks): it reaches the worker before `after` is judged, and `after` may be decided again."""
+            if batch is None or target_of(cases[batch[0][0]])[:2] in apart or sends_graded(cases, batch, after):
                 return None
             return Ahead(*request_of_run(batch), target=target_of(cases[batch[0][0]]),
                          call_timeout=max(limit_of[i] for i, _ in batch))
@@ -655,7 +665,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
             for n, batch in enumerate(runs):
                 if module in apart:
                     break
-                then = ahead_of(runs[n + 1] if n + 1 < len(runs) else following)
+                then = ahead_of(runs[n + 1] if n + 1 < len(runs) else following, batch)
                 members = [(i, check) for i, group in batch for check in group]
                 if len(members) == 1:
                     decide_one(*members[0], request_of_run(batch), then)

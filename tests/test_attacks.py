@@ -458,3 +458,79 @@ def test_an_import_after_hidden_inputs_were_sent_never_shows_them(world, sandbox
     hidden_mlp = [t for t in run.graded if t["name"].startswith("mlp0_hidden: forward")]
     assert hidden_mlp and "could not be imported: ImportError: (not shown" in hidden_mlp[0]["output"], hidden_mlp
     assert "SPELLED" not in shown
+
+
+# -- 5. a request sent ahead holds nothing the run before it is graded on ------------------------
+@root_only
+def test_a_reference_sent_ahead_never_decides_the_check_it_answers(world, sandbox_account):
+    """A backward check is sent its case's reference A, the expected answer of its forward check. The run that
+    follows a forward round is sent ahead of the grader's judgement of that round (Ahead), so code that keeps
+    every A it is given, and returns it from a forward it never computes, would pass the forward checks when
+    they are decided again. No request that holds a value a run grades may be sent ahead of that run."""
+    run = grade(world, HOSTILE / "stashes_reference_sent_ahead.py", account_uid=sandbox_account)
+    expect_clean(run)
+    assert run.named("backward") and all(t["status"] == "passed" for t in run.named("backward"))  # the rest works
+    passed = [t["name"] for t in run.named("forward") if t["status"] == "passed"]
+    assert run.named("forward") and not passed, passed
+
+
+def test_no_run_is_sent_ahead_holding_a_value_of_the_cases_the_run_before_it_grades(monkeypatch):
+    """The rule above, over every run of the homework: a run sent ahead (`then`) holds no expected value (a
+    reference it sets, such as a backward check's A) of a case whose checks the run it follows answers."""
+    from autograder import grade as grading
+    from autograder.sandbox.base import SandboxBase
+
+    loaded, runs = [], []
+    real_load, real_run = grading.load_cases, SandboxBase.run
+    monkeypatch.setattr(grading, "load_cases", lambda *a, **k: loaded.extend(real_load(*a, **k)) or loaded)
+    monkeypatch.setattr(SandboxBase, "run", lambda self, steps, inputs, **k: runs.append((inputs, k.get("then")))
+                        or real_run(self, steps, inputs, **k))
+    grading.grade_submission(HW1P1 / "reference", fixtures=HW1P1 / "test_cases")
+    sent = [(inputs, then) for inputs, then in runs if then is not None]
+    assert sent, "runs are sent ahead"
+    for inputs, then in sent:
+        ids = {id(array) for array in inputs.values()}
+        answers = {id(array) for case in loaded if any(id(a) in ids for a in case.inputs.values())
+                   for array in case.expected.values()}
+        assert not answers & {id(array) for array in then.inputs.values()}
+
+
+# -- 6. the fixture index is data ----------------------------------------------------------------
+def test_a_hostile_fixture_index_runs_nothing_and_its_entries_fall_back_to_their_yaml(tmp_path):
+    """The index is marshal, which can hold code objects and nesting deeper than the grader's own recursion:
+    an entry that holds either, or an array of a dtype no fixture has, is read from its YAML, and nothing in
+    it is ever called."""
+    import marshal
+
+    from autograder.fixture_index import INDEX_NAME, indexed_cases, layout, write_index
+    from autograder.fixtures import load_cases
+    from autograder.paths import DEFAULT_FIXTURES
+
+    copy = tmp_path / "test_cases"
+    shutil.copytree(DEFAULT_FIXTURES, copy, ignore=shutil.ignore_patterns(INDEX_NAME))
+    write_index(copy)
+    data = (copy / INDEX_NAME).read_bytes()
+    length = int.from_bytes(data[:8], "big")
+    head, index = marshal.loads(data[8:8 + length]), marshal.loads(data[8 + length:])
+    ran = tmp_path / "ran"
+
+    def field(encoded: tuple, name: str, value) -> tuple:  # noqa: ANN001
+        fields = list(encoded[2])
+        fields[dict(layout())["Case"].index(name)] = value
+        return encoded[:2] + (tuple(fields),)
+
+    deep = ("L", ())
+    for _ in range(900):  # as deep as marshal writes
+        deep = ("L", (deep,))
+    code = compile(f"open({str(ran)!r}, 'w')", "<index>", "exec")
+    names = sorted(index["files"])[:3]
+    hostile_values = {names[0]: ("tags", deep), names[1]: ("tags", code),
+                      names[2]: ("inputs", ("M", (("Z", ("A", "O", (1,), bytes(8))),)))}
+    for name, (key, value) in hostile_values.items():
+        index["files"][name]["case"] = field(index["files"][name]["case"], key, value)
+    first = marshal.dumps(head, 4)
+    (copy / INDEX_NAME).write_bytes(len(first).to_bytes(8, "big") + first + marshal.dumps(index, 4))
+    parsed = indexed_cases(copy)
+    assert not {copy / name for name in names} & set(parsed) and len(parsed) == len(index["files"]) - 3
+    assert len(load_cases(copy, graded_only=True, parsed=parsed)) == len(index["files"])
+    assert not ran.exists()
