@@ -157,7 +157,7 @@ def indexed_cases(folder: Path) -> Parsed:
             if _checksum(path.read_bytes()) != entry.get("checksum"):
                 continue
             case = _decode(entry.get("case"), shared)
-        except (OSError, ValueError, TypeError, KeyError, IndexError, RecursionError):  # read from its YAML instead
+        except (OSError, ValueError, TypeError, KeyError, IndexError, RecursionError):  # read from its YAML
             continue
         if isinstance(case, Case):
             case.path = path
@@ -206,33 +206,38 @@ def _immutable(encoded: Any) -> bool:
 _PLAIN = frozenset({str, int, float, bool, type(None)})  # what an encoding may hold as itself
 
 
-def _decode(value: Any, shared: dict[int, Any]) -> Any:
+MAX_DEPTH = 64  # how deep values nest in an entry (a case's are a dozen levels): deeper is refused, whatever Python
+
+
+def _decode(value: Any, shared: dict[int, Any], depth: int = 0) -> Any:
     """The value an encoding stands for (see _encode); a shared object is rebuilt once (`shared`, by the
-    identity of its encoding, which marshal keeps). Anything malformed raises. (Plain items are taken as
-    they are without a call: most of a case's values are.)"""
+    identity of its encoding, which marshal keeps). Anything malformed raises, as does nesting deeper than
+    MAX_DEPTH. (Plain items are taken as they are without a call: most of a case's values are.)"""
     if type(value) is not tuple:
         if type(value) in _PLAIN:
             return value
         raise TypeError(f"not an encoded value: {type(value).__name__}")
-    tag = value[0]
+    if depth > MAX_DEPTH:
+        raise ValueError(f"an encoded value nested deeper than {MAX_DEPTH} levels")
+    tag, deeper = value[0], depth + 1
     if tag == "D":
         known = shared.get(id(value))
         if known is not None:
             return known[1]
         name = value[1]
-        built = CLASSES[name](*[item if type(item) in _PLAIN else _decode(item, shared) for item in value[2]])
+        built = CLASSES[name](*[item if type(item) in _PLAIN else _decode(item, shared, deeper) for item in value[2]])
         if name in SHARED:
             shared[id(value)] = (value, built)  # the encoding is kept alive with it, so its id stays its own
         return built
     if tag == "A":
         return np.frombuffer(value[3], dtype=np.dtype(value[1])).reshape(value[2]).copy()
     if tag == "T":
-        return tuple([item if type(item) in _PLAIN else _decode(item, shared) for item in value[1]])
+        return tuple([item if type(item) in _PLAIN else _decode(item, shared, deeper) for item in value[1]])
     if tag == "L":
-        return [item if type(item) in _PLAIN else _decode(item, shared) for item in value[1]]
+        return [item if type(item) in _PLAIN else _decode(item, shared, deeper) for item in value[1]]
     if tag == "M":
-        return {(key if type(key) in _PLAIN else _decode(key, shared)):
-                (item if type(item) in _PLAIN else _decode(item, shared)) for key, item in value[1]}
+        return {(key if type(key) in _PLAIN else _decode(key, shared, deeper)):
+                (item if type(item) in _PLAIN else _decode(item, shared, deeper)) for key, item in value[1]}
     if tag == "P":
         return Path(value[1])
     raise ValueError(f"not an encoded value: tag {tag!r}")
