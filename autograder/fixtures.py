@@ -634,7 +634,7 @@ def _metadata(lines: list[str], seen: dict[str, Any]) -> dict[str, Any] | None:
 # steps are flow collections of plain words, numbers and single-quoted text. Read here, it costs a
 # fraction of PyYAML's constructor (most of the metadata's cost); anything else goes to PyYAML.
 _TOKEN = LazyPattern(r"\s*(?:([{}\[\],])|'([^'\n]*)'(?!')|([A-Za-z_][A-Za-z0-9_.]*)|"
-                    r"(-?(?:0|[1-9][0-9]*)\.[0-9]+(?:e[-+][0-9]+)?)|(-?(?:0|[1-9][0-9]*))(?![0-9.eE_]))")
+                     r"(-?(?:0|[1-9][0-9]*)\.[0-9]+(?:e[-+][0-9]+)?)|(-?(?:0|[1-9][0-9]*))(?![0-9.eE_]))")
 # plain words PyYAML reads as something other than text (its bool and null resolvers)
 _YAML_WORDS = {**dict.fromkeys("yes Yes YES true True TRUE on On ON".split(), True),
                **dict.fromkeys("no No NO false False FALSE off Off OFF".split(), False),

@@ -307,7 +307,7 @@ def _frames_text(error: dict[str, Any]) -> list[str]:
 
 # What Sandbox adds to a MemoryError's message: the grader's words (the limit), kept as they are.
 _MEMORY_WORDS = LazyPattern(r" ?\(your code may use at most \d+ MB of memory; an array of the expected size needs "
-                           r"far less\)$")
+                            r"far less\)$")
 
 
 WITHHELD = "(not shown: a test that is not visible shows no message or traceback)"
