@@ -72,9 +72,9 @@ def write_index(folder: Path) -> tuple[Path, int, list[str]]:
     head: dict[str, Any] = {"format": FORMAT, "python": tuple(sys.version_info[:2]), "problems": []}
     for path in fixture_files(folder):
         case = load_case(path, graded_only=True)  # what grading would refuse raises here (FixtureError)
-        data = path.read_bytes()
+        checksum = _checksum(path.read_bytes())
         if "first" not in head:
-            head.update(first=path.name, checksum=_checksum(data), limits=dict(case.limits))
+            head.update(first=path.name, checksum=checksum, limits=dict(case.limits))
         head["problems"].append((case.problem.file, case.problem.class_name))
         case.path = None  # set again when read: the folder may have moved
         try:
@@ -82,7 +82,7 @@ def write_index(folder: Path) -> tuple[Path, int, list[str]]:
         except TypeError:
             left_out.append(path.name)
             continue
-        files[path.name] = {"checksum": _checksum(data), "case": encoded}
+        files[path.name] = {"checksum": checksum, "case": encoded}
     head["problems"] = tuple(dict.fromkeys(head["problems"]))
     cases = {"layout": layout(), "files": files}
     target = folder / INDEX_NAME

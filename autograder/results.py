@@ -69,9 +69,8 @@ def _output_text(check: CheckResult) -> str:
     return "\n\n".join(parts)
 
 
-def _make_method(check: CheckResult):  # noqa: ANN202 - a unittest method
-    text = clean(_output_text(check))
-
+def _make_method(check: CheckResult, text: str):  # noqa: ANN202 - a unittest method
+    """The check as a unittest method; `text`, its output (cleaned), is a failed one's exception."""
     def method(self: unittest.TestCase) -> None:
         if not check.passed:
             raise AssertionError(text)  # a passed check's text is its output: see to_gradescope
@@ -101,7 +100,9 @@ def to_gradescope(result: GradingResult) -> dict[str, Any]:
     Every string in it that holds student-controlled text (test names and
     outputs, the top-level output) goes through text.clean, here at the exit.
     """
-    methods = {f"test_{i:03d}": _make_method(check) for i, check in enumerate(result.checks)}
+    texts = [clean(_output_text(check)) for check in result.checks]
+    methods = {f"test_{i:03d}": _make_method(check, text)
+               for i, (check, text) in enumerate(zip(result.checks, texts))}
     suite_class = type("GradedChecks", (unittest.TestCase,), methods)
     suite = unittest.defaultTestLoader.loadTestsFromTestCase(suite_class)
 
@@ -113,11 +114,11 @@ def to_gradescope(result: GradingResult) -> dict[str, Any]:
         data["output_format"] = "text"
         data["test_output_format"] = "text"
         data["stdout_visibility"] = "hidden"
-        for test, check in zip(data["tests"], result.checks):
+        for test, check, text in zip(data["tests"], result.checks, texts):
             test["tags"] = list(test.get("tags", []))
             test["name"] = clean(str(test.get("name", check.name)))
-            text = _output_text(check) if check.passed else ""  # what printing it would have made the output
-            test["output"] = clean(f"{text}\n" if text else str(test.get("output", "")))
+            # a passed check's text, as printing it made it (a failed one's came with its exception)
+            test["output"] = f"{text}\n" if check.passed and text else clean(str(test.get("output", "")))
             test["output_format"] = "text"
             if check.mistakes:
                 test["extra_data"] = {"mistakes": list(check.mistakes)}

@@ -117,9 +117,9 @@ class Executors:
                 self.hosts.end_serial(host)
             elif then is not None and output.total == before:
                 self._send_ahead(host, then, budget_end)
+        elif outcome.kind in ("timeout", "budget"):  # killed at once, with whatever it started
+            self.hosts.kill_serial(host, alone=key)
         else:
-            if outcome.kind in ("timeout", "budget"):  # killed at once, with whatever it started
-                self.client.ask({"op": "sweep", "host": host.pid, "grace": 0.0})
             self.hosts.end_serial(host, alone=key)
         outcome.output = output.text().replace(os.path.join(host.workdir, "submission") + os.sep, "")
         return self.box._memory_words(outcome)
@@ -268,8 +268,7 @@ class Executors:
             protocol.send(host.serial, request_of(then.target, then.steps), then.inputs)
             host.serial.settimeout(None)
         except OSError:
-            self.client.ask({"op": "sweep", "host": host.pid, "grace": 0.0})
-            self.hosts.end_serial(host)
+            self.hosts.kill_serial(host)
             return
         host.ahead, host.ahead_sent = then, sent
 

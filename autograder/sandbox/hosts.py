@@ -133,13 +133,18 @@ class Hosts:
         host.serial, host.serial_out = None, -1
         self.sweep_due = host.pid
 
+    def kill_serial(self, host: Host, *, alone: Target | None = None) -> None:
+        """End the host's shared child at once: it and everything below the host are killed now (not at the
+        next sweep), then its channels close (see end_serial)."""
+        self._client.ask({"op": "sweep", "host": host.pid, "grace": 0.0})
+        self.end_serial(host, alone=alone)
+
     def drop_ahead(self, keep: Host | None = None) -> None:
         """End the shared child of every host but `keep` that was sent a request ahead: nothing will read its
         answer, and what it runs (and started) is killed before anything else runs."""
         for host in self._hosts.values():
             if host is not None and host is not keep and host.ahead is not None:
-                self._client.ask({"op": "sweep", "host": host.pid, "grace": 0.0})
-                self.end_serial(host)
+                self.kill_serial(host)
 
     def drop(self, key: Module) -> None:
         """Stop a host that died or misbehaved; that module's checks then run in workers of their own."""
