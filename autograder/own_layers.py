@@ -135,13 +135,22 @@ def judge_chain(chained: CallOutcome, outcome: CallOutcome, case: Case, check: C
 
 
 def _stub_answer(theirs: np.ndarray, case: Case, check: Check) -> str:
-    """What makes the parts' value no evidence, in words (empty: it is evidence): all zeros, or one of the
-    case's inputs passed through, where the reference's value is neither. A stub class can agree with stub
-    parts on these without doing the work. (Not the shape: a transposed dLdW of a wrong Linear is still
-    evidence of a right MLP.)"""
+    """What makes the parts' value no evidence, in words (empty: it is evidence): all zeros, one of the case's
+    inputs passed through, or, in the case's first call, one number everywhere or the same row for every sample
+    (a value of the shapes alone, whatever the inputs), where the reference's value is none of these. A stub
+    class can agree with stub parts on these without doing the work. (Not the shape: a transposed dLdW of a
+    wrong Linear is still evidence of a right MLP.)"""
     expected = case.expected[check.output]
     if not np.any(theirs) and np.any(expected):
         return "all zeros"
+    # The case's first call (forward), whose rows are its samples: a later call counts only once it is right
+    # (grade_against_own_parts), and a wrong part may well give a later value one number everywhere (dLdb).
+    if check.method == case.checks[0].method and theirs.size > 1:
+        if np.all(theirs == theirs.flat[0]) and np.ptp(expected) > 0:
+            return "one number everywhere"
+        if (theirs.ndim >= 2 and np.all(theirs == theirs[:1]) and expected.shape == theirs.shape
+                and not np.all(expected == expected[:1])):
+            return "the same row for every sample"
     for given in case.inputs.values():
         if given.shape == theirs.shape and np.array_equal(given, theirs) and not np.array_equal(given, expected):
             return "the test's input unchanged"

@@ -423,6 +423,32 @@ def test_pass_through_layers_do_not_make_a_stub_mlp_right(tmp_path):
     assert "give the test's input unchanged" in output, output
 
 
+def test_constant_layers_do_not_make_a_stub_mlp_right(tmp_path):
+    """A red team's submission: Linear returns ones (dLdW, dLdb ones too), ReLU hands its input on, and the MLP
+    never runs its layers (forward returns ones of the last layer's width, backward sets ones). Parts and class
+    agree, but a value that is one number everywhere, where the reference's is not, depends on no input: no
+    evidence, no MLP point."""
+    linear = ASSIGNMENT.problems["linear"].file
+    relu = ASSIGNMENT.problems["relu"].file
+    document = _grade(_reference_with(tmp_path, _edited(
+        (linear, "return A @ self.W.T + np.ones((self.N, 1)) @ self.b.T", "return np.ones((self.N, self.W.shape[0]))"),
+        (linear, "        self.dLdW = dLdZ.T @ self.A\n        self.dLdb = dLdZ.T @ np.ones((self.N, 1))\n"
+                 "        return dLdZ @ self.W",
+         "        self.dLdW = np.ones(self.W.shape)\n        self.dLdb = np.ones(self.b.shape)\n"
+         "        return np.ones((self.N, self.W.shape[1]))"),
+        (relu, "        self.A = np.maximum(Z, 0.0)\n        return self.A", "        self.A = Z\n        return Z"),
+        (relu, "        return dLdA * (self.Z > 0)", "        return dLdA"),
+        (MLP_FILE, "        A = A0\n", "        return np.ones((A0.shape[0], self.layers[-2].W.shape[0]))\n"),
+        (MLP_FILE, "            dLdA = layer.backward(dLdA)\n",
+         "            layer.dLdW, layer.dLdb = (np.ones(layer.W.shape), np.ones(layer.b.shape)) "
+         "if hasattr(layer, 'W') else (None, None)\n        return np.ones((dLdA.shape[0], 2))\n"),
+        (MLP_FILE, "from mytorch.nn.activation import ReLU",
+         "import numpy as np\nfrom mytorch.nn.activation import ReLU"))))
+    mlp = [t for t in document["tests"] if {"mlp0", "mlp1", "mlp4"} & set(t["tags"])]
+    assert mlp and all(t["score"] == 0 for t in mlp), [t["name"] for t in mlp if t["score"]]
+    assert not any(PASSED_OWN in t["output"] for t in mlp)
+
+
 def test_a_selection_of_mlp_tests_is_graded_as_in_the_whole_homework(tmp_path):
     """pytest -k mlp in the handout grades only the MLP tests: the layers' tests are graded too, unseen, since
     whether they fail decides how the MLP tests are graded."""
