@@ -266,7 +266,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
     def publish(result: GradingResult) -> None:
         """The results file, written while the sandbox closes."""
-        document, lines = _apply_policy(args, to_gradescope(result))
+        document, lines = _apply_policy(args, to_gradescope(result), result.policy)
         policy_lines.extend(lines)
         if results_file is not None:
             results_file.commit(document)
@@ -302,16 +302,16 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _apply_policy(args: argparse.Namespace, document: dict) -> tuple[dict, list[str]]:
-    """The submission policy, after grading; a policy that cannot be applied is reported, never fatal."""
+def _apply_policy(args: argparse.Namespace, document: dict, stated: dict[str, Any]) -> tuple[dict, list[str]]:
+    """The submission policy, after grading: the config's when one is given, else the one the fixtures state
+    (`stated`, as grading read them); a policy that cannot be applied is reported, never fatal."""
     metadata_path = args.metadata
     if metadata_path is None:
         beside = Path(args.submission).resolve().parent / "submission_metadata.json"
         metadata_path = beside if beside.is_file() else None
     if metadata_path is None or args.no_policy:
         return document, []
-    from .fixtures import load_cases
-    from .policy import MetadataError, apply_policy, fixture_policy, load_metadata
+    from .policy import MetadataError, apply_policy, load_metadata
 
     if args.config is not None and Path(args.config).is_file():
         from .config import load_assignment
@@ -319,7 +319,7 @@ def _apply_policy(args: argparse.Namespace, document: dict) -> tuple[dict, list[
 
         policy = policy_document(load_assignment(args.config))
     else:
-        policy = fixture_policy(load_cases(args.fixtures))
+        policy = stated
     if not policy:
         return document, []
     try:

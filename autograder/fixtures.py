@@ -835,6 +835,15 @@ def read_document(text: str, path: Path, *, graded_only: bool = False, seen: dic
     return doc
 
 
+def fixture_policy(cases: list[Case]) -> dict[str, Any]:
+    """The submission policy the fixtures state (see policy.py; generated together, so they must agree); empty:
+    none."""
+    for case in cases[1:]:
+        if case.policy != cases[0].policy:
+            raise FixtureError(f"{case.path}: its policy differs from that of {cases[0].path} (regenerate the fixtures)")
+    return cases[0].policy if cases else {}
+
+
 def fixture_files(folder: Path) -> list[Path]:
     """The fixture files of a folder, by name; a missing folder, or one without fixtures, is an error."""
     folder = Path(folder)

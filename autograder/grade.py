@@ -22,7 +22,7 @@ from .compare import compare, within
 from .limits import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
 from .fixture_index import index_head, indexed_cases
-from .fixtures import Case, Check, fixture_files, load_case, load_cases, problems_of
+from .fixtures import Case, Check, fixture_files, fixture_policy, load_case, load_cases, problems_of
 from .locate import Located, classes_in, locate, own_files
 from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
 from .results import CheckResult, GradingResult
@@ -555,6 +555,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
             sandbox.prepare(*targets)
         cases = load_cases(fixtures, loaded=loaded, graded_only=True, parsed=indexed_cases(fixtures), files=files)
         limits = limits or fixture_limits(cases)
+        policy = fixture_policy(cases)  # applied by the caller (cli); read here, with the cases, not again
         numbered = cases  # the cases the notes after the last test are numbered after
         if problems is not None:
             of_problems = checks_of_problems(cases, problems)
@@ -717,7 +718,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
     notes += [f"Note on your file: {note}" for note in file_notes]
     shown = [v.shown for v in found.values() if not isinstance(v, str)]
     result = GradingResult(checks=checks, submission_file=", ".join(dict.fromkeys(shown)) or None,
-                           execution_time=time.monotonic() - started, notes=notes, warnings=warnings)
+                           execution_time=time.monotonic() - started, notes=notes, warnings=warnings, policy=policy)
     try:
         if on_result is not None:
             on_result(result)

@@ -52,8 +52,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import AutograderError, FixtureError
-from .fixtures import Case
+from .errors import AutograderError
 from .text import LazyPattern
 
 _FRACTION = LazyPattern(r"(\.\d+)")
@@ -103,15 +102,6 @@ def load_metadata(path: Path) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise MetadataError(f"{path}: should be a JSON object")
     return doc
-
-
-def fixture_policy(cases: list[Case]) -> dict[str, Any]:
-    """The policy the fixtures state (generated together, so they must agree); empty: none."""
-    first = cases[0]
-    for case in cases[1:]:
-        if case.policy != first.policy:
-            raise FixtureError(f"{case.path}: its policy differs from that of {first.path} (regenerate the fixtures)")
-    return first.policy
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ class GradingResult:
     execution_time: float = 0.0
     notes: list[str] = field(default_factory=list)  # shown at the top, to everyone: no hidden data here
     warnings: list[str] = field(default_factory=list)  # for the staff only (the grader's stderr), never in results
+    policy: dict[str, Any] = field(default_factory=dict)  # the submission policy its fixtures state (policy.py)
 
     @property
     def score(self) -> float:

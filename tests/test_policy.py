@@ -240,6 +240,38 @@ def test_run_autograder_applies_the_policy_from_gradescopes_metadata(tmp_path):
     assert document["extra_data"]["policy"]["penalty_percent"] == 20.0
 
 
+def _state_policy(fixtures, line: str, *, only_first: bool = False) -> None:
+    """Write a policy into fixtures as generate would (a line before `checks:`), into every one or the first."""
+    for fixture in sorted(fixtures.glob("*.yaml"))[:1 if only_first else None]:
+        fixture.write_text(fixture.read_text().replace("\nchecks:\n", f"\n{line}\nchecks:\n", 1))
+
+
+def test_the_packaged_grader_applies_the_policy_its_fixtures_state(tmp_path):
+    """The Gradescope zip ships no config: the policy is the one the fixtures state, as grading read them."""
+    root = make_root(tmp_path, PROJECT / "reference")
+    (root / "source" / "autograder" / "assignment.yaml").unlink()
+    _state_policy(root / "source" / "test_cases",
+                  "policy: {late: {percent_per_day: 10.0, max_percent: 100.0, grace_minutes: 0.0}}")
+    meta = metadata("2026-03-03T00:00:00-05:00", due="2026-03-01T23:59:00-05:00")
+    (root / "submission_metadata.json").write_text(json.dumps(meta))
+    document, proc = run_autograder(root)
+    assert proc.returncode == 0, proc.stderr
+    full = problem_points()
+    assert document["score"] == pytest.approx(0.8 * full) and sum(t["score"] for t in document["tests"]) == full
+    assert document["extra_data"]["policy"]["penalty_percent"] == 20.0
+
+
+def test_fixtures_that_disagree_on_the_policy_are_refused_naming_the_file(tmp_path):
+    root = make_root(tmp_path, PROJECT / "reference")
+    (root / "source" / "autograder" / "assignment.yaml").unlink()
+    fixtures = root / "source" / "test_cases"
+    _state_policy(fixtures, "policy: {late: {percent_per_day: 10.0, max_percent: 100.0, grace_minutes: 0.0}}",
+                  only_first=True)
+    document, proc = run_autograder(root)  # the staff's error on stderr; the student is told the grader failed
+    assert document["score"] == 0 and "autograder itself failed" in document["output"]
+    assert "policy differs" in proc.stderr and sorted(fixtures.glob("*.yaml"))[1].name in proc.stderr, proc.stderr
+
+
 def test_unusable_metadata_keeps_the_graded_score_and_says_so(tmp_path):
     root = make_root(tmp_path, PROJECT / "reference")
     config = root / "source" / "autograder" / "assignment.yaml"
