@@ -148,13 +148,23 @@ def run_process(argv: list[str], *, timeout: float, env: dict[str, str] | None =
 
 
 def grade_argv(submission: Path, results: Path, config: Path | None, fixtures: Path | None = None,
-               problem: str | None = None) -> list[str]:
+               problem: str | None = None, metadata: Path | None = None) -> list[str]:
     """The grading command; on the root assignment (no `fixtures`), graded on its Softmax problem's checks, which
     the submissions in benchmarks/submissions are written for, whatever other problems the assignment has."""
     argv = [sys.executable, "-m", "autograder", "grade", str(submission), "--quiet", "--results", str(results)]
     problem = problem or (None if fixtures else ROOT_PROBLEM)
     return (argv + (["--config", str(config)] if config else []) + (["--fixtures", str(fixtures)] if fixtures else [])
-            + (["--problem", problem] if problem else []))
+            + (["--problem", problem] if problem else []) + (["--metadata", str(metadata)] if metadata else []))
+
+
+def gradescope_metadata(into: Path) -> Path:
+    """A submission_metadata.json as Gradescope gives every grading (on time, no earlier submission): so the
+    gradings timed as deployed apply the submission policy, as run_autograder's do."""
+    path = into / "submission_metadata.json"
+    path.write_text(json.dumps({"created_at": "2026-02-20T12:00:00-05:00", "previous_submissions": [],
+                                "assignment": {"due_date": "2026-03-01T23:59:00-05:00", "title": "HW1"},
+                                "users": [{"name": "A", "email": "a@example.edu"}]}))
+    return path
 
 
 def deployed_fixtures(fixtures: Path, into: Path, tree: Path = ROOT) -> Path:
@@ -179,11 +189,11 @@ def bytecode_env(cache: Path) -> dict[str, str]:
 
 def run_grading(submission: Path, *, config: Path | None, timeout: float, probe: bool = False,
                 env: dict[str, str] | None = None, fixtures: Path | None = None, problem: str | None = None,
-                tree: Path = ROOT) -> Run:
+                tree: Path = ROOT, metadata: Path | None = None) -> Run:
     """`python -m autograder grade` on one submission; the score is read back from results.json."""
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         results = Path(tmp) / "results.json"
-        argv = grade_argv(submission, results, config, fixtures, problem)
+        argv = grade_argv(submission, results, config, fixtures, problem, metadata)
         if probe:
             argv = [sys.executable, "-c", MEMORY_PROBE, *argv[3:]]
         run = run_process(argv, timeout=timeout, env=env, cwd=tree)
@@ -282,8 +292,9 @@ def measure_processes(rounds: int, log: Callable[[str], None], against: Path | N
     as setup.sh's `python -m compileall` leaves them, since a Gradescope
     container grades once and would otherwise compile every module each time;
     and with the fixtures indexed, as setup.sh's `python -m autograder index`
-    leaves them (a copy of the fixtures, so the repository stays as it is).
-    So is `homework_bytecode`. With `against` (another checkout of this
+    leaves them (a copy of the fixtures, so the repository stays as it is),
+    and with Gradescope's submission metadata, so the submission policy is
+    applied as run_autograder applies it. So is `homework_bytecode`. With `against` (another checkout of this
     repository), both are also graded by its grader, as deployed there, in
     the same rounds: a change's figures side by side with the code before it.
     """
@@ -294,6 +305,7 @@ def measure_processes(rounds: int, log: Callable[[str], None], against: Path | N
         env = bytecode_env(Path(cache))
         root_fixtures = deployed_fixtures(DEFAULT_FIXTURES, Path(cache) / "deployed")
         homework_fixtures = deployed_fixtures(HOMEWORK / "test_cases", Path(cache) / "deployed-homework")
+        metadata = gradescope_metadata(Path(cache))
         run_grading(SUBMISSIONS / "correct.py", config=None, timeout=120, env=env)  # fills the cache
         if against is not None:
             theirs = {"root": deployed_fixtures(against / "test_cases", Path(cache) / "against", against),
@@ -306,16 +318,17 @@ def measure_processes(rounds: int, log: Callable[[str], None], against: Path | N
             for name in GRADED:
                 series[name].runs.append(run_grading(GRADED_PATHS[name], config=None, timeout=120))
             series["correct_bytecode"].runs.append(run_grading(SUBMISSIONS / "correct.py", config=None, timeout=120,
-                                                               env=env, fixtures=root_fixtures, problem=ROOT_PROBLEM))
+                                                               env=env, fixtures=root_fixtures, problem=ROOT_PROBLEM,
+                                                               metadata=metadata))
             series["homework_bytecode"].runs.append(run_grading(HOMEWORK / "reference", config=None, timeout=120,
-                                                                env=env, fixtures=homework_fixtures))
+                                                                env=env, fixtures=homework_fixtures, metadata=metadata))
             if against is not None:
                 series["correct_against"].runs.append(run_grading(
                     SUBMISSIONS / "correct.py", config=None, timeout=120, env=env, tree=against,
-                    fixtures=theirs["root"], problem=ROOT_PROBLEM))
+                    fixtures=theirs["root"], problem=ROOT_PROBLEM, metadata=metadata))
                 series["homework_against"].runs.append(run_grading(
                     against / "examples" / "hw1p1" / "reference", config=None, timeout=120, env=env, tree=against,
-                    fixtures=theirs["homework"]))
+                    fixtures=theirs["homework"], metadata=metadata))
             log(f"  round {i + 1}/{rounds}: " + ", ".join(f"{n} {s.runs[-1].seconds:.3f} s" for n, s in series.items()))
     return series
 
