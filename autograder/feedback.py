@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import yaml
 
 from .expressions import ExpressionError, compiled, evaluate
+from .fixtures import YamlError, load_yaml
 
 FEEDBACK_DIR = "feedback"  # in the fixtures folder: one NAME.yaml per problem that has feedback
 STORED_SUFFIX = ".npz"  # the handout's copy: what each mistake returns on the visible tests, instead of `value`
@@ -286,7 +286,13 @@ def parse_feedback(raw: Any, where: str = "feedback", check: bool = True) -> Fee
 # -- a case's problem's feedback -----------------------------------------------------------------------------
 
 _LOADED: dict[str, Feedback] = {}
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # read on every grading that gives a speed note: fast
+_INDEXED: dict[str, Any] = {}  # feedback files' documents as the fixture index holds them (see use_indexed)
+
+
+def use_indexed(documents: Mapping[Path, Any]) -> None:
+    """Read these feedback files from their documents, as the fixture index holds them (fixture_index.read_index:
+    their bytes unchanged since), not from their YAML: a grading so needs no PyYAML."""
+    _INDEXED.update((str(path), document) for path, document in documents.items())
 
 
 def feedback_path(fixtures: Path, problem: str) -> Path:
@@ -302,8 +308,9 @@ def load_feedback(path: Path) -> Feedback:
             _LOADED[key] = EMPTY
         else:
             try:
-                parsed = parse_feedback(yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER) or {}, check=False)
-            except (OSError, yaml.YAMLError, FeedbackError) as exc:
+                document = _INDEXED[key] if key in _INDEXED else load_yaml(path.read_text(encoding="utf-8"))
+                parsed = parse_feedback(document or {}, check=False)
+            except (OSError, UnicodeDecodeError, YamlError, FeedbackError) as exc:
                 from .errors import FixtureError
 
                 raise FixtureError(f"{path}: {exc}") from None

@@ -11,13 +11,16 @@ pickle: reading the index runs no code it names).
 
 The file holds two marshal records, the first's length before them (8 bytes,
 big-endian). The first, small, is what starting the
-submission's hosts needs: the first fixture's limits, and the file and
-class of every fixture, read before the cases (index_head) so that the hosts
-import while the grader reads the rest. The second holds the cases.
+submission's hosts needs: the first fixture's limits, the file and class of
+every fixture, and every indexed file's checksum, read before the cases
+(index_head) so that the hosts import while the grader reads the rest. The
+second holds the cases, and the documents of the folder's feedback files
+(feedback/NAME.yaml, as PyYAML reads them). A grading whose fixtures and
+feedback files are all indexed so never imports PyYAML (about 8 ms).
 
 The YAML files stay the only truth. An entry is used only while its file's
 bytes still have the length and CRC-32 they had when it was read: a fixture
-edited, replaced or added since is read from its YAML, and an index that is
+(or feedback file) edited, replaced or added since is read from its YAML, and an index that is
 missing, unreadable, of another format, written by another Python (marshal's
 format is its own) or for fixture classes whose fields have changed since is
 ignored (grading is then as fast as without one). An entry that cannot be
@@ -43,10 +46,12 @@ from typing import Any
 
 import numpy as np
 
-from .fixtures import Case, Chain, Check, Parsed, ProblemRef, Step, Tolerance, fixture_files, load_case
+from .feedback import FEEDBACK_DIR, FeedbackError, parse_feedback
+from .fixtures import (Case, Chain, Check, FixtureError, Parsed, ProblemRef, Step, Tolerance, YamlError, fixture_files,
+                       load_case, load_yaml)
 
 INDEX_NAME = ".parsed-fixtures.index"  # in the fixtures folder; not a *.yaml, so never read as a fixture
-FORMAT = 2  # bumped whenever how a case is written here changes
+FORMAT = 3  # bumped whenever how a case is written here changes
 CLASSES = {cls.__name__: cls for cls in (Case, Check, Step, Tolerance, ProblemRef, Chain)}  # all it rebuilds
 # Rebuilt once and shared by every case that holds an equal one: immutable all through (checks are not
 # shared: grading tells them apart by identity).
@@ -69,7 +74,8 @@ def write_index(folder: Path) -> tuple[Path, int, list[str]]:
     folder = Path(folder)
     files: dict[str, Any] = {}
     left_out: list[str] = []
-    head: dict[str, Any] = {"format": FORMAT, "python": tuple(sys.version_info[:2]), "problems": []}
+    head: dict[str, Any] = {"format": FORMAT, "python": tuple(sys.version_info[:2]), "problems": [],
+                            "checksums": {}}
     for path in fixture_files(folder):
         case = load_case(path, graded_only=True)  # what grading would refuse raises here (FixtureError)
         checksum = _checksum(path.read_bytes())
@@ -83,8 +89,23 @@ def write_index(folder: Path) -> tuple[Path, int, list[str]]:
             left_out.append(path.name)
             continue
         files[path.name] = {"checksum": checksum, "case": encoded}
+        head["checksums"][path.name] = checksum
+    feedback = {}
+    for path in feedback_files(folder):
+        data = path.read_bytes()
+        name = f"{FEEDBACK_DIR}/{path.name}"
+        try:
+            document = load_yaml(data.decode("utf-8"))
+            parse_feedback(document or {}, check=False)  # as grading reads it: what it would refuse raises here
+            feedback[name] = {"checksum": _checksum(data), "document": _encode(document, {})}
+        except (UnicodeDecodeError, YamlError, FeedbackError) as exc:
+            raise FixtureError(f"{path}: {exc}") from None
+        except TypeError:  # a value the index cannot write (a YAML date, say): read from the YAML when graded
+            left_out.append(name)
+            continue
+        head["checksums"][name] = feedback[name]["checksum"]
     head["problems"] = tuple(dict.fromkeys(head["problems"]))
-    cases = {"layout": layout(), "files": files}
+    cases = {"layout": layout(), "files": files, "feedback": feedback}
     target = folder / INDEX_NAME
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=INDEX_NAME + ".", suffix=".tmp")
     try:
@@ -114,39 +135,70 @@ def _records(folder: Path, count: int) -> list[Any] | None:
     return records
 
 
-def index_head(folder: Path) -> tuple[Path, dict[str, Any], list[tuple[str, str]]] | None:
+def index_head(folder: Path) -> tuple[Path, dict[str, Any], list[tuple[str, str]], frozenset[str]] | None:
     """From the index's first record, without reading the cases: the first fixture file and its limits (while
-    its bytes are those indexed), and the (file, class) every fixture grades, in file order without repeats,
-    as fixtures.problems_of reads them: a hint to start importing with; load_cases reads and checks every
-    fixture (through the index or not). None without a usable index."""
+    its bytes are those indexed); the (file, class) every fixture grades, in file order without repeats,
+    as fixtures.problems_of reads them: a hint to start importing with (load_cases reads and checks every
+    fixture, through the index or not); and the indexed files whose bytes are still those indexed (by name in
+    the folder: fixtures, and feedback files as feedback/NAME.yaml), for read_index and index_covers. None
+    without a usable index."""
     folder = Path(folder)
     records = _records(folder, 1)
     if records is None:
         return None
     head = records[0]
-    first, limits, problems = head.get("first"), head.get("limits"), head.get("problems")
+    first, limits, problems, checksums = head.get("first"), head.get("limits"), head.get("problems"), \
+        head.get("checksums")
     if (not isinstance(first, str) or Path(first).name != first or not isinstance(limits, dict)
-            or not isinstance(problems, tuple)):
+            or not isinstance(problems, tuple) or not isinstance(checksums, dict)):
         return None
-    try:
-        if _checksum((folder / first).read_bytes()) != head.get("checksum"):
-            return None
-    except OSError:
+    verified = frozenset(name for name, checksum in checksums.items() if _unchanged(folder, name, checksum))
+    if first not in verified:
         return None
     hints = [hint for hint in problems if isinstance(hint, tuple) and len(hint) == 2
              and all(isinstance(part, str) for part in hint)]
-    return folder / first, limits, hints
+    return folder / first, limits, hints, verified
+
+
+def _unchanged(folder: Path, name: Any, checksum: Any) -> bool:
+    """Whether the folder's file `name` (a fixture, or feedback/NAME.yaml) still has the bytes indexed."""
+    if not isinstance(name, str) or (Path(name).name != name and Path(name).parent != Path(FEEDBACK_DIR)):
+        return False
+    try:
+        return _checksum((folder / name).read_bytes()) == checksum
+    except OSError:
+        return False
+
+
+def index_covers(folder: Path, files: list[Path], verified: frozenset[str]) -> bool:
+    """Whether grading these fixtures of the folder reads no YAML: each of them, and every feedback file of the
+    folder, is in the index with its bytes unchanged (`verified`, from index_head)."""
+    return (all(path.name in verified for path in files)
+            and all(f"{FEEDBACK_DIR}/{path.name}" in verified for path in feedback_files(Path(folder))))
+
+
+def feedback_files(folder: Path) -> list[Path]:
+    """The feedback files of a fixtures folder (feedback/NAME.yaml), in name order."""
+    return sorted((Path(folder) / FEEDBACK_DIR).glob("*.yaml"))
 
 
 def indexed_cases(folder: Path) -> Parsed:
-    """The cases (graded-only, as load_case reads them) of the folder's fixtures whose bytes are those the
-    index was written from (as their checksums say), by file; empty without a usable index. For
+    """The cases of the folder's fixtures that the index holds, as read_index finds them. For
     fixtures.load_cases(parsed=...)."""
+    return read_index(folder)[0]
+
+
+def read_index(folder: Path, verified: frozenset[str] = frozenset()) -> tuple[Parsed, dict[Path, Any]]:
+    """The cases (graded-only, as load_case reads them) of the folder's fixtures whose bytes are those the
+    index was written from (as their checksums say), by file; and the documents of its feedback files so
+    unchanged (for feedback.use_indexed), by path. Files named in `verified` were checked so already
+    (index_head): not read again. Both empty without a usable index."""
     folder = Path(folder)
     records = _records(folder, 2)
     index = records[1] if records is not None else None
-    if not isinstance(index, dict) or index.get("layout") != layout() or not isinstance(index.get("files"), dict):
-        return {}
+    if (not isinstance(index, dict) or index.get("layout") != layout() or not isinstance(index.get("files"), dict)
+            or not isinstance(index.get("feedback"), dict)):
+        return {}, {}
     found: dict[Path, Case] = {}
     shared: dict[int, Any] = {}
     for name, entry in index["files"].items():
@@ -154,15 +206,23 @@ def indexed_cases(folder: Path) -> Parsed:
             continue
         path = folder / name
         try:
-            if _checksum(path.read_bytes()) != entry.get("checksum"):
+            if name not in verified and not _unchanged(folder, name, entry.get("checksum")):
                 continue
             case = _decode(entry.get("case"), shared)
-        except (OSError, ValueError, TypeError, KeyError, IndexError, RecursionError):  # read from its YAML
+        except (ValueError, TypeError, KeyError, IndexError, RecursionError):  # read from its YAML
             continue
         if isinstance(case, Case):
             case.path = path
             found[path] = case
-    return found
+    documents: dict[Path, Any] = {}
+    for name, entry in index["feedback"].items():
+        if not isinstance(entry, dict) or not (name in verified or _unchanged(folder, name, entry.get("checksum"))):
+            continue
+        try:
+            documents[folder / name] = _decode(entry.get("document"), {})
+        except (ValueError, TypeError, KeyError, IndexError, RecursionError):  # read from its YAML
+            continue
+    return found, documents
 
 
 def _checksum(data: bytes) -> str:

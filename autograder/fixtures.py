@@ -9,17 +9,20 @@ person can read a case.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Collection, Mapping
+from typing import TYPE_CHECKING, Any, Collection, Mapping
 
 import numpy as np
-import yaml
 
 from .errors import FixtureError
 from .text import LazyPattern
+
+if TYPE_CHECKING:
+    import yaml
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 MISTAKEN = "__"  # expected "dLdb__dLdb_averaged": what the mistake dLdb_averaged gives for dLdb
@@ -35,8 +38,21 @@ def generated_header(config: str = DEFAULT_CONFIG_NAME) -> str:
 GENERATED_HEADER = generated_header()
 _HEADER_CONFIG = LazyPattern(re.escape(GENERATED) + r"edit (.+) instead\.\n")
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class YamlError(ValueError):
+    """Text that PyYAML cannot read; the message is PyYAML's (with the line and column)."""
+
+
+def load_yaml(text: str) -> Any:
+    """YAML text as PyYAML's safe loader reads it (its C loader where built). PyYAML is imported here, on first
+    use: about 8 ms, which a grading whose fixtures and feedback are all indexed (fixture_index) never spends."""
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise YamlError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -182,12 +198,18 @@ def _represent_map(dumper: yaml.SafeDumper, data: _FlowMap) -> yaml.Node:
     return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=True)
 
 
-class _FixtureDumper(_Dumper):  # type: ignore[misc, valid-type]
-    pass
+@functools.cache
+def _fixture_dumper() -> type:
+    """PyYAML's safe dumper (its C one where built), writing _FlowRow and _FlowMap on one line; made on first use
+    (see load_yaml)."""
+    import yaml
 
+    class FixtureDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+        pass
 
-_FixtureDumper.add_representer(_FlowRow, _represent_row)
-_FixtureDumper.add_representer(_FlowMap, _represent_map)
+    FixtureDumper.add_representer(_FlowRow, _represent_row)
+    FixtureDumper.add_representer(_FlowMap, _represent_map)
+    return FixtureDumper
 
 
 def _nested(array: np.ndarray) -> Any:
@@ -241,7 +263,10 @@ def _check_document(check: Check) -> dict[str, Any]:
 
 def dump_case(case: Case) -> str:
     """Serialise a case to YAML text, deterministically."""
-    body = yaml.dump(case_to_document(case), Dumper=_FixtureDumper, sort_keys=False, width=10_000, allow_unicode=True)
+    import yaml
+
+    body = yaml.dump(case_to_document(case), Dumper=_fixture_dumper(), sort_keys=False, width=10_000,
+                     allow_unicode=True)
     return generated_header(case.config) + body
 
 
@@ -620,8 +645,8 @@ def _metadata(lines: list[str], seen: dict[str, Any]) -> dict[str, Any] | None:
             value = seen[text] = _fast_checks(entry) if len(entry) > 1 else _fast_entry(entry[0])
         if value is None:
             try:
-                value = yaml.load(text, Loader=_Loader)
-            except yaml.YAMLError:
+                value = load_yaml(text)
+            except YamlError:
                 return None
             if not isinstance(value, dict) or len(value) != 1:
                 return None
@@ -826,8 +851,8 @@ def read_document(text: str, path: Path, *, graded_only: bool = False, seen: dic
     doc = _fast_document(text, graded_only, {} if seen is None else seen)
     if doc is None:
         try:
-            doc = yaml.load(text, Loader=_Loader)
-        except yaml.YAMLError as exc:
+            doc = load_yaml(text)
+        except YamlError as exc:
             raise FixtureError(f"{path}: not valid YAML ({exc})") from None
         graded = _graded_names(doc) if graded_only and isinstance(doc, dict) else None
         if graded is not None and isinstance(doc.get("expected"), dict):
@@ -881,8 +906,8 @@ def problems_of(folder: Path) -> list[tuple[str, str]]:
         try:
             with open(path, encoding="utf-8") as file:
                 line = next((line for _, line in zip(range(20), file) if line.startswith("problem: {")), None)
-            raw = yaml.load(line, Loader=_Loader)["problem"] if line else None
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, TypeError, KeyError):
+            raw = load_yaml(line)["problem"] if line else None
+        except (OSError, UnicodeDecodeError, YamlError, TypeError, KeyError):
             continue
         if isinstance(raw, dict) and isinstance(raw.get("file"), str) and isinstance(raw.get("class"), str):
             found[(raw["file"], raw["class"])] = None

@@ -21,7 +21,8 @@ from . import efficiency, own_layers, timing
 from .compare import compare, within
 from .limits import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
-from .fixture_index import index_head, indexed_cases
+from .feedback import use_indexed
+from .fixture_index import index_covers, index_head, read_index
 from .fixtures import Case, Check, fixture_files, fixture_policy, load_case, load_cases, problems_of
 from .locate import Located, classes_in, locate, own_files
 from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
@@ -49,16 +50,19 @@ class _OnFirstUse:
 diagnose: Any = _OnFirstUse("diagnose")
 # Modules of ours that grading or the CLI may import after student code ran. As root they are
 # imported before it runs (see import_late_modules), so nothing is imported from disk once student
-# code could have written to it.
+# code could have written to it. PyYAML too, unless every file graded is indexed (fixture_index).
 LATE_MODULES = ("diagnose", "feedback", "expressions", "policy")
 
 
-def import_late_modules() -> None:
-    """Import now what would otherwise be imported after student code ran (see LATE_MODULES)."""
+def import_late_modules(*, with_yaml: bool = True) -> None:
+    """Import now what would otherwise be imported after student code ran (see LATE_MODULES); PyYAML as well
+    unless grading will read no YAML."""
     for name in LATE_MODULES:
         module = importlib.import_module(f"{__package__}.{name}")
         if name == "diagnose":
             globals()["diagnose"] = module
+    if with_yaml:
+        importlib.import_module("yaml")
 
 
 def steps_for(check: Check, case: Case) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
@@ -533,18 +537,19 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
     sandbox = open_sandbox(stage, ".", "", "", Limits(), grader_root=PROJECT_ROOT,
                            backend=sandbox_backend) if stage is not None else None
     try:
-        if sandbox is not None and sandbox.account is not None:
-            import_late_modules()  # while the host imports; costs a few ms, and only as root
-        if callable(limits):
-            limits = limits()
         # Only now: the workers' zygote is already forked. What the hosts need first (the first fixture's
         # limits, the files and classes to import), from the index's head where setup.sh left one, else from a
         # first fixture and every fixture's problem line; then every file graded is imported while the rest
         # are read (the hosts import meanwhile, on other cores if any).
         files, head, loaded = fixture_files(fixtures), index_head(fixtures), {}
+        verified = head[3] if head is not None else frozenset()  # indexed files whose bytes are as indexed
+        if sandbox is not None and sandbox.account is not None:  # only as root; costs a few ms
+            import_late_modules(with_yaml=not index_covers(fixtures, files, verified))
+        if callable(limits):
+            limits = limits()
         if head is None or head[0] != files[0]:
             loaded[files[0]] = load_case(files[0], graded_only=True)  # grading reads no array it does not use (J)
-            head = files[0], loaded[files[0]].limits, None
+            head = files[0], loaded[files[0]].limits, None, verified
         if sandbox is not None:
             sandbox.limits = limits or limits_from_mapping(head[1], str(head[0]))
             targets = []
@@ -553,7 +558,9 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                 if isinstance(early, Located):  # else said with every check of that file, below
                     targets.append((early.import_root, early.module, class_name))
             sandbox.prepare(*targets)
-        cases = load_cases(fixtures, loaded=loaded, graded_only=True, parsed=indexed_cases(fixtures), files=files)
+        parsed, documents = read_index(fixtures, verified)
+        use_indexed(documents)
+        cases = load_cases(fixtures, loaded=loaded, graded_only=True, parsed=parsed, files=files)
         limits = limits or fixture_limits(cases)
         policy = fixture_policy(cases)  # applied by the caller (cli); read here, with the cases, not again
         numbered = cases  # the cases the notes after the last test are numbered after

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -95,6 +96,41 @@ def test_config_is_read_only_after_the_zygote_is_forked(monkeypatch, tmp_path):
     assert result.score == result.max_score
 
 
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="late imports are made as root only")
+@pytest.mark.parametrize("indexed", [False, True], ids=["yaml", "index"])
+def test_as_root_what_grading_may_import_later_is_imported_before_student_code_runs(indexed, monkeypatch, tmp_path):
+    """Every module grading may need once student code ran is imported before the hosts import it (prepare);
+    PyYAML among them unless every fixture and feedback file is indexed as it is (then it is never needed)."""
+    import shutil
+    import sys
+
+    from autograder import grade
+    from autograder.fixture_index import INDEX_NAME, write_index
+    from autograder.sandbox.runner import Sandbox
+
+    copy = tmp_path / "test_cases"
+    shutil.copytree(PROJECT / "test_cases", copy, ignore=shutil.ignore_patterns(INDEX_NAME))
+    if indexed:
+        write_index(copy)
+    events = []
+    real_late, real_prepare = grade.import_late_modules, Sandbox.prepare
+
+    def recording_late(*, with_yaml=True):
+        events.append(f"late imports, yaml {with_yaml}")
+        real_late(with_yaml=with_yaml)
+        assert ("yaml" in sys.modules) or not with_yaml
+
+    def recording_prepare(self, *targets):
+        events.append("hosts import")
+        return real_prepare(self, *targets)
+
+    monkeypatch.setattr(grade, "import_late_modules", recording_late)
+    monkeypatch.setattr(Sandbox, "prepare", recording_prepare)
+    result = grade.grade_submission(PROJECT / "reference", fixtures=copy)
+    assert events == [f"late imports, yaml {not indexed}", "hosts import"]
+    assert result.score == result.max_score
+
+
 @pytest.mark.parametrize("indexed", [False, True], ids=["yaml", "index"])
 def test_fixtures_are_read_only_after_the_zygote_is_forked(indexed, monkeypatch, tmp_path):
     """Fixtures hold the expected answers: not one may be in memory when the zygote is forked, from their
@@ -110,7 +146,7 @@ def test_fixtures_are_read_only_after_the_zygote_is_forked(indexed, monkeypatch,
         write_index(copy)
     events = []
     real_sandbox, real_load = grade.open_sandbox, fixtures._load_case
-    real_index, real_head = grade.indexed_cases, grade.index_head
+    real_index, real_head = grade.read_index, grade.index_head
 
     def recording_sandbox(*args, **kwargs):
         events.append("zygote forked")
@@ -121,9 +157,9 @@ def test_fixtures_are_read_only_after_the_zygote_is_forked(indexed, monkeypatch,
             events.append("fixture read")
         return real_load(path, graded_only, seen, parsed)
 
-    def recording_index(folder):
+    def recording_index(folder, verified):
         events.append("index read")
-        return real_index(folder)
+        return real_index(folder, verified)
 
     def recording_head(folder):
         events.append("index read")
@@ -131,7 +167,7 @@ def test_fixtures_are_read_only_after_the_zygote_is_forked(indexed, monkeypatch,
 
     monkeypatch.setattr(grade, "open_sandbox", recording_sandbox)
     monkeypatch.setattr(fixtures, "_load_case", recording_load)
-    monkeypatch.setattr(grade, "indexed_cases", recording_index)
+    monkeypatch.setattr(grade, "read_index", recording_index)
     monkeypatch.setattr(grade, "index_head", recording_head)
     result = grade.grade_submission(PROJECT / "reference", fixtures=copy)
     assert events[0] == "zygote forked" and events.count("zygote forked") == 1

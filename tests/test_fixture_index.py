@@ -27,6 +27,9 @@ def _copy(fixtures: Path, tmp_path: Path) -> Path:
     return copy
 
 
+CASES_KEYS = ("layout", "files", "feedback")  # the second record's; the rest is the head's
+
+
 def _read(copy: Path) -> dict:
     """The index's two records (see fixture_index) as one mapping: the head's keys, the cases' keys."""
     data = (copy / INDEX_NAME).read_bytes()
@@ -36,8 +39,8 @@ def _read(copy: Path) -> dict:
 
 
 def _write(copy: Path, index: dict) -> None:
-    head = {key: value for key, value in index.items() if key not in ("layout", "files")}
-    cases = {key: index[key] for key in ("layout", "files") if key in index}
+    head = {key: value for key, value in index.items() if key not in CASES_KEYS}
+    cases = {key: index[key] for key in CASES_KEYS if key in index}
     first = marshal.dumps(head, 4)
     (copy / INDEX_NAME).write_bytes(len(first).to_bytes(8, "big") + first + marshal.dumps(cases, 4))
 
@@ -228,11 +231,64 @@ def test_the_head_says_what_the_hosts_need_while_the_first_fixture_is_unchanged(
     copy = _copy(HOMEWORK_FIXTURES, tmp_path)
     write_index(copy)
     first = sorted(copy.glob("*.yaml"))[0]
-    path, limits, problems = index_head(copy)
+    path, limits, problems, verified = index_head(copy)
     assert path == first and limits == load_case(first, graded_only=True).limits
     assert problems == problems_of(copy) and len(problems) > 1
+    assert verified == {p.name for p in copy.glob("*.yaml")} | {f"feedback/{p.name}" for p in copy.glob("feedback/*")}
     first.write_text(first.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     assert index_head(copy) is None
+
+
+@pytest.mark.parametrize("edited", ["a fixture", "a feedback file", "nothing"])
+def test_grading_reads_no_yaml_only_while_every_file_it_reads_is_indexed_as_it_is(tmp_path: Path, edited: str) -> None:
+    """index_covers: every fixture and every feedback file has its indexed bytes, so grading needs no PyYAML
+    (as root, grade.import_late_modules imports it before student code runs otherwise); the feedback is then
+    read from the index, exactly as from its YAML."""
+    import yaml
+
+    from autograder.fixture_index import index_covers, read_index
+    from autograder.fixtures import fixture_files
+
+    copy = _copy(DEFAULT_FIXTURES, tmp_path)
+    write_index(copy)
+    feedback = sorted(copy.glob("feedback/*.yaml"))
+    target = {"a fixture": sorted(copy.glob("*.yaml"))[-1], "a feedback file": feedback[0], "nothing": None}[edited]
+    if target is not None:
+        target.write_text(target.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    verified = index_head(copy)[3]
+    assert index_covers(copy, fixture_files(copy), verified) == (target is None)
+    cases, documents = read_index(copy, verified)
+    assert len(cases) == len(fixture_files(copy)) - (edited == "a fixture")
+    assert set(documents) == set(feedback) - {target}
+    for path, document in documents.items():
+        assert document == yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_a_feedback_file_that_grading_would_refuse_is_refused_when_indexing(tmp_path: Path) -> None:
+    copy = _copy(DEFAULT_FIXTURES, tmp_path)
+    feedback = sorted(copy.glob("feedback/*.yaml"))[0]
+    feedback.write_text("mistakes: {not: a list}\n", encoding="utf-8")
+    with pytest.raises(FixtureError, match=f"{feedback.name}.*mistakes: should be a list"):
+        write_index(copy)
+    assert not (copy / INDEX_NAME).exists()
+
+
+def test_a_grading_of_indexed_fixtures_imports_no_yaml(tmp_path: Path) -> None:
+    """What makes the index worth its while (about 8 ms a grading): a correct submission graded from indexed
+    fixtures never imports PyYAML; with one fixture edited since, it does (that file is read from its YAML)."""
+    copy = _copy(DEFAULT_FIXTURES, tmp_path)
+    write_index(copy)
+    code = ("import sys\nfrom pathlib import Path\nfrom autograder.grade import grade_submission\n"
+            f"result = grade_submission(Path({str(PROJECT / 'reference')!r}), fixtures=Path({str(copy)!r}))\n"
+            "print(result.score == result.max_score, 'yaml' in sys.modules)\n")
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=120)
+
+    assert run().stdout.split() == ["True", "False"]
+    last = sorted(copy.glob("*.yaml"))[-1]
+    last.write_text(last.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    assert run().stdout.split() == ["True", "True"]
 
 
 def test_equal_parts_of_cases_are_rebuilt_once_and_never_shared_when_they_could_change(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ def test_every_generated_fixture_takes_the_fast_path_bit_for_bit(path: Path) -> 
     text = path.read_text(encoding="utf-8")
     fast = fixtures._fast_document(text)
     assert fast is not None, "a generated fixture should not need PyYAML's float constructor"
-    _same_document(fast, yaml.load(text, Loader=fixtures._Loader))
+    _same_document(fast, fixtures.load_yaml(text))
 
 
 def _load_both(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
@@ -97,7 +97,7 @@ def test_three_dimensional_arrays_nest_as_pyyaml_nests_them() -> None:
             "  U:\n  - - - [1.5]\n      - [2.5]\n    - - [3.5]\n      - [4.5]\nexpected:\n  V: [0.5, -0.0]\n")
     fast = fixtures._fast_document(text)
     assert fast is not None
-    _same_document(fast, yaml.load(text, Loader=fixtures._Loader))
+    _same_document(fast, fixtures.load_yaml(text))
     assert np.array(fast["inputs"]["U"]).shape == (1, 2, 2, 1)
 
 
@@ -146,7 +146,7 @@ def test_metadata_read_without_pyyaml_is_what_pyyaml_reads(path: Path) -> None:
         fast = fixtures._fast_checks(entry) if entry[0] == "checks:" else \
             fixtures._fast_entry(entry[0]) if len(entry) == 1 else None
         if fast is not None:
-            full = yaml.load("\n".join(entry) + "\n", Loader=fixtures._Loader)
+            full = fixtures.load_yaml("\n".join(entry) + "\n")
             assert fast == full and repr(fast) == repr(full)
 
 
@@ -160,4 +160,4 @@ def test_flow_values_outside_the_plain_form_are_left_to_pyyaml(text: str, value:
     fast, ok = fixtures._flow(text)
     assert ok == (value is not None) and fast == value
     if ok:
-        assert fast == yaml.load(text, Loader=fixtures._Loader)
+        assert fast == fixtures.load_yaml(text)

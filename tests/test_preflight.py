@@ -49,6 +49,13 @@ def test_a_missing_package_next_to_a_virtual_environment_is_told_to_activate_it(
     assert "activate the virtual environment with `source .venv/bin/activate`" in line
 
 
+def test_a_missing_pyyaml_is_found_out_without_importing_it(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "yaml", None)  # not installed, as far as the import system can tell
+    line = preflight.problem()
+    assert line is not None and line.startswith("pyyaml is not installed for this Python")
+
+
 def test_nothing_is_said_when_all_is_there():
     assert preflight.problem() is None
 
