@@ -42,7 +42,7 @@ import sys
 import tempfile
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -80,7 +80,7 @@ def write_index(folder: Path) -> tuple[Path, int, list[str]]:
         case = load_case(path, graded_only=True)  # what grading would refuse raises here (FixtureError)
         checksum = _checksum(path.read_bytes())
         if "first" not in head:
-            head.update(first=path.name, checksum=checksum, limits=dict(case.limits))
+            head.update(first=path.name, limits=dict(case.limits))
         head["problems"].append((case.problem.file, case.problem.class_name))
         case.path = None  # set again when read: the folder may have moved
         try:
@@ -135,13 +135,13 @@ def _records(folder: Path, count: int) -> list[Any] | None:
     return records
 
 
-def index_head(folder: Path) -> tuple[Path, dict[str, Any], list[tuple[str, str]], frozenset[str]] | None:
+def index_head(folder: Path) -> tuple[Path, dict[str, Any], list[tuple[str, str]], dict[str, str]] | None:
     """From the index's first record, without reading the cases: the first fixture file and its limits (while
     its bytes are those indexed); the (file, class) every fixture grades, in file order without repeats,
     as fixtures.problems_of reads them: a hint to start importing with (load_cases reads and checks every
-    fixture, through the index or not); and the indexed files whose bytes are still those indexed (by name in
-    the folder: fixtures, and feedback files as feedback/NAME.yaml), for read_index and index_covers. None
-    without a usable index."""
+    fixture, through the index or not); and the indexed files whose bytes are still those indexed, with their
+    checksums (by name in the folder: fixtures, and feedback files as feedback/NAME.yaml), for read_index and
+    index_covers. None without a usable index."""
     folder = Path(folder)
     records = _records(folder, 1)
     if records is None:
@@ -152,7 +152,7 @@ def index_head(folder: Path) -> tuple[Path, dict[str, Any], list[tuple[str, str]
     if (not isinstance(first, str) or Path(first).name != first or not isinstance(limits, dict)
             or not isinstance(problems, tuple) or not isinstance(checksums, dict)):
         return None
-    verified = frozenset(name for name, checksum in checksums.items() if _unchanged(folder, name, checksum))
+    verified = {name: checksum for name, checksum in checksums.items() if _unchanged(folder, name, checksum)}
     if first not in verified:
         return None
     hints = [hint for hint in problems if isinstance(hint, tuple) and len(hint) == 2
@@ -170,7 +170,12 @@ def _unchanged(folder: Path, name: Any, checksum: Any) -> bool:
         return False
 
 
-def index_covers(folder: Path, files: list[Path], verified: frozenset[str]) -> bool:
+def _fresh(folder: Path, name: Any, checksum: Any, verified: Mapping[str, str]) -> bool:
+    """Whether an entry's file has the bytes its checksum says: verified already with that checksum, or now."""
+    return (isinstance(name, str) and verified.get(name) == checksum) or _unchanged(folder, name, checksum)
+
+
+def index_covers(folder: Path, files: list[Path], verified: Mapping[str, str]) -> bool:
     """Whether grading these fixtures of the folder reads no YAML: each of them, and every feedback file of the
     folder, is in the index with its bytes unchanged (`verified`, from index_head)."""
     return (all(path.name in verified for path in files)
@@ -188,12 +193,12 @@ def indexed_cases(folder: Path) -> Parsed:
     return read_index(folder)[0]
 
 
-def read_index(folder: Path, verified: frozenset[str] = frozenset()) -> tuple[Parsed, dict[Path, Any]]:
+def read_index(folder: Path, verified: Mapping[str, str] | None = None) -> tuple[Parsed, dict[Path, Any]]:
     """The cases (graded-only, as load_case reads them) of the folder's fixtures whose bytes are those the
     index was written from (as their checksums say), by file; and the documents of its feedback files so
-    unchanged (for feedback.use_indexed), by path. Files named in `verified` were checked so already
-    (index_head): not read again. Both empty without a usable index."""
-    folder = Path(folder)
+    unchanged (for feedback.use_indexed), by path. A file `verified` (index_head) with its entry's checksum
+    is not read again. Both empty without a usable index."""
+    folder, verified = Path(folder), verified or {}
     records = _records(folder, 2)
     index = records[1] if records is not None else None
     if (not isinstance(index, dict) or index.get("layout") != layout() or not isinstance(index.get("files"), dict)
@@ -206,7 +211,7 @@ def read_index(folder: Path, verified: frozenset[str] = frozenset()) -> tuple[Pa
             continue
         path = folder / name
         try:
-            if name not in verified and not _unchanged(folder, name, entry.get("checksum")):
+            if not _fresh(folder, name, entry.get("checksum"), verified):
                 continue
             case = _decode(entry.get("case"), shared)
         except (ValueError, TypeError, KeyError, IndexError, RecursionError):  # read from its YAML
@@ -216,7 +221,7 @@ def read_index(folder: Path, verified: frozenset[str] = frozenset()) -> tuple[Pa
             found[path] = case
     documents: dict[Path, Any] = {}
     for name, entry in index["feedback"].items():
-        if not isinstance(entry, dict) or not (name in verified or _unchanged(folder, name, entry.get("checksum"))):
+        if not isinstance(entry, dict) or not _fresh(folder, name, entry.get("checksum"), verified):
             continue
         try:
             documents[folder / name] = _decode(entry.get("document"), {})

@@ -542,7 +542,7 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
         # first fixture and every fixture's problem line; then every file graded is imported while the rest
         # are read (the hosts import meanwhile, on other cores if any).
         files, head, loaded = fixture_files(fixtures), index_head(fixtures), {}
-        verified = head[3] if head is not None else frozenset()  # indexed files whose bytes are as indexed
+        verified = head[3] if head is not None else {}  # indexed files whose bytes are as indexed
         if sandbox is not None and sandbox.account is not None:  # only as root; costs a few ms
             import_late_modules(with_yaml=not index_covers(fixtures, files, verified))
         if callable(limits):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from autograder.errors import FixtureError
-from autograder.fixture_index import INDEX_NAME, index_head, indexed_cases, layout, write_index
+from autograder.fixture_index import INDEX_NAME, index_head, indexed_cases, layout, read_index, write_index
 from autograder.fixtures import Case, load_cases
 from autograder.paths import DEFAULT_FIXTURES
 from helpers import PROJECT, SOFTMAX, SUBMISSIONS, grade
@@ -131,6 +131,8 @@ def test_an_index_entry_for_other_bytes_is_not_used(tmp_path: Path) -> None:
     _write(copy, index)
     parsed = indexed_cases(copy)
     assert copy / first not in parsed and copy / second in parsed
+    # as grading reads it: the head vouches for the file's bytes, not for an entry that holds another checksum
+    assert read_index(copy, index_head(copy)[3])[0].keys() == parsed.keys()
     by_path = {c.path: c for c in load_cases(copy, graded_only=True, parsed=parsed)}
     assert by_path[copy / first].name != by_path[copy / second].name
 
@@ -234,7 +236,7 @@ def test_the_head_says_what_the_hosts_need_while_the_first_fixture_is_unchanged(
     path, limits, problems, verified = index_head(copy)
     assert path == first and limits == load_case(first, graded_only=True).limits
     assert problems == problems_of(copy) and len(problems) > 1
-    assert verified == {p.name for p in copy.glob("*.yaml")} | {f"feedback/{p.name}" for p in copy.glob("feedback/*")}
+    assert set(verified) == {p.name for p in copy.glob("*.yaml")} | {f"feedback/{p.name}" for p in copy.glob("feedback/*")}
     first.write_text(first.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     assert index_head(copy) is None
 
@@ -246,7 +248,7 @@ def test_grading_reads_no_yaml_only_while_every_file_it_reads_is_indexed_as_it_i
     read from the index, exactly as from its YAML."""
     import yaml
 
-    from autograder.fixture_index import index_covers, read_index
+    from autograder.fixture_index import index_covers
     from autograder.fixtures import fixture_files
 
     copy = _copy(DEFAULT_FIXTURES, tmp_path)
