@@ -96,22 +96,30 @@ def test_config_is_read_only_after_the_zygote_is_forked(monkeypatch, tmp_path):
     assert result.score == result.max_score
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="late imports are made as root only")
-@pytest.mark.parametrize("indexed", [False, True], ids=["yaml", "index"])
-def test_as_root_what_grading_may_import_later_is_imported_before_student_code_runs(indexed, monkeypatch, tmp_path):
-    """Every module grading may need once student code ran is imported before the hosts import it (prepare);
-    PyYAML among them unless every fixture and feedback file is indexed as it is (then it is never needed)."""
+def _fixtures_copy(tmp_path, indexed: bool):
+    """A copy of the Softmax assignment's fixtures, indexed as setup.sh leaves them or not."""
     import shutil
-    import sys
 
-    from autograder import grade
     from autograder.fixture_index import INDEX_NAME, write_index
-    from autograder.sandbox.runner import Sandbox
 
     copy = tmp_path / "test_cases"
     shutil.copytree(PROJECT / "test_cases", copy, ignore=shutil.ignore_patterns(INDEX_NAME))
     if indexed:
         write_index(copy)
+    return copy
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="late imports are made as root only")
+@pytest.mark.parametrize("indexed", [False, True], ids=["yaml", "index"])
+def test_as_root_what_grading_may_import_later_is_imported_before_student_code_runs(indexed, monkeypatch, tmp_path):
+    """Every module grading may need once student code ran is imported before the hosts import it (prepare);
+    PyYAML among them unless every fixture and feedback file is indexed as it is (then it is never needed)."""
+    import sys
+
+    from autograder import grade
+    from autograder.sandbox.runner import Sandbox
+
+    copy = _fixtures_copy(tmp_path, indexed)
     events = []
     real_late, real_prepare = grade.import_late_modules, Sandbox.prepare
 
@@ -135,15 +143,9 @@ def test_as_root_what_grading_may_import_later_is_imported_before_student_code_r
 def test_fixtures_are_read_only_after_the_zygote_is_forked(indexed, monkeypatch, tmp_path):
     """Fixtures hold the expected answers: not one may be in memory when the zygote is forked, from their
     YAML or from the index setup.sh writes."""
-    import shutil
-
     from autograder import fixtures, grade
-    from autograder.fixture_index import INDEX_NAME, write_index
 
-    copy = tmp_path / "test_cases"
-    shutil.copytree(PROJECT / "test_cases", copy, ignore=shutil.ignore_patterns(INDEX_NAME))
-    if indexed:
-        write_index(copy)
+    copy = _fixtures_copy(tmp_path, indexed)
     events = []
     real_sandbox, real_load = grade.open_sandbox, fixtures._load_case
     real_index, real_head = grade.read_index, grade.index_head
