@@ -144,6 +144,8 @@ class Feedback:
         """What a mistake returns on a case: computed from `value`, else as stored for the case's inputs."""
         if mistake.value is not None:
             return mistake.produce(arrays)
+        if not self.stored:  # nothing stored (Gradescope's copy): no lookup, and no hashlib imported after student code
+            return None
         found = self.stored.get(f"{mistake.name}__{inputs_key(inputs)}")
         return None if found is None else found.copy()
 

@@ -12,8 +12,9 @@ pickle: reading the index runs no code it names).
 The file holds two marshal records, the first's length before them (8 bytes,
 big-endian). The first, small, is what starting the
 submission's hosts needs: the first fixture's limits, the file and class of
-every fixture, and every indexed file's checksum, read before the cases
-(index_head) so that the hosts import while the grader reads the rest. The
+every fixture, every indexed file's checksum, and the fields of the classes
+the cases were written for, read before the cases (index_head) so that the
+hosts import while the grader reads the rest. The
 second holds the cases, and the documents of the folder's feedback files
 (feedback/NAME.yaml, as PyYAML reads them). A grading whose fixtures and
 feedback files are all indexed so never imports PyYAML (about 8 ms).
@@ -24,7 +25,9 @@ bytes still have the length and CRC-32 they had when it was read: a fixture
 missing, unreadable, of another format, written by another Python (marshal's
 format is its own) or for fixture classes whose fields have changed since is
 ignored (grading is then as fast as without one). An entry that cannot be
-rebuilt is read from its YAML too. Only graded-only cases are kept (no
+rebuilt is read from its YAML too, except as root when the head vouched for
+its file (grade.py refuses such a damaged index: PyYAML was not imported
+before student code ran, and may not be after). Only graded-only cases are kept (no
 expected array that no check uses), which is what grading reads; every
 other reader (audit, generate, the local pytest runner) reads the YAML. The
 index holds hidden cases too: it is never part of the student handout, and
@@ -51,7 +54,7 @@ from .fixtures import (Case, Chain, Check, FixtureError, Parsed, ProblemRef, Ste
                        load_case, load_yaml)
 
 INDEX_NAME = ".parsed-fixtures.index"  # in the fixtures folder; not a *.yaml, so never read as a fixture
-FORMAT = 3  # bumped whenever how a case is written here changes
+FORMAT = 4  # bumped whenever how a case is written here changes
 CLASSES = {cls.__name__: cls for cls in (Case, Check, Step, Tolerance, ProblemRef, Chain)}  # all it rebuilds
 # Rebuilt once and shared by every case that holds an equal one: immutable all through (checks are not
 # shared: grading tells them apart by identity).
@@ -74,8 +77,9 @@ def write_index(folder: Path) -> tuple[Path, int, list[str]]:
     folder = Path(folder)
     files: dict[str, Any] = {}
     left_out: list[str] = []
+    # the head holds the layout too: a head that vouches for files says what read_index will read from them
     head: dict[str, Any] = {"format": FORMAT, "python": tuple(sys.version_info[:2]), "problems": [],
-                            "checksums": {}}
+                            "checksums": {}, "fields": layout()}
     for path in fixture_files(folder):
         case = load_case(path, graded_only=True)  # what grading would refuse raises here (FixtureError)
         checksum = _checksum(path.read_bytes())
@@ -150,7 +154,7 @@ def index_head(folder: Path) -> tuple[Path, dict[str, Any], list[tuple[str, str]
     first, limits, problems, checksums = head.get("first"), head.get("limits"), head.get("problems"), \
         head.get("checksums")
     if (not isinstance(first, str) or Path(first).name != first or not isinstance(limits, dict)
-            or not isinstance(problems, tuple) or not isinstance(checksums, dict)):
+            or not isinstance(problems, tuple) or not isinstance(checksums, dict) or head.get("fields") != layout()):
         return None
     verified = {name: checksum for name, checksum in checksums.items() if _unchanged(folder, name, checksum)}
     if first not in verified:
@@ -162,11 +166,12 @@ def index_head(folder: Path) -> tuple[Path, dict[str, Any], list[tuple[str, str]
 
 def _unchanged(folder: Path, name: Any, checksum: Any) -> bool:
     """Whether the folder's file `name` (a fixture, or feedback/NAME.yaml) still has the bytes indexed."""
-    if not isinstance(name, str) or (Path(name).name != name and Path(name).parent != Path(FEEDBACK_DIR)):
+    if (not isinstance(name, str) or not name.endswith(".yaml")
+            or (Path(name).name != name and Path(name).parent != Path(FEEDBACK_DIR))):
         return False
     try:
         return _checksum((folder / name).read_bytes()) == checksum
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a name holding a NUL
         return False
 
 
@@ -180,6 +185,15 @@ def index_covers(folder: Path, files: list[Path], verified: Mapping[str, str]) -
     folder, is in the index with its bytes unchanged (`verified`, from index_head)."""
     return (all(path.name in verified for path in files)
             and all(f"{FEEDBACK_DIR}/{path.name}" in verified for path in feedback_files(Path(folder))))
+
+
+def not_indexed(folder: Path, files: list[Path], parsed: Parsed, documents: Mapping[Path, Any]) -> list[str]:
+    """The fixtures (of `files`) and feedback files of the folder that read_index did not give (`parsed`,
+    `documents`): grading reads them from their YAML. None once index_covers held, unless the index is
+    damaged (its head vouches for a file whose entry cannot be used)."""
+    folder = Path(folder)
+    return ([path.name for path in files if path not in parsed]
+            + [f"{FEEDBACK_DIR}/{path.name}" for path in feedback_files(folder) if path not in documents])
 
 
 def feedback_files(folder: Path) -> list[Path]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import importlib
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Collection
@@ -21,8 +22,8 @@ from . import efficiency, own_layers, timing
 from .compare import compare, within
 from .limits import Limits, limits_from_mapping
 from .errors import AutograderError, FixtureError
-from .feedback import use_indexed
-from .fixture_index import index_covers, index_head, read_index
+from .feedback import FEEDBACK_DIR, STORED_SUFFIX, use_indexed
+from .fixture_index import INDEX_NAME, index_covers, index_head, not_indexed, read_index
 from .fixtures import Case, Check, fixture_files, fixture_policy, load_case, load_cases, problems_of
 from .locate import Located, classes_in, locate, own_files
 from .paths import DEFAULT_FIXTURES, PROJECT_ROOT
@@ -54,15 +55,22 @@ diagnose: Any = _OnFirstUse("diagnose")
 LATE_MODULES = ("diagnose", "feedback", "expressions", "policy")
 
 
-def import_late_modules(*, with_yaml: bool = True) -> None:
+def import_late_modules(*, with_yaml: bool = True, with_stored: bool = False) -> None:
     """Import now what would otherwise be imported after student code ran (see LATE_MODULES); PyYAML as well
-    unless grading will read no YAML."""
+    unless grading will read no YAML; and what reading the feedback's stored values takes (a handout's .npz:
+    np.load reads a zip, whose names may be cp437, and they are looked up by a SHA-256) when there are some."""
     for name in LATE_MODULES:
         module = importlib.import_module(f"{__package__}.{name}")
         if name == "diagnose":
             globals()["diagnose"] = module
     if with_yaml:
         importlib.import_module("yaml")
+    if with_stored:
+        import codecs
+
+        for name in ("zipfile", "hashlib"):
+            importlib.import_module(name)
+        codecs.lookup("cp437")
 
 
 def steps_for(check: Check, case: Case) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
@@ -543,8 +551,11 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
         # are read (the hosts import meanwhile, on other cores if any).
         files, head, loaded = fixture_files(fixtures), index_head(fixtures), {}
         verified = head[3] if head is not None else {}  # indexed files whose bytes are as indexed
-        if sandbox is not None and sandbox.account is not None:  # only as root; costs a few ms
-            import_late_modules(with_yaml=not index_covers(fixtures, files, verified))
+        as_root = sandbox is not None and sandbox.account is not None
+        covered = as_root and index_covers(fixtures, files, verified)
+        if as_root:  # costs a few ms
+            import_late_modules(with_yaml=not covered,
+                                with_stored=any((Path(fixtures) / FEEDBACK_DIR).glob(f"*{STORED_SUFFIX}")))
         if callable(limits):
             limits = limits()
         if head is None or head[0] != files[0]:
@@ -559,6 +570,12 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                     targets.append((early.import_root, early.module, class_name))
             sandbox.prepare(*targets)
         parsed, documents = read_index(fixtures, verified)
+        if covered and "yaml" not in sys.modules:  # PyYAML may no longer be imported: every file must be indexed
+            unread = [name for name in not_indexed(fixtures, files, parsed, documents)
+                      if Path(fixtures) / name not in loaded]
+            if unread:
+                raise FixtureError(f"{Path(fixtures) / INDEX_NAME}: damaged (its head vouches for {unread[0]}, whose "
+                                   f"entry cannot be used); rebuild it: python -m autograder index {fixtures}")
         use_indexed(documents)
         cases = load_cases(fixtures, loaded=loaded, graded_only=True, parsed=parsed, files=files)
         limits = limits or fixture_limits(cases)

@@ -111,7 +111,8 @@ def _fixtures_copy(tmp_path, indexed: bool):
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="late imports are made as root only")
 @pytest.mark.parametrize("indexed", [False, True], ids=["yaml", "index"])
-def test_as_root_what_grading_may_import_later_is_imported_before_student_code_runs(indexed, monkeypatch, tmp_path):
+def test_as_root_what_grading_may_import_later_is_imported_before_student_code_runs(indexed, sandbox_account,
+                                                                                     monkeypatch, tmp_path):
     """Every module grading may need once student code ran is imported before the hosts import it (prepare);
     PyYAML among them unless every fixture and feedback file is indexed as it is (then it is never needed)."""
     import sys
@@ -123,9 +124,9 @@ def test_as_root_what_grading_may_import_later_is_imported_before_student_code_r
     events = []
     real_late, real_prepare = grade.import_late_modules, Sandbox.prepare
 
-    def recording_late(*, with_yaml=True):
+    def recording_late(*, with_yaml=True, **others):
         events.append(f"late imports, yaml {with_yaml}")
-        real_late(with_yaml=with_yaml)
+        real_late(with_yaml=with_yaml, **others)
         assert ("yaml" in sys.modules) or not with_yaml
 
     def recording_prepare(self, *targets):
@@ -137,6 +138,97 @@ def test_as_root_what_grading_may_import_later_is_imported_before_student_code_r
     result = grade.grade_submission(PROJECT / "reference", fixtures=copy)
     assert events == [f"late imports, yaml {not indexed}", "hosts import"]
     assert result.score == result.max_score
+
+
+# Grades argv[1] against the fixtures argv[2] as root, in a process of its own (whose PyYAML is imported only if
+# grading imports it), and prints the score, or the error, then every module the grader's process imported once
+# the hosts started importing student code (Sandbox.prepare): each a module read from disk when student code
+# could have written there.
+LATE_IMPORTS = """
+import os, sys
+from pathlib import Path
+from autograder.grade import grade_submission
+from autograder.sandbox.runner import Sandbox
+grader, late, real_prepare = os.getpid(), [], Sandbox.prepare
+def hook(event, args):
+    if event == "import" and os.getpid() == grader and args[0] not in sys.modules:
+        late.append(args[0])
+def prepare(self, *targets):
+    sys.addaudithook(hook)
+    return real_prepare(self, *targets)
+Sandbox.prepare = prepare
+try:
+    result = grade_submission(Path(sys.argv[1]), fixtures=Path(sys.argv[2]))
+    print("score", result.score, result.max_score)
+except Exception as exc:
+    print(type(exc).__name__, exc)
+print("late:", *sorted(set(late)))
+"""
+
+
+def _graded_as_root(submission, fixtures) -> list[str]:
+    """LATE_IMPORTS's output lines (the caller holds the test account: sandbox_account)."""
+    import subprocess
+    import sys
+
+    from helpers import TEST_ACCOUNT
+
+    proc = subprocess.run([sys.executable, "-c", LATE_IMPORTS, str(submission), str(fixtures)], cwd=PROJECT,
+                          env=dict(os.environ, AUTOGRADER_SANDBOX_USER=TEST_ACCOUNT), capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="late imports are made as root only")
+@pytest.mark.parametrize("folder", ["indexed", "handout"])
+def test_as_root_hints_import_nothing_once_student_code_ran(folder, sandbox_account, tmp_path):
+    """A wrong submission's hints read the feedback: from the index (no PyYAML), and in a handout-like folder
+    its stored values too (an .npz, a zip np.load reads, looked up by a SHA-256): all that takes is imported
+    before student code runs."""
+    from autograder.fixture_index import write_index
+    from autograder.package import handout_feedback
+
+    copy = _fixtures_copy(tmp_path, indexed=False)
+    if folder == "handout":
+        visible = [case for case in load_cases(copy) if case.visibility == "visible"]
+        for case in load_cases(copy):
+            if case.visibility != "visible":
+                case.path.unlink()
+        for name, (data, _) in handout_feedback(visible).items():
+            (tmp_path / name).write_bytes(data)
+        assert list(copy.glob("feedback/*.npz"))
+    write_index(copy)
+    score, late = _graded_as_root(SUBMISSIONS / "wrong_axis.py", copy)
+    assert score.startswith("score ") and float(score.split()[1]) > 0
+    assert late == "late:"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="late imports are made as root only")
+@pytest.mark.parametrize("damage", ["entry of other bytes", "cut short", "feedback entry missing"])
+def test_as_root_an_index_whose_head_vouches_for_what_it_cannot_give_is_refused(damage, sandbox_account, tmp_path):
+    """Its head vouching for every file, grading imports no PyYAML before student code runs: an entry that then
+    cannot be used could be read from its YAML only by importing PyYAML then. The grading is refused, naming the
+    index, and nothing is imported."""
+    import marshal
+
+    from autograder.fixture_index import INDEX_NAME
+
+    copy = _fixtures_copy(tmp_path, indexed=True)
+    data = (copy / INDEX_NAME).read_bytes()
+    length = int.from_bytes(data[:8], "big")
+    head, cases = marshal.loads(data[8:8 + length]), marshal.loads(data[8 + length:])
+    if damage == "entry of other bytes":
+        cases["files"][sorted(cases["files"])[-1]]["checksum"] = "1:00000000"
+    elif damage == "feedback entry missing":
+        cases["feedback"].clear()
+    second = marshal.dumps(cases, 4)
+    if damage == "cut short":
+        second = second[:len(second) // 2]
+    (copy / INDEX_NAME).write_bytes(data[:8 + length] + second)
+    error, late = _graded_as_root(SUBMISSIONS / "wrong_axis.py", copy)
+    assert error.startswith(f"FixtureError {copy / INDEX_NAME}: damaged") and "python -m autograder index" in error
+    assert late == "late:"
 
 
 @pytest.mark.parametrize("indexed", [False, True], ids=["yaml", "index"])

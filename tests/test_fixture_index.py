@@ -241,6 +241,31 @@ def test_the_head_says_what_the_hosts_need_while_the_first_fixture_is_unchanged(
     assert index_head(copy) is None
 
 
+def test_a_head_written_for_other_fixture_classes_vouches_for_nothing(tmp_path: Path) -> None:
+    """An index written before the fixture classes changed (the grader updated, not the index) is ignored from
+    its head on: as root, grading imports PyYAML before student code runs, and reads every file from it."""
+    copy = _copy(DEFAULT_FIXTURES, tmp_path)
+    write_index(copy)
+    index = _read(copy)
+    assert index["fields"] == index["layout"] == layout()
+    index["fields"] = index["layout"] = tuple((name, fields[:-1]) for name, fields in index["layout"])
+    _write(copy, index)
+    assert index_head(copy) is None and indexed_cases(copy) == {}
+
+
+def test_names_in_the_head_outside_the_folder_or_unreadable_are_vouched_for_by_nothing(tmp_path: Path) -> None:
+    copy = _copy(DEFAULT_FIXTURES, tmp_path)
+    write_index(copy)
+    index = _read(copy)
+    outside = ["a\0b.yaml", "../x.yaml", "feedback/../../etc/passwd", "/etc/passwd", "feedback/..", "", "..",
+               "feedback/../01.yaml", 7, ("a",)]
+    index["checksums"].update({name: "1:00000000" for name in outside})
+    _write(copy, index)
+    head = index_head(copy)
+    assert head is not None and not set(head[3]) & set(outside)
+    assert len(read_index(copy, head[3])[0]) == len(list(copy.glob("*.yaml")))
+
+
 @pytest.mark.parametrize("edited", ["a fixture", "a feedback file", "nothing"])
 def test_grading_reads_no_yaml_only_while_every_file_it_reads_is_indexed_as_it_is(tmp_path: Path, edited: str) -> None:
     """index_covers: every fixture and every feedback file has its indexed bytes, so grading needs no PyYAML
