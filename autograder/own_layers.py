@@ -95,7 +95,7 @@ def judge_chain(chained: CallOutcome, outcome: CallOutcome, case: Case, check: C
     chain = case.problem.chain
     assert chain is not None
     name = case.problem.class_name
-    run_so = f"run as {name} should run them ({_how(chain)})"
+    run_so = _run_so(case)
     also = f"Graded against your own {parts} as well, as tests of {parts} fail in this submission"
     cannot = "so this test could not be graded against them."
     found = structure_problems(chained.described, case) if chained.described is not None or chained.kind == "ok" else []
@@ -120,8 +120,7 @@ def judge_chain(chained: CallOutcome, outcome: CallOutcome, case: Case, check: C
                        f"{cannot}"], False
     stub = _stub_answer(theirs, case, check)
     if stub:  # parts that do no work agree with a class that does none: that proves nothing
-        return False, [f"Your own {parts}, {run_so}, give {stub} for {check.graded} here, which cannot tell a right "
-                       f"{name} from a wrong one: so this test was graded against the reference only."], False
+        return False, [no_evidence(case, check, parts, f"{stub} for {check.graded} here")], False
     assert outcome.returned is not None
     verdict = compare(outcome.returned, outcome.array, theirs, case.tolerance,
                       what=f"{name}'s {check.graded}", show_values=not case.hidden)
@@ -132,6 +131,32 @@ def judge_chain(chained: CallOutcome, outcome: CallOutcome, case: Case, check: C
                   f"the same {check.graded} as your {name}, and {chain.through} holds the classes and shapes the "
                   f"reference builds. So {name} itself is right here; its values differ from the reference's because "
                   f"of {parts}."], True
+
+
+def no_evidence(case: Case, check: Check, parts: str, what: str) -> str:
+    """Why the parts' value is no evidence for the class (`what` they give): the test stays graded against the
+    reference alone."""
+    name = case.problem.class_name
+    return (f"Your own {parts}, {_run_so(case)}, give {what}, which cannot tell a right {name} from a wrong one: "
+            f"so this test was graded against the reference only.")
+
+
+def _run_so(case: Case) -> str:
+    """How the parts were run, in words."""
+    assert case.problem.chain is not None
+    return f"run as {case.problem.class_name} should run them ({_how(case.problem.chain)})"
+
+
+OTHER_DRAWS = 3  # other inputs the parts are run on, at most, before their value is taken to depend on none
+
+
+def other_inputs(arrays: dict[str, np.ndarray], case: Case, draw: int) -> dict[str, np.ndarray]:
+    """A request's float arrays drawn afresh, of the same shapes, dtypes, means and spreads (integer ones, labels,
+    kept): for running the parts again, to see whether their value depends on the values at all. Fixed by the
+    case and the draw, so a grading is reproducible."""
+    rng = np.random.default_rng((case.number, draw))
+    return {name: (array.mean() + rng.standard_normal(array.shape) * (float(array.std()) or 1.0)).astype(array.dtype)
+            if array.dtype.kind == "f" and array.size else array for name, array in arrays.items()}
 
 
 def _stub_answer(theirs: np.ndarray, case: Case, check: Check) -> str:
@@ -213,14 +238,51 @@ def grade_against_own_parts(graded: Graded, failed: Collection[str], run: Runner
                             if c is case and k.method != check.method and c.checks.index(k) < c.checks.index(check))
         parts = " and ".join(culprits)
         ops, arrays = request_for(check, case.inputs, case.expected)
-        passed, lines, decisive = run(case, chain_ops(ops, chain), arrays, lambda chained, outcome=outcome, case=case,
-                                      check=check: judge_chain(chained, outcome, case, check, parts))
+        chained_value: list[np.ndarray | None] = [None]
+
+        def judge(chained: CallOutcome, outcome: CallOutcome = outcome, case: Case = case, check: Check = check,
+                  kept: list[np.ndarray | None] = chained_value) -> tuple[bool, list[str], bool]:
+            kept[0] = _float_array(chained)
+            return judge_chain(chained, outcome, case, check, parts)
+
+        passed, lines, decisive = run(case, chain_ops(ops, chain), arrays, judge)
         if passed and earlier_wrong:
             continue  # right against parts that could not vouch for the earlier call: stays failed, with the uses note
+        if passed and not _depends_on_values(run, case, check, chain_ops(ops, chain), arrays, chained_value):
+            passed, decisive = False, False
+            lines = [no_evidence(case, check, parts, f"the same {check.graded} whatever the test's input values "
+                                                     f"(run again on other values of the same shapes)")]
         regraded.append(Regraded(result, check.points, passed, lines, decisive))
         if passed:
             passed_now.append(result)
     return regraded
+
+
+def _depends_on_values(run: Runner, case: Case, check: Check, ops: list[dict[str, Any]], arrays: dict[str, np.ndarray],
+                       value: list[np.ndarray | None]) -> bool:
+    """Whether the parts' value in the case's first call (`value[0]`, as they gave it on the test's inputs)
+    changes when they run again on other values of the same shapes (other_inputs), as a right chain's does:
+    parts whose values are built from shapes alone (np.arange of them, say) agree with a class that does no work
+    on every input. A later call (backward) is not asked: wrong parts may make it depend on the forward's signs
+    alone, and it counts only once the first call is right (grade_against_own_parts). No finite array on other
+    inputs is no evidence either."""
+    if check.method != case.checks[0].method:
+        return True
+    if value[0] is None:
+        return False
+
+    def judge(outcome: CallOutcome) -> tuple[bool, np.ndarray | None]:
+        array = _float_array(outcome)
+        return array is not None, array
+
+    for draw in range(OTHER_DRAWS):
+        _, again = run(case, ops, other_inputs(arrays, case, draw), judge)
+        if again is None:
+            return False
+        if again.shape != value[0].shape or not np.allclose(again, value[0], rtol=case.tolerance.rtol,
+                                                             atol=case.tolerance.atol):
+            return True
+    return False
 
 
 def apply(regraded: list[Regraded]) -> list[CheckResult]:

@@ -449,6 +449,38 @@ def test_constant_layers_do_not_make_a_stub_mlp_right(tmp_path):
     assert not any(PASSED_OWN in t["output"] for t in mlp)
 
 
+def test_layers_whose_values_are_their_shapes_alone_do_not_make_a_stub_mlp_right(tmp_path):
+    """The red team's constant stubs again, with values that differ from row to row and number to number but
+    still depend on nothing but shapes (np.arange): parts and class agree on any input, so run again on other
+    inputs of the same shapes they give the same values, which a right MLP through right layers would not.
+    No evidence, no MLP point."""
+    linear = ASSIGNMENT.problems["linear"].file
+    relu = ASSIGNMENT.problems["relu"].file
+    ramp = "np.arange(float(np.prod({0}))).reshape({0})"
+    document = _grade(_reference_with(tmp_path, _edited(
+        (linear, "return A @ self.W.T + np.ones((self.N, 1)) @ self.b.T",
+         "return " + ramp.format("(self.N, self.W.shape[0])")),
+        (linear, "        self.dLdW = dLdZ.T @ self.A\n        self.dLdb = dLdZ.T @ np.ones((self.N, 1))\n"
+                 "        return dLdZ @ self.W",
+         f"        self.dLdW = {ramp.format('self.W.shape')}\n        self.dLdb = {ramp.format('self.b.shape')}\n"
+         f"        return {ramp.format('(self.N, self.W.shape[1])')}"),
+        (relu, "        self.A = np.maximum(Z, 0.0)\n        return self.A", "        self.A = Z\n        return Z"),
+        (relu, "        return dLdA * (self.Z > 0)", "        return dLdA"),
+        (MLP_FILE, "        A = A0\n",
+         f"        return {ramp.format('(A0.shape[0], self.layers[-2].W.shape[0])')}\n"),
+        (MLP_FILE, "            dLdA = layer.backward(dLdA)\n",
+         f"            layer.dLdW, layer.dLdb = ({ramp.format('layer.W.shape')}, {ramp.format('layer.b.shape')}) "
+         f"if hasattr(layer, 'W') else (None, None)\n"
+         f"        return {ramp.format('(dLdA.shape[0], self.layers[0].W.shape[1])')}\n"),
+        (MLP_FILE, "from mytorch.nn.activation import ReLU",
+         "import numpy as np\nfrom mytorch.nn.activation import ReLU"))))
+    mlp = [t for t in document["tests"] if {"mlp0", "mlp1", "mlp4"} & set(t["tags"])]
+    assert mlp and all(t["score"] == 0 for t in mlp), [t["name"] for t in mlp if t["score"]]
+    assert not any(PASSED_OWN in t["output"] for t in mlp)
+    visible = [t for t in mlp if t["visibility"] == "visible"]
+    assert any("whatever the test's input values" in t["output"] for t in visible), visible[0]["output"]
+
+
 def test_a_selection_of_mlp_tests_is_graded_as_in_the_whole_homework(tmp_path):
     """pytest -k mlp in the handout grades only the MLP tests: the layers' tests are graded too, unseen, since
     whether they fail decides how the MLP tests are graded."""
