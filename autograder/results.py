@@ -4,7 +4,10 @@ The JSON is produced by gradescope-utils' ``JSONTestResult`` (what its
 ``JSONTestRunner`` runs tests with) over one generated unittest method per
 check, decorated with its weight, number, visibility and tags; the runner
 itself is not used, as all it adds is writing the JSON out (indented, by
-the json module's slow path) for this module to read back. Its known pitfalls are avoided on purpose: no
+the json module's slow path) for this module to read back, and neither are the methods: each check's
+outcome is known, and is reported to the result as running its method would report it (startTest,
+addSuccess or addFailure with the check's text, stopTest), which costs a grading of the whole homework
+about a millisecond less than unittest's machinery for running them. Its known pitfalls are avoided on purpose: no
 ``subTest`` (dropped), no ``setUpClass`` (crashes without output), and the
 test name is set as the method's one-line docstring (where it reads names).
 """
@@ -105,7 +108,6 @@ def to_gradescope(result: GradingResult) -> dict[str, Any]:
     methods = {f"test_{i:03d}": _make_method(check, text)
                for i, (check, text) in enumerate(zip(result.checks, texts))}
     suite_class = type("GradedChecks", (unittest.TestCase,), methods)
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(suite_class)
 
     def post_process(data: dict[str, Any]) -> None:
         data.pop("leaderboard", None)
@@ -126,7 +128,15 @@ def to_gradescope(result: GradingResult) -> dict[str, Any]:
 
     document: dict[str, Any] = {"tests": []}
     outcome = JSONTestResult(io.StringIO(), True, 1, document["tests"], [], "")  # as JSONTestRunner makes it
-    suite(outcome)  # not buffered: no test prints (a failed one's text is its exception's)
+    # Each check's outcome as running its method would report it (not buffered: none prints; a failed one's
+    # text is its exception's), without unittest's machinery for running a method whose outcome is known.
+    for test, check, text in zip(map(suite_class, methods), result.checks, texts):  # in the checks' order
+        outcome.startTest(test)
+        if check.passed:
+            outcome.addSuccess(test)
+        else:
+            outcome.addFailure(test, (AssertionError, AssertionError(text), None))
+        outcome.stopTest(test)
     post_process(document)
     return document
 
