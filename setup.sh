@@ -29,9 +29,9 @@ fi
 # Compile the grader once here: a Gradescope container grades one submission and
 # would otherwise compile every module on each run (about 30 ms of each grading).
 "$ROOT/venv/bin/python" -m compileall -q "$SOURCE/autograder" >/dev/null
-# Parse the fixtures once too (test_cases/.parsed-fixtures.index): each grading then reads the cases
-# ready-made rather than YAML, for the fixtures whose files are unchanged (the YAML stays the truth; see
-# fixture_index.py).
+# Parse the fixtures once too (test_cases/.parsed-fixtures.index): each grading then reads the cases and
+# the feedback ready-made rather than YAML, without importing PyYAML, for the files that are unchanged (the
+# YAML stays the truth; see fixture_index.py).
 (cd "$SOURCE" && "$ROOT/venv/bin/python" -m autograder index "$SOURCE/test_cases")
 
 # Fail the build now, not at the first submission, if the install is broken.
