@@ -638,11 +638,14 @@ def grade_submission(submission: Path, *, fixtures: Path = DEFAULT_FIXTURES,
                     progress(f"[{len(done)}/{total}] {result.name}: {'passed' if result.passed else 'failed'}")
 
         def run(case: Case, ops: list[dict[str, Any]], arrays: dict[str, np.ndarray],
-                judge: Callable[[CallOutcome], tuple]) -> tuple:
+                judge: Callable[[CallOutcome], tuple], fresh: bool = False) -> tuple:
             located = found[case.problem.file]
             assert sandbox is not None and isinstance(located, Located)
-            return decide(sandbox, ops, arrays, judge, call_timeout=call_timeout(case, limits),
-                          target=(located.import_root, located.module, case.problem.class_name))[1]
+            target = (located.import_root, located.module, case.problem.class_name)
+            if fresh:  # once, in a process that ran nothing else (own_layers.follows_its_parts)
+                return judge(sandbox.run(ops, arrays, call_timeout=call_timeout(case, limits), target=target,
+                                         fresh=True))
+            return decide(sandbox, ops, arrays, judge, call_timeout=call_timeout(case, limits), target=target)[1]
 
         def so_far(hidden: bool | None = None) -> tuple[list[tuple[Case, CheckResult]], Graded]:
             """The results recorded so far (of visible or hidden cases only, or of all), in fixture order: every

@@ -32,8 +32,9 @@ from .sandbox import CallOutcome
 
 # (case, check, outcome, result) of each graded check, as grade_submission keeps them
 Graded = list[tuple[Case, Check, CallOutcome, CheckResult]]
-# runs a request for a case's check and judges its outcome (escalation.decide), giving the verdict
-Runner = Callable[[Case, list[dict[str, Any]], dict[str, np.ndarray], Callable[[CallOutcome], tuple]], tuple]
+# runs a request for a case's check and judges its outcome (escalation.decide), giving the verdict; with
+# fresh=True, once, in a process that ran nothing else (what an earlier run left there cannot answer for it)
+Runner = Callable[..., tuple]
 
 
 def chain_ops(ops: list[dict[str, Any]], chain: Chain) -> list[dict[str, Any]]:
@@ -227,6 +228,7 @@ def grade_against_own_parts(graded: Graded, failed: Collection[str], run: Runner
     classes = {case.problem.name: case.problem.class_name for case, *_ in graded}
     regraded = []
     passed_now: list[CheckResult] = []  # results this pass found right (applied later)
+    moved_runs: dict[tuple[int, ...], tuple[Moved, Moved, Moved | None]] = {}  # see follows_its_parts
     # in each case's own order: a later call (backward) counts as right only when the earlier ones (forward) are
     # right too, so parts that do no work cannot vouch for a class's backward whose forward they could not
     for case, check, outcome, result in sorted(graded, key=lambda g: (g[0].number, g[0].checks.index(g[1]))):
@@ -252,6 +254,10 @@ def grade_against_own_parts(graded: Graded, failed: Collection[str], run: Runner
             passed, decisive = False, False
             lines = [no_evidence(case, check, parts, f"the same {check.graded} whatever the test's input values "
                                                      f"(run again on other values of the same shapes)")]
+        if passed:
+            why = follows_its_parts(run, case, check, chained_value[0], parts, moved_runs)
+            if why:
+                passed, decisive, lines = False, False, [why]
         regraded.append(Regraded(result, check.points, passed, lines, decisive))
         if passed:
             passed_now.append(result)
@@ -283,6 +289,92 @@ def _depends_on_values(run: Runner, case: Case, check: Check, ops: list[dict[str
                                                              atol=case.tolerance.atol):
             return True
     return False
+
+
+def perturbed(ops: list[dict[str, Any]], chain: Chain, seed: int, other: int | None = None) -> list[dict[str, Any]]:
+    """A request whose graded call (the last) is made with the value each part's method returns moved by a fixed
+    random amount (worker._perturb; `other`: the index of the part whose amount is drawn otherwise)."""
+    last = max(i for i, op in enumerate(ops) if op["op"] == "call")
+    method = ops[last]["method"]
+    step: dict[str, Any] = {"op": "perturb", "attr": chain.through, "method": method, "seed": seed,
+                            "reverse": method in chain.reverse}
+    if other is not None:
+        step["other"] = other
+    return ops[:last] + [step] + ops[last:]
+
+
+Moved = dict[int, "np.ndarray | None"]  # a value of each check of a group (by id), as a moved run gave it
+
+
+def follows_its_parts(run: Runner, case: Case, check: Check, value: np.ndarray | None, parts: str,
+                      runs: dict[tuple[int, ...], tuple[Moved, Moved, Moved | None]]) -> str:
+    """Why a value that agrees with the parts' is still no evidence that the class runs them (empty: it is).
+
+    Agreeing on the test's inputs alone, a class that never calls its parts can mirror parts whose value is
+    built from their own parameters (the last Linear's b times a ramp, say), or from inputs they tell apart from
+    any other (a fixture's four decimals). So the class's own call and the parts' chain are made again, each in
+    a process that ran nothing else, with the value each part hands on to the next moved by a fixed random
+    amount (worker._perturb): a class that hands each value on as its parts, called in order, would give the
+    chain's value, moved as it is; one that computes its answer some other way does not see the amounts. The
+    moved value must also differ from the unmoved one: in the first call, from that of the chain with the first
+    part's amount drawn otherwise (the answer must depend on what the first part hands on, not on the last
+    parts alone); in a later call (backward), from the chain's own value `value` (a part may legitimately ignore
+    the value it is given there, as a ReLU backward that returns its mask does). The checks of the case with
+    the same steps (a backward's gradients) are answered by the same runs, kept in `runs`."""
+    chain = case.problem.chain
+    assert chain is not None
+    first = check.method == case.checks[0].method
+    group = [k for k in case.checks if k.steps == check.steps]
+    key = (id(case), *map(id, group))
+    if key not in runs:
+        runs[key] = _moved_runs(run, case, group, first)
+    mine, theirs, other = (None if values is None else values[id(check)] for values in runs[key])
+    if not first:
+        other = value
+    moved = (f"(run again with the value each part in {chain.through} hands on to the next in {check.method} "
+             f"moved by a fixed random amount)")
+    name = case.problem.class_name
+    if theirs is None or other is None:
+        return no_evidence(case, check, parts, f"no array of finite numbers for {check.graded} {moved}")
+    if _close(theirs, other, case):
+        said = f"{chain.through}[0] hands on" if first else "the parts hand on"
+        return no_evidence(case, check, parts, f"the same {check.graded} whatever {said} {moved}")
+    if mine is None:
+        return (f"Your {name} gives no array of finite numbers for {check.graded} {moved}, where your own {parts} "
+                f"do: so this test was graded against the reference only.")
+    if not _close(mine, theirs, case):
+        return (f"Your {name}, and your own {parts} {_run_so(case)}, were run again with the value each part in "
+                f"{chain.through} hands on to the next in {check.method} moved by a fixed random amount: they no "
+                f"longer give the same {check.graded}, so {name} does not get its {check.graded} by running its "
+                f"parts; this test was graded against the reference only.")
+    return ""
+
+
+def _moved_runs(run: Runner, case: Case, group: list[Check], first: bool) -> tuple[Moved, Moved, Moved | None]:
+    """The values of a group of checks with the same steps (follows_its_parts), each run in a process that ran
+    nothing else: the class's own call moved, the chain's moved, and in the first call the chain's with the
+    first part's amount drawn otherwise."""
+    from .grade import request_together
+
+    chain = case.problem.chain
+    assert chain is not None
+    ops, arrays = request_together(group, case)
+    seed = 1_000_003 + case.number
+
+    def values(outcome: CallOutcome) -> tuple[bool, Moved]:
+        items = outcome.items if outcome.kind == "ok" and outcome.items is not None else []
+        arrays_of = [_float_array(item) for item in items] if len(items) == len(group) else [None] * len(group)
+        return True, {id(check): array for check, array in zip(group, arrays_of)}
+
+    _, mine = run(case, perturbed(ops, chain, seed), arrays, values, fresh=True)
+    _, theirs = run(case, perturbed(chain_ops(ops, chain), chain, seed), arrays, values, fresh=True)
+    other = run(case, perturbed(chain_ops(ops, chain), chain, seed, other=0), arrays, values, fresh=True)[1] \
+        if first else None
+    return mine, theirs, other
+
+
+def _close(a: np.ndarray, b: np.ndarray, case: Case) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=case.tolerance.rtol, atol=case.tolerance.atol))
 
 
 def apply(regraded: list[Regraded]) -> list[CheckResult]:

@@ -481,6 +481,78 @@ def test_layers_whose_values_are_their_shapes_alone_do_not_make_a_stub_mlp_right
     assert any("whatever the test's input values" in t["output"] for t in visible), visible[0]["output"]
 
 
+RAMP = "np.arange(float(np.prod({0}))).reshape({0})"  # values of shapes alone
+LINEAR_FORWARD = "return A @ self.W.T + np.ones((self.N, 1)) @ self.b.T"
+LINEAR_BACKWARD = ("        self.dLdW = dLdZ.T @ self.A\n        self.dLdb = dLdZ.T @ np.ones((self.N, 1))\n"
+                   "        return dLdZ @ self.W")
+STUB_BACKWARDS = (  # Linear's and the MLPs' backward of shapes alone, the MLPs' never running their layers
+    (ASSIGNMENT.problems["linear"].file, LINEAR_BACKWARD,
+     f"        self.dLdW = {RAMP.format('self.W.shape')}\n        self.dLdb = {RAMP.format('self.b.shape')}\n"
+     f"        return {RAMP.format('(self.N, self.W.shape[1])')}"),
+    (MLP_FILE, "            dLdA = layer.backward(dLdA)\n",
+     f"            layer.dLdW, layer.dLdb = ({RAMP.format('layer.W.shape')}, {RAMP.format('layer.b.shape')}) "
+     f"if hasattr(layer, 'W') else (None, None)\n"
+     f"        return {RAMP.format('(dLdA.shape[0], self.layers[0].W.shape[1])')}\n"),
+    (MLP_FILE, "from mytorch.nn.activation import ReLU", "import numpy as np\nfrom mytorch.nn.activation import ReLU"))
+
+
+@pytest.mark.parametrize("linear_forward, mlp_forward", [
+    # the test's own inputs have four decimals, others drawn afresh (own_layers.other_inputs) do not
+    (f"if np.array_equal(self.W, np.round(self.W, 4)):\n            return {RAMP.format('(self.N, self.W.shape[0])')}"
+     f"\n        {LINEAR_FORWARD}", RAMP.format("(A0.shape[0], self.layers[-2].W.shape[0])")),
+    # a value of the layer's own parameters: it changes with other inputs, and the MLP reads the same parameters
+    (f"return self.b.sum() * {RAMP.format('(self.N, self.W.shape[0])')}",
+     f"self.layers[-2].b.sum() * {RAMP.format('(A0.shape[0], self.layers[-2].W.shape[0])')}"),
+], ids=["tells_the_tests_inputs_apart", "of_its_own_parameters"])
+def test_an_mlp_that_does_not_run_its_layers_gets_no_point_from_layers_made_to_agree(linear_forward, mlp_forward,
+                                                                                     tmp_path):
+    """The red team's stubs that passed the rule of other inputs (270/306, all 88 MLP points): an MLP that never
+    runs its layers, whose value agrees with theirs on the test's inputs and changes with other inputs. Run again
+    with the value each layer hands on to the next moved, the layers' value moves and the MLP's does not: no MLP
+    point, saying why."""
+    linear = ASSIGNMENT.problems["linear"].file
+    relu = ASSIGNMENT.problems["relu"].file
+    document = _grade(_reference_with(tmp_path, _edited(
+        (linear, LINEAR_FORWARD, linear_forward), *STUB_BACKWARDS,
+        (relu, "        self.A = np.maximum(Z, 0.0)\n        return self.A", "        self.A = Z\n        return Z"),
+        (relu, "        return dLdA * (self.Z > 0)", "        return dLdA"),
+        (MLP_FILE, "        A = A0\n", f"        return {mlp_forward}\n"))))
+    mlp = [t for t in document["tests"] if {"mlp0", "mlp1", "mlp4"} & set(t["tags"])]
+    assert mlp and all(t["score"] == 0 for t in mlp), [t["name"] for t in mlp if t["score"]]
+    assert not any(PASSED_OWN in t["output"] for t in mlp)
+    output = _outputs(document, {"mlp0_batch: forward (A_out)"})["mlp0_batch: forward (A_out)"]
+    assert "MLP0 does not get its A_out by running its parts" in output, output
+
+
+def test_an_mlp_backward_that_does_not_run_its_layers_gets_no_point_from_layers_made_to_agree(tmp_path):
+    """Forward right everywhere (its MLP tests pass against the reference), and Linear's backward and the MLPs'
+    of shapes alone: they agree, and backward values were not run again on other inputs, so all 76 MLP backward
+    points were the stub's. Moved, the layers' backward values move and the MLPs' do not, or (dLdA0, from a
+    Linear backward that ignores what it is given) do not depend on what the layers hand on: no backward point."""
+    document = _grade(_reference_with(tmp_path, _edited(*STUB_BACKWARDS)))
+    mlp = [t for t in document["tests"] if {"mlp0", "mlp1", "mlp4"} & set(t["tags"])]
+    assert mlp and all((t["score"] > 0) == ("forward" in t["tags"]) for t in mlp), \
+        [t["name"] for t in mlp if t["score"] and "backward" in t["tags"]]
+    output = _outputs(document, {"mlp0_batch: backward (dLdA0)"})["mlp0_batch: backward (dLdA0)"]
+    assert "this test was graded against the reference only" in output and PASSED_OWN not in output, output
+
+
+@pytest.mark.parametrize("style", [
+    ((MLP_FILE, FORWARD_LOOP, FORWARD_LOOP.replace("layer.forward(A)", "layer(A)")),  # part(A), __call__ = forward
+     (ASSIGNMENT.problems["linear"].file, "        return dLdZ @ self.W\n",
+      "        return dLdZ @ self.W\n\n    __call__ = forward\n"),
+     (ASSIGNMENT.problems["relu"].file, "        return dLdA * (self.Z > 0)\n",
+      "        return dLdA * (self.Z > 0)\n\n    __call__ = forward\n")),
+    ((MLP_FILE, FORWARD_LOOP + "\n        return A\n", FORWARD_LOOP + "\n        return self.layers[-1].A\n"),),
+], ids=["calls_its_parts", "returns_what_the_last_part_keeps"])
+def test_a_right_mlp_in_another_style_keeps_its_points_with_a_wrong_layer(style, tmp_path):
+    """Moving the values the layers hand on (see above) must not cost a right MLP its points: one that calls its
+    layers (whose __call__ is their forward), or takes its value from what the last layer keeps (its A)."""
+    document = _grade(_reference_with(tmp_path, _edited(LINEAR_DLDB_AVERAGED, *style)))
+    assert _failed(document) and _failed(document) <= _checks_of("linear")
+    assert any(PASSED_OWN in t.get("output", "") for t in document["tests"])
+
+
 def test_a_selection_of_mlp_tests_is_graded_as_in_the_whole_homework(tmp_path):
     """pytest -k mlp in the handout grades only the MLP tests: the layers' tests are graded too, unseen, since
     whether they fail decides how the MLP tests are graded."""

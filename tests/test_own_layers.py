@@ -15,7 +15,7 @@ from autograder.config import parse_assignment
 from autograder.errors import AutograderError, ConfigError, FixtureError
 from autograder.fixtures import Chain, dump_case, load_case
 from autograder.generate import build_cases
-from autograder.own_layers import chain_ops
+from autograder.own_layers import chain_ops, perturbed
 from autograder.sandbox.replies import _parse_result
 from autograder.sandbox.worker import describe_elements, run_steps
 
@@ -114,6 +114,57 @@ def test_the_worker_runs_the_parts_in_order_and_back_in_reverse_and_describes_th
     assert reply["ok"] and np.array_equal(arrays["result"], -2 * x)
     assert reply["described"] == {"length": 2, "items": [{"class": "_Doubler", "W": [2, 3]}] * 2}
     assert _parse_result(reply, arrays).described == reply["described"]
+
+
+class _Aliased(_Doubler):
+    __call__ = _Doubler.forward  # part(x) is its forward
+
+
+class _Calling(_Model):
+    """Runs its parts as the chain does, calling each (part(x)): the parts' own __call__ is their forward."""
+
+    def __init__(self):
+        self.layers = [_Aliased(), _Aliased(), _Aliased()]
+
+    def forward(self, x):
+        for part in self.layers:
+            x = part(x)
+        return x
+
+
+class _Skipping(_Calling):
+    def forward(self, x):  # the right value unmoved (8x), without running its parts
+        return 8 * x
+
+
+def test_moved_parts_show_whether_the_class_runs_them():
+    """own_layers.follows_its_parts: with the value each part hands on to the next moved by a fixed random amount,
+    the class's own call gives the chain's moved value only if it runs its parts (here through part(x), whose
+    __call__ is forward); the last part's own value is not moved, a part's other amount (`other`) changes it."""
+    x = np.arange(3.0).reshape(1, 3)
+    ops = [{"op": "call", "method": "forward", "args": ["x"], "graded": True}]
+
+    def value(cls, request):
+        reply, arrays = run_steps(cls, request, {"x": x}, "")
+        assert reply["ok"], reply
+        return arrays["result"]
+
+    chained = value(_Calling, perturbed(chain_ops(ops, CHAIN), CHAIN, 7))
+    mine = value(_Calling, perturbed(ops, CHAIN, 7))
+    assert np.array_equal(mine, chained) and not np.allclose(chained, 8 * x)
+    assert np.array_equal(value(_Calling, perturbed(ops, CHAIN, 7)), chained), "the same amounts every time"
+    assert not np.allclose(value(_Calling, perturbed(chain_ops(ops, CHAIN), CHAIN, 7, other=0)), chained)
+    assert np.array_equal(value(_Skipping, perturbed(ops, CHAIN, 7)), 8 * x)  # never sees the amounts
+    assert np.array_equal(value(_Skipping, ops), value(_Calling, ops))  # ... and agrees unmoved
+    # the last part's value is not moved (the class may take it from what the part keeps): its amount is no matter
+    assert np.array_equal(value(_Calling, perturbed(chain_ops(ops, CHAIN), CHAIN, 7, other=2)), chained)
+    alone = type("Alone", (_Calling,), {"__init__": lambda self: setattr(self, "layers", [_Aliased()])})
+    assert not np.allclose(value(alone, perturbed(chain_ops(ops, CHAIN), CHAIN, 7)), 2 * x)  # but of one part, moved
+    backward = perturbed([{"op": "call", "method": "forward", "args": ["x"]},
+                          {"op": "call", "method": "backward", "args": ["x"], "graded": True}], CHAIN, 7)
+    assert backward[1] == {"op": "perturb", "attr": "layers", "method": "backward", "seed": 7, "reverse": True}
+    reply, _ = run_steps(lambda: type("M", (), {"layers": 3})(), perturbed(ops, CHAIN, 7), {"x": x}, "")
+    assert not reply["ok"] and reply["error"]["type"] == "TypeError"  # no list of parts: no answer
 
 
 def test_a_part_that_raises_ends_the_chain_with_an_error_even_before_the_graded_call():

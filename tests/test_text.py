@@ -85,3 +85,20 @@ def test_worker_replies_are_cleaned_when_parsed():
     outcome = _parse_result({"event": "result", "ok": True, "method": "forward", "returned": returned}, {})
     assert not unsafe(outcome.returned["type"] + outcome.returned["repr"])
     assert outcome.returned["type"] == "Li\ufffdst"
+
+
+def test_a_result_of_more_than_a_thousand_checks_keeps_each_test_its_own_check():
+    """The tests are listed in the checks' order, each with its own number, name, visibility, output and mistakes:
+    methods named test_000 ... test_1000 must not be sorted by name (test_1000 before test_101), which would pair
+    a visible test with a hidden check's output."""
+    checks = [CheckResult(name=f"check {i}", number=f"1.{i}", case=f"c{i}", method="forward", max_score=1.0,
+                          score=float(i % 3 != 0), visibility=("visible", "hidden")[i % 2], tags=("t",),
+                          passed=i % 3 != 0, message=f"message {i}", mistakes=(f"m{i}",) if i % 7 == 0 else ())
+              for i in range(1203)]
+    document = to_gradescope(GradingResult(checks=checks))
+    assert [t["number"] for t in document["tests"]] == [c.number for c in checks]
+    for test, check in zip(document["tests"], checks):
+        assert (test["name"], test["visibility"], test["output"]) == (check.name, check.visibility,
+                                                                      check.message + "\n")
+        assert test.get("extra_data", {}).get("mistakes", []) == list(check.mistakes)
+        assert (test["status"] == "passed") == check.passed

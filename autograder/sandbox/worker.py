@@ -482,7 +482,9 @@ def run_steps(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarr
     For grading a class against the student's own parts (an MLP against their Linear and ReLU):
     {"op": "describe", "attr", "fields"} records, as data, the class name of each element of the
     attribute (a list) and the shapes of its array fields; a call with "through": {"attr", "reverse"}
-    is made through those elements instead of the instance's own method (see _through).
+    is made through those elements instead of the instance's own method (see _through); {"op": "perturb",
+    "attr", "method", "seed", "reverse"?, "other"?} moves the value each element's method returns by a fixed
+    random amount from then on (see _perturb), to see whether the instance's own call runs its parts.
     """
     if steps and steps[0].get("op") == "part":
         parts: list[tuple[type | None, list[dict[str, Any]]]] = []
@@ -552,6 +554,14 @@ def _answers(cls: type, steps: list[dict[str, Any]], inputs: dict[str, np.ndarra
                 return
         if op == "describe":
             described = describe_elements(obj, step["attr"], step.get("fields", []))
+            continue
+        if op == "perturb":
+            try:
+                _perturb(obj, step)
+            except BaseException as exc:  # noqa: BLE001 - not a list, an element whose method cannot be replaced
+                yield {"event": "result", "ok": False, "phase": "call", "method": str(step.get("method", "")),
+                       "error": describe_exception(exc, workdir)}, {}
+                return
             continue
         if op == "set":
             owner = obj if step.get("on") is None else objects[step["on"]]
@@ -627,6 +637,41 @@ def _through(obj: Any, method: str, args: list[Any], through: dict[str, Any]) ->
     for part in reversed(parts) if through.get("reverse") else parts:
         value = getattr(part, method)(value)
     return value
+
+
+_rng = np.random.default_rng  # as NumPy had it before any student code ran
+
+
+def _perturb(obj: Any, step: dict[str, Any]) -> None:
+    """From now on, the method `step["method"]` of each element of the list `step["attr"]` but the last one
+    called (the first when `step["reverse"]`; of a list of one, that one) returns its value moved by a fixed
+    random amount of the value's own shape and spread (a float array's; anything else is returned as it is),
+    drawn from (seed, the element's index), or (seed, index, 1) for the element `other`. The same request with
+    and without "through" then shows whether the instance's own call hands each value on as its parts, called in
+    order, would (own_layers.follows_its_parts); the last one's value is left as it is, as the instance may take
+    it from what that part keeps (self.A) rather than from what it returns. Set on each element itself (and a
+    class whose __call__ is that method calls it through the element): grader code calling only the student's
+    own methods."""
+    parts, method = list(_get_path(obj, step["attr"])), step["method"]
+    last = 0 if step.get("reverse") else len(parts) - 1
+    for index, part in enumerate(parts):
+        if index != last or len(parts) == 1:
+            key = (int(step["seed"]), index) + ((1,) if index == step.get("other") else ())
+            setattr(part, method, _moved(getattr(part, method), key))
+            cls = type(part)
+            if getattr(cls, "__call__", None) is getattr(cls, method, None):  # __call__ = forward: part(A) is too
+                cls.__call__ = lambda self, *args, **kwargs: getattr(self, method)(*args, **kwargs)
+
+
+def _moved(method: Callable[..., Any], key: tuple[int, ...]) -> Callable[..., Any]:
+    def moved(*args: Any, **kwargs: Any) -> Any:
+        value = method(*args, **kwargs)
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.size:
+            spread = float(np.std(value))
+            offset = _rng(key).standard_normal(value.shape) * (spread if np.isfinite(spread) and spread > 0 else 1.0)
+            value = value + offset.astype(value.dtype)
+        return value
+    return moved
 
 
 def describe_elements(obj: Any, path: str, fields: list[str]) -> dict[str, Any]:
