@@ -11,7 +11,11 @@ student objects: no reference code and no expected value reaches the worker. The
 - the parts are those the reference builds (class names in order, and the shapes of the arrays the
   chain's `shapes` names, as built), and
 - the student's own value (returned, or an attribute such as layers[0].dLdW) agrees with the chain's,
-  within the case's tolerance;
+  within the case's tolerance, and
+- the class is seen running its parts (follows_its_parts): run again with the value each part hands on to
+  the next moved by a fixed random amount, it still agrees with the chain, and the chain's value moves. Parts
+  that do no work (zeros, ramps of their shapes, their input handed on) agree with a class that does none on
+  the test's inputs; moved, only a class that runs them follows;
 
 and says it was graded against the student's own parts. Otherwise it fails as before, saying which of the
 two does not hold. Parts that raise (or give no array) cannot stand in for the reference: the test stays
@@ -119,9 +123,6 @@ def judge_chain(chained: CallOutcome, outcome: CallOutcome, case: Case, check: C
     if theirs is None:
         return False, [f"Your own {parts}, {run_so}, give no array of finite numbers for {check.graded}: "
                        f"{cannot}"], False
-    stub = _stub_answer(theirs, case, check)
-    if stub:  # parts that do no work agree with a class that does none: that proves nothing
-        return False, [no_evidence(case, check, parts, f"{stub} for {check.graded} here")], False
     assert outcome.returned is not None
     verdict = compare(outcome.returned, outcome.array, theirs, case.tolerance,
                       what=f"{name}'s {check.graded}", show_values=not case.hidden)
@@ -146,41 +147,6 @@ def _run_so(case: Case) -> str:
     """How the parts were run, in words."""
     assert case.problem.chain is not None
     return f"run as {case.problem.class_name} should run them ({_how(case.problem.chain)})"
-
-
-OTHER_DRAWS = 3  # other inputs the parts are run on, at most, before their value is taken to depend on none
-
-
-def other_inputs(arrays: dict[str, np.ndarray], case: Case, draw: int) -> dict[str, np.ndarray]:
-    """A request's float arrays drawn afresh, of the same shapes, dtypes, means and spreads (integer ones, labels,
-    kept): for running the parts again, to see whether their value depends on the values at all. Fixed by the
-    case and the draw, so a grading is reproducible."""
-    rng = np.random.default_rng((case.number, draw))
-    return {name: (array.mean() + rng.standard_normal(array.shape) * (float(array.std()) or 1.0)).astype(array.dtype)
-            if array.dtype.kind == "f" and array.size else array for name, array in arrays.items()}
-
-
-def _stub_answer(theirs: np.ndarray, case: Case, check: Check) -> str:
-    """What makes the parts' value no evidence, in words (empty: it is evidence): all zeros, one of the case's
-    inputs passed through, or, in the case's first call, one number everywhere or the same row for every sample
-    (a value of the shapes alone, whatever the inputs), where the reference's value is none of these. A stub
-    class can agree with stub parts on these without doing the work. (Not the shape: a transposed dLdW of a
-    wrong Linear is still evidence of a right MLP.)"""
-    expected = case.expected[check.output]
-    if not np.any(theirs) and np.any(expected):
-        return "all zeros"
-    # The case's first call (forward), whose rows are its samples: a later call counts only once it is right
-    # (grade_against_own_parts), and a wrong part may well give a later value one number everywhere (dLdb).
-    if check.method == case.checks[0].method and theirs.size > 1:
-        if np.all(theirs == theirs.flat[0]) and np.ptp(expected) > 0:
-            return "one number everywhere"
-        if (theirs.ndim >= 2 and np.all(theirs == theirs[:1]) and expected.shape == theirs.shape
-                and not np.all(expected == expected[:1])):
-            return "the same row for every sample"
-    for given in case.inputs.values():
-        if given.shape == theirs.shape and np.array_equal(given, theirs) and not np.array_equal(given, expected):
-            return "the test's input unchanged"
-    return ""
 
 
 def _judgeable(outcome: CallOutcome) -> bool:
@@ -250,10 +216,6 @@ def grade_against_own_parts(graded: Graded, failed: Collection[str], run: Runner
         passed, lines, decisive = run(case, chain_ops(ops, chain), arrays, judge)
         if passed and earlier_wrong:
             continue  # right against parts that could not vouch for the earlier call: stays failed, with the uses note
-        if passed and not _depends_on_values(run, case, check, chain_ops(ops, chain), arrays, chained_value):
-            passed, decisive = False, False
-            lines = [no_evidence(case, check, parts, f"the same {check.graded} whatever the test's input values "
-                                                     f"(run again on other values of the same shapes)")]
         if passed:
             why = follows_its_parts(run, case, check, chained_value[0], parts, moved_runs)
             if why:
@@ -262,33 +224,6 @@ def grade_against_own_parts(graded: Graded, failed: Collection[str], run: Runner
         if passed:
             passed_now.append(result)
     return regraded
-
-
-def _depends_on_values(run: Runner, case: Case, check: Check, ops: list[dict[str, Any]], arrays: dict[str, np.ndarray],
-                       value: list[np.ndarray | None]) -> bool:
-    """Whether the parts' value in the case's first call (`value[0]`, as they gave it on the test's inputs)
-    changes when they run again on other values of the same shapes (other_inputs), as a right chain's does:
-    parts whose values are built from shapes alone (np.arange of them, say) agree with a class that does no work
-    on every input. A later call (backward) is not asked: wrong parts may make it depend on the forward's signs
-    alone, and it counts only once the first call is right (grade_against_own_parts). No finite array on other
-    inputs is no evidence either."""
-    if check.method != case.checks[0].method:
-        return True
-    if value[0] is None:
-        return False
-
-    def judge(outcome: CallOutcome) -> tuple[bool, np.ndarray | None]:
-        array = _float_array(outcome)
-        return array is not None, array
-
-    for draw in range(OTHER_DRAWS):
-        _, again = run(case, ops, other_inputs(arrays, case, draw), judge)
-        if again is None:
-            return False
-        if again.shape != value[0].shape or not np.allclose(again, value[0], rtol=case.tolerance.rtol,
-                                                             atol=case.tolerance.atol):
-            return True
-    return False
 
 
 def perturbed(ops: list[dict[str, Any]], chain: Chain, seed: int, other: int | None = None) -> list[dict[str, Any]]:
