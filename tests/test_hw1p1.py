@@ -374,11 +374,10 @@ def test_a_layer_that_raises_only_when_the_grader_runs_it_leaves_the_check_faile
         (ASSIGNMENT.problems["linear"].file, "        self.dLdW = dLdZ.T @ self.A\n", "        if dLdZ.shape[1] == 3:\n"
          "            raise ValueError('three')\n        self.dLdW = dLdZ.T @ self.A\n"),
         LINEAR_DLDB_AVERAGED,  # a Linear test fails too
-        (MLP_FILE, "            dLdA = layer.backward(dLdA)\n",
+        (MLP_FILE, MLP_BACKWARD,
          "            try:\n                dLdA = layer.backward(dLdA)\n            except ValueError:\n"
          "                dLdA = np.ones((dLdA.shape[0], 2))\n"),
-        (MLP_FILE, "from mytorch.nn.activation import ReLU",
-         "import numpy as np\nfrom mytorch.nn.activation import ReLU"))))
+        NUMPY_IN_MLP)))
     output = _outputs(document, {"mlp0_batch: backward (dLdA0)"})["mlp0_batch: backward (dLdA0)"]
     assert "Your own Linear, run as MLP0 should run them" in output, output
     assert "raised ValueError: three (in mytorch/nn/linear.py, line" in output, output
@@ -389,9 +388,8 @@ def test_stub_layers_do_not_make_a_stub_mlp_right(tmp_path):
     """A Linear that returns zeros and an MLP that returns zeros agree: moved, the values the layers hand on reach
     the ReLU's and the MLP's stay zeros, so the test stays graded against the reference."""
     document = _grade(_reference_with(tmp_path, _edited(
-        (ASSIGNMENT.problems["linear"].file, "return A @ self.W.T + np.ones((self.N, 1)) @ self.b.T",
-         "return np.zeros((self.N, self.W.shape[0]))"),
-        (MLP_FILE, "        A = A0\n", "        return A0[:, :1] * 0 + A0[:, 1:] * 0 + 0 * self.layers[0].W[:, 0]\n"))))
+        (ASSIGNMENT.problems["linear"].file, LINEAR_FORWARD, "return np.zeros((self.N, self.W.shape[0]))"),
+        (MLP_FILE, MLP_FORWARD, "        return A0[:, :1] * 0 + A0[:, 1:] * 0 + 0 * self.layers[0].W[:, 0]\n"))))
     output = _outputs(document, {"mlp0_batch: forward (A_out)"})["mlp0_batch: forward (A_out)"]
     assert "mlp0_batch: forward (A_out)" in _failed(document)
     assert "MLP0 does not get its A_out by running its parts" in output and PASSED_OWN not in output, output
@@ -406,8 +404,7 @@ def test_a_right_mlp_keeps_its_points_when_wrong_layers_kill_every_relu(tmp_path
     backward hands on, in a right MLP as in one that does no work (2 points of 88, where the rule cost 30)."""
     linear = ASSIGNMENT.problems["linear"].file
     document = _grade(_reference_with(tmp_path, _edited(
-        (linear, "return A @ self.W.T + np.ones((self.N, 1)) @ self.b.T",
-         "return A @ self.W.T - np.ones((self.N, 1)) @ self.b.T"))))
+        (linear, LINEAR_FORWARD, "return A @ self.W.T - np.ones((self.N, 1)) @ self.b.T"))))
     mlp_failed = _failed(document) - _checks_of("linear")
     assert _failed(document) & _checks_of("linear") and len(mlp_failed) <= 1, mlp_failed
     outputs = _outputs(document, mlp_failed)
@@ -416,29 +413,56 @@ def test_a_right_mlp_keeps_its_points_when_wrong_layers_kill_every_relu(tmp_path
                    _checks_of("linear"))
 
 
+# Red teams' stub submissions: edits of the reference's Linear, ReLU and MLPs (see _stub_homework).
+RAMP = "np.arange(float(np.prod({0}))).reshape({0})"  # values of shapes alone
+LINEAR_FORWARD = "return A @ self.W.T + np.ones((self.N, 1)) @ self.b.T"
+LINEAR_BACKWARD = ("        self.dLdW = dLdZ.T @ self.A\n        self.dLdb = dLdZ.T @ np.ones((self.N, 1))\n"
+                   "        return dLdZ @ self.W")
+MLP_FORWARD = "        A = A0\n"  # the first line of each MLP's forward: a stub returns there
+MLP_BACKWARD = "            dLdA = layer.backward(dLdA)\n"  # the loop's body of each MLP's backward
+NUMPY_IN_MLP = (MLP_FILE, "from mytorch.nn.activation import ReLU", "import numpy as np\nfrom mytorch.nn.activation import ReLU")
+RELU_HANDS_ON = (  # a ReLU that hands its input on, forward and backward
+    (ASSIGNMENT.problems["relu"].file, "        self.A = np.maximum(Z, 0.0)\n        return self.A",
+     "        self.A = Z\n        return Z"),
+    (ASSIGNMENT.problems["relu"].file, "        return dLdA * (self.Z > 0)", "        return dLdA"))
+STUB_BACKWARDS = (  # Linear's and the MLPs' backward of shapes alone, the MLPs' never running their layers
+    (ASSIGNMENT.problems["linear"].file, LINEAR_BACKWARD,
+     f"        self.dLdW = {RAMP.format('self.W.shape')}\n        self.dLdb = {RAMP.format('self.b.shape')}\n"
+     f"        return {RAMP.format('(self.N, self.W.shape[1])')}"),
+    (MLP_FILE, MLP_BACKWARD,
+     f"            layer.dLdW, layer.dLdb = ({RAMP.format('layer.W.shape')}, {RAMP.format('layer.b.shape')}) "
+     f"if hasattr(layer, 'W') else (None, None)\n"
+     f"        return {RAMP.format('(dLdA.shape[0], self.layers[0].W.shape[1])')}\n"), NUMPY_IN_MLP)
+
+
+def _stub_homework(tmp_path, linear_forward: str, linear_backward: str, mlp_forward: str, mlp_backward: str) -> dict:
+    """The results of the reference with Linear's forward and backward bodies, and the first line of the MLPs'
+    forward and the body of their backward loop, replaced (mlp_forward returns); ReLU hands its input on."""
+    linear = ASSIGNMENT.problems["linear"].file
+    return _grade(_reference_with(tmp_path, _edited(
+        (linear, LINEAR_FORWARD, linear_forward), (linear, LINEAR_BACKWARD, linear_backward), *RELU_HANDS_ON,
+        (MLP_FILE, MLP_FORWARD, f"        return {mlp_forward}\n"), (MLP_FILE, MLP_BACKWARD, mlp_backward),
+        NUMPY_IN_MLP)))
+
+
+def _no_mlp_point(document: dict) -> None:
+    """No MLP test scores, and none says it passed against the student's own layers."""
+    mlp = [t for t in document["tests"] if {"mlp0", "mlp1", "mlp4"} & set(t["tags"])]
+    assert mlp and all(t["score"] == 0 for t in mlp), [t["name"] for t in mlp if t["score"]]
+    assert not any(PASSED_OWN in t["output"] for t in mlp)
+
+
 def test_pass_through_layers_do_not_make_a_stub_mlp_right(tmp_path):
     """A red team's submission: Linear and ReLU hand their input on and set dLdW, dLdb to ones; the MLP never
     runs its layers (forward returns its input, backward sets ones). Parts and class agree, but forward's value is
     the test's input unchanged. Moved, the layers' values move and the MLP's do not (or do not depend on what the
     first layer hands on): no evidence, and a backward after a forward not right gets none: no MLP point."""
-    linear = ASSIGNMENT.problems["linear"].file
-    relu = ASSIGNMENT.problems["relu"].file
-    document = _grade(_reference_with(tmp_path, _edited(
-        (linear, "return A @ self.W.T + np.ones((self.N, 1)) @ self.b.T", "return A"),
-        (linear, "        self.dLdW = dLdZ.T @ self.A\n        self.dLdb = dLdZ.T @ np.ones((self.N, 1))\n"
-                 "        return dLdZ @ self.W",
-         "        self.dLdW = np.ones(self.W.shape)\n        self.dLdb = np.ones(self.b.shape)\n        return dLdZ"),
-        (relu, "        self.A = np.maximum(Z, 0.0)\n        return self.A", "        self.A = Z\n        return Z"),
-        (relu, "        return dLdA * (self.Z > 0)", "        return dLdA"),
-        (MLP_FILE, "        A = A0\n", "        return A0\n"),
-        (MLP_FILE, "            dLdA = layer.backward(dLdA)\n",
-         "            layer.dLdW, layer.dLdb = (np.ones(layer.W.shape), np.ones(layer.b.shape)) "
-         "if hasattr(layer, 'W') else (None, None)\n"),
-        (MLP_FILE, "from mytorch.nn.activation import ReLU",
-         "import numpy as np\nfrom mytorch.nn.activation import ReLU"))))
-    mlp = [t for t in document["tests"] if {"mlp0", "mlp1", "mlp4"} & set(t["tags"])]
-    assert mlp and all(t["score"] == 0 for t in mlp), [t["name"] for t in mlp if t["score"]]
-    assert not any(PASSED_OWN in t["output"] for t in mlp)
+    document = _stub_homework(
+        tmp_path, "return A",
+        "        self.dLdW = np.ones(self.W.shape)\n        self.dLdb = np.ones(self.b.shape)\n        return dLdZ",
+        "A0", "            layer.dLdW, layer.dLdb = (np.ones(layer.W.shape), np.ones(layer.b.shape)) "
+              "if hasattr(layer, 'W') else (None, None)\n")
+    _no_mlp_point(document)
     output = _outputs(document, {"mlp4_batch: forward (A_out)"})["mlp4_batch: forward (A_out)"]
     assert "graded against the reference only" in output, output
 
@@ -448,40 +472,14 @@ def test_constant_layers_do_not_make_a_stub_mlp_right(tmp_path):
     never runs its layers (forward returns ones of the last layer's width, backward sets ones). Parts and class
     agree on the test's inputs; moved, the values the layers hand on change nothing: no evidence, no MLP
     point."""
-    linear = ASSIGNMENT.problems["linear"].file
-    relu = ASSIGNMENT.problems["relu"].file
-    document = _grade(_reference_with(tmp_path, _edited(
-        (linear, "return A @ self.W.T + np.ones((self.N, 1)) @ self.b.T", "return np.ones((self.N, self.W.shape[0]))"),
-        (linear, "        self.dLdW = dLdZ.T @ self.A\n        self.dLdb = dLdZ.T @ np.ones((self.N, 1))\n"
-                 "        return dLdZ @ self.W",
-         "        self.dLdW = np.ones(self.W.shape)\n        self.dLdb = np.ones(self.b.shape)\n"
-         "        return np.ones((self.N, self.W.shape[1]))"),
-        (relu, "        self.A = np.maximum(Z, 0.0)\n        return self.A", "        self.A = Z\n        return Z"),
-        (relu, "        return dLdA * (self.Z > 0)", "        return dLdA"),
-        (MLP_FILE, "        A = A0\n", "        return np.ones((A0.shape[0], self.layers[-2].W.shape[0]))\n"),
-        (MLP_FILE, "            dLdA = layer.backward(dLdA)\n",
-         "            layer.dLdW, layer.dLdb = (np.ones(layer.W.shape), np.ones(layer.b.shape)) "
-         "if hasattr(layer, 'W') else (None, None)\n        return np.ones((dLdA.shape[0], 2))\n"),
-        (MLP_FILE, "from mytorch.nn.activation import ReLU",
-         "import numpy as np\nfrom mytorch.nn.activation import ReLU"))))
-    mlp = [t for t in document["tests"] if {"mlp0", "mlp1", "mlp4"} & set(t["tags"])]
-    assert mlp and all(t["score"] == 0 for t in mlp), [t["name"] for t in mlp if t["score"]]
-    assert not any(PASSED_OWN in t["output"] for t in mlp)
-
-
-RAMP = "np.arange(float(np.prod({0}))).reshape({0})"  # values of shapes alone
-LINEAR_FORWARD = "return A @ self.W.T + np.ones((self.N, 1)) @ self.b.T"
-LINEAR_BACKWARD = ("        self.dLdW = dLdZ.T @ self.A\n        self.dLdb = dLdZ.T @ np.ones((self.N, 1))\n"
-                   "        return dLdZ @ self.W")
-STUB_BACKWARDS = (  # Linear's and the MLPs' backward of shapes alone, the MLPs' never running their layers
-    (ASSIGNMENT.problems["linear"].file, LINEAR_BACKWARD,
-     f"        self.dLdW = {RAMP.format('self.W.shape')}\n        self.dLdb = {RAMP.format('self.b.shape')}\n"
-     f"        return {RAMP.format('(self.N, self.W.shape[1])')}"),
-    (MLP_FILE, "            dLdA = layer.backward(dLdA)\n",
-     f"            layer.dLdW, layer.dLdb = ({RAMP.format('layer.W.shape')}, {RAMP.format('layer.b.shape')}) "
-     f"if hasattr(layer, 'W') else (None, None)\n"
-     f"        return {RAMP.format('(dLdA.shape[0], self.layers[0].W.shape[1])')}\n"),
-    (MLP_FILE, "from mytorch.nn.activation import ReLU", "import numpy as np\nfrom mytorch.nn.activation import ReLU"))
+    document = _stub_homework(
+        tmp_path, "return np.ones((self.N, self.W.shape[0]))",
+        "        self.dLdW = np.ones(self.W.shape)\n        self.dLdb = np.ones(self.b.shape)\n"
+        "        return np.ones((self.N, self.W.shape[1]))",
+        "np.ones((A0.shape[0], self.layers[-2].W.shape[0]))",
+        "            layer.dLdW, layer.dLdb = (np.ones(layer.W.shape), np.ones(layer.b.shape)) "
+        "if hasattr(layer, 'W') else (None, None)\n        return np.ones((dLdA.shape[0], 2))\n")
+    _no_mlp_point(document)
 
 
 @pytest.mark.parametrize("linear_forward, mlp_forward", [
@@ -501,16 +499,9 @@ def test_an_mlp_that_does_not_run_its_layers_gets_no_point_from_layers_made_to_a
     whose value agrees with theirs on the test's inputs, whether or not it changes with other inputs. Run again
     with the value each layer hands on to the next moved, the layers' value moves and the MLP's does not: no MLP
     point, saying why."""
-    linear = ASSIGNMENT.problems["linear"].file
-    relu = ASSIGNMENT.problems["relu"].file
-    document = _grade(_reference_with(tmp_path, _edited(
-        (linear, LINEAR_FORWARD, linear_forward), *STUB_BACKWARDS,
-        (relu, "        self.A = np.maximum(Z, 0.0)\n        return self.A", "        self.A = Z\n        return Z"),
-        (relu, "        return dLdA * (self.Z > 0)", "        return dLdA"),
-        (MLP_FILE, "        A = A0\n", f"        return {mlp_forward}\n"))))
-    mlp = [t for t in document["tests"] if {"mlp0", "mlp1", "mlp4"} & set(t["tags"])]
-    assert mlp and all(t["score"] == 0 for t in mlp), [t["name"] for t in mlp if t["score"]]
-    assert not any(PASSED_OWN in t["output"] for t in mlp)
+    (_, _, linear_backward), (_, _, mlp_backward), _ = STUB_BACKWARDS
+    document = _stub_homework(tmp_path, linear_forward, linear_backward, mlp_forward, mlp_backward)
+    _no_mlp_point(document)
     output = _outputs(document, {"mlp0_batch: forward (A_out)"})["mlp0_batch: forward (A_out)"]
     assert "MLP0 does not get its A_out by running its parts" in output, output
 
