@@ -54,7 +54,7 @@ from .fixtures import (Case, Chain, Check, FixtureError, Parsed, ProblemRef, Ste
                        load_case, load_yaml)
 
 INDEX_NAME = ".parsed-fixtures.index"  # in the fixtures folder; not a *.yaml, so never read as a fixture
-FORMAT = 4  # bumped whenever how a case is written here changes
+FORMAT = 5  # bumped whenever how a case is written here changes
 CLASSES = {cls.__name__: cls for cls in (Case, Check, Step, Tolerance, ProblemRef, Chain)}  # all it rebuilds
 # Rebuilt once and shared by every case that holds an equal one: immutable all through (checks are not
 # shared: grading tells them apart by identity).
@@ -77,9 +77,9 @@ def write_index(folder: Path) -> tuple[Path, int, list[str]]:
     folder = Path(folder)
     files: dict[str, Any] = {}
     left_out: list[str] = []
-    # the head holds the layout too: a head that vouches for files says what read_index will read from them
-    head: dict[str, Any] = {"format": FORMAT, "python": tuple(sys.version_info[:2]), "problems": [],
-                            "checksums": {}, "fields": layout()}
+    # the fixture classes' fields are in the head: a head that vouches for files says what read_index will read
+    head: dict[str, Any] = {"format": FORMAT, "python": tuple(sys.version_info[:2]), "fields": layout(),
+                            "problems": [], "checksums": {}}
     for path in fixture_files(folder):
         case = load_case(path, graded_only=True)  # what grading would refuse raises here (FixtureError)
         checksum = _checksum(path.read_bytes())
@@ -109,7 +109,7 @@ def write_index(folder: Path) -> tuple[Path, int, list[str]]:
             continue
         head["checksums"][name] = feedback[name]["checksum"]
     head["problems"] = tuple(dict.fromkeys(head["problems"]))
-    cases = {"layout": layout(), "files": files, "feedback": feedback}
+    cases = {"files": files, "feedback": feedback}
     target = folder / INDEX_NAME
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=INDEX_NAME + ".", suffix=".tmp")
     try:
@@ -125,8 +125,8 @@ def write_index(folder: Path) -> tuple[Path, int, list[str]]:
 
 
 def _records(folder: Path, count: int) -> list[Any] | None:
-    """The index's first `count` records, when it is one this code reads (format, Python); else None. (Read
-    from memory: marshal.load reads a file a few bytes at a time, five times slower.)"""
+    """The index's first `count` records, when it is one this code reads (format, Python, the fixture classes'
+    fields); else None. (Read from memory: marshal.load reads a file a few bytes at a time, five times slower.)"""
     try:
         data = memoryview((folder / INDEX_NAME).read_bytes())
         length = int.from_bytes(data[:8], "big")
@@ -134,7 +134,8 @@ def _records(folder: Path, count: int) -> list[Any] | None:
     except (OSError, ValueError, EOFError, TypeError):
         return None
     head = records[0]
-    if not isinstance(head, dict) or head.get("format") != FORMAT or head.get("python") != sys.version_info[:2]:
+    if (not isinstance(head, dict) or head.get("format") != FORMAT or head.get("python") != sys.version_info[:2]
+            or head.get("fields") != layout()):
         return None
     return records
 
@@ -154,7 +155,7 @@ def index_head(folder: Path) -> tuple[Path, dict[str, Any], list[tuple[str, str]
     first, limits, problems, checksums = head.get("first"), head.get("limits"), head.get("problems"), \
         head.get("checksums")
     if (not isinstance(first, str) or Path(first).name != first or not isinstance(limits, dict)
-            or not isinstance(problems, tuple) or not isinstance(checksums, dict) or head.get("fields") != layout()):
+            or not isinstance(problems, tuple) or not isinstance(checksums, dict)):
         return None
     verified = {name: checksum for name, checksum in checksums.items() if _unchanged(folder, name, checksum)}
     if first not in verified:
@@ -215,7 +216,7 @@ def read_index(folder: Path, verified: Mapping[str, str] | None = None) -> tuple
     folder, verified = Path(folder), verified or {}
     records = _records(folder, 2)
     index = records[1] if records is not None else None
-    if (not isinstance(index, dict) or index.get("layout") != layout() or not isinstance(index.get("files"), dict)
+    if (not isinstance(index, dict) or not isinstance(index.get("files"), dict)
             or not isinstance(index.get("feedback"), dict)):
         return {}, {}
     found: dict[Path, Case] = {}

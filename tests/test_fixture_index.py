@@ -27,7 +27,7 @@ def _copy(fixtures: Path, tmp_path: Path) -> Path:
     return copy
 
 
-CASES_KEYS = ("layout", "files", "feedback")  # the second record's; the rest is the head's
+CASES_KEYS = ("files", "feedback")  # the second record's; the rest is the head's
 
 
 def _read(copy: Path) -> dict:
@@ -110,12 +110,12 @@ def test_an_unusable_index_is_ignored(change: str, tmp_path: Path) -> None:
         elif change == "other python":  # marshal's format is the Python's that wrote it
             index["python"] = (3, 9)
         elif change == "other fields":  # a case written for fixture classes as they were before
-            index["layout"] = tuple((name, fields[:-1]) for name, fields in index["layout"])
+            index["fields"] = tuple((name, fields[:-1]) for name, fields in index["fields"])
         else:
             index["files"] = {"../" + name: entry for name, entry in index["files"].items()}
         _write(copy, index)
     assert indexed_cases(copy) == {}
-    if change not in ("other fields", "a path outside"):  # the head is of the same index
+    if change != "a path outside":  # the head is of the same index
         assert index_head(copy) is None
     assert len(load_cases(copy, graded_only=True, parsed=indexed_cases(copy))) == len(list(copy.glob("*.yaml")))
 
@@ -247,8 +247,8 @@ def test_a_head_written_for_other_fixture_classes_vouches_for_nothing(tmp_path: 
     copy = _copy(DEFAULT_FIXTURES, tmp_path)
     write_index(copy)
     index = _read(copy)
-    assert index["fields"] == index["layout"] == layout()
-    index["fields"] = index["layout"] = tuple((name, fields[:-1]) for name, fields in index["layout"])
+    assert index["fields"] == layout()
+    index["fields"] = tuple((name, fields[:-1]) for name, fields in index["fields"])
     _write(copy, index)
     assert index_head(copy) is None and indexed_cases(copy) == {}
 

@@ -420,7 +420,8 @@ LINEAR_BACKWARD = ("        self.dLdW = dLdZ.T @ self.A\n        self.dLdb = dLd
                    "        return dLdZ @ self.W")
 MLP_FORWARD = "        A = A0\n"  # the first line of each MLP's forward: a stub returns there
 MLP_BACKWARD = "            dLdA = layer.backward(dLdA)\n"  # the loop's body of each MLP's backward
-NUMPY_IN_MLP = (MLP_FILE, "from mytorch.nn.activation import ReLU", "import numpy as np\nfrom mytorch.nn.activation import ReLU")
+NUMPY_IN_MLP = (MLP_FILE, "from mytorch.nn.activation import ReLU",
+                "import numpy as np\nfrom mytorch.nn.activation import ReLU")
 RELU_HANDS_ON = (  # a ReLU that hands its input on, forward and backward
     (ASSIGNMENT.problems["relu"].file, "        self.A = np.maximum(Z, 0.0)\n        return self.A",
      "        self.A = Z\n        return Z"),
