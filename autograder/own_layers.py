@@ -29,7 +29,7 @@ from typing import Any, Callable, Collection
 
 import numpy as np
 
-from .compare import compare
+from .compare import compare, within
 from .fixtures import Case, Chain, Check
 from .results import CheckResult
 from .sandbox import CallOutcome
@@ -266,8 +266,9 @@ def follows_its_parts(run: Runner, case: Case, check: Check, value: np.ndarray |
     mine, theirs, other = (None if values is None else values[id(check)] for values in runs[key])
     if not first:
         other = value
-    moved = (f"(run again with the value each part in {chain.through} hands on to the next in {check.method} "
-             f"moved by a fixed random amount)")
+    moved_by = f"the value each part in {chain.through} hands on to the next in {check.method} moved by a fixed random " \
+        "amount"
+    moved = f"(run again with {moved_by})"
     name = case.problem.class_name
     if theirs is None or other is None:
         return no_evidence(case, check, parts, f"no array of finite numbers for {check.graded} {moved}")
@@ -278,10 +279,9 @@ def follows_its_parts(run: Runner, case: Case, check: Check, value: np.ndarray |
         return (f"Your {name} gives no array of finite numbers for {check.graded} {moved}, where your own {parts} "
                 f"do: so this test was graded against the reference only.")
     if not _close(mine, theirs, case):
-        return (f"Your {name}, and your own {parts} {_run_so(case)}, were run again with the value each part in "
-                f"{chain.through} hands on to the next in {check.method} moved by a fixed random amount: they no "
-                f"longer give the same {check.graded}, so {name} does not get its {check.graded} by running its "
-                f"parts; this test was graded against the reference only.")
+        return (f"Your {name}, and your own {parts} {_run_so(case)}, were run again with {moved_by}: they no longer "
+                f"give the same {check.graded}, so {name} does not get its {check.graded} by running its parts; this "
+                f"test was graded against the reference only.")
     return ""
 
 
@@ -309,7 +309,8 @@ def _moved_runs(run: Runner, case: Case, group: list[Check], first: bool) -> tup
 
 
 def _close(a: np.ndarray, b: np.ndarray, case: Case) -> bool:
-    return a.shape == b.shape and bool(np.allclose(a, b, rtol=case.tolerance.rtol, atol=case.tolerance.atol))
+    """Same shape and every value within the case's tolerance (compare.within, the one closeness rule)."""
+    return a.shape == b.shape and bool(within(a, b, case.tolerance).all())
 
 
 def apply(regraded: list[Regraded]) -> list[CheckResult]:
