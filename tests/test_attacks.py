@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -136,6 +137,50 @@ def test_a_full_disk_does_not_cost_the_results(world, sandbox_account):
         assert not is_pending(results), results.read_text()[:500]
         assert "stopped in" in run.outputs and "OSError" in run.outputs
         assert full_marks(run), [t["output"][:300] for t in run.graded if t["status"] == "failed"]
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+FILLS_CWD_AND_SAYS_SO = """import os
+written = 0
+for i in range(10000):
+    try:
+        with open(f"fill-{i}", "wb") as handle:
+            handle.write(b"x" * (4 << 20))
+        written += 4
+    except OSError as exc:
+        print(f"stopped after {written} MB: {type(exc).__name__}")
+        break
+"""
+
+
+@root_only
+def test_a_full_disk_left_by_a_dropped_host_of_several_files_costs_nothing(world, sandbox_account, monkeypatch):
+    """Red team 22: one file of a homework of several fills the disk at import, from its folder, and prints. The host
+    that imported every file together is then dropped (it printed) and each file gets a host of its own: their
+    folders need space, and the dropped host's folder, which holds the fill, was only emptied after a spawn that
+    worked, so none did: every test of every file failed (0 of 306). It is emptied first now: full marks, as for
+    the one-file assignment above."""
+    from autograder.grade import grade_submission
+
+    disk = world / "small-disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m,mode=1777", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (not allowed in this container)")
+    try:
+        homework = Path(__file__).resolve().parent.parent / "examples" / "hw1p1"
+        folder = world / "submission"
+        shutil.copytree(homework / "reference", folder, ignore=shutil.ignore_patterns("__pycache__"))
+        linear = folder / "mytorch" / "nn" / "linear.py"
+        linear.write_text(FILLS_CWD_AND_SAYS_SO + linear.read_text())
+        tmp = disk / "tmp"
+        tmp.mkdir()
+        tmp.chmod(0o1777)
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp))  # the workers' folders are on the small disk
+        result = grade_submission(folder, fixtures=homework / "test_cases")
+        assert result.score == result.max_score > 0, [c.message[:200] for c in result.checks if not c.passed][:3]
+        assert "stopped after" in "".join(c.output for c in result.checks)
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 

@@ -527,10 +527,13 @@ def test_an_mlp_backward_that_does_not_run_its_layers_gets_no_point_from_layers_
      (ASSIGNMENT.problems["relu"].file, "        return dLdA * (self.Z > 0)\n",
       "        return dLdA * (self.Z > 0)\n\n    __call__ = forward\n")),
     ((MLP_FILE, FORWARD_LOOP + "\n        return A\n", FORWARD_LOOP + "\n        return self.layers[-1].A\n"),),
-], ids=["calls_its_parts", "returns_what_the_last_part_keeps"])
+    ((ASSIGNMENT.problems["linear"].file, "class Linear:\n",  # no attribute of its own can be set but these
+      "class Linear:\n    __slots__ = ('W', 'b', 'debug', 'A', 'N', 'dLdW', 'dLdb')\n\n"),),
+], ids=["calls_its_parts", "returns_what_the_last_part_keeps", "layers_with_slots"])
 def test_a_right_mlp_in_another_style_keeps_its_points_with_a_wrong_layer(style, tmp_path):
     """Moving the values the layers hand on (see above) must not cost a right MLP its points: one that calls its
-    layers (whose __call__ is their forward), or takes its value from what the last layer keeps (its A)."""
+    layers (whose __call__ is their forward), takes its value from what the last layer keeps (its A), or whose
+    Linear has __slots__ (red team 22: it took no moved method of its own, and the MLP lost 14 tests)."""
     document = _grade(_reference_with(tmp_path, _edited(LINEAR_DLDB_AVERAGED, *style)))
     assert _failed(document) and _failed(document) <= _checks_of("linear")
     assert any(PASSED_OWN in t.get("output", "") for t in document["tests"])

@@ -167,6 +167,48 @@ def test_moved_parts_show_whether_the_class_runs_them():
     assert not reply["ok"] and reply["error"]["type"] == "TypeError"  # no list of parts: no answer
 
 
+class _Slotted:
+    """_Aliased with __slots__: no attribute of its own can be set but these."""
+
+    __slots__ = ("W", "x")
+    __init__, forward, backward = _Doubler.__init__, _Doubler.forward, _Doubler.backward
+    __call__ = _Doubler.forward
+
+
+class _SlottedCalling(_Calling):
+    def __init__(self):
+        self.layers = [_Slotted(), _Slotted(), _Slotted()]
+
+
+class _SlottedForward(_SlottedCalling):
+    def forward(self, x):
+        for part in self.layers:
+            x = part.forward(x)
+        return x
+
+
+def test_parts_that_take_no_attribute_of_their_own_are_moved_too():
+    """Red team 22: parts of a class with __slots__ refuse the moved method on themselves (AttributeError), so a right
+    class built from them got no answer when moved, and lost the tests graded against its parts ("give no array of
+    finite numbers"). Their class's method now answers for each of them, moved by its own amount, as a part's own
+    attribute would be: the values are those of the same parts without __slots__, called or run through forward."""
+    x = np.arange(3.0).reshape(1, 3)
+    ops = [{"op": "call", "method": "forward", "args": ["x"], "graded": True}]
+
+    def value(cls, request):
+        reply, arrays = run_steps(cls, request, {"x": x}, "")
+        assert reply["ok"], reply
+        return arrays["result"]
+
+    assert not hasattr(_Slotted(), "__dict__")
+    chained = value(_Calling, perturbed(chain_ops(ops, CHAIN), CHAIN, 7))
+    for model in (_SlottedCalling, _SlottedForward):
+        assert np.array_equal(value(model, perturbed(chain_ops(ops, CHAIN), CHAIN, 7)), chained)
+        assert np.array_equal(value(model, perturbed(ops, CHAIN, 7)), chained)
+    assert not np.allclose(chained, 8 * x)
+    assert np.array_equal(value(_SlottedForward, ops), 8 * x)
+
+
 def test_a_part_that_raises_ends_the_chain_with_an_error_even_before_the_graded_call():
     ops = chain_ops([{"op": "call", "method": "forward", "args": ["x"]},
                      {"op": "call", "method": "backward", "args": ["x"], "graded": True}], CHAIN)

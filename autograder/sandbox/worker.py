@@ -651,16 +651,42 @@ def _perturb(obj: Any, step: dict[str, Any]) -> None:
     order, would (own_layers.follows_its_parts); the last one's value is left as it is, as the instance may take
     it from what that part keeps (self.A) rather than from what it returns. Set on each element itself (and a
     class whose __call__ is that method calls it through the element): grader code calling only the student's
-    own methods."""
+    own methods. An element that takes no attribute of its own (a class with __slots__) has its class's method
+    answer for it, moved for that element alone."""
     parts, method = list(_get_path(obj, step["attr"])), step["method"]
     last = 0 if step.get("reverse") else len(parts) - 1
     for index, part in enumerate(parts):
         if index != last or len(parts) == 1:
             key = (int(step["seed"]), index) + ((1,) if index == step.get("other") else ())
-            setattr(part, method, _moved(getattr(part, method), key))
             cls = type(part)
-            if getattr(cls, "__call__", None) is getattr(cls, method, None):  # __call__ = forward: part(A) is too
+            calls_it = getattr(cls, "__call__", None) is getattr(cls, method, None)  # __call__ = forward: part(A)
+            try:
+                setattr(part, method, _moved(getattr(part, method), key))
+            except AttributeError:
+                if not isinstance(getattr(cls, method, None), type(_moved)):  # a property, say: as before
+                    raise
+                _move_in_class(cls, method, part, key)
+            if calls_it:
                 cls.__call__ = lambda self, *args, **kwargs: getattr(self, method)(*args, **kwargs)
+
+
+_MOVED_IN_CLASS: dict[tuple[type, str], tuple[Callable[..., Any], dict[int, Callable[..., Any]]]] = {}
+
+
+def _move_in_class(cls: type, method: str, part: Any, key: tuple[int, ...]) -> None:
+    """The class's method, for `part` alone, returns its value moved (see _perturb); for any other instance, as
+    it was."""
+    if (cls, method) not in _MOVED_IN_CLASS:
+        original, moved_of = getattr(cls, method), {}
+
+        def dispatch(self: Any, *args: Any, **kwargs: Any) -> Any:
+            moved = moved_of.get(id(self))
+            return moved(*args, **kwargs) if moved is not None else original(self, *args, **kwargs)
+
+        setattr(cls, method, dispatch)
+        _MOVED_IN_CLASS[(cls, method)] = original, moved_of
+    original, moved_of = _MOVED_IN_CLASS[(cls, method)]
+    moved_of[id(part)] = _moved(lambda *args, **kwargs: original(part, *args, **kwargs), key)
 
 
 def _moved(method: Callable[..., Any], key: tuple[int, ...]) -> Callable[..., Any]:

@@ -14,6 +14,7 @@ every worker) and answers one request at a time: ``spawn``, ``reap``,
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import os
@@ -176,7 +177,15 @@ def serve(ctrl: Channel, account_uid: int | None, stage: str | None = None, *, i
                 break
             if message["op"] == "spawn":
                 try:
-                    pid, fds, workdir = _spawn(ctrl, message, folders)
+                    try:
+                        pid, fds, workdir = _spawn(ctrl, message, folders)
+                    except OSError as exc:
+                        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not folders.trash:
+                            raise
+                        # the folders of workers that ended (emptied after a spawn, off the critical path) may
+                        # be what fills the disk: those of a host dropped after its import filled it, say
+                        folders.empty_trash()
+                        pid, fds, workdir = _spawn(ctrl, message, folders)
                 except OSError as exc:
                     ctrl.send({"error": f"{type(exc).__name__}: {exc}"})
                     continue
