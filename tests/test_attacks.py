@@ -9,6 +9,7 @@ process behind; each test adds what its attack must not achieve.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -20,6 +21,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -113,17 +115,26 @@ def test_student_code_has_no_network(world, sandbox_account):
 
 
 # -- 3. results are always written, and never thrown away ---------------------------------------
-@root_only
-def test_a_full_disk_does_not_cost_the_results(world, sandbox_account):
+@contextlib.contextmanager
+def small_disk(world: Path) -> Iterator[tuple[Path, Path]]:
+    """A 48 MB tmpfs in `world`, and a world-writable temporary folder on it; skips where none can be mounted."""
     disk = world / "small-disk"
     disk.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m,mode=1777", "tmpfs", str(disk)],
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a small tmpfs here (not allowed in this container)")
     try:
-        env_tmp = disk / "tmp"
-        env_tmp.mkdir(mode=0o1777)
-        env_tmp.chmod(0o1777)
+        tmp = disk / "tmp"
+        tmp.mkdir(mode=0o1777)
+        tmp.chmod(0o1777)
+        yield disk, tmp
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+@root_only
+def test_a_full_disk_does_not_cost_the_results(world, sandbox_account):
+    with small_disk(world) as (disk, env_tmp):
 
         def on_small_disk(root: Path) -> None:  # the results and the workers' folders share the full disk
             os.environ["TMPDIR"] = str(env_tmp)
@@ -137,8 +148,6 @@ def test_a_full_disk_does_not_cost_the_results(world, sandbox_account):
         assert not is_pending(results), results.read_text()[:500]
         assert "stopped in" in run.outputs and "OSError" in run.outputs
         assert full_marks(run), [t["output"][:300] for t in run.graded if t["status"] == "failed"]
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
 FILLS_CWD_AND_SAYS_SO = """import os
@@ -163,26 +172,16 @@ def test_a_full_disk_left_by_a_dropped_host_of_several_files_costs_nothing(world
     the one-file assignment above."""
     from autograder.grade import grade_submission
 
-    disk = world / "small-disk"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m,mode=1777", "tmpfs", str(disk)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here (not allowed in this container)")
-    try:
+    with small_disk(world) as (_, tmp):
         homework = Path(__file__).resolve().parent.parent / "examples" / "hw1p1"
         folder = world / "submission"
         shutil.copytree(homework / "reference", folder, ignore=shutil.ignore_patterns("__pycache__"))
         linear = folder / "mytorch" / "nn" / "linear.py"
         linear.write_text(FILLS_CWD_AND_SAYS_SO + linear.read_text())
-        tmp = disk / "tmp"
-        tmp.mkdir()
-        tmp.chmod(0o1777)
         monkeypatch.setattr(tempfile, "tempdir", str(tmp))  # the workers' folders are on the small disk
         result = grade_submission(folder, fixtures=homework / "test_cases")
         assert result.score == result.max_score > 0, [c.message[:200] for c in result.checks if not c.passed][:3]
         assert "stopped after" in "".join(c.output for c in result.checks)
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
 @root_only

@@ -137,6 +137,13 @@ class _Skipping(_Calling):
         return 8 * x
 
 
+def _answered(cls: type, request: list[dict], x: np.ndarray) -> np.ndarray:
+    """The graded value a worker's run of `request` on a fresh `cls` answers, with `x` as its input x."""
+    reply, arrays = run_steps(cls, request, {"x": x}, "")
+    assert reply["ok"], reply
+    return arrays["result"]
+
+
 def test_moved_parts_show_whether_the_class_runs_them():
     """own_layers.follows_its_parts: with the value each part hands on to the next moved by a fixed random amount,
     the class's own call gives the chain's moved value only if it runs its parts (here through part(x), whose
@@ -144,22 +151,18 @@ def test_moved_parts_show_whether_the_class_runs_them():
     x = np.arange(3.0).reshape(1, 3)
     ops = [{"op": "call", "method": "forward", "args": ["x"], "graded": True}]
 
-    def value(cls, request):
-        reply, arrays = run_steps(cls, request, {"x": x}, "")
-        assert reply["ok"], reply
-        return arrays["result"]
-
-    chained = value(_Calling, perturbed(chain_ops(ops, CHAIN), CHAIN, 7))
-    mine = value(_Calling, perturbed(ops, CHAIN, 7))
+    chained = _answered(_Calling, perturbed(chain_ops(ops, CHAIN), CHAIN, 7), x)
+    mine = _answered(_Calling, perturbed(ops, CHAIN, 7), x)
     assert np.array_equal(mine, chained) and not np.allclose(chained, 8 * x)
-    assert np.array_equal(value(_Calling, perturbed(ops, CHAIN, 7)), chained), "the same amounts every time"
-    assert not np.allclose(value(_Calling, perturbed(chain_ops(ops, CHAIN), CHAIN, 7, other=0)), chained)
-    assert np.array_equal(value(_Skipping, perturbed(ops, CHAIN, 7)), 8 * x)  # never sees the amounts
-    assert np.array_equal(value(_Skipping, ops), value(_Calling, ops))  # ... and agrees unmoved
+    assert np.array_equal(_answered(_Calling, perturbed(ops, CHAIN, 7), x), chained), "the same amounts every time"
+    assert not np.allclose(_answered(_Calling, perturbed(chain_ops(ops, CHAIN), CHAIN, 7, other=0), x), chained)
+    assert np.array_equal(_answered(_Skipping, perturbed(ops, CHAIN, 7), x), 8 * x)  # never sees the amounts
+    assert np.array_equal(_answered(_Skipping, ops, x), _answered(_Calling, ops, x))  # ... and agrees unmoved
     # the last part's value is not moved (the class may take it from what the part keeps): its amount is no matter
-    assert np.array_equal(value(_Calling, perturbed(chain_ops(ops, CHAIN), CHAIN, 7, other=2)), chained)
+    assert np.array_equal(_answered(_Calling, perturbed(chain_ops(ops, CHAIN), CHAIN, 7, other=2), x), chained)
     alone = type("Alone", (_Calling,), {"__init__": lambda self: setattr(self, "layers", [_Aliased()])})
-    assert not np.allclose(value(alone, perturbed(chain_ops(ops, CHAIN), CHAIN, 7)), 2 * x)  # but of one part, moved
+    # but of one part, moved
+    assert not np.allclose(_answered(alone, perturbed(chain_ops(ops, CHAIN), CHAIN, 7), x), 2 * x)
     backward = perturbed([{"op": "call", "method": "forward", "args": ["x"]},
                           {"op": "call", "method": "backward", "args": ["x"], "graded": True}], CHAIN, 7)
     assert backward[1] == {"op": "perturb", "attr": "layers", "method": "backward", "seed": 7, "reverse": True}
@@ -195,18 +198,13 @@ def test_parts_that_take_no_attribute_of_their_own_are_moved_too():
     x = np.arange(3.0).reshape(1, 3)
     ops = [{"op": "call", "method": "forward", "args": ["x"], "graded": True}]
 
-    def value(cls, request):
-        reply, arrays = run_steps(cls, request, {"x": x}, "")
-        assert reply["ok"], reply
-        return arrays["result"]
-
     assert not hasattr(_Slotted(), "__dict__")
-    chained = value(_Calling, perturbed(chain_ops(ops, CHAIN), CHAIN, 7))
+    chained = _answered(_Calling, perturbed(chain_ops(ops, CHAIN), CHAIN, 7), x)
     for model in (_SlottedCalling, _SlottedForward):
-        assert np.array_equal(value(model, perturbed(chain_ops(ops, CHAIN), CHAIN, 7)), chained)
-        assert np.array_equal(value(model, perturbed(ops, CHAIN, 7)), chained)
+        assert np.array_equal(_answered(model, perturbed(chain_ops(ops, CHAIN), CHAIN, 7), x), chained)
+        assert np.array_equal(_answered(model, perturbed(ops, CHAIN, 7), x), chained)
     assert not np.allclose(chained, 8 * x)
-    assert np.array_equal(value(_SlottedForward, ops), 8 * x)
+    assert np.array_equal(_answered(_SlottedForward, ops, x), 8 * x)
 
 
 def test_a_part_that_raises_ends_the_chain_with_an_error_even_before_the_graded_call():
