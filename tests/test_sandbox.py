@@ -273,8 +273,12 @@ def grade(world: Path, submission: Path, *, limits: dict[str, float] | None = No
                AUTOGRADER_SANDBOX_USER=TEST_ACCOUNT)
     preexec = None
     if as_uid is not None:  # the grader itself as a normal user, with a Python that user can run
+        # its temporary folders in `world` too: a submission may kill it (same account), and what it could not
+        # remove then goes with the world, not into the machine's /tmp
+        (root / "tmp").mkdir()
         subprocess.run(["chown", "-R", f"{as_uid}:{as_uid}", str(root)], check=True)
-        env.update(AUTOGRADER_PYTHON=SYSTEM_PYTHON, PYTHONPATH=str(site or venv_site()), HOME=str(root))
+        env.update(AUTOGRADER_PYTHON=SYSTEM_PYTHON, PYTHONPATH=str(site or venv_site()), HOME=str(root),
+                   TMPDIR=str(root / "tmp"))
         preexec = as_user(as_uid)
     before = tree_hash(root / "source")
     start = time.monotonic()
